@@ -1,0 +1,60 @@
+"""PaySettle's Chalice app: routes and event handlers only."""
+from chalice import Chalice, Rate
+
+from chalicelib.http import handled, json_response
+from chalicelib.payments import accounts, aggregator, service, sweeper
+from chalicelib.payments.context import from_environment
+from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
+from chalicelib.payments.orders import Kind
+
+app = Chalice(app_name="paysettle")
+
+
+@app.route("/pay", methods=["POST"])
+@handled
+def pay():
+    request = parse(PayRequest, app.current_request.raw_body)
+    return json_response(service.pay(from_environment(), request).order.response())
+
+
+@app.route("/withdraw", methods=["POST"])
+@handled
+def withdraw():
+    request = parse(WithdrawRequest, app.current_request.raw_body)
+    return json_response(service.withdraw(from_environment(), request).order.response())
+
+
+@app.route("/orders/pay/{request_id}", methods=["GET"])
+@handled
+def pay_order(request_id):
+    return json_response(service.find_order(from_environment(), Kind.PAY, request_id).response())
+
+
+@app.route("/orders/withdraw/{request_id}", methods=["GET"])
+@handled
+def withdraw_order(request_id):
+    return json_response(service.find_order(from_environment(), Kind.WITHDRAW, request_id).response())
+
+
+@app.route("/accounts/{saler_id}", methods=["GET"])
+@handled
+def account(saler_id):
+    return json_response(accounts.account_view(from_environment(), saler_id))
+
+
+@app.route("/accounts/{saler_id}/journal", methods=["GET"])
+@handled
+def account_journal(saler_id):
+    query = app.current_request.query_params or {}
+    return json_response(accounts.journal(from_environment(), saler_id,
+                                          query.get("limit"), query.get("cursor")))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="aggregator")
+def run_aggregator(event):
+    return aggregator.run(from_environment()).as_dict()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
+def run_sweeper(event):
+    return sweeper.run(from_environment()).as_dict()

@@ -1,0 +1,46 @@
+"""The one table of error codes, shared by every API of PaySettle.
+
+Each code has a number (stable, for machines), the HTTP status it is answered
+with, and a message (for people). The README lists the same table; a test keeps
+the two in step.
+"""
+from enum import Enum
+from typing import Optional
+
+
+class ErrorCode(Enum):
+    INVALID_FIELD = (1001, 400, "invalid field")
+    MALFORMED_BODY = (1002, 400, "request body is not a JSON object")
+    BODY_TOO_LARGE = (1003, 400, "request body is too large")
+    REENTRY_MISMATCH = (1030, 409, "请求重入参数校验失败: request_id was already used with other parameters")
+    INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
+    ORDER_NOT_FOUND = (4041, 404, "order not found")
+    ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
+    BUSY = (5031, 503, "busy, retry with the same request_id")
+
+    def __init__(self, number: int, http_status: int, message: str):
+        self.number = number
+        self.http_status = http_status
+        self.message = message
+
+
+class PaySettleError(Exception):
+    """A refusal with a code from the table; `field` names the offending input."""
+
+    def __init__(self, code: ErrorCode, detail: Optional[str] = None,
+                 field: Optional[str] = None):
+        self.code = code
+        self.field = field
+        self.detail = detail
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        if self.field and self.detail:
+            return f"{self.field}: {self.detail}"
+        return self.detail or self.code.message
+
+
+class InvalidField(PaySettleError):
+    def __init__(self, field: str, detail: str):
+        super().__init__(ErrorCode.INVALID_FIELD, detail=detail, field=field)

@@ -1,0 +1,41 @@
+"""Rendering service outcomes and refusals as HTTP responses."""
+import functools
+import json
+
+from botocore.exceptions import BotoCoreError, ClientError
+from chalice import Response
+
+from . import clock
+from .dynamo import RETRYABLE_ERRORS, error_code
+from .errors import ErrorCode, PaySettleError
+from .logs import log
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status,
+                    headers={"Content-Type": "application/json; charset=utf-8"})
+
+
+def error_body(error: PaySettleError) -> dict:
+    """A refusal in the shape of the seed's response messages, plus the code from the table."""
+    return {"response_time": clock.message_time(clock.utc_now()),
+            "response_code": "FAIL", "response_msg": error.message,
+            "error_code": error.code.number, "error_name": error.code.name,
+            "field": error.field}
+
+
+def handled(route):
+    """Turn every exception a route can raise into a clear response, never a stack trace."""
+    @functools.wraps(route)
+    def wrapper(*args, **kwargs):
+        try:
+            return route(*args, **kwargs)
+        except PaySettleError as error:
+            return json_response(error_body(error), error.code.http_status)
+        except (ClientError, BotoCoreError) as error:
+            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+            log("aws.error", route=route.__name__, error=code)
+            busy = PaySettleError(ErrorCode.BUSY)
+            status = 503 if code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError) else 500
+            return json_response(error_body(busy), status)
+    return wrapper

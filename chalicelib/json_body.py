@@ -1,0 +1,40 @@
+"""Turns raw request bytes into a JSON object, refusing anything hostile."""
+import json
+
+from .config import MAX_BODY_BYTES
+from .errors import ErrorCode, InvalidField, PaySettleError
+
+
+def _no_duplicate_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            # Two values for one key: which one a parser keeps differs between
+            # systems, so the request is ambiguous.
+            raise InvalidField(key, "is given more than once")
+        seen[key] = value
+    return seen
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_object(raw: bytes) -> dict:
+    if raw is None or len(raw) == 0:
+        raise PaySettleError(ErrorCode.MALFORMED_BODY, "request body is empty", field="body")
+    if len(raw) > MAX_BODY_BYTES:
+        raise PaySettleError(ErrorCode.BODY_TOO_LARGE,
+                             f"is larger than {MAX_BODY_BYTES} bytes", field="body")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                           parse_constant=_refuse_constant)
+    except InvalidField:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise PaySettleError(ErrorCode.MALFORMED_BODY,
+                             f"is not valid JSON ({type(exc).__name__})", field="body") from None
+    if not isinstance(value, dict):
+        raise PaySettleError(ErrorCode.MALFORMED_BODY, "must be a JSON object", field="body")
+    return value

@@ -1,0 +1,1 @@
+"""The simulated merchant system (see the merchant-system issue)."""

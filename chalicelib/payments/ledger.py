@@ -1,0 +1,122 @@
+"""Accounts and their journal in the ledger table.
+
+An account is one item (`account`, "ACCOUNT") holding the balance; each money
+movement is one journal item (`account`, "<KIND>#<request_id>") in the same
+partition. Every balance change is written in one transaction with its journal
+items, so balance = sum(journal) holds at every instant. A journal item's key
+is the exactly-once guard of its movement: it is only ever put with
+`attribute_not_exists`.
+"""
+import base64
+import json
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from ..dynamo import from_item, to_item, values
+from ..errors import InvalidField
+from .keys import ACCOUNT_ENTRY, POSTED_INDEX, account_key
+
+
+def debit_item(table: str, tenant: str, saler_id: str, amount: int) -> dict:
+    """Take `amount` from the balance, only if the balance covers it."""
+    return {"Update": {
+        "TableName": table,
+        "Key": to_item({"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}),
+        "UpdateExpression": "SET balance = balance - :amount",
+        "ConditionExpression": "balance >= :amount",
+        "ExpressionAttributeValues": values(amount=amount),
+    }}
+
+
+def credit_item(table: str, tenant: str, saler_id: str, total: int) -> dict:
+    """Add `total` to the balance, creating the account on its first credit."""
+    return {"Update": {
+        "TableName": table,
+        "Key": to_item({"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}),
+        "UpdateExpression": "ADD balance :total SET tenant = :tenant, saler_id = :saler",
+        "ExpressionAttributeValues": values(total=total, tenant=tenant, saler=saler_id),
+    }}
+
+
+def journal_item(table: str, tenant: str, saler_id: str, entry: str, amount: int,
+                 request_id: str, posted_at: str) -> dict:
+    """A signed journal entry, refused if that movement was already journaled."""
+    return {"Put": {
+        "TableName": table,
+        "Item": to_item({"account": account_key(tenant, saler_id), "entry": entry,
+                         "posted": f"{posted_at}#{entry}", "amount": amount,
+                         "tenant": tenant, "saler_id": saler_id,
+                         "request_id": request_id}),
+        "ConditionExpression": "attribute_not_exists(entry)",
+    }}
+
+
+@dataclass(frozen=True)
+class AccountState:
+    saler_id: str
+    balance: int
+    exists: bool
+
+
+def get_account(client, table: str, tenant: str, saler_id: str) -> AccountState:
+    answer = client.get_item(TableName=table, ConsistentRead=True, Key=to_item(
+        {"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}))
+    item = answer.get("Item")
+    if not item:
+        return AccountState(saler_id, 0, exists=False)
+    return AccountState(saler_id, from_item(item).get("balance", 0), exists=True)
+
+
+def existing_entries(client, table: str, keys: Iterable[Tuple[str, str]]) -> Set[Tuple[str, str]]:
+    """Which of the (account, entry) journal keys exist, read strongly consistently."""
+    wanted = list(dict.fromkeys(keys))
+    found: Set[Tuple[str, str]] = set()
+    for start in range(0, len(wanted), 100):
+        request = {table: {"Keys": [to_item({"account": a, "entry": e})
+                                    for a, e in wanted[start:start + 100]],
+                           "ConsistentRead": True,
+                           "ProjectionExpression": "account, entry"}}
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(table, []):
+                plain = from_item(item)
+                found.add((plain["account"], plain["entry"]))
+            request = answer.get("UnprocessedKeys") or None
+    return found
+
+
+def _encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(from_item(key)).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, account: str) -> dict:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if (not isinstance(key, dict) or set(key) != {"account", "entry", "posted"}
+                or key["account"] != account
+                or not all(isinstance(v, str) for v in key.values())):
+            raise ValueError("wrong shape")
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidField("cursor", "is not a cursor returned by this endpoint") from None
+    return to_item(key)
+
+
+def journal_page(client, table: str, tenant: str, saler_id: str, limit: int,
+                 cursor: Optional[str]) -> Dict:
+    """One page of an account's journal, oldest first, with the cursor of the next."""
+    account = account_key(tenant, saler_id)
+    request = {"TableName": table, "IndexName": POSTED_INDEX, "Limit": limit,
+               "KeyConditionExpression": "account = :account",
+               "ExpressionAttributeValues": values(account=account)}
+    if cursor:
+        request["ExclusiveStartKey"] = _decode_cursor(cursor, account)
+    answer = client.query(**request)
+    entries: List[dict] = []
+    for item in answer.get("Items", []):
+        plain = from_item(item)
+        entries.append({"entry": plain["entry"], "amount": plain["amount"],
+                        "request_id": plain["request_id"],
+                        "posted_at": plain["posted"].split("#", 1)[0]})
+    last = answer.get("LastEvaluatedKey")
+    return {"entries": entries, "next_cursor": _encode_cursor(last) if last else None}

@@ -1,0 +1,185 @@
+"""Pay and withdraw (seed 003): the service layer.
+
+Outcomes of `pay` and `withdraw`, all named:
+* created: a new order was recorded (pay: SUCCESS, its credit queued;
+  withdraw: SUCCESS with the balance debited, or FAIL for insufficient balance);
+* replayed: the request id was seen with the same parameters; the original
+  answer is returned and nothing moves;
+* REENTRY_MISMATCH: the request id was seen with other parameters; nothing changes;
+* BUSY: contention outlasted the retries; nothing was recorded and the caller
+  may retry with the same request id.
+"""
+import random
+from dataclasses import dataclass, replace
+from typing import List
+
+from botocore.exceptions import ClientError
+
+from .. import clock, fields
+from ..dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
+from ..errors import ErrorCode, InvalidField, PaySettleError
+from ..logs import log
+from . import credits, ledger
+from .context import Payments
+from .keys import account_key, journal_entry, order_key, response_guard_key
+from .messages import PayRequest, WithdrawRequest
+from .orders import FAIL, SUCCESS, Kind, Order
+
+MAX_ATTEMPTS = 40
+# Positions of the items in the transactions below.
+ORDER, RESPONSE_GUARD, BALANCE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    order: Order
+    replayed: bool
+
+
+def _new_order(ctx: Payments, kind: Kind, request, code: str, message: str) -> Order:
+    moment = ctx.now()
+    return Order(kind=kind, tenant=ctx.tenant, request_id=request.request_id,
+                 request_time=request.request_time, saler_id=request.saler_id,
+                 amount=request.amount, response_id=ctx.new_response_id(moment),
+                 response_time=clock.message_time(moment), response_code=code,
+                 response_msg=message, created_at=clock.iso_utc(moment))
+
+
+def _order_items(ctx: Payments, order: Order) -> List[dict]:
+    """Put the order and claim its response id, both only if new."""
+    pk = order_key(order.tenant, order.kind, order.request_id)
+    record = dict(order.to_record(), pk=pk)
+    if order.kind is Kind.PAY and order.succeeded:
+        # Sparse index entry: present until the sweeper has seen the credit journaled.
+        record["unsettled_account"] = account_key(order.tenant, order.saler_id)
+    return [
+        {"Put": {"TableName": ctx.orders_table, "Item": to_item(record),
+                 "ConditionExpression": "attribute_not_exists(pk)",
+                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        {"Put": {"TableName": ctx.orders_table,
+                 "Item": to_item({"pk": response_guard_key(order.response_id), "order": pk}),
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
+
+
+def _read_order(ctx: Payments, kind: Kind, request_id: str):
+    answer = ctx.dynamodb.get_item(TableName=ctx.orders_table, ConsistentRead=True,
+                                   Key=to_item({"pk": order_key(ctx.tenant, kind, request_id)}))
+    item = answer.get("Item")
+    return from_item(item) if item else None
+
+
+def _replay(ctx: Payments, kind: Kind, request, cancelled: TransactionCancelled) -> Outcome:
+    record = cancelled.old_item(ORDER) or _read_order(ctx, kind, request.request_id)
+    order = Order.from_record(record)
+    if not order.same_request(request):
+        log("order.reentry_mismatch", kind=kind.value, request_id=request.request_id)
+        raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="request_id",
+                             detail="was already used with other parameters (请求重入参数校验失败)")
+    if kind is Kind.PAY and "unsettled_account" in record:
+        # The first attempt may have died before queueing its credit; a second
+        # message is harmless because the journal applies each credit once.
+        _enqueue_credit(ctx, order)
+    return Outcome(order, replayed=True)
+
+
+def _backoff(ctx: Payments, attempt: int) -> None:
+    ctx.sleep(random.random() * min(0.2, 0.004 * 2 ** min(attempt, 6)))
+
+
+def _retryable(error: ClientError) -> bool:
+    return error_code(error) in RETRYABLE_ERRORS
+
+
+def _enqueue_credit(ctx: Payments, order: Order) -> None:
+    credit = credits.Credit(order.tenant, order.saler_id, order.request_id, order.amount)
+    try:
+        credits.enqueue(ctx.sqs, ctx.credit_queue_url, credit)
+    except ClientError as error:
+        # The order stands; the sweeper re-enqueues credits still unapplied after the grace period.
+        log("credit.enqueue_failed", request_id=order.request_id, error=error_code(error))
+
+
+def pay(ctx: Payments, request: PayRequest) -> Outcome:
+    for attempt in range(MAX_ATTEMPTS):
+        order = _new_order(ctx, Kind.PAY, request, SUCCESS, "OK")
+        try:
+            transact_write(ctx.dynamodb, _order_items(ctx, order))
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(ORDER):
+                return _replay(ctx, Kind.PAY, request, cancelled)
+            if cancelled.condition_failed(RESPONSE_GUARD):
+                log("response_id.collision", response_id=order.response_id)
+                continue
+            if cancelled.conflicted:
+                _backoff(ctx, attempt)
+                continue
+            raise
+        except ClientError as error:
+            if not _retryable(error):
+                raise
+            _backoff(ctx, attempt)
+            continue
+        _enqueue_credit(ctx, order)
+        log("pay.recorded", request_id=order.request_id, response_id=order.response_id,
+            amount=order.amount)
+        return Outcome(order, replayed=False)
+    raise PaySettleError(ErrorCode.BUSY)
+
+
+def _withdraw_items(ctx: Payments, order: Order) -> List[dict]:
+    entry = journal_entry(Kind.WITHDRAW, order.request_id)
+    return _order_items(ctx, order) + [
+        ledger.debit_item(ctx.ledger_table, order.tenant, order.saler_id, order.amount),
+        ledger.journal_item(ctx.ledger_table, order.tenant, order.saler_id, entry,
+                            -order.amount, order.request_id, order.created_at),
+    ]
+
+
+def withdraw(ctx: Payments, request: WithdrawRequest) -> Outcome:
+    for attempt in range(MAX_ATTEMPTS):
+        order = _new_order(ctx, Kind.WITHDRAW, request, SUCCESS, "OK")
+        items = _withdraw_items(ctx, order)
+        try:
+            try:
+                transact_write(ctx.dynamodb, items)
+            except TransactionCancelled as cancelled:
+                if (cancelled.condition_failed(BALANCE)
+                        and not cancelled.condition_failed(ORDER)
+                        and not cancelled.condition_failed(RESPONSE_GUARD)):
+                    order = replace(order, response_code=FAIL,
+                                    response_msg=ErrorCode.INSUFFICIENT_BALANCE.message)
+                    transact_write(ctx.dynamodb, _order_items(ctx, order))
+                else:
+                    raise
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(ORDER):
+                return _replay(ctx, Kind.WITHDRAW, request, cancelled)
+            if cancelled.condition_failed(RESPONSE_GUARD):
+                log("response_id.collision", response_id=order.response_id)
+                continue
+            if cancelled.conflicted:
+                _backoff(ctx, attempt)
+                continue
+            raise
+        except ClientError as error:
+            if not _retryable(error):
+                raise
+            _backoff(ctx, attempt)
+            continue
+        log("withdraw.recorded", request_id=order.request_id, response_id=order.response_id,
+            amount=order.amount, response_code=order.response_code)
+        return Outcome(order, replayed=False)
+    raise PaySettleError(ErrorCode.BUSY)
+
+
+def find_order(ctx: Payments, kind: Kind, request_id: str) -> Order:
+    try:
+        fields.request_id(request_id)
+    except ValueError as exc:
+        raise InvalidField("request_id", str(exc)) from None
+    record = _read_order(ctx, kind, request_id)
+    if record is None:
+        raise PaySettleError(ErrorCode.ORDER_NOT_FOUND, field="request_id",
+                             detail=f"no {kind.value.lower()} order with this request_id")
+    return Order.from_record(record)

@@ -1,0 +1,1 @@
+"""Reconciliation and audit (see the reconciliation issue)."""

@@ -1,0 +1,109 @@
+"""Creates the resources of `infra/resources.json` against any AWS endpoint.
+
+The local stack and the tests use this instead of CloudFormation, so they run
+the very resources the cloud gets: same keys, indexes, queues and redrive
+policies, and the same environment variables the template gives each function.
+Only the resource types PaySettle declares are understood; anything else in the
+template is IAM, alarms or function settings, which have no local meaning.
+"""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict
+
+TEMPLATE = Path(__file__).with_name("resources.json")
+TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+              "LocalSecondaryIndexes", "BillingMode")
+
+
+@dataclass
+class Provisioned:
+    names: Dict[str, str] = field(default_factory=dict)     # logical id -> Ref value
+    arns: Dict[str, str] = field(default_factory=dict)      # logical id -> Arn
+    tables: Dict[str, str] = field(default_factory=dict)
+    queues: Dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value):
+        """Resolve `Ref` and `Fn::GetAtt ... Arn` as CloudFormation would."""
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            return self.names[value["Ref"]]
+        if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+            logical, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn":
+                return self.arns[logical]
+            if attribute == "QueueName":
+                return self.queues[logical].rsplit("/", 1)[-1]
+            raise ValueError(f"unsupported attribute {attribute}")
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def environment(self, template: dict, function: str = "APIHandler") -> Dict[str, str]:
+        """The environment variables the template gives one function, resolved."""
+        variables = (template["Resources"].get(function, {}).get("Properties", {})
+                     .get("Environment", {}).get("Variables", {}))
+        return {name: str(self.resolve(value)) for name, value in variables.items()}
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _dependencies(value) -> set:
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return {value["Ref"]}
+        if set(value) == {"Fn::GetAtt"}:
+            return {value["Fn::GetAtt"][0]}
+        return set().union(*(_dependencies(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_dependencies(v) for v in value)) if value else set()
+    return set()
+
+
+def provision(dynamodb, sqs, prefix: str, template: dict = None) -> Provisioned:
+    """Create every table and queue of the template, named `<prefix>-<LogicalId>`."""
+    template = template or load_template()
+    resources = {k: v for k, v in template["Resources"].items()
+                 if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue")}
+    done = Provisioned()
+    remaining = dict(resources)
+    while remaining:
+        ready = [k for k, v in remaining.items()
+                 if _dependencies(v.get("Properties", {})) <= set(done.names)]
+        if not ready:
+            raise ValueError(f"circular references among {sorted(remaining)}")
+        for logical in ready:
+            resource = remaining.pop(logical)
+            properties = done.resolve(resource.get("Properties", {}))
+            name = f"{prefix}-{logical}"
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                _create_table(dynamodb, name, properties, done, logical)
+            else:
+                _create_queue(sqs, name, properties, done, logical)
+    return done
+
+
+def _create_table(dynamodb, name: str, properties: dict, done: Provisioned, logical: str) -> None:
+    request = {k: properties[k] for k in TABLE_KEYS if k in properties}
+    answer = dynamodb.create_table(TableName=name, **request)
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    done.names[logical] = name
+    done.tables[logical] = name
+    done.arns[logical] = answer["TableDescription"]["TableArn"]
+
+
+def _create_queue(sqs, name: str, properties: dict, done: Provisioned, logical: str) -> None:
+    attributes = {}
+    for key, value in properties.items():
+        if key == "QueueName":
+            continue
+        attributes[key] = json.dumps(value) if isinstance(value, dict) else str(value).lower() \
+            if isinstance(value, bool) else str(value)
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    done.names[logical] = url
+    done.queues[logical] = url
+    done.arns[logical] = arn

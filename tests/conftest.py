@@ -1,0 +1,23 @@
+"""Settings every test shares: no test may ever reach real AWS."""
+import os
+
+import pytest
+
+from chalicelib import aws
+
+# Set before anything makes a client: dummy credentials, a fixed region.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+})
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients():
+    aws.reset()
+    yield
+    aws.reset()
