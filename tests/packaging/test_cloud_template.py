@@ -1,0 +1,107 @@
+"""`make package`'s CloudFormation template: packaged by chalice, linted, least privilege."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICE = Path(sys.executable).with_name("chalice")
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package")
+    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
+    subprocess.run([str(CHALICE), "package", "--stage", "dev", "--merge-template",
+                    "infra/resources.json", str(out)], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    return out / "sam.json"
+
+
+def _template(packaged):
+    return json.loads(packaged.read_text())
+
+
+def _functions(template):
+    return {name: r for name, r in template["Resources"].items()
+            if r.get("Type") == "AWS::Serverless::Function"}
+
+
+def test_cfn_lint_accepts_the_packaged_template(packaged):
+    result = subprocess.run([str(CFN_LINT), str(packaged)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_resource_of_the_merge_template_is_complete(packaged):
+    # A function renamed in app.py would leave a merge override without a Type.
+    for name, resource in _template(packaged)["Resources"].items():
+        assert "Type" in resource, f"{name} has no Type: the merge template names a missing resource"
+
+
+def test_each_function_has_its_own_role(packaged):
+    template = _template(packaged)
+    roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
+             for name, f in _functions(template).items()}
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper"}
+    assert len(set(roles.values())) == len(roles)
+    for role in roles.values():
+        assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
+
+
+def _statements(template):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+        assert not resource["Properties"].get("ManagedPolicyArns"), name
+
+
+def test_no_wildcard_actions_or_resources(packaged):
+    statements = list(_statements(_template(packaged)))
+    assert statements
+    for role, statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert statement["Effect"] == "Allow"
+        for action in actions:
+            assert "*" not in action, f"{role}: wildcard action {action}"
+        resource = statement["Resource"]
+        text = json.dumps(resource)
+        if statement.get("Sid") == "Logs":
+            # A function's log group name is only known after creation; the
+            # pattern is pinned to the stack and the function's logical id.
+            assert "${AWS::StackName}-" in text, role
+        else:
+            assert "*" not in text, f"{role}: wildcard resource {text}"
+
+
+def test_functions_get_the_resources_they_read_from_the_environment(packaged):
+    template = _template(packaged)
+    for name, function in _functions(template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["ORDERS_TABLE"] == {"Ref": "OrdersTable"}, name
+        assert variables["LEDGER_TABLE"] == {"Ref": "LedgerTable"}, name
+        assert variables["CREDIT_QUEUE_URL"] == {"Ref": "CreditQueue"}, name
+
+
+def test_credit_queue_has_a_dead_letter_queue_and_outlives_the_aggregator(packaged):
+    template = _template(packaged)
+    queue = template["Resources"]["CreditQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["CreditDeadLetterQueue", "Arn"]}
+    assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+    aggregator_timeout = _functions(template)["Aggregator"]["Properties"]["Timeout"]
+    # A message must not reappear while the run that received it may still apply it.
+    assert queue["VisibilityTimeout"] > aggregator_timeout
+
+
+def test_schedules_run_every_minute_in_the_cloud(packaged):
+    functions = _functions(_template(packaged))
+    for name in ("Aggregator", "Sweeper"):
+        events = functions[name]["Properties"]["Events"]
+        schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
+        assert schedules == ["rate(1 minute)"], name
