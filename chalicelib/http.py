@@ -35,7 +35,10 @@ def handled(route):
         except (ClientError, BotoCoreError) as error:
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
             log("aws.error", route=route.__name__, error=code)
-            busy = PaySettleError(ErrorCode.BUSY)
-            status = 503 if code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError) else 500
-            return json_response(error_body(busy), status)
+            transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
+            refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
+            return json_response(error_body(refusal), refusal.code.http_status)
+        except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
+            log("route.failed", route=route.__name__, error=type(error).__name__, detail=str(error)[:300])
+            return json_response(error_body(PaySettleError(ErrorCode.INTERNAL)), 500)
     return wrapper

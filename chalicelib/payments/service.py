@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import List
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import clock, fields
 from ..dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
@@ -95,9 +95,10 @@ def _enqueue_credit(ctx: Payments, order: Order) -> None:
     credit = credits.Credit(order.tenant, order.saler_id, order.request_id, order.amount)
     try:
         credits.enqueue(ctx.sqs, ctx.credit_queue_url, credit)
-    except ClientError as error:
+    except (ClientError, BotoCoreError) as error:
         # The order stands; the sweeper re-enqueues credits still unapplied after the grace period.
-        log("credit.enqueue_failed", request_id=order.request_id, error=error_code(error))
+        reason = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+        log("credit.enqueue_failed", request_id=order.request_id, error=reason)
 
 
 def pay(ctx: Payments, request: PayRequest) -> Outcome:
