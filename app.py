@@ -1,4 +1,6 @@
 """PaySettle's Chalice app: routes and event handlers only."""
+import threading
+
 from chalice import Chalice, Rate
 
 from chalicelib.http import handled, json_response
@@ -6,8 +8,30 @@ from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
+from chalicelib.recon import service as recon
 
-app = Chalice(app_name="paysettle")
+
+class ThreadSafeChalice(Chalice):
+    """Keeps `current_request` per thread.
+
+    Chalice stores the request being handled on the app object; Lambda runs one
+    request per instance at a time, but `chalice local` serves each request on
+    its own thread, so a route could read another request's body
+    (aws/chalice#759; reproduced here with 16 threads through chalice's
+    LocalGateway: 4 of 3,200 responses answered someone else's request).
+    """
+    _per_thread = threading.local()
+
+    @property
+    def current_request(self):
+        return getattr(self._per_thread, "request", None)
+
+    @current_request.setter
+    def current_request(self, request):
+        self._per_thread.request = request
+
+
+app = ThreadSafeChalice(app_name="paysettle")
 
 
 @app.route("/pay", methods=["POST"])
@@ -58,3 +82,19 @@ def run_aggregator(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
 def run_sweeper(event):
     return sweeper.run(from_environment()).as_dict()
+
+
+@app.route("/recon/{batch}", methods=["GET"])
+@handled
+def recon_batch(batch):
+    return json_response(recon.batch_status(batch))
+
+
+# S3 ObjectCreated on incoming/ -> ReconQueue -> here. The queue's name is only known once
+# CloudFormation has created it: infra/resources.json overrides this function's event source
+# with {"Fn::Sub": "${ReconQueue.Arn}"} (chalice deep-merges, so a Fn::GetAtt there would sit
+# beside chalice's own Fn::Sub). "ReconQueue", the template's logical id, is a placeholder the
+# local stack's pump also resolves.
+@app.on_sqs_message(queue="ReconQueue", batch_size=1, name="recon")
+def reconcile(event):
+    return recon.handle_sqs_event(recon.from_environment(), event.to_dict())

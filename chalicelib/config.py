@@ -51,3 +51,55 @@ def settings() -> Settings:
         aggregator_max_credits=_integer("AGGREGATOR_MAX_CREDITS", 2000),
         sweeper_max_orders=_integer("SWEEPER_MAX_ORDERS", 5000),
     )
+
+
+# Reconciliation (chalicelib/recon). The Lambda and the CLI read the same settings.
+@dataclass(frozen=True)
+class ReconSettings:
+    bucket: str                 # RECON_BUCKET: incoming/<batch>/... in, results/<batch>/... out
+    batches_table: str          # RECON_BATCHES_TABLE: one item per batch (state, claim, summary)
+    queue_url: str              # RECON_QUEUE_URL: where the S3 events arrive (to delay a busy batch)
+    tmp_dir: str                # RECON_TMP_DIR: downloads, results and DuckDB spill files
+    memory_limit: str           # RECON_MEMORY_LIMIT: DuckDB's memory limit, e.g. "1200MB"
+    threads: int                # RECON_THREADS: DuckDB threads (0: one per core)
+    lease_seconds: int          # RECON_LEASE_SECONDS: a RUNNING claim older than this is taken over
+    retry_delay_seconds: int    # RECON_RETRY_DELAY_SECONDS: a busy batch's event comes back after this
+
+
+# DuckDB's memory limit outside Lambda: the process stays near 1 GB whatever the file
+# size (DuckDB spills beyond it; Python and DuckDB's own buffers come on top).
+RECON_DEFAULT_MEMORY_LIMIT = "768MB"
+
+
+def _recon_memory_limit() -> str:
+    """RECON_MEMORY_LIMIT, else 60 % of the Lambda's memory (the rest is Python, boto3,
+    buffers), else RECON_DEFAULT_MEMORY_LIMIT."""
+    explicit = os.environ.get("RECON_MEMORY_LIMIT", "")
+    if explicit:
+        return explicit
+    lambda_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    return f"{int(lambda_mb) * 6 // 10}MB" if lambda_mb.isdigit() else RECON_DEFAULT_MEMORY_LIMIT
+
+
+def recon_settings(require_aws: bool = True) -> ReconSettings:
+    """The reconciliation settings; `require_aws=False` for the CLI, which needs no AWS."""
+    import tempfile
+
+    def aws_name(name: str) -> str:
+        return _required(name) if require_aws else os.environ.get(name, "")
+
+    return ReconSettings(
+        bucket=aws_name("RECON_BUCKET"),
+        batches_table=aws_name("RECON_BATCHES_TABLE"),
+        queue_url=os.environ.get("RECON_QUEUE_URL", ""),
+        tmp_dir=os.environ.get("RECON_TMP_DIR") or tempfile.gettempdir(),
+        memory_limit=_recon_memory_limit(),
+        threads=_integer("RECON_THREADS", 0),
+        lease_seconds=_integer("RECON_LEASE_SECONDS", 960),
+        retry_delay_seconds=_integer("RECON_RETRY_DELAY_SECONDS", 30),
+    )
+
+
+def recon_batches_table() -> str:
+    """RECON_BATCHES_TABLE alone: all `GET /recon/{batch}` needs."""
+    return _required("RECON_BATCHES_TABLE")

@@ -16,6 +16,7 @@ class ErrorCode(Enum):
     INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
     ORDER_NOT_FOUND = (4041, 404, "order not found")
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
+    RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")
     INTERNAL = (5001, 500, "internal error; the request may be retried with the same request_id")
     BUSY = (5031, 503, "busy, retry with the same request_id")
 

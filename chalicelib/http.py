@@ -12,7 +12,14 @@ from .logs import log
 
 
 def json_response(body: dict, status: int = 200) -> Response:
-    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status,
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate echoed from the request (e.g. a duplicated key "\udc00" named as
+        # the field) cannot be sent as UTF-8: escape everything rather than fail with a 5xx.
+        text = json.dumps(body)
+    return Response(body=text, status_code=status,
                     headers={"Content-Type": "application/json; charset=utf-8"})
 
 

@@ -7,6 +7,7 @@ Only the resource types PaySettle declares are understood; anything else in the
 template is IAM, alarms or function settings, which have no local meaning.
 """
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict
@@ -22,11 +23,17 @@ class Provisioned:
     arns: Dict[str, str] = field(default_factory=dict)      # logical id -> Arn
     tables: Dict[str, str] = field(default_factory=dict)
     queues: Dict[str, str] = field(default_factory=dict)
+    buckets: Dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value):
         """Resolve `Ref` and `Fn::GetAtt ... Arn` as CloudFormation would."""
         if isinstance(value, dict) and set(value) == {"Ref"}:
             return self.names[value["Ref"]]
+        if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            # Only the `${Logical}` / `${Logical.Arn}` references PaySettle's template uses.
+            return re.sub(r"\$\{([A-Za-z0-9]+)(\.Arn)?\}",
+                          lambda m: self.resolve({"Fn::GetAtt": [m.group(1), "Arn"]} if m.group(2)
+                                                 else {"Ref": m.group(1)}), value["Fn::Sub"])
         if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
             logical, attribute = value["Fn::GetAtt"]
             if attribute == "Arn":
@@ -63,11 +70,13 @@ def _dependencies(value) -> set:
     return set()
 
 
-def provision(dynamodb, sqs, prefix: str, template: dict = None) -> Provisioned:
-    """Create every table and queue of the template, named `<prefix>-<LogicalId>`."""
+def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None) -> Provisioned:
+    """Create every table, queue and bucket of the template, named `<prefix>-<LogicalId>`
+    (buckets in lower case, with their notifications to queues). Without `s3`, a client on
+    the SQS client's endpoint and credentials is made for the buckets."""
     template = template or load_template()
     resources = {k: v for k, v in template["Resources"].items()
-                 if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue")}
+                 if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")}
     done = Provisioned()
     remaining = dict(resources)
     while remaining:
@@ -81,6 +90,9 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None) -> Provisioned:
             name = f"{prefix}-{logical}"
             if resource["Type"] == "AWS::DynamoDB::Table":
                 _create_table(dynamodb, name, properties, done, logical)
+            elif resource["Type"] == "AWS::S3::Bucket":
+                s3 = s3 or _s3_like(sqs)
+                _create_bucket(s3, name.lower(), properties, done, logical)
             else:
                 _create_queue(sqs, name, properties, done, logical)
     return done
@@ -107,3 +119,33 @@ def _create_queue(sqs, name: str, properties: dict, done: Provisioned, logical: 
     done.names[logical] = url
     done.queues[logical] = url
     done.arns[logical] = arn
+
+
+def _s3_like(sqs):
+    """An S3 client on the same endpoint, region and credentials as `sqs`."""
+    import boto3
+
+    credentials = sqs._request_signer._credentials.get_frozen_credentials()
+    endpoint = sqs.meta.endpoint_url
+    return boto3.session.Session().client(
+        "s3", endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
+        region_name=sqs.meta.region_name,
+        aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token)
+
+
+def _create_bucket(s3, name: str, properties: dict, done: Provisioned, logical: str) -> None:
+    region = s3.meta.region_name
+    s3.create_bucket(Bucket=name, **({} if region in (None, "us-east-1") else
+                                     {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    queues = properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    if queues:
+        s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
+            "QueueConfigurations": [dict(
+                {"QueueArn": q["Queue"], "Events": [q["Event"]]},
+                **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}}
+                   if "Filter" in q else {}))
+                for q in queues]})
+    done.names[logical] = name
+    done.buckets[logical] = name
+    done.arns[logical] = f"arn:aws:s3:::{name}"

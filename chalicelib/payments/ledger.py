@@ -95,7 +95,10 @@ def _decode_cursor(cursor: str, account: str) -> dict:
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if (not isinstance(key, dict) or set(key) != {"account", "entry", "posted"}
                 or key["account"] != account
-                or not all(isinstance(v, str) for v in key.values())):
+                # DynamoDB refuses an empty key value (ValidationException, a 5xx if let
+                # through) and a sort key over 1 KB; a cursor this endpoint made has neither.
+                or not all(isinstance(v, str) and 0 < len(v.encode()) <= 1024
+                           for v in key.values())):
             raise ValueError("wrong shape")
     except (ValueError, UnicodeEncodeError):
         raise InvalidField("cursor", "is not a cursor returned by this endpoint") from None

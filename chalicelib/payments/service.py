@@ -11,7 +11,7 @@ Outcomes of `pay` and `withdraw`, all named:
 """
 import random
 from dataclasses import dataclass, replace
-from typing import List
+from typing import Callable, List
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -101,14 +101,19 @@ def _enqueue_credit(ctx: Payments, order: Order) -> None:
         log("credit.enqueue_failed", request_id=order.request_id, error=reason)
 
 
-def pay(ctx: Payments, request: PayRequest) -> Outcome:
+def _record(ctx: Payments, kind: Kind, request, write: Callable[[Order], Order]) -> Outcome:
+    """Write a new order with a fresh response id until it is recorded or replayed.
+
+    `write` gets a SUCCESS order, writes it (and whatever moves with it) in one
+    transaction, and returns the order as recorded.
+    """
     for attempt in range(MAX_ATTEMPTS):
-        order = _new_order(ctx, Kind.PAY, request, SUCCESS, "OK")
+        order = _new_order(ctx, kind, request, SUCCESS, "OK")
         try:
-            transact_write(ctx.dynamodb, _order_items(ctx, order))
+            recorded = write(order)
         except TransactionCancelled as cancelled:
             if cancelled.condition_failed(ORDER):
-                return _replay(ctx, Kind.PAY, request, cancelled)
+                return _replay(ctx, kind, request, cancelled)
             if cancelled.condition_failed(RESPONSE_GUARD):
                 log("response_id.collision", response_id=order.response_id)
                 continue
@@ -121,11 +126,22 @@ def pay(ctx: Payments, request: PayRequest) -> Outcome:
                 raise
             _backoff(ctx, attempt)
             continue
-        _enqueue_credit(ctx, order)
-        log("pay.recorded", request_id=order.request_id, response_id=order.response_id,
-            amount=order.amount)
-        return Outcome(order, replayed=False)
+        log(f"{kind.value.lower()}.recorded", request_id=recorded.request_id,
+            response_id=recorded.response_id, amount=recorded.amount,
+            response_code=recorded.response_code)
+        return Outcome(recorded, replayed=False)
     raise PaySettleError(ErrorCode.BUSY)
+
+
+def pay(ctx: Payments, request: PayRequest) -> Outcome:
+    def write(order: Order) -> Order:
+        transact_write(ctx.dynamodb, _order_items(ctx, order))
+        return order
+
+    outcome = _record(ctx, Kind.PAY, request, write)
+    if not outcome.replayed:
+        _enqueue_credit(ctx, outcome.order)
+    return outcome
 
 
 def _withdraw_items(ctx: Payments, order: Order) -> List[dict]:
@@ -138,40 +154,23 @@ def _withdraw_items(ctx: Payments, order: Order) -> List[dict]:
 
 
 def withdraw(ctx: Payments, request: WithdrawRequest) -> Outcome:
-    for attempt in range(MAX_ATTEMPTS):
-        order = _new_order(ctx, Kind.WITHDRAW, request, SUCCESS, "OK")
-        items = _withdraw_items(ctx, order)
+    def write(order: Order) -> Order:
         try:
-            try:
-                transact_write(ctx.dynamodb, items)
-            except TransactionCancelled as cancelled:
-                if (cancelled.condition_failed(BALANCE)
-                        and not cancelled.condition_failed(ORDER)
-                        and not cancelled.condition_failed(RESPONSE_GUARD)):
-                    order = replace(order, response_code=FAIL,
-                                    response_msg=ErrorCode.INSUFFICIENT_BALANCE.message)
-                    transact_write(ctx.dynamodb, _order_items(ctx, order))
-                else:
-                    raise
+            transact_write(ctx.dynamodb, _withdraw_items(ctx, order))
+            return order
         except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(ORDER):
-                return _replay(ctx, Kind.WITHDRAW, request, cancelled)
-            if cancelled.condition_failed(RESPONSE_GUARD):
-                log("response_id.collision", response_id=order.response_id)
-                continue
-            if cancelled.conflicted:
-                _backoff(ctx, attempt)
-                continue
-            raise
-        except ClientError as error:
-            if not _retryable(error):
+            short_only = (cancelled.condition_failed(BALANCE)
+                          and not cancelled.condition_failed(ORDER)
+                          and not cancelled.condition_failed(RESPONSE_GUARD))
+            if not short_only:
                 raise
-            _backoff(ctx, attempt)
-            continue
-        log("withdraw.recorded", request_id=order.request_id, response_id=order.response_id,
-            amount=order.amount, response_code=order.response_code)
-        return Outcome(order, replayed=False)
-    raise PaySettleError(ErrorCode.BUSY)
+        # The balance does not cover it: record the refusal, so a replay gets the same answer.
+        refused = replace(order, response_code=FAIL,
+                          response_msg=ErrorCode.INSUFFICIENT_BALANCE.message)
+        transact_write(ctx.dynamodb, _order_items(ctx, refused))
+        return refused
+
+    return _record(ctx, Kind.WITHDRAW, request, write)
 
 
 def find_order(ctx: Payments, kind: Kind, request_id: str) -> Order:

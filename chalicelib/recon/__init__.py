@@ -1,1 +1,12 @@
-"""Reconciliation and audit (see the reconciliation issue)."""
+"""Reconciliation and audit (seed 003, steps 4 and 5).
+
+    formats.py    the batch's files, columns, result names, diff types, INVALID problems
+    manifest.py   manifests: parsing, SHA-256 and row counts of the files
+    engine.py     DuckDB: one SQL pass per file pair, the audit, the result CSVs
+    rowerrors.py  line numbers of the rows the engine set aside
+    report.py     report.html
+    batch.py      one batch folder in, one set of result files out (Lambda and CLI)
+    store.py      batch state in DynamoDB and the claim that makes runs exclusive
+    s3.py         the recon bucket: inputs, run folders, the latest.json pointer
+    service.py    the SQS-triggered handler's work and GET /recon/{batch}
+"""

@@ -46,7 +46,7 @@ def test_each_function_has_its_own_role(packaged):
     template = _template(packaged)
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
-    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper"}
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -76,13 +76,30 @@ def test_no_wildcard_actions_or_resources(packaged):
             # A function's log group name is only known after creation; the
             # pattern is pinned to the stack and the function's logical id.
             assert "${AWS::StackName}-" in text, role
+        elif _s3_objects_under_a_prefix(resource):
+            pass  # objects under a fixed key prefix of one named bucket
         else:
             assert "*" not in text, f"{role}: wildcard resource {text}"
+
+
+def _s3_objects_under_a_prefix(resource) -> bool:
+    """`{"Fn::Sub": "${SomeBucket.Arn}/some/prefix/*"}`: S3 object ARNs need a key wildcard;
+    the bucket is named and the prefix fixed, so nothing outside it is reachable."""
+    text = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+    if not isinstance(text, str) or not text.startswith("${") or not text.endswith("/*"):
+        return False
+    bucket, _, rest = text[2:].partition(".Arn}/")
+    return bool(bucket) and bool(rest[:-2]) and "*" not in rest[:-2] and "$" not in rest
+
+
+PAYMENT_FUNCTIONS = ("APIHandler", "Aggregator", "Sweeper")
 
 
 def test_functions_get_the_resources_they_read_from_the_environment(packaged):
     template = _template(packaged)
     for name, function in _functions(template).items():
+        if name not in PAYMENT_FUNCTIONS:
+            continue
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["ORDERS_TABLE"] == {"Ref": "OrdersTable"}, name
         assert variables["LEDGER_TABLE"] == {"Ref": "LedgerTable"}, name
@@ -105,3 +122,42 @@ def test_schedules_run_every_minute_in_the_cloud(packaged):
         events = functions[name]["Properties"]["Events"]
         schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
         assert schedules == ["rate(1 minute)"], name
+
+
+def test_recon_pipeline_bucket_to_queue_to_function(packaged):
+    template = _template(packaged)
+    resources = template["Resources"]
+    bucket = resources["ReconBucket"]
+    assert bucket["Type"] == "AWS::S3::Bucket"
+    [notification] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["ReconQueue", "Arn"]}
+    rules = {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]}
+    assert rules["prefix"] == "incoming/"
+    # S3 checks it may send when the bucket is created: the policy must exist first.
+    assert bucket["DependsOn"] == "ReconQueuePolicy"
+    policy = resources["ReconQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "ReconQueue"}]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    queue = resources["ReconQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ReconDeadLetterQueue", "Arn"]}
+    recon = _functions(template)["Recon"]["Properties"]
+    [source] = recon["Events"].values()
+    assert source["Type"] == "SQS"
+    # Chalice deep-merges the override into its own event: exactly one intrinsic may remain.
+    assert source["Properties"]["Queue"] in ({"Fn::Sub": "${ReconQueue.Arn}"},
+                                             {"Fn::GetAtt": ["ReconQueue", "Arn"]})
+    assert source["Properties"]["BatchSize"] == 1
+    # SQS event sources need the visibility timeout at least the function's timeout
+    # (AWS recommends six times).
+    assert queue["VisibilityTimeout"] >= 6 * recon["Timeout"]
+    variables = recon["Environment"]["Variables"]
+    assert variables["RECON_BUCKET"] == {"Ref": "ReconBucket"}
+    assert variables["RECON_BATCHES_TABLE"] == {"Ref": "ReconBatchesTable"}
+    assert variables["RECON_QUEUE_URL"] == {"Ref": "ReconQueue"}
+    # A RUNNING claim is taken over only after its Lambda cannot be alive any more.
+    assert int(variables["RECON_LEASE_SECONDS"]) > recon["Timeout"]
+    api = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["RECON_BATCHES_TABLE"] == {"Ref": "ReconBatchesTable"}

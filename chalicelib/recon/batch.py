@@ -1,0 +1,79 @@
+"""One batch folder in, one set of result files out: what the Lambda and the CLI both run.
+
+    DONE     pay_recon.csv, withdraw_recon.csv, audit.csv, errors.csv (when any row
+             was set aside), report.html, and summary.json written last
+    INVALID  error.json only: the manifests and the files disagree, or a file lacks
+             a column; nothing is reconciled
+"""
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from . import engine, manifest, report
+from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_FILES, SUMMARY,
+                      InvalidBatch)
+
+DONE, INVALID = "DONE", "INVALID"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str            # DONE or INVALID
+    document: dict         # summary.json (DONE) or error.json (INVALID)
+
+    @property
+    def balanced(self) -> bool:
+        return bool(self.document.get("balanced"))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clear(out_dir: Path) -> None:
+    for name in RESULT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptions,
+                     batch: Optional[str] = None, run_id: Optional[str] = None) -> Outcome:
+    batch_dir, out_dir = Path(batch_dir), Path(out_dir)
+    batch = batch or batch_dir.resolve().name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear(out_dir)
+    started = time.monotonic()
+    try:
+        facts = manifest.check(batch_dir)
+        checked = time.monotonic()
+        figures = engine.run(batch_dir, out_dir, options)
+    except InvalidBatch as invalid:
+        _clear(out_dir)
+        document = {"batch": batch, "status": INVALID, "reason": str(invalid),
+                    "problems": [p.as_dict() for p in invalid.problems], "generated_at": _now()}
+        if run_id:
+            document["run_id"] = run_id
+        (out_dir / ERROR).write_text(engine.dumps(document), encoding="utf-8")
+        return Outcome(INVALID, document)
+    recon, audit = figures["recon"], figures["audit"]
+    discrepancies = sum(recon[k][d]["count"] for k in recon for d in (F113, F114, F115, DUPLICATE))
+    summary = {
+        "batch": batch, "status": DONE, "generated_at": _now(),
+        "balanced": discrepancies == 0 and audit[FAIL] == 0 and figures["row_errors"] == 0,
+        "discrepancies": discrepancies, "row_errors": figures["row_errors"],
+        "recon": recon, "audit": audit,
+        "inputs": {f"{side}/{name}": fact for side, files in facts.items()
+                   for name, fact in files.items()},
+        "files": figures["files"],
+        "timings_ms": dict(figures["timings_ms"], manifest=int((checked - started) * 1000)),
+    }
+    if run_id:
+        summary["run_id"] = run_id
+    rendered = time.monotonic()
+    (out_dir / REPORT).write_text(report.render(summary, figures["report"]), encoding="utf-8")
+    summary["timings_ms"]["report"] = int((time.monotonic() - rendered) * 1000)
+    summary["timings_ms"]["total"] = int((time.monotonic() - started) * 1000)
+    # Last: a summary.json beside the other files means they are complete.
+    (out_dir / SUMMARY).write_text(engine.dumps(summary), encoding="utf-8")
+    return Outcome(DONE, summary)

@@ -1,0 +1,149 @@
+"""The files of one reconciliation batch: names, columns, headers, problems.
+
+A batch folder (S3 `incoming/<batch>/`, or a local folder for the CLI) holds
+
+    merchant/pay.csv  merchant/withdraw.csv  merchant/_manifest.json
+    payment/pay.csv   payment/withdraw.csv   payment/balances.csv  payment/_manifest.json
+
+Order files have a header row; columns are matched by name (case and
+surrounding spaces ignored), in any order, and extra columns are ignored.
+"""
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+MERCHANT, PAYMENT = "merchant", "payment"
+SIDES = (MERCHANT, PAYMENT)
+MANIFEST = "_manifest.json"
+PAY, WITHDRAW = "pay", "withdraw"
+KINDS = (PAY, WITHDRAW)
+AMOUNT_COLUMN = {PAY: "total_fee", WITHDRAW: "withdraw_money"}
+BALANCES = "balances"
+
+# The files each side must list in its manifest (and upload).
+REQUIRED_FILES: Dict[str, Tuple[str, ...]] = {
+    MERCHANT: ("pay.csv", "withdraw.csv"),
+    PAYMENT: ("pay.csv", "withdraw.csv", "balances.csv"),
+}
+
+# The columns the engine reads from each kind of file (everything else is ignored).
+ORDER_COLUMNS = ("request_id", "response_id", "saler_id")
+BALANCE_COLUMNS = ("saler_id", "balance")
+
+# Result files, as written under results/<batch>/ (or the CLI's out folder).
+PAY_RECON, WITHDRAW_RECON = "pay_recon.csv", "withdraw_recon.csv"
+AUDIT, ERRORS, SUMMARY, REPORT, ERROR = ("audit.csv", "errors.csv", "summary.json",
+                                         "report.html", "error.json")
+RESULT_FILES = (PAY_RECON, WITHDRAW_RECON, AUDIT, ERRORS, SUMMARY, REPORT, ERROR)
+
+# Diff types: the seed's four, and duplicates as their own category.
+F000, F113, F114, F115, DUPLICATE = "F000", "F113", "F114", "F115", "DUPLICATE"
+DIFF_TYPES = (F000, F113, F114, F115, DUPLICATE)
+SUCCESS, FAIL = "SUCCESS", "FAIL"
+
+# Amounts are integers of fen written with the digits 0-9 (at most 18, so they fit
+# a signed 64-bit integer); balances may carry a leading minus.
+AMOUNT_PATTERN = "[0-9]{1,18}"
+BALANCE_PATTERN = "-?[0-9]{1,18}"
+
+BATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def valid_batch_name(name: str) -> bool:
+    return bool(BATCH_NAME.fullmatch(name or "")) and ".." not in name
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a batch is INVALID."""
+    side: Optional[str]
+    file: Optional[str]
+    problem: str
+    detail: str
+    expected: object = None
+    found: object = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class InvalidBatch(Exception):
+    """The batch's inputs are incomplete or inconsistent: nothing is reconciled."""
+
+    def __init__(self, problems: List[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.side or ''}/{p.file or ''}: {p.detail}" for p in problems))
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One input file to read: where it is and which of its columns hold what."""
+    side: str
+    name: str                   # pay.csv, withdraw.csv, balances.csv
+    path: Path
+    width: int                  # number of columns in the header
+    positions: Dict[str, int] = field(default_factory=dict)   # wanted column -> index
+
+    @property
+    def label(self) -> str:
+        return f"{self.side}/{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return self.name[:-len(".csv")]
+
+    @property
+    def amount_column(self) -> str:
+        return "balance" if self.kind == BALANCES else AMOUNT_COLUMN[self.kind]
+
+
+def wanted_columns(name: str) -> Tuple[str, ...]:
+    kind = name[:-len(".csv")]
+    if kind == BALANCES:
+        return BALANCE_COLUMNS
+    return ORDER_COLUMNS + (AMOUNT_COLUMN[kind],)
+
+
+def normalise(column: str) -> str:
+    return column.strip().strip("\ufeff").strip().lower()
+
+
+def read_header(path: Path) -> List[str]:
+    """The header row, decoded as UTF-8 (a byte-order mark is dropped)."""
+    with open(path, "rb") as raw:
+        first = raw.readline(1 << 20)
+    text = first.decode("utf-8-sig")          # raises UnicodeDecodeError
+    row = next(csv.reader(io.StringIO(text)), None)
+    return row or []
+
+
+def file_spec(side: str, name: str, path: Path) -> FileSpec:
+    """Match the wanted columns by header; raise InvalidBatch naming what is missing."""
+    try:
+        header = read_header(path)
+    except UnicodeDecodeError:
+        raise InvalidBatch([Problem(side, name, "HEADER_NOT_UTF8",
+                                    "the header row is not UTF-8 text")]) from None
+    if not header or all(not c.strip() for c in header):
+        raise InvalidBatch([Problem(side, name, "NO_HEADER", "the file has no header row")])
+    names = [normalise(c) for c in header]
+    positions, problems = {}, []
+    for wanted in wanted_columns(name):
+        found = [i for i, n in enumerate(names) if n == wanted]
+        if not found:
+            problems.append(Problem(side, name, "MISSING_COLUMN",
+                                    f"the header has no column {wanted}", expected=wanted,
+                                    found=header))
+        elif len(found) > 1:
+            problems.append(Problem(side, name, "DUPLICATE_COLUMN",
+                                    f"the header names column {wanted} {len(found)} times",
+                                    expected=wanted, found=header))
+        else:
+            positions[wanted] = found[0]
+    if problems:
+        raise InvalidBatch(problems)
+    return FileSpec(side=side, name=name, path=path, width=len(header), positions=positions)
+

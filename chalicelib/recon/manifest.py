@@ -1,0 +1,113 @@
+"""Manifests: each side says which files it uploaded, with their row counts and SHA-256.
+
+    {"files": [{"name": "pay.csv", "rows": 3, "sha256": "<hex of the file's bytes>"}, ...]}
+
+`rows` counts the lines after the header, as `wc -l` does (a final line without
+a newline counts too): `echo $(( $(wc -l < pay.csv) - 1 ))` for a file ending in
+a newline. A batch whose manifests or files do not agree is INVALID and nothing
+of it is reconciled.
+"""
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Dict, List
+
+from .formats import MANIFEST, REQUIRED_FILES, SIDES, InvalidBatch, Problem
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+CHUNK = 4 << 20
+MAX_MANIFEST_BYTES = 64 << 10
+
+
+def parse(side: str, raw: bytes) -> Dict[str, dict]:
+    """The manifest's entries by file name; InvalidBatch if it is malformed."""
+    def bad(detail):
+        return InvalidBatch([Problem(side, MANIFEST, "BAD_MANIFEST", detail)])
+
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise bad(f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise bad(f"the manifest is not UTF-8 JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("files"), list):
+        raise bad('the manifest must be a JSON object {"files": [...]}')
+    entries: Dict[str, dict] = {}
+    for index, entry in enumerate(document["files"]):
+        where = f"files[{index}]"
+        if not isinstance(entry, dict):
+            raise bad(f"{where} must be an object with name, rows and sha256")
+        name, rows, digest = entry.get("name"), entry.get("rows"), entry.get("sha256")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise bad(f"{where}.name must be a plain file name")
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise bad(f"{where}.rows must be a non-negative integer")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
+            raise bad(f"{where}.sha256 must be 64 hexadecimal digits")
+        if name in entries:
+            raise bad(f"{name} is listed twice")
+        entries[name] = {"rows": rows, "sha256": digest.lower()}
+    missing = [n for n in REQUIRED_FILES[side] if n not in entries]
+    if missing:
+        raise InvalidBatch([Problem(side, MANIFEST, "FILE_NOT_LISTED",
+                                    f"the manifest does not list {name}", expected=name)
+                            for name in missing])
+    return entries
+
+
+def file_facts(path: Path) -> dict:
+    """SHA-256, size and row count (lines after the header) of a file, in one streaming pass."""
+    digest, newlines, size, last = hashlib.sha256(), 0, 0, b"\n"
+    with open(path, "rb") as stream:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            newlines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    lines = newlines + (1 if size and last != b"\n" else 0)
+    return {"rows": max(lines - 1, 0), "sha256": digest.hexdigest(), "bytes": size}
+
+
+def check(batch_dir: Path) -> Dict[str, Dict[str, dict]]:
+    """Check both sides' manifests against the files; the facts of every listed file.
+
+    Collects every problem before raising, so one error.json says all that is wrong.
+    """
+    problems: List[Problem] = []
+    facts: Dict[str, Dict[str, dict]] = {}
+    for side in SIDES:
+        manifest_path = Path(batch_dir) / side / MANIFEST
+        if not manifest_path.is_file():
+            problems.append(Problem(side, MANIFEST, "NO_MANIFEST", "the side has no manifest"))
+            continue
+        try:
+            entries = parse(side, manifest_path.read_bytes())
+        except InvalidBatch as invalid:
+            problems.extend(invalid.problems)
+            continue
+        facts[side] = {}
+        for name, listed in sorted(entries.items()):
+            path = Path(batch_dir) / side / name
+            if not path.is_file():
+                problems.append(Problem(side, name, "FILE_MISSING",
+                                        "the manifest lists the file but it was not uploaded"))
+                continue
+            found = file_facts(path)
+            if found["sha256"] != listed["sha256"]:
+                problems.append(Problem(side, name, "CHECKSUM_MISMATCH",
+                                        "the file's SHA-256 differs from the manifest's "
+                                        "(corrupt, incomplete or replaced upload)",
+                                        expected=listed["sha256"], found=found["sha256"]))
+            elif found["rows"] != listed["rows"]:
+                problems.append(Problem(side, name, "ROW_COUNT_MISMATCH",
+                                        "the file's row count differs from the manifest's",
+                                        expected=listed["rows"], found=found["rows"]))
+            facts[side][name] = found
+    if problems:
+        raise InvalidBatch(problems)
+    return facts

@@ -1,0 +1,364 @@
+"""`make serve`: the whole of PaySettle on one machine, no cloud account.
+
+Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
+table and queue of `infra/resources.json`, the HTTP API (`chalice local --stage
+local` as a subprocess), and the event pump (schedules and SQS subscriptions).
+When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs
+and resource names. Ctrl-C or SIGTERM stops everything it started.
+
+Every function sees what it would see in Lambda: the chalice config's
+environment (global, then the stage's, then the stage's per-function), the
+template's resolved variables for its logical id, and a region; plus, locally,
+the embedded endpoint and dummy credentials. Anything that could route a client
+to real AWS (a profile, a per-service endpoint, a shared config file) is removed.
+
+Nothing happens at import time: no configuration is read, no client is made.
+"""
+import importlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, Optional
+
+import boto3
+from chalice.app import SQSEventConfig
+
+from chalicelib.logs import log
+
+from . import provision as provisioning
+from .embedded_aws import LOOPBACK, EmbeddedAWS
+from .pump import Environment, Pump, QueueRef, function_logical_id
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+PREFIX = "paysettle-local"
+STAGE = "local"
+REGION = "us-east-1"
+DEFAULT_API_PORT = 8000
+DEFAULT_AWS_PORT = 4566
+DEFAULT_OUT = REPO_ROOT / "out" / "local-stack.json"
+# Chalice names the function serving the routes `api_handler`; the template calls it APIHandler.
+API_FUNCTION = "api_handler"
+API_LOGICAL_ID = "APIHandler"
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 10
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# Settings that could send a client to real AWS, removed from every environment built here.
+REAL_AWS_SETTINGS = (
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+REAL_AWS_PREFIXES = ("AWS_ENDPOINT_URL_",)
+
+
+class StackFailed(RuntimeError):
+    """A part of the local stack did not come up."""
+
+
+class Interrupted(RuntimeError):
+    """Stopping was requested while the stack was still starting."""
+
+
+def port_from_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def chalice_environment(function: str, stage: str = STAGE) -> Dict[str, str]:
+    """The variables chalice itself would give `function` in `stage`, merged by chalice."""
+    from chalice.config import Config
+
+    config = Config(chalice_stage=stage, function_name=function,
+                    config_from_disk=json.loads(CHALICE_CONFIG.read_text()))
+    return {name: str(value) for name, value in config.environment_variables.items()}
+
+
+# `chalice local` exactly as its console script runs it, with two additions:
+# * a larger listen backlog: socketserver's default of 5 overflows when a load
+#   driver opens a few dozen connections at once (the kernel's ListenOverflows
+#   counter rises and clients see "connection reset"); API Gateway has no such limit;
+# * it exits when the stack that started it is gone, even if that stack was
+#   killed outright, so no orphan keeps the API port.
+CHALICE_LOCAL_BOOTSTRAP = """\
+import os, sys, threading, time
+import chalice.local
+chalice.local.ThreadedHTTPServer.request_queue_size = {backlog}
+parent = os.getppid()
+def exit_with_parent():
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+threading.Thread(target=exit_with_parent, daemon=True).start()
+from chalice.cli import main
+sys.argv[0] = "chalice"
+sys.exit(main())
+"""
+API_LISTEN_BACKLOG = 256
+
+
+def chalice_local_command(stage: str, port: int) -> list:
+    return [sys.executable, "-c", CHALICE_LOCAL_BOOTSTRAP.format(backlog=API_LISTEN_BACKLOG),
+            "local", "--stage", stage, "--host", LOOPBACK, "--port", str(port),
+            # One process: the reloader would fork a worker that a stop signal can
+            # miss, and a reload in the middle of a run drops requests.
+            "--no-autoreload"]
+
+
+class LocalStack:
+    """The embedded stack; `with LocalStack() as stack:` or start()/stop()."""
+
+    def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
+                 out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
+                 prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None):
+        """`api_log`: a file for the API's output; by default it shares this process's."""
+        self.api_port = api_port
+        self.aws_port = aws_port
+        self.out_path = Path(out_path) if out_path else None
+        self.region = region
+        self.prefix = prefix
+        self.stage = stage
+        self.api_log = Path(api_log) if api_log else None
+        self.aws: Optional[EmbeddedAWS] = None
+        self.pump: Optional[Pump] = None
+        self.provisioned: Optional[provisioning.Provisioned] = None
+        self._template: Optional[dict] = None
+        self._api: Optional[subprocess.Popen] = None
+        self._interrupt = threading.Event()
+        self._manifest_written = False
+
+    @classmethod
+    def from_environment(cls) -> "LocalStack":
+        return cls(api_port=port_from_env("API_PORT", DEFAULT_API_PORT),
+                   aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
+                   out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
+
+    # -- what each function sees -------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.api_port}"
+
+    def _client(self, service: str):
+        # An explicit endpoint: these clients cannot reach real AWS whatever the environment says.
+        session = boto3.session.Session(
+            region_name=self.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return session.client(service, endpoint_url=self.aws.url)
+
+    def function_environment(self, function: str) -> Environment:
+        """Environment of a chalice function (`api_handler`, or an event source name)."""
+        logical_id = API_LOGICAL_ID if function == API_FUNCTION else function_logical_id(function)
+        variables = chalice_environment(function, self.stage)
+        variables.update(self.provisioned.environment(self._template, logical_id))
+        variables.update(DUMMY_CREDENTIALS)
+        variables.update({
+            "AWS_ENDPOINT_URL": self.aws.url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            # No shared config or credentials file may add a profile or an endpoint.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        return Environment(variables, unset=REAL_AWS_SETTINGS, unset_prefixes=REAL_AWS_PREFIXES)
+
+    # -- starting ------------------------------------------------------------
+
+    def start(self) -> "LocalStack":
+        try:
+            self._start_aws()
+            self._start_api()
+            self._start_pump()
+            self._wait_for_api()
+            self._write_manifest()
+        except BaseException:
+            self.stop()
+            raise
+        log("local_stack.ready", api_url=self.api_url, aws_endpoint_url=self.aws.url,
+            manifest=str(self.out_path) if self.out_path else None)
+        return self
+
+    def _start_aws(self) -> None:
+        self.aws = EmbeddedAWS(port=self.aws_port).start()
+        self._template = provisioning.load_template()
+        self.provisioned = provisioning.provision(self._client("dynamodb"), self._client("sqs"),
+                                                  self.prefix, self._template,
+                                                  s3=self._client("s3"))
+        log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
+            tables=self.provisioned.tables, queues=self.provisioned.queues,
+            buckets=self.provisioned.buckets)
+
+    def _start_api(self) -> None:
+        environment = self.function_environment(API_FUNCTION).over(os.environ)
+        environment["PYTHONUNBUFFERED"] = "1"
+        command = chalice_local_command(self.stage, self.api_port)
+        # Its own session: a terminal's Ctrl-C reaches only this process, which
+        # then stops the API in order.
+        output = None
+        if self.api_log is not None:
+            self.api_log.parent.mkdir(parents=True, exist_ok=True)
+            output = self.api_log.open("ab")
+        try:
+            self._api = subprocess.Popen(command, cwd=REPO_ROOT, env=environment,
+                                         start_new_session=True, stdout=output,
+                                         stderr=subprocess.STDOUT if output else None)
+        finally:
+            if output is not None:
+                output.close()  # the child keeps its own descriptor
+
+    def _start_pump(self) -> None:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        app = importlib.import_module("app").app
+        self.pump = Pump(app, self.function_environment, self.queue_for,
+                         self._client("sqs"), self.region).start()
+
+    def _queue_ref(self, logical: str) -> QueueRef:
+        return QueueRef(url=self.provisioned.queues[logical], arn=self.provisioned.arns[logical])
+
+    def queue_for(self, source: SQSEventConfig) -> Optional[QueueRef]:
+        """The provisioned queue an SQS event source is subscribed to.
+
+        The template wins, as in the cloud: a function whose SQS event names its
+        queue with `Ref`/`Fn::GetAtt` (a name only CloudFormation knows) gets
+        that queue. Otherwise the name in the app is matched against each
+        queue's logical id, declared QueueName and provisioned name.
+        """
+        resources = self._template["Resources"]
+        events = (resources.get(function_logical_id(source.name), {})
+                  .get("Properties", {}).get("Events", {}))
+        for event in events.values():
+            queue = event.get("Properties", {}).get("Queue")
+            if event.get("Type") == "SQS" and isinstance(queue, dict):
+                logical = (queue.get("Fn::GetAtt") or [queue.get("Ref")])[0]
+                if logical in self.provisioned.queues:
+                    return self._queue_ref(logical)
+        for logical, url in self.provisioned.queues.items():
+            declared = resources[logical].get("Properties", {}).get("QueueName")
+            if source.queue in (logical, declared, url.rsplit("/", 1)[-1]):
+                return self._queue_ref(logical)
+        return None
+
+    def _wait_for_api(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._interrupt.is_set():
+                raise Interrupted("stop requested while starting")
+            if self._api.poll() is not None:
+                raise StackFailed(f"chalice local exited with code {self._api.returncode} "
+                                  f"(is port {self.api_port} free?)")
+            try:
+                urllib.request.urlopen(self.api_url + "/", timeout=1).close()
+                return
+            except urllib.error.HTTPError:
+                return  # any HTTP answer (an unknown route is 403/404) means it is serving
+            except (urllib.error.URLError, OSError):
+                self._interrupt.wait(0.1)
+        raise StackFailed(f"the API did not answer on {self.api_url} "
+                          f"within {READY_TIMEOUT_SECONDS} s")
+
+    def manifest(self) -> dict:
+        return {"api_url": self.api_url, "aws_endpoint_url": self.aws.url,
+                "region": self.region, "tables": dict(self.provisioned.tables),
+                "queues": dict(self.provisioned.queues),
+                "buckets": dict(self.provisioned.buckets)}
+
+    def _write_manifest(self) -> None:
+        if self.out_path is None:
+            return
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.out_path.with_name(self.out_path.name + ".partial")
+        partial.write_text(json.dumps(self.manifest(), indent=2) + "\n")
+        # Atomic: whoever waits for the file never reads half of it.
+        os.replace(partial, self.out_path)
+        self._manifest_written = True
+
+    # -- running and stopping ------------------------------------------------
+
+    def api_running(self) -> bool:
+        return self._api is not None and self._api.poll() is None
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: interrupts a start still in progress."""
+        self._interrupt.set()
+
+    def _stop_api(self) -> None:
+        if self._api is None:
+            return
+        if self._api.poll() is None:
+            try:
+                os.killpg(self._api.pid, signal.SIGTERM)  # its own group: we started it
+            except ProcessLookupError:
+                pass
+            try:
+                self._api.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._api.pid, signal.SIGKILL)
+                self._api.wait()
+        self._api = None
+
+    def stop(self) -> None:
+        """Stop whatever was started, newest first; safe to call more than once."""
+        if self._manifest_written:
+            self.out_path.unlink(missing_ok=True)  # the file means "ready"; it is no longer
+            self._manifest_written = False
+        if self.pump is not None:
+            self.pump.stop()
+            self.pump = None
+        self._stop_api()
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+            log("local_stack.stopped")
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> int:
+    stack = LocalStack.from_environment()
+    stopping = threading.Event()
+    received = []
+
+    def request_stop(signum, _frame):
+        # Only flags here: the stopping itself happens on the main path below.
+        received.append(signal.Signals(signum).name)
+        stopping.set()
+        stack.request_stop()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+        while not stopping.wait(0.5):
+            if not stack.api_running():
+                log("local_stack.api_exited", level=logging.ERROR)
+                return 1
+        log("local_stack.signal", signal=received[0])
+        return 0
+    except Interrupted:
+        log("local_stack.signal", signal=received[0] if received else None)
+        return 0
+    except StackFailed as failure:
+        log("local_stack.failed", level=logging.ERROR, error=str(failure))
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The event pump: runs the app's schedules and SQS subscriptions the way AWS would.
+
+`chalice local` serves only HTTP routes (aws/chalice#979, #899, #736). The pump
+reads what to run from the app's own declared event sources, so the local and
+the cloud wiring cannot drift:
+
+* `@app.schedule` (ScheduledEventConfig): the handler is invoked with a
+  CloudWatch scheduled-event dict and no context, as Lambda would, every
+  LOCAL_SCHEDULE_SECONDS (the local stage shortens the rate), else at its rate;
+* `@app.on_sqs_message` (SQSEventConfig): the queue is polled and the handler
+  invoked with a Lambda-shaped SQS event; messages are deleted only when the
+  handler returns, so failures come back after the visibility timeout and end
+  in the dead-letter queue after the redrive policy's maxReceiveCount.
+
+Each handler runs with the environment the template gives its own function
+(logical id: chalice's CamelCase of the event source name). All invocations
+are serialised: they share this process's os.environ, which is swapped around
+each one. A failing handler is logged as one JSON line and the pump carries on.
+"""
+import importlib
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from chalice.app import Rate, ScheduledEventConfig, SQSEventConfig
+from chalice.utils import to_cfn_resource_name
+
+from chalicelib.logs import log
+
+SQS_POLL_SECONDS = 0.25
+IDLE_WAIT_SECONDS = 0.5
+LOCAL_ACCOUNT = "000000000000"
+RATE_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
+
+
+# os.environ is one per process: handlers with different environments take turns.
+_ENVIRON_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The environment variables one Lambda function sees, plus those it must not see."""
+    variables: Mapping[str, str]
+    unset: Tuple[str, ...] = ()
+    unset_prefixes: Tuple[str, ...] = ()
+
+    def _removed(self, name: str) -> bool:
+        return name not in self.variables and (
+            name in self.unset or name.startswith(self.unset_prefixes))
+
+    def over(self, base: Mapping[str, str]) -> Dict[str, str]:
+        """A complete environment for a subprocess: `base` with these settings applied."""
+        merged = {k: v for k, v in base.items() if not self._removed(k)}
+        merged.update(self.variables)
+        return merged
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Apply to this process's os.environ for the duration of one invocation."""
+        with _ENVIRON_LOCK:
+            saved: Dict[str, Optional[str]] = {}
+            for name in [n for n in os.environ if self._removed(n)]:
+                saved[name] = os.environ.pop(name)
+            for name, value in self.variables.items():
+                if os.environ.get(name) != value:
+                    saved[name] = os.environ.get(name)
+                    os.environ[name] = value
+            try:
+                yield
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+
+
+class UnknownEventSource(KeyError):
+    """run_once was asked for a name the app does not declare."""
+
+
+def function_logical_id(event_source_name: str) -> str:
+    """The template's logical id of the Lambda function chalice makes for an event source."""
+    return to_cfn_resource_name(event_source_name)
+
+
+def resolve_handler(handler_string: str) -> Callable:
+    """`app.run_aggregator` -> the (chalice-wrapped) function object Lambda would call."""
+    module_name, _, attribute = handler_string.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _interval_seconds(config: ScheduledEventConfig, environment: Environment) -> float:
+    shortened = environment.variables.get("LOCAL_SCHEDULE_SECONDS")
+    if shortened:
+        return float(shortened)
+    expression = config.schedule_expression
+    if isinstance(expression, Rate):
+        return float(expression.value * RATE_SECONDS[expression.unit])
+    raise ValueError(f"{config.name}: set LOCAL_SCHEDULE_SECONDS to run "
+                     f"{expression!r} locally (only rates are understood)")
+
+
+def scheduled_event(rule_name: str, region: str) -> dict:
+    """What EventBridge hands a scheduled Lambda."""
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": LOCAL_ACCOUNT,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{LOCAL_ACCOUNT}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+def _lambda_message_attributes(attributes: Mapping[str, dict]) -> Dict[str, dict]:
+    """SQS API spelling (StringValue) to Lambda's event spelling (stringValue)."""
+    converted = {}
+    for name, value in attributes.items():
+        converted[name] = {"dataType": value.get("DataType"),
+                           "stringValue": value.get("StringValue"),
+                           "binaryValue": value.get("BinaryValue"),
+                           "stringListValues": [], "binaryListValues": []}
+    return converted
+
+
+def sqs_event(messages: List[dict], queue_arn: str, region: str) -> dict:
+    """What the SQS event source mapping hands a Lambda."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": dict(m.get("Attributes", {})),
+        "messageAttributes": _lambda_message_attributes(m.get("MessageAttributes", {})),
+        "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": region,
+    } for m in messages]}
+
+
+@dataclass(frozen=True)
+class QueueRef:
+    url: str
+    arn: str
+
+
+@dataclass
+class Subscription:
+    """One event source the pump drives."""
+    name: str
+    function: str                      # template logical id, e.g. "Aggregator"
+    handler: Callable
+    environment: Environment
+    interval: float
+    invoke: Callable[["Subscription"], Any] = field(repr=False)
+    queue: Optional[QueueRef] = None   # SQS subscriptions only
+    batch_size: int = 10
+    next_due: float = 0.0
+
+
+class Pump:
+    """Drives every schedule and SQS subscription of a chalice app against one endpoint."""
+
+    def __init__(self, app: Any, environments: Callable[[str], Environment],
+                 find_queue: Callable[[SQSEventConfig], Optional[QueueRef]], sqs: Any,
+                 region: str, resolve: Callable[[str], Callable] = resolve_handler):
+        """`environments(name)` gives the environment of the function chalice
+        makes for event source `name`; `find_queue(config)` the provisioned
+        queue an SQS event source is subscribed to, or None; `resolve` turns a
+        handler string into the callable Lambda would invoke."""
+        self._resolve = resolve
+        self._sqs = sqs
+        self._region = region
+        self._find_queue = find_queue
+        self._invocation = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.subscriptions: Dict[str, Subscription] = {}
+        self.unresolved: List[str] = []   # SQS sources whose queue was not found
+        for config in app.event_sources:
+            self._subscribe(config, environments)
+
+    def _subscribe(self, config, environments: Callable[[str], Environment]) -> None:
+        function = function_logical_id(config.name)
+        environment = environments(config.name)
+        handler = self._resolve(config.handler_string)
+        if isinstance(config, ScheduledEventConfig):
+            subscription = Subscription(config.name, function, handler, environment,
+                                        _interval_seconds(config, environment),
+                                        invoke=self._invoke_schedule)
+        elif isinstance(config, SQSEventConfig):
+            queue = self._find_queue(config)
+            if queue is None:
+                # Loud, but the rest of the stack still serves: one unwired
+                # subscription should not take the HTTP API down with it.
+                log("pump.queue_not_provisioned", level=logging.ERROR, source=config.name,
+                    function=function, queue=config.queue, queue_arn=config.queue_arn)
+                self.unresolved.append(config.name)
+                return
+            subscription = Subscription(config.name, function, handler, environment,
+                                        SQS_POLL_SECONDS, invoke=self._invoke_sqs,
+                                        queue=queue,
+                                        # One receive returns at most 10 messages.
+                                        batch_size=min(config.batch_size or 10, 10))
+        else:
+            log("pump.unsupported_event_source", level=logging.WARNING, name=config.name,
+                kind=type(config).__name__)
+            return
+        self.subscriptions[config.name] = subscription
+
+    # -- invoking handlers ------------------------------------------------
+
+    def _call(self, subscription: Subscription, event: dict) -> Any:
+        with subscription.environment.applied():
+            return subscription.handler(event, None)
+
+    def _invoke_schedule(self, subscription: Subscription) -> Any:
+        return self._call(subscription, scheduled_event(subscription.name, self._region))
+
+    def _invoke_sqs(self, subscription: Subscription) -> Any:
+        queue = subscription.queue
+        answer = self._sqs.receive_message(
+            QueueUrl=queue.url, MaxNumberOfMessages=subscription.batch_size,
+            WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"])
+        messages = answer.get("Messages", [])
+        if not messages:
+            return None
+        result = self._call(subscription, sqs_event(messages, queue.arn, self._region))
+        # Only after the handler returned: a failure leaves the messages for SQS to redeliver.
+        self._sqs.delete_message_batch(QueueUrl=queue.url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        log("pump.delivered", source=subscription.name, function=subscription.function,
+            messages=len(messages))
+        return result
+
+    def run_once(self, name: str) -> Any:
+        """Run one event source now; a handler's exception propagates to the caller."""
+        subscription = self.subscriptions.get(name)
+        if subscription is None:
+            raise UnknownEventSource(name)
+        with self._invocation:
+            return subscription.invoke(subscription)
+
+    def _run_guarded(self, subscription: Subscription) -> None:
+        try:
+            self.run_once(subscription.name)
+        except Exception as error:  # noqa: BLE001 - one failing handler must not stop the pump
+            log("pump.handler_failed", level=logging.ERROR, source=subscription.name,
+                function=subscription.function, error_type=type(error).__name__,
+                error=str(error), traceback=traceback.format_exc())
+
+    # -- the loop ----------------------------------------------------------
+
+    def _loop(self) -> None:
+        now = time.monotonic()
+        for subscription in self.subscriptions.values():
+            subscription.next_due = now + subscription.interval
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for subscription in self.subscriptions.values():
+                if self._stop.is_set():
+                    return
+                if subscription.next_due <= now:
+                    self._run_guarded(subscription)
+                    # Rate semantics: the next run is an interval after this one was due.
+                    subscription.next_due = max(subscription.next_due + subscription.interval,
+                                                time.monotonic())
+            upcoming = min((s.next_due for s in self.subscriptions.values()),
+                           default=now + IDLE_WAIT_SECONDS)
+            self._stop.wait(max(0.0, upcoming - time.monotonic()))
+
+    def start(self) -> "Pump":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="event-pump", daemon=True)
+        self._thread.start()
+        log("pump.started", sources={s.name: {"function": s.function, "every_seconds": s.interval}
+                                     for s in self.subscriptions.values()})
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the running invocation, if any, finishes."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

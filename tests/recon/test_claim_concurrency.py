@@ -1,0 +1,88 @@
+"""Concurrent duplicate events for one batch: exactly one run, on a linearizable endpoint.
+
+moto in-process is not linearizable (two conditional writes can both succeed), so this
+runs on the embedded AWS endpoint (moto's server applying one request at a time), the
+one `make serve` uses."""
+import threading
+import time
+
+import boto3
+import pytest
+
+from chalicelib.recon import service
+from infra.embedded_aws import EmbeddedAWS
+from infra.provision import provision
+from tests.recon.conftest import Stack
+from tests.recon.support import seed_recon_files
+
+THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with EmbeddedAWS() as aws:
+        yield aws.url
+
+
+def _stack(url, prefix):
+    clients = {name: boto3.session.Session().client(name, endpoint_url=url, region_name="us-east-1",
+                                                    aws_access_key_id="testing", aws_secret_access_key="testing")
+               for name in ("dynamodb", "sqs")}
+    return Stack(provision(clients["dynamodb"], clients["sqs"], prefix), endpoint_url=url)
+
+
+def _race(stack, tmp_path, event, runs):
+    barrier = threading.Barrier(THREADS)
+    outcomes, failures = [], []
+
+    def on_run(batch, folder):
+        runs.append(batch)
+        time.sleep(0.3)  # others arrive while this run holds the claim
+
+    def worker(n):
+        own = Stack(stack.provisioned, endpoint_url=stack.kwargs["endpoint_url"])
+        ctx = own.context(tmp_path / f"w{n}", on_run=on_run)
+        barrier.wait()
+        try:
+            outcomes.extend(service.handle_sqs_event(ctx, event))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            failures.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes, failures
+
+
+def test_concurrent_duplicate_events_run_the_batch_once(endpoint, tmp_path):
+    stack = _stack(endpoint, "race1")
+    stack.upload("race", seed_recon_files())
+    event = stack.drain()[-1]
+    runs = []
+    outcomes, failures = _race(stack, tmp_path, event, runs)
+    assert failures == []
+    assert runs == ["race"]
+    kinds = sorted(o["outcome"] for o in outcomes)
+    assert kinds.count("CLAIMED") == 1 and len(kinds) == THREADS
+    assert set(kinds) <= {"CLAIMED", "IN_PROGRESS", "ALREADY"}
+    winner = next(o for o in outcomes if o["outcome"] == "CLAIMED")
+    assert {k.split("/")[3] for k in stack.keys("results/race/runs/")} == {winner["run_id"]}
+    store = stack.context(tmp_path).store
+    assert store.get("race")["run_id"] == winner["run_id"] and store.get("race")["status"] == "DONE"
+
+
+def test_concurrent_events_after_a_new_manifest_rerun_once(endpoint, tmp_path):
+    stack = _stack(endpoint, "race2")
+    files = seed_recon_files()
+    stack.upload("again", files)
+    service.handle_sqs_event(stack.context(tmp_path / "first"), stack.drain()[-1])
+    files["merchant"]["pay.csv"] = files["payment"]["pay.csv"]
+    stack.upload("again", files, sides=("merchant",))
+    event = stack.drain()[-1]
+    runs = []
+    outcomes, failures = _race(stack, tmp_path, event, runs)
+    assert failures == [] and runs == ["again"]
+    assert sorted(o["outcome"] for o in outcomes).count("CLAIMED") == 1
+    assert len({k.split("/")[3] for k in stack.keys("results/again/runs/")}) == 2

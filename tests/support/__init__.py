@@ -1,0 +1,1 @@
+"""Helpers shared by the DynamoDB Local and fault-injection suites."""

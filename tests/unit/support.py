@@ -1,0 +1,179 @@
+"""Helpers shared by the unit tests: an AWS stack under moto, the HTTP client, request builders."""
+import contextlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.payments.context import Payments
+from infra.provision import load_template, provision
+
+ROOT = Path(__file__).resolve().parents[2]
+TENANT = "default"          # the `local` stage's DEFAULT_MERCHANT
+JSON = {"Content-Type": "application/json"}
+
+_serial = itertools.count(1)
+
+
+def new_request_id(stamp: str = "20190829171520") -> str:
+    """A fresh, valid request id: a real timestamp and 6 digits no other test used."""
+    return stamp + f"{next(_serial) % 1_000_000:06d}"
+
+
+def pay_body(saler_id: str = "saler1", total_fee: Any = "100", request_id: Optional[str] = None,
+             request_time: str = "2019-08-29 17:15:20") -> Dict[str, Any]:
+    return {"request_time": request_time, "request_id": request_id or new_request_id(),
+            "saler_id": saler_id, "total_fee": total_fee}
+
+
+def withdraw_body(saler_id: str = "saler1", withdraw_money: Any = "30",
+                  request_id: Optional[str] = None,
+                  request_time: str = "2019-08-29 17:16:21") -> Dict[str, Any]:
+    return {"request_time": request_time, "request_id": request_id or new_request_id("20190829171621"),
+            "withdraw_money": withdraw_money, "saler_id": saler_id}
+
+
+@dataclass
+class Stack:
+    """The template's tables and queues, created in moto, with the env vars the API handler gets."""
+    dynamodb: Any
+    sqs: Any
+    orders_table: str
+    ledger_table: str
+    credit_queue_url: str
+    dead_letter_queue_url: str
+    environment: Dict[str, str] = field(default_factory=dict)
+
+    def context(self, **overrides) -> Payments:
+        settings = dict(dynamodb=self.dynamodb, sqs=self.sqs, orders_table=self.orders_table,
+                        ledger_table=self.ledger_table, credit_queue_url=self.credit_queue_url,
+                        tenant=TENANT, sleep=lambda seconds: None)
+        settings.update(overrides)
+        return Payments(**settings)
+
+    def scan(self, table: str) -> List[dict]:
+        items, request = [], {"TableName": table, "ConsistentRead": True}
+        while True:
+            answer = self.dynamodb.scan(**request)
+            items += answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                return items
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def queue_depth(self, url: Optional[str] = None) -> int:
+        """Messages on a queue, visible, in flight or delayed."""
+        # One "All" request: moto recomputes every attribute for each name asked for.
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url or self.credit_queue_url,
+                                                   AttributeNames=["All"])["Attributes"]
+        return sum(int(attributes[name]) for name in (
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"))
+
+    def count(self, table: str) -> int:
+        total, request = 0, {"TableName": table, "ConsistentRead": True, "Select": "COUNT"}
+        while True:
+            answer = self.dynamodb.scan(**request)
+            total += answer["Count"]
+            if "LastEvaluatedKey" not in answer:
+                return total
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def footprint(self, dead_letter: bool = True) -> Dict[str, int]:
+        """How much is stored anywhere: compared before and after a request that must write nothing."""
+        found = {"orders": self.count(self.orders_table),
+                 "ledger": self.count(self.ledger_table),
+                 "credit_queue": self.queue_depth()}
+        if dead_letter:
+            found["dead_letter_queue"] = self.queue_depth(self.dead_letter_queue_url)
+        return found
+
+    def receive_all(self, url: Optional[str] = None) -> List[dict]:
+        """Receive (and leave in flight) every visible message of a queue."""
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=url or self.credit_queue_url,
+                                             MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                             AttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            messages += batch
+
+
+@contextlib.contextmanager
+def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
+    """moto in-process, every table, queue and bucket of infra/resources.json, and the env vars
+    the template gives the API handler set in os.environ (until the block ends)."""
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        session = boto3.session.Session()
+        dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
+        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"))
+        environment = provisioned.environment(load_template(), "APIHandler")
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        yield Stack(dynamodb=dynamodb, sqs=sqs,
+                    orders_table=provisioned.tables["OrdersTable"],
+                    ledger_table=provisioned.tables["LedgerTable"],
+                    credit_queue_url=provisioned.queues["CreditQueue"],
+                    dead_letter_queue_url=provisioned.queues["CreditDeadLetterQueue"],
+                    environment=environment)
+
+
+class Api:
+    """`chalice.test.Client` with JSON conveniences."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, path: str, body: Any):
+        return self.client.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False))
+
+    def post_raw(self, path: str, raw: bytes, headers: Optional[dict] = None):
+        return self.client.http.post(path, headers=JSON if headers is None else headers, body=raw)
+
+    def get(self, path: str):
+        return self.client.http.get(path)
+
+    def invoke(self, function: str):
+        """Run a scheduled function the way EventBridge would."""
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={},
+            resources=[f"arn:aws:events:us-east-1:123456789012:rule/{function}"])
+        return self.client.lambda_.invoke(function, event).payload
+
+
+def body_of(response) -> Any:
+    return json.loads(response.body)
+
+
+class Recording:
+    """A client wrapper that records every API call made through it, then makes it."""
+
+    def __init__(self, client):
+        self._client = client
+        self.calls: List[str] = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or name in ("meta", "exceptions", "get_waiter", "get_paginator",
+                                            "can_paginate") or not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            return attribute(*args, **kwargs)
+        return call
+
+
+class FailingSend(Recording):
+    """An SQS client whose SendMessage always fails (the order is written, the credit is not)."""
+
+    def send_message(self, **kwargs):
+        from botocore.exceptions import ClientError
+        self.calls.append("send_message")
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "injected failure"}},
+                          "SendMessage")

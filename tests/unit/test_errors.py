@@ -1,0 +1,80 @@
+"""The one error table, and how refusals are rendered."""
+import json
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+import app as paysettle
+from chalicelib.errors import ErrorCode, InvalidField, PaySettleError
+from chalicelib.http import error_body
+from tests.unit.support import ROOT, Recording, body_of, pay_body
+
+
+def test_every_error_code_has_a_unique_number_and_an_http_status():
+    numbers = [code.number for code in ErrorCode]
+    assert len(numbers) == len(set(numbers))
+    for code in ErrorCode:
+        assert isinstance(code.number, int) and code.number > 0, code
+        assert isinstance(code.http_status, int) and 200 <= code.http_status <= 599, code
+        assert isinstance(code.message, str) and code.message.strip(), code
+
+
+def test_the_reentry_code_is_1030_with_the_seed_message():
+    assert ErrorCode.REENTRY_MISMATCH.number == 1030
+    assert ErrorCode.REENTRY_MISMATCH.http_status == 409
+    assert "请求重入参数校验失败" in ErrorCode.REENTRY_MISMATCH.message
+    assert ErrorCode.INSUFFICIENT_BALANCE.message == "账户余额不足，提款失败"
+
+
+@pytest.mark.parametrize("code", list(ErrorCode), ids=lambda c: c.name)
+def test_every_code_renders_as_a_seed_style_failure(code):
+    body = error_body(PaySettleError(code, field="request_id", detail="explained"))
+    assert body["response_code"] == "FAIL"
+    assert body["error_code"] == code.number
+    assert body["error_name"] == code.name
+    assert body["field"] == "request_id"
+    assert body["response_msg"] == "request_id: explained"
+    json.dumps(body, ensure_ascii=False)
+
+
+def test_an_invalid_field_names_the_field_in_its_message():
+    error = InvalidField("total_fee", "must be greater than zero")
+    assert error.code is ErrorCode.INVALID_FIELD
+    assert error.field == "total_fee"
+    assert error.message.startswith("total_fee")
+
+
+class Throttled(Recording):
+    def transact_write_items(self, **kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+                          "TransactWriteItems")
+
+
+class Unreachable(Recording):
+    def transact_write_items(self, **kwargs):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+
+@pytest.mark.parametrize("wrapper", [Throttled, Unreachable])
+def test_aws_trouble_is_a_503_busy_answer_not_a_stack_trace(stack, api, monkeypatch, wrapper):
+    broken = stack.context(dynamodb=wrapper(stack.dynamodb))
+    monkeypatch.setattr(paysettle, "from_environment", lambda: broken)
+    response = api.post("/pay", pay_body())
+    assert response.status_code == 503
+    answer = body_of(response)
+    assert answer["response_code"] == "FAIL"
+    assert answer["error_code"] == ErrorCode.BUSY.number
+    monkeypatch.undo()
+    assert stack.footprint() == {"orders": 0, "ledger": 0, "credit_queue": 0,
+                                 "dead_letter_queue": 0}
+
+
+def test_the_readme_lists_the_same_table():
+    """errors.py promises the README lists the same table: same numbers, names and statuses."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit() and cells[1].isupper():
+            rows[cells[1]] = (int(cells[0]), int(cells[2]))
+    assert rows == {code.name: (code.number, code.http_status) for code in ErrorCode}
