@@ -66,5 +66,6 @@ def parse(model: Type[Message], raw_body: bytes) -> Message:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
+        # An empty key is named as the JSON it was: "" (not "body", which would mislead).
+        field = ".".join(str(part) or '""' for part in first["loc"]) or "body"
         raise InvalidField(field, _READABLE.get(first["type"], first["msg"])) from None
