@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "bench-recon")
     parser.add_argument("--memory-limit", default="", help="RECON_MEMORY_LIMIT for paysettle "
-                        "(and the DuckDB baseline), e.g. 512MB; default: paysettle's own (768MB) "
+                        "(and the DuckDB baseline), e.g. 512MB; default: paysettle's own (640MB) "
                         "and DuckDB's own for the baseline")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of paysettle and the DuckDB join, interleaved (best is reported)")

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     recon.add_argument("batch", type=Path, help="folder holding merchant/ and payment/")
     recon.add_argument("out", type=Path, help="folder that receives the result files")
     recon.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 512MB "
-                       "(default: RECON_MEMORY_LIMIT, else 768MB)")
+                       "(default: RECON_MEMORY_LIMIT, else 640MB)")
     recon.add_argument("--threads", type=int, help="DuckDB threads (default: RECON_THREADS, else one per core)")
     recon.add_argument("--tmp-dir", help="spill folder (default: RECON_TMP_DIR, else the system's)")
     args = parser.parse_args(argv)

@@ -68,7 +68,7 @@ class ReconSettings:
 
 # DuckDB's memory limit outside Lambda: the process stays near 1 GB whatever the file
 # size (DuckDB spills beyond it; Python and DuckDB's own buffers come on top).
-RECON_DEFAULT_MEMORY_LIMIT = "768MB"
+RECON_DEFAULT_MEMORY_LIMIT = "640MB"
 
 
 def _recon_memory_limit() -> str:

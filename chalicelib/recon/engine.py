@@ -78,10 +78,8 @@ class _Session:
             config["threads"] = str(options.threads)
         import duckdb  # here, not at import time: the API handler imports this package too
 
-        # A database file rather than ":memory:": tables that outgrow the memory limit are
-        # written to it (DuckDB 1.2's eviction of in-memory temp tables to its temp folder
-        # crashed under pressure at 5 M rows per side).
-        self.con = duckdb.connect(str(self.work / "recon.duckdb"), config=config)
+        # In memory: what outgrows the memory limit is spilled to the temp directory.
+        self.con = duckdb.connect(":memory:", config=config)
         self.con.execute("SET enable_progress_bar = false")
         # Inside Lambda only /tmp is writable: DuckDB must not look at ~.
         self.con.execute(f"SET home_directory = {_quote(self.work / 'home')}")
@@ -136,12 +134,14 @@ def _orders(session: _Session, spec: FileSpec, only_ids: str = "") -> tuple:
     table of response_ids to keep (filtered before anything else is computed)."""
     source, rejects = session.read_csv(spec)
     p = spec.positions
-    if only_ids:
-        source = (f"(SELECT * FROM {source} WHERE {_value(p['response_id'])} "
-                  f"IN (SELECT response_id FROM {only_ids}))")
+    if only_ids:  # a semi join: several times faster here than `IN (SELECT ...)`
+        source = (f"(SELECT s.* FROM {source} s SEMI JOIN {only_ids} ids "
+                  f"ON ({_value(p['response_id'])}) = ids.response_id)")
+    # `k` is the only copy of the id carried through the join (an unusable row's id is not
+    # needed: it is only counted, and errors.csv names it by line).
     select = f"""
-        SELECT response_id, request_id, saler_id, amount, 1 AS present,
-               CASE WHEN saler_id IS NOT NULL AND amount IS NOT NULL THEN response_id END AS k
+        SELECT CASE WHEN saler_id IS NOT NULL AND amount IS NOT NULL THEN response_id END AS k,
+               request_id, saler_id, amount, true AS present
         FROM (SELECT {_value(p['response_id'])} AS response_id,
                      {_value(p['request_id'])} AS request_id,
                      {_value(p['saler_id'])} AS saler_id,
@@ -154,7 +154,7 @@ def _load_balances(session: _Session, table: str, spec: FileSpec) -> str:
     source, rejects = session.read_csv(spec)
     p = spec.positions
     session.sql(f"""
-        CREATE TABLE {table} AS
+        CREATE TEMP TABLE {table} AS
         SELECT {_value(p['saler_id'])} AS saler_id, {_amount(p['balance'], negative=True)} AS balance
         FROM {source}""")
     return rejects
@@ -181,8 +181,8 @@ def _reconcile(session: _Session, kind: str, merchant: FileSpec, payment: FileSp
     # One row per record; request_id and saler_id are the payment side's when it has the
     # record, and the merchant's values are kept apart only where they differ.
     session.sql(f"""
-        CREATE TABLE {r} AS
-        SELECT coalesce(pu.response_id, mu.response_id) AS response_id,
+        CREATE TEMP TABLE {r} AS
+        SELECT coalesce(pu.k, mu.k) AS response_id,
                coalesce(pu.request_id, mu.request_id) AS request_id,
                coalesce(pu.saler_id, mu.saler_id) AS saler_id,
                CASE WHEN mu.saler_id <> pu.saler_id THEN mu.saler_id END AS m_saler_other,
@@ -195,9 +195,15 @@ def _reconcile(session: _Session, kind: str, merchant: FileSpec, payment: FileSp
                     WHEN mu.amount = pu.amount THEN '{F000}'
                     ELSE '{F115}' END AS diff_type
         FROM ({m_select}) mu FULL OUTER JOIN ({p_select}) pu ON mu.k = pu.k""")
+    # Grouping by the 64-bit hash of the id first keeps the big aggregate small (no spill);
+    # only the few candidate ids (hash collisions included) are grouped by the id itself.
     session.sql(f"""
-        CREATE TABLE {kind}_dup AS
-        SELECT response_id FROM {r} WHERE {USABLE} GROUP BY 1 HAVING count(*) > 1""")
+        CREATE TEMP TABLE {kind}_dup AS
+        WITH candidates AS (
+          SELECT hash(response_id) AS h FROM {r} WHERE {USABLE} GROUP BY 1 HAVING count(*) > 1)
+        SELECT response_id FROM {r}
+        WHERE {USABLE} AND hash(response_id) IN (SELECT h FROM candidates)
+        GROUP BY 1 HAVING count(*) > 1""")
     duplicated = session.sql(f"SELECT count(*) FROM {kind}_dup").fetchone()[0]
     if duplicated:
         session.sql(f"DELETE FROM {r} WHERE {USABLE} AND response_id IN (SELECT response_id FROM {kind}_dup)")
@@ -205,10 +211,10 @@ def _reconcile(session: _Session, kind: str, merchant: FileSpec, payment: FileSp
         p_again, _ = _orders(session, payment, only_ids=f"{kind}_dup")
         session.sql(f"""
             INSERT INTO {r}
-            SELECT response_id, request_id, saler_id, NULL, NULL, amount, NULL, '{DUPLICATE}'
+            SELECT k, request_id, saler_id, NULL, NULL, amount, NULL, '{DUPLICATE}'
             FROM ({m_again}) WHERE k IS NOT NULL
             UNION ALL
-            SELECT response_id, request_id, saler_id, NULL, NULL, NULL, amount, '{DUPLICATE}'
+            SELECT k, request_id, saler_id, NULL, NULL, NULL, amount, '{DUPLICATE}'
             FROM ({p_again}) WHERE k IS NOT NULL""")
     return m_rejects, p_rejects, int(duplicated)
 
@@ -249,11 +255,11 @@ def _condense(session: _Session, kind: str, report_rows: int) -> list:
     where = f"(diff_type <> '{F000}' OR m_saler_other IS NOT NULL) AND {USABLE}"
     category = f"CASE WHEN diff_type = '{F000}' THEN 'MISMATCH' ELSE diff_type END"
     session.sql(f"""
-        CREATE TABLE {kind}_net AS
+        CREATE TEMP TABLE {kind}_net AS
         SELECT coalesce(m_saler_other, saler_id) AS saler_id, {sign}sum(m_amount) AS net FROM {kind}_r
         WHERE m_amount IS NOT NULL AND {USABLE} GROUP BY 1""")
     session.sql(f"""
-        CREATE TABLE {kind}_explained AS
+        CREATE TEMP TABLE {kind}_explained AS
         SELECT saler_id, category, sum(amount) AS amount FROM (
           SELECT saler_id, {category} AS category, {sign}p_amount AS amount
           FROM {kind}_r WHERE p_amount IS NOT NULL AND {where}
@@ -275,7 +281,7 @@ def _condense(session: _Session, kind: str, report_rows: int) -> list:
 def _audit(session: _Session) -> None:
     """`audit`: one row per saler_id seen on either side."""
     session.sql(f"""
-        CREATE TABLE audit AS
+        CREATE TEMP TABLE audit AS
         WITH merchant AS (
                SELECT saler_id, sum(net) AS net FROM (
                  SELECT * FROM pay_net UNION ALL SELECT * FROM withdraw_net) GROUP BY 1),
