@@ -32,6 +32,7 @@ test: setup
 
 bench: setup
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.recon
 
 package: setup
 	rm -rf out/package
