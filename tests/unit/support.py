@@ -177,3 +177,13 @@ class FailingSend(Recording):
         self.calls.append("send_message")
         raise ClientError({"Error": {"Code": "InternalError", "Message": "injected failure"}},
                           "SendMessage")
+
+
+def assert_reentry_refused(response) -> None:
+    """409, FAIL, code 1030, the request id named: the seed's 请求重入参数校验失败."""
+    assert response.status_code == 409
+    answer = body_of(response)
+    assert answer["response_code"] == "FAIL"
+    assert answer["error_code"] == 1030
+    assert answer["field"] == "request_id"
+    assert "already used with other parameters" in answer["response_msg"]

@@ -3,7 +3,7 @@ import pytest
 
 from chalicelib.payments import aggregator, service
 from chalicelib.payments.messages import PayRequest
-from tests.unit.support import body_of, pay_body, withdraw_body
+from tests.unit.support import assert_reentry_refused, body_of, pay_body, withdraw_body
 
 INSUFFICIENT = "账户余额不足，提款失败"
 SEED_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "withdraw_money",
@@ -118,12 +118,7 @@ def test_withdraw_replay_with_other_parameters_is_refused(stack, api, change, fi
 
     refused = api.post("/withdraw", dict(request, **change))
 
-    assert refused.status_code == 409
-    answer = body_of(refused)
-    assert answer["response_code"] == "FAIL"
-    assert answer["error_code"] == 1030
-    assert answer["field"] == "request_id"
-    assert "already used with other parameters" in answer["response_msg"]
+    assert_reentry_refused(refused)
     assert (stack.scan(stack.orders_table), stack.scan(stack.ledger_table)) == before
     assert body_of(api.get(f"/orders/withdraw/{request['request_id']}")) == first
 
