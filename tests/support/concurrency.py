@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.payments import aggregator, ledger
 from chalicelib.payments.context import Payments
+from tests.support.proxy import ClientProxy
 
 THREADS = 32
 MAX_BUSY_RETRIES = 20
@@ -128,34 +129,25 @@ class BalanceMonitor:
         self._thread.join(timeout=30)
 
 
-class ObservedClient:
+class ObservedClient(ClientProxy):
     """Counts a client's API calls and the reasons its transactions were cancelled; thread-safe."""
 
     def __init__(self, client):
-        self._client = client
-        self._operations = client.meta.method_to_api_mapping
+        super().__init__(client)
         self._lock = threading.Lock()
         self.calls = Counter()
         self.cancellations = Counter()      # reason code -> number of items cancelled for it
         self.errors = Counter()
 
-    def __getattr__(self, name):
-        attribute = getattr(self._client, name)
-        operation = self._operations.get(name)
-        if operation is None:
-            return attribute
-
-        def call(*args, **kwargs):
+    def _call(self, operation, method, *args, **kwargs):
+        with self._lock:
+            self.calls[operation] += 1
+        try:
+            return method(*args, **kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             with self._lock:
-                self.calls[operation] += 1
-            try:
-                return attribute(*args, **kwargs)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                with self._lock:
-                    self.errors[code] += 1
-                    self.cancellations.update(r for r in reasons if r and r != "None")
-                raise
-
-        return call
+                self.errors[code] += 1
+                self.cancellations.update(r for r in reasons if r and r != "None")
+            raise

@@ -20,6 +20,8 @@ from typing import Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
+from tests.support.proxy import ClientProxy
+
 BEFORE = "before"
 AFTER = "after"
 
@@ -85,49 +87,19 @@ class FaultPlan:
             self._end(number, service, operation)
 
 
-class FaultyClient:
+class FaultyClient(ClientProxy):
     """Wraps a boto3 client; API calls go through `plan`, everything else passes through."""
 
     def __init__(self, client, plan: FaultPlan):
-        self._client = client
+        super().__init__(client)
         self._plan = plan
         self._service = client.meta.service_model.service_name
-        self._operations = client.meta.method_to_api_mapping  # python name -> API name
 
-    def __getattr__(self, name):
-        attribute = getattr(self._client, name)
-        operation = self._operations.get(name)
-        if operation is None:
-            return attribute
-
-        def call(*args, **kwargs):
-            return self._plan.invoke(self._service, operation, attribute, *args, **kwargs)
-
-        call.__name__ = name
-        return call
+    def _call(self, operation, method, *args, **kwargs):
+        return self._plan.invoke(self._service, operation, method, *args, **kwargs)
 
 
-class _OperationProxy:
-    """Passes everything through, except API calls named in `operations`, which go to `_call`."""
-
-    def __init__(self, client, operations):
-        self._client = client
-        self._wanted = set(operations)
-        self._operations = client.meta.method_to_api_mapping
-
-    def __getattr__(self, name):
-        attribute = getattr(self._client, name)
-        operation = self._operations.get(name)
-        if operation not in self._wanted:
-            return attribute
-
-        def call(*args, **kwargs):
-            return self._call(operation, attribute, *args, **kwargs)
-
-        return call
-
-
-class AnswerLostClient(_OperationProxy):
+class AnswerLostClient(ClientProxy):
     """Each chosen call is sent twice and only the second answer is seen.
 
     What an SDK retry after a lost response does: the first request took effect,
@@ -143,7 +115,7 @@ class AnswerLostClient(_OperationProxy):
         return method(*args, **kwargs)
 
 
-class ConflictingClient(_OperationProxy):
+class ConflictingClient(ClientProxy):
     """Refuses a share of TransactWriteItems with TransactionConflict, as DynamoDB does under contention.
 
     DynamoDB Local serializes transactions and never answers TransactionConflict;
