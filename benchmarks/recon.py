@@ -149,7 +149,7 @@ def measure(command, env=None) -> dict:
 
 def contenders(batch: Path, work: Path, memory_limit: str, baselines: bool, datacompy: bool):
     paysettle = shutil.which("paysettle", path=str(Path(sys.executable).parent)) or ""
-    command = ([paysettle] if paysettle else [sys.executable, "-m", "chalicelib.cli"])
+    command = ([paysettle] if paysettle else [sys.executable, "-m", "tools.cli"])
     env = dict(os.environ, RECON_TMP_DIR=str(work / "tmp"))
     if memory_limit:
         env["RECON_MEMORY_LIMIT"] = memory_limit

@@ -103,7 +103,7 @@ def test_a_manifest_made_with_sha256sum_and_wc_is_accepted(tmp_path, options):
 
 def test_cli_exit_status_and_files(tmp_path):
     folder = write_batch(tmp_path / "seed", seed_recon_files())
-    run = subprocess.run([sys.executable, "-m", "chalicelib.cli", "recon", str(folder), str(tmp_path / "out"),
+    run = subprocess.run([sys.executable, "-m", "tools.cli", "recon", str(folder), str(tmp_path / "out"),
                           "--memory-limit", "128MB"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1, run.stderr  # reconciled, with discrepancies
     line = json.loads(run.stdout)
@@ -111,7 +111,7 @@ def test_cli_exit_status_and_files(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "audit.csv", "pay_recon.csv", "report.html", "summary.json", "withdraw_recon.csv"]
     (folder / "payment" / "pay.csv").write_bytes(b"changed\n")
-    run = subprocess.run([sys.executable, "-m", "chalicelib.cli", "recon", str(folder), str(tmp_path / "out")],
+    run = subprocess.run([sys.executable, "-m", "tools.cli", "recon", str(folder), str(tmp_path / "out")],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "CHECKSUM_MISMATCH" in (tmp_path / "out" / "error.json").read_text()
     # The out folder holds the new outcome only: no stale results beside error.json.

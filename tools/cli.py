@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from .config import recon_settings
-from .recon import batch, engine
+from chalicelib.config import recon_settings
+from chalicelib.recon import batch, engine
 
 EXIT_BALANCED, EXIT_DIFFERENCES, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
 

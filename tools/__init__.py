@@ -1,0 +1,1 @@
+"""Command-line tools around PaySettle: not packaged into the Lambdas."""
