@@ -49,3 +49,26 @@ def test_fault_mode_without_a_payment_link_is_refused(capsys, tmp_path):
     stack.write_text(json.dumps({"api_url": "http://127.0.0.1:9"}))
     err = _refused(capsys, "--stack-file", str(stack), "--fault-rate", "0.01")
     assert "--fault-rate needs the payment link" in err
+
+
+def test_an_api_url_that_is_not_http_is_refused(capsys):
+    err = _refused(capsys, "--api-url", "127.0.0.1:8000")
+    assert "--api-url '127.0.0.1:8000' is not an http:// or https:// URL" in err
+
+
+def test_options_passed_through_by_make_run_keep_its_defaults_unless_given(tmp_path):
+    from tools.load import REALISTIC_FAULT_RATE
+    from tools.load.command import settings_from_argv
+
+    base = {"api_url": "http://127.0.0.1:8000", "payment_link_url": "http://127.0.0.1:8001",
+            "fault_rate": REALISTIC_FAULT_RATE, "stack_file": tmp_path / "none.json"}
+    settings = settings_from_argv([], **base)
+    assert (settings.api_url, settings.payment_link_url, settings.fault_rate) == (
+        "http://127.0.0.1:8000", "http://127.0.0.1:8001", 0.01)
+    assert (settings.spec.pays, settings.spec.withdraws, settings.spec.salers,
+            settings.threads) == (2000, 400, 50, 16)
+    settings = settings_from_argv(["--pays", "20", "--fault-rate", "0", "--seed", "8"], **base)
+    assert (settings.spec.pays, settings.fault_rate, settings.spec.seed) == (20, 0.0, 8)
+    with pytest.raises(SystemExit) as stopped:
+        settings_from_argv(["--threads", "0"], **base)
+    assert stopped.value.code == 2

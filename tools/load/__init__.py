@@ -6,6 +6,6 @@
     result.to_dict()["operations"], result.unknown_request_ids, print(result.table())
 """
 from .plan import PlanSpec, PlannedCall, plan
-from .runner import LoadResult, LoadSettings, run_load
+from .runner import REALISTIC_FAULT_RATE, LoadResult, LoadSettings, run_load
 
-__all__ = ["LoadResult", "LoadSettings", "PlanSpec", "PlannedCall", "plan", "run_load"]
+__all__ = ["REALISTIC_FAULT_RATE", "LoadResult", "LoadSettings", "PlanSpec", "PlannedCall", "plan", "run_load"]

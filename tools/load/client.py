@@ -86,6 +86,10 @@ class MerchantClient:
                     return CallOutcome(call, error=CONNECT_FAILED, attempts=attempt)
                 self._local.session = None  # a broken connection: start clean
                 return CallOutcome(call, error=CONNECTION_LOST, attempts=attempt)
+            except requests.RequestException:
+                # Sent, and the answer broke off while being read (chunked encoding, ...).
+                self._local.session = None
+                return CallOutcome(call, error=CONNECTION_LOST, attempts=attempt)
             latency_ms = (time.perf_counter() - started) * 1000
             try:
                 body = response.json()

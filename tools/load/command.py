@@ -14,13 +14,11 @@ from typing import Optional
 from .client import DEFAULT_TIMEOUT_SECONDS
 from .faults import FaultControlError
 from .plan import PlanSpec
-from .runner import LoadSettings, run_load
+from .runner import REALISTIC_FAULT_RATE, LoadSettings, run_load
 
 EXIT_COMPLETE, EXIT_UNANSWERED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DEFAULTS = PlanSpec()
 DEFAULT_THREADS = 16
-# The rate `make run` uses; see the README's "Load driver" section for why.
-REALISTIC_FAULT_RATE = 0.01
 
 
 def default_stack_file() -> Path:
@@ -59,13 +57,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+DESCRIPTION = ("Fire merchant pays and withdraws at the merchant API from many threads and "
+               "print throughput, latency percentiles and outcome counts.")
+EPILOG = ("exit status: 0 every call answered, 1 some calls got an HTTP error or no answer, "
+          "2 bad options, 3 the driver failed")
+
+
 def add_parser(commands) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        "load", help="fire merchant pays and withdraws from many threads",
-        description="Fire merchant pays and withdraws at the merchant API from many threads and "
-                    "print throughput, latency percentiles and outcome counts.",
-        epilog="exit status: 0 every call answered, 1 some calls got an HTTP error or no answer, "
-               "2 bad options, 3 the driver failed")
+    """`paysettle load`, as a subcommand of `paysettle`."""
+    parser = commands.add_parser("load", help="fire merchant pays and withdraws from many threads",
+                                 description=DESCRIPTION, epilog=EPILOG)
+    add_arguments(parser)
+    return parser
+
+
+def settings_from_argv(argv, prog: str = "load", **defaults) -> LoadSettings:
+    """The load options parsed on their own, for a caller passing options through (make run).
+
+    `defaults` replaces option defaults by their dest name, e.g. `api_url=stack.api_url,
+    payment_link_url=..., fault_rate=REALISTIC_FAULT_RATE`. Bad options exit with status 2.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    parser.set_defaults(**defaults)
+    return settings_from(parser.parse_args(argv), parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where")
     where.add_argument("--api-url", help="the merchant API's base URL (default: api_url from "
                                          "the stack file)")
@@ -116,7 +134,6 @@ def add_parser(commands) -> argparse.ArgumentParser:
                      help="write the request_ids answered UNKNOWN to this file, one a line")
     out.add_argument("--no-progress", action="store_true",
                      help="no progress bar (it goes to stderr)")
-    return parser
 
 
 def _stack(path: Path) -> Optional[dict]:

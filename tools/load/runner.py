@@ -20,6 +20,9 @@ from .plan import PAY, WITHDRAW, PlanSpec, overdraw_count, plan
 from .report import render_table
 
 PERCENTILE_METHOD = "nearest-rank"
+# The fault rate `make run` uses: 1 % of the merchant's calls to the payment API time out after
+# the payment side committed. The README's "Load driver" section says why this is realistic.
+REALISTIC_FAULT_RATE = 0.01
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class LoadSettings:
 
     def problems(self) -> List[str]:
         found = list(self.spec.problems())
+        if not self.api_url.startswith(("http://", "https://")):
+            found.append(f"--api-url {self.api_url!r} is not an http:// or https:// URL")
         if self.threads < 1:
             found.append("--threads must be at least 1")
         if not self.timeout > 0:
