@@ -102,9 +102,14 @@ def _send_all(client: MerchantClient, calls, threads: int, progress: bool) -> Li
         # The pool's queue is first in, first out: calls start in plan order.
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
             futures = {pool.submit(client.send, call): call.index for call in calls}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update(1)
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update(1)
+            except BaseException:
+                # Ctrl-C or a driver bug: send nothing more (calls already sent finish).
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     finally:
         bar.close()
     return results
