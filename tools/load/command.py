@@ -175,6 +175,9 @@ def run(args, parser: argparse.ArgumentParser) -> int:
     except FaultControlError as error:
         print(f"load failed: the payment link's fault control: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 - a command line answers in words, with a status
+        print(f"load failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     ids = result.unknown_request_ids
     if args.unknown_file:
         args.unknown_file.parent.mkdir(parents=True, exist_ok=True)
