@@ -1,6 +1,9 @@
 """The `paysettle` command.
 
     paysettle recon <batch folder> <out folder>
+    paysettle load [--pays N --withdraws N --threads N --seed N --fault-rate R ...]
+
+`paysettle load` is the load driver (tools/load/command.py has its exit statuses).
 
 The batch folder holds `merchant/` and `payment/` exactly as S3 holds
 `incoming/<batch>/`; the out folder receives the files the Lambda writes under
@@ -15,6 +18,8 @@ from pathlib import Path
 
 from chalicelib.config import recon_settings
 from chalicelib.recon import batch, engine
+
+from .load import command as load_command
 
 EXIT_BALANCED, EXIT_DIFFERENCES, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
 
@@ -55,7 +60,10 @@ def main(argv=None) -> int:
                        "(default: RECON_MEMORY_LIMIT, else 640MB)")
     recon.add_argument("--threads", type=int, help="DuckDB threads (default: RECON_THREADS, else one per core)")
     recon.add_argument("--tmp-dir", help="spill folder (default: RECON_TMP_DIR, else the system's)")
+    load = load_command.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "load":
+        return load_command.run(args, load)
     try:
         return _recon(args)
     except Exception as error:  # noqa: BLE001 - a command line answers in words, with a status
