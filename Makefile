@@ -22,7 +22,7 @@ $(DYNAMODB_LOCAL):
 setup: $(INSTALLED) $(DYNAMODB_LOCAL)
 
 run: setup
-	$(PY) -m infra.simulation
+	$(PY) -m infra.simulation $(ARGS)
 
 serve: setup
 	$(PY) -m infra.local_stack

@@ -1,92 +1,51 @@
-"""`make run`: concurrent pays and withdraws over HTTP on the embedded stack, then a check.
+"""`make run`: the whole simulation of seed 003, end to end, on the embedded stack.
 
-Until the merchant system lands this is the main job. It starts the local stack,
-fires pays and withdraws for a few salers from several threads (some withdraws
-larger than any balance, some requests replayed, a few request ids reused with
-other parameters), waits until the aggregator has credited every pay, and
-compares, per saler, three numbers that must agree:
+1. start the local stack (embedded AWS, the API, the payment link, the event pump);
+2. `paysettle load` against the merchant API: merchant pays and withdraws from many
+   threads, with the fault mode on (a share of the merchant's calls to the payment
+   API time out after the payment side committed, so the merchant holds UNKNOWN orders)
+   and a share of withdraws larger than any balance;
+3. wait until the aggregator has credited every pay;
+4. export both sides' successful orders of the run's window, and the payment side's
+   balances, to the recon bucket with `paysettle export` (the CLI the daily job mirrors);
+5. the bucket notifies the recon queue, the pump runs the recon function: wait for the
+   batch to be DONE, download its results to out/run/<batch>/;
+6. check the books: every difference must be explained by the orders the merchant
+   still holds UNKNOWN (F113: on the payment side only), nothing else may differ, and
+   every failing audit must be fully explained by those F113s;
+7. resolve the UNKNOWN orders the way the merchant does (re-sending the identical
+   message) and check each ends with the payment side's response id.
 
-* expected: successful pays minus successful withdraws, from the answers received
-  (withdraws race with credits, so only the answers say which ones succeeded);
-* the balance `GET /accounts/{saler}` reports;
-* the sum of the saler's journal, paged through `GET /accounts/{saler}/journal`.
-
-It also checks that replays got the original answer, reused ids got 409, and
-response ids are unique. Exit status 1 on any mismatch.
+Exit status 0 when every check holds, 1 otherwise, 2 for bad options.
+`make run ARGS="--pays 200 --withdraws 40"` passes options to the load driver.
 """
+import csv
 import importlib
+import json
 import logging
 import os
-import random
 import socket
+import subprocess
 import sys
-import threading
 import time
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 import requests
 
-from .local_stack import (DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack,
-                          port_from_env)
+from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
 
-SALERS = 5
-PAYS = 200
-WITHDRAWS = 60
-REPLAYS = 12
-CONFLICTS = 3
-THREADS = 8
-HTTP_ATTEMPTS = 6
+OUT = REPO_ROOT / "out"
+LOG_FILE = OUT / "simulation.log"
+RESULTS_DIR = OUT / "run"
+CREDIT_DEADLINE_SECONDS = 90
+RECON_DEADLINE_SECONDS = 120
 HTTP_TIMEOUT_SECONDS = 30
-CREDIT_DEADLINE_SECONDS = 40
-JOURNAL_PAGE = 100
-LOG_FILE = REPO_ROOT / "out" / "simulation.log"
-CHINA = timezone(timedelta(hours=8))
-INSUFFICIENT_BALANCE = "账户余额不足，提款失败"
-
-
-@dataclass(frozen=True)
-class Call:
-    kind: str            # "pay" or "withdraw"
-    saler_id: str
-    amount: int          # fen
-    request_id: str
-    request_time: str
-    purpose: str = "new"  # "new", "replay" (same parameters) or "conflict" (other parameters)
-
-    def body(self) -> dict:
-        amount_field = "total_fee" if self.kind == "pay" else "withdraw_money"
-        return {"request_time": self.request_time, "request_id": self.request_id,
-                "saler_id": self.saler_id, amount_field: str(self.amount)}
-
-
-@dataclass
-class Answer:
-    call: Call
-    status: Optional[int]           # None: no HTTP answer after every attempt
-    body: Optional[dict]
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == 200 and self.body.get("response_code") == "SUCCESS"
-
-
-class RequestIds:
-    """20 digits: a real yyyyMMddHHmmss and a 6-digit sequence, unique within a run."""
-
-    def __init__(self):
-        self._stamp = datetime.now(CHINA).strftime("%Y%m%d%H%M%S")
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def new(self) -> str:
-        with self._lock:
-            self._next += 1
-            return f"{self._stamp}{self._next:06d}"
+FINAL_RECON_STATES = ("DONE", "INVALID", "FAILED")
+DIFF_TYPES = ("F000", "F113", "F114", "F115", "DUPLICATE")
+MESSAGE_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def free_port(preferred: int) -> int:
@@ -101,166 +60,139 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-def plan(rng: random.Random, ids: RequestIds) -> List[Call]:
-    salers = [f"saler-{n:02d}" for n in range(1, SALERS + 1)]
-    now = datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S")
-    pays = [Call("pay", rng.choice(salers), rng.randint(100, 50_000), ids.new(), now)
-            for _ in range(PAYS)]
-    paid = defaultdict(int)
-    for call in pays:
-        paid[call.saler_id] += call.amount
-    withdraws = []
-    for n in range(WITHDRAWS):
-        saler = rng.choice(salers)
-        # Every fifth asks for more than the saler will ever have; the rest race the credits.
-        amount = paid[saler] + 1 if n % 5 == 0 else rng.randint(100, 120_000)
-        withdraws.append(Call("withdraw", saler, amount, ids.new(), now))
-    originals = pays + withdraws
-    replays = [replace(call, purpose="replay") for call in rng.sample(originals, REPLAYS)]
-    conflicts = [replace(call, amount=call.amount + 1, purpose="conflict")
-                 for call in rng.sample(pays, CONFLICTS)]
-    calls = originals + replays
-    rng.shuffle(calls)
-    # Conflicts go last so that the original is known recorded when they arrive.
-    return calls + conflicts
-
-
-class Client:
-    """One keep-alive session per thread; retries are safe because every call is idempotent."""
-
-    def __init__(self, api_url: str):
-        self.api_url = api_url
-        self._local = threading.local()
-
-    @property
-    def session(self) -> requests.Session:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return self._local.session
-
-    def send(self, call: Call) -> Answer:
-        for attempt in range(HTTP_ATTEMPTS):
-            try:
-                response = self.session.post(f"{self.api_url}/{call.kind}", json=call.body(),
-                                             timeout=HTTP_TIMEOUT_SECONDS)
-            except requests.ConnectionError:
-                self._local.session = requests.Session()
-            else:
-                if response.status_code != 503:
-                    return Answer(call, response.status_code, response.json())
-            time.sleep(0.05 * 2 ** attempt)  # bounded: HTTP_ATTEMPTS tries in all
-        return Answer(call, None, None)
-
-    def get(self, path: str, **params) -> requests.Response:
-        return self.session.get(f"{self.api_url}{path}", params=params,
-                                timeout=HTTP_TIMEOUT_SECONDS)
-
-
-def fire(client: Client, calls: List[Call]) -> List[Answer]:
-    with ThreadPoolExecutor(THREADS) as pool:
-        answers = list(pool.map(client.send, [c for c in calls if c.purpose != "conflict"]))
-        answers += list(pool.map(client.send, [c for c in calls if c.purpose == "conflict"]))
-    return answers
-
-
-def wait_for_credits(client: Client, salers: List[str]) -> bool:
-    deadline = time.monotonic() + CREDIT_DEADLINE_SECONDS
-    waiting = set(salers)
-    while waiting and time.monotonic() < deadline:
-        for saler in sorted(waiting):
-            answer = client.get(f"/accounts/{saler}")
-            if answer.status_code == 200 and answer.json()["pending_credit_count"] == 0:
-                waiting.discard(saler)
-        if waiting:
-            time.sleep(0.5)
-    return not waiting
-
-
-def journal_sum(client: Client, saler: str) -> int:
-    total, cursor = 0, None
-    while True:
-        params = {"limit": JOURNAL_PAGE}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get(f"/accounts/{saler}/journal", **params).json()
-        total += sum(entry["amount"] for entry in page["entries"])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return total
+def message_time(moment: datetime) -> str:
+    from chalicelib import clock
+    return clock.message_time(moment)
 
 
 @dataclass
-class SalerTally:
-    pays: int = 0
-    paid: int = 0
-    withdraws_ok: int = 0
-    withdraws_failed: int = 0
-    withdrawn: int = 0
+class Verdict:
+    problems: List[str] = field(default_factory=list)
 
-    @property
-    def expected(self) -> int:
-        return self.paid - self.withdrawn
+    def check(self, ok: bool, problem: str) -> None:
+        if not ok:
+            self.problems.append(problem)
 
 
-def tally(answers: List[Answer], problems: List[str]) -> Dict[str, SalerTally]:
-    """Per saler, from the answers; each request id counts once, however often it was sent."""
-    by_request: Dict[tuple, List[Answer]] = defaultdict(list)
-    for answer in answers:
-        if answer.call.purpose == "conflict":
-            if answer.status != 409:
-                problems.append(f"{answer.call.request_id}: reused with other parameters, "
-                                f"answered {answer.status} instead of 409")
-            continue
-        by_request[(answer.call.kind, answer.call.request_id)].append(answer)
-    tallies: Dict[str, SalerTally] = defaultdict(SalerTally)
-    response_ids = defaultdict(list)
-    for (kind, request_id), group in by_request.items():
-        if any(a.status is None for a in group):
-            problems.append(f"{request_id}: no answer after {HTTP_ATTEMPTS} attempts")
-            continue
-        first = group[0]
-        seen = {(a.body.get("response_id"), a.body.get("response_code")) for a in group}
-        if len(seen) > 1:
-            problems.append(f"{request_id}: a replay got a different answer {sorted(seen)}")
-        response_ids[first.body.get("response_id")].append(request_id)
-        saler = tallies[first.call.saler_id]
-        if kind == "pay" and first.succeeded:
-            saler.pays += 1
-            saler.paid += first.call.amount
-        elif kind == "withdraw" and first.succeeded:
-            saler.withdraws_ok += 1
-            saler.withdrawn += first.call.amount
-        elif kind == "withdraw" and first.body.get("response_msg") == INSUFFICIENT_BALANCE:
-            saler.withdraws_failed += 1
-        else:
-            problems.append(f"{request_id}: unexpected answer {first.status} {first.body}")
-    for response_id, request_ids in response_ids.items():
-        if len(request_ids) > 1:
-            problems.append(f"response_id {response_id} answered {len(request_ids)} requests")
-    return tallies
+def _step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
 
 
-def report(client: Client, tallies: Dict[str, SalerTally]) -> bool:
-    header = (f"{'saler':<10} {'pays':>5} {'wd ok':>6} {'wd fail':>8} {'expected':>12} "
-              f"{'api balance':>12} {'journal sum':>12}  check")
-    print("amounts in fen; wd = withdraws")
-    print(header)
-    print("-" * len(header))
-    all_ok = True
-    for saler in sorted(tallies):
-        t = tallies[saler]
-        answer = client.get(f"/accounts/{saler}")
-        balance = answer.json().get("balance") if answer.status_code == 200 else None
-        journal = journal_sum(client, saler)
-        ok = t.expected == balance == journal
-        all_ok &= ok
-        print(f"{saler:<10} {t.pays:>5} {t.withdraws_ok:>6} {t.withdraws_failed:>8} "
-              f"{t.expected:>12} {balance!s:>12} {journal:>12}  {'OK' if ok else 'MISMATCH'}")
-    return all_ok
+def wait_for_credits(api_url: str, salers: List[str]) -> bool:
+    deadline = time.monotonic() + CREDIT_DEADLINE_SECONDS
+    waiting = set(salers)
+    with requests.Session() as session:
+        while waiting and time.monotonic() < deadline:
+            for saler in sorted(waiting):
+                answer = session.get(f"{api_url}/accounts/{saler}", timeout=HTTP_TIMEOUT_SECONDS)
+                # 404: a saler whose every pay failed or timed out before commit has no account.
+                if answer.status_code == 404 or (answer.status_code == 200 and
+                                                 answer.json()["pending_credit_count"] == 0):
+                    waiting.discard(saler)
+            if waiting:
+                time.sleep(0.5)
+    return not waiting
+
+
+def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
+    """`paysettle export` for each side, each with its own function's environment."""
+    written = []
+    for side in ("merchant", "payment"):
+        environment = stack.function_environment(f"{side}_export").over(os.environ)
+        command = [sys.executable, "-m", "tools.cli", "export", "--batch", batch,
+                   "--from", start, "--to", end, "--side", side]
+        run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True,
+                             text=True, timeout=300)
+        if run.returncode != 0:
+            raise RuntimeError(f"paysettle export --side {side} exited {run.returncode}: "
+                               f"{run.stderr.strip() or run.stdout.strip()}")
+        line = json.loads(run.stdout.strip().splitlines()[-1])
+        written.append(line)
+        print(f"   {side}: {json.dumps(line, ensure_ascii=False)}")
+    return written
+
+
+def wait_for_recon(api_url: str, batch: str) -> dict:
+    deadline = time.monotonic() + RECON_DEADLINE_SECONDS
+    view: dict = {}
+    while time.monotonic() < deadline:
+        answer = requests.get(f"{api_url}/recon/{batch}", timeout=HTTP_TIMEOUT_SECONDS)
+        if answer.status_code == 200:
+            view = answer.json()
+            if view.get("status") in FINAL_RECON_STATES:
+                return view
+        time.sleep(0.5)
+    return view
+
+
+def download_results(stack: LocalStack, view: dict, batch: str) -> Path:
+    bucket, _, prefix = view["results"][len("s3://"):].partition("/")
+    s3 = stack._client("s3")
+    target = RESULTS_DIR / batch
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            name = item["Key"].rsplit("/", 1)[-1]
+            s3.download_file(bucket, item["Key"], str(target / name))
+    return target
+
+
+def recon_rows(folder: Path, diff_type: str) -> List[dict]:
+    rows = []
+    for name in ("pay_recon.csv", "withdraw_recon.csv"):
+        with open(folder / name, newline="", encoding="utf-8") as stream:
+            rows += [row for row in csv.DictReader(stream) if row["diff_type"] == diff_type]
+    return rows
+
+
+def print_summary(summary: dict, results: Path) -> None:
+    print(f"{'kind':<9}" + "".join(f"{d:>11}" for d in DIFF_TYPES))
+    for kind, diffs in summary["recon"].items():
+        print(f"{kind:<9}" + "".join(f"{diffs[d]['count']:>11}" for d in DIFF_TYPES))
+    audit = summary["audit"]
+    print(f"audit: {audit['accounts']} accounts, {audit['SUCCESS']} SUCCESS, {audit['FAIL']} FAIL "
+          f"(unexplained {audit['fail_abs_unexplained']} fen)")
+    print(f"row errors: {summary['row_errors']}")
+    print(f"report: {results / 'report.html'} (and audit.csv, pay_recon.csv, withdraw_recon.csv "
+          f"beside it)")
+
+
+def check_books(summary: dict, results: Path, unknown: Set[str], verdict: Verdict) -> Dict[str, str]:
+    """Every difference must be an order the merchant holds UNKNOWN; returns their response ids."""
+    for kind, diffs in summary["recon"].items():
+        for diff in ("F114", "F115", "DUPLICATE"):
+            verdict.check(diffs[diff]["count"] == 0, f"{kind}: {diffs[diff]['count']} {diff}")
+    verdict.check(summary["row_errors"] == 0, f"{summary['row_errors']} row errors")
+    only_payment = {row["request_id"]: row["response_id"] for row in recon_rows(results, "F113")}
+    unexplained = set(only_payment) - unknown
+    verdict.check(not unexplained, f"F113 orders the merchant does not hold UNKNOWN: "
+                                   f"{sorted(unexplained)[:5]}")
+    verdict.check(summary["audit"]["fail_abs_unexplained"] == 0,
+                  f"audit: {summary['audit']['fail_abs_unexplained']} fen unexplained")
+    return only_payment
+
+
+def resolve_unknown(api_url: str, unknown: Set[str], only_payment: Dict[str, str],
+                    verdict: Verdict) -> int:
+    """The merchant's own resolution: GET re-sends the identical message."""
+    resolved = 0
+    with requests.Session() as session:
+        for request_id in sorted(unknown):
+            order = session.get(f"{api_url}/merchant/orders/{request_id}",
+                                timeout=HTTP_TIMEOUT_SECONDS).json()
+            if order.get("state") in ("SUCCESS", "FAIL"):
+                resolved += 1
+            expected = only_payment.get(request_id)
+            if expected is not None:
+                verdict.check(order.get("response_id") == expected,
+                              f"{request_id}: resolved to response_id {order.get('response_id')}, "
+                              f"the payment side recorded {expected}")
+    verdict.check(resolved == len(unknown), f"{len(unknown) - resolved} UNKNOWN orders unresolved")
+    return resolved
 
 
 def _logs_to_file(path: Path) -> None:
-    """Send the stack's JSON log lines to a file so the table stays readable.
+    """Send the stack's JSON log lines to a file so the tables stay readable.
 
     The app is imported first: on import Chalice configures the `paysettle`
     logger unless a stdout handler is already there.
@@ -272,34 +204,68 @@ def _logs_to_file(path: Path) -> None:
     logging.getLogger("paysettle").handlers = [handler]
 
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     started = time.monotonic()
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
+    from tools.load import REALISTIC_FAULT_RATE, run_load
+    from tools.load.command import settings_from_argv
+
+    argv = sys.argv[1:] if argv is None else argv
+    # Options are checked before anything starts (exit status 2 on a bad one).
+    settings_from_argv(argv, prog="make run", api_url="http://127.0.0.1:1",
+                       payment_link_url="http://127.0.0.1:1", fault_rate=REALISTIC_FAULT_RATE)
     _logs_to_file(LOG_FILE)
-    seed = int(os.environ.get("SIMULATION_SEED", "3"))
     stack = LocalStack(api_port=free_port(port_from_env("API_PORT", DEFAULT_API_PORT)),
                        aws_port=free_port(port_from_env("AWS_PORT", DEFAULT_AWS_PORT)),
                        out_path=None, api_log=LOG_FILE.with_name("simulation-api.log"))
+    verdict = Verdict()
     with stack:
-        print(f"embedded stack: API {stack.api_url}, AWS {stack.aws.url}; logs in {LOG_FILE.parent}/")
-        client = Client(stack.api_url)
-        calls = plan(random.Random(seed), RequestIds())
-        print(f"firing {len(calls)} calls from {THREADS} threads (seed {seed}): {PAYS} pays, "
-              f"{WITHDRAWS} withdraws, {REPLAYS} replays, {CONFLICTS} reused request ids")
-        answers = fire(client, calls)
-        problems: List[str] = []
-        tallies = tally(answers, problems)
-        if not wait_for_credits(client, sorted(tallies)):
-            problems.append(f"credits still pending after {CREDIT_DEADLINE_SECONDS} s")
-        print()
-        balances_ok = report(client, tallies)
+        link_url = stack.manifest()["payment_link_url"]
+        settings = settings_from_argv(argv, prog="make run", api_url=stack.api_url,
+                                      payment_link_url=link_url, fault_rate=REALISTIC_FAULT_RATE)
+        print(f"embedded stack: API {stack.api_url}, AWS {stack.aws.url}, payment link {link_url}; "
+              f"logs in {LOG_FILE.parent}/")
+        window_start = message_time(datetime.now().astimezone())
+        spec = settings.spec
+        _step(f"load: {spec.pays} pays and {spec.withdraws} withdraws over {spec.salers} salers, "
+              f"{settings.threads} threads, fault rate {settings.fault_rate:.1%}, seed {spec.seed}")
+        result = run_load(settings)
+        print(result.table())
+        verdict.check(result.complete, "some merchant calls got no usable answer (see the table)")
+        unknown = set(result.unknown_request_ids)
+
+        _step("waiting for the aggregator to credit every pay")
+        salers = sorted({o.call.saler_id for o in result.outcomes})
+        verdict.check(wait_for_credits(stack.api_url, salers),
+                      f"credits still pending after {CREDIT_DEADLINE_SECONDS} s")
+
+        # The window ends after the last order the payment side recorded in this run.
+        time.sleep(1)
+        window_end = message_time(datetime.now().astimezone())
+        batch = "run-" + window_start.replace("-", "").replace(":", "").replace(" ", "")
+        _step(f"exporting batch {batch}: orders recorded in [{window_start}, {window_end})")
+        export(stack, batch, window_start, window_end)
+
+        _step("reconciliation (S3 event -> recon queue -> recon function)")
+        view = wait_for_recon(stack.api_url, batch)
+        if view.get("status") != "DONE":
+            verdict.check(False, f"recon batch {batch} ended {view.get('status')}: "
+                                 f"{view.get('error') or view.get('waiting_for')}")
+        else:
+            results = download_results(stack, view, batch)
+            print_summary(view["summary"], results)
+            only_payment = check_books(view["summary"], results, unknown, verdict)
+            _step(f"the merchant holds {len(unknown)} UNKNOWN orders "
+                  f"({len(only_payment)} recorded by the payment side: the F113s); resolving them")
+            resolved = resolve_unknown(stack.api_url, unknown, only_payment, verdict)
+            print(f"resolved {resolved} of {len(unknown)} by re-sending the identical message")
     print()
-    for problem in problems:
+    for problem in verdict.problems:
         print(f"PROBLEM: {problem}")
-    verdict = balances_ok and not problems
-    print(f"{'ALL OK' if verdict else 'MISMATCH'} in {time.monotonic() - started:.1f} s")
-    return 0 if verdict else 1
+    ok = not verdict.problems
+    print(f"{'ALL OK' if ok else 'MISMATCH'} in {time.monotonic() - started:.1f} s")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
