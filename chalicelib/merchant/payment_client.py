@@ -105,6 +105,9 @@ class PaymentApi:
                 # One budget for connecting and reading the whole answer.
                 timeout=urllib3.Timeout(total=self.timeout_seconds),
                 retries=False, redirect=False)
+        except urllib3.exceptions.NewConnectionError as error:
+            # Checked first: urllib3 makes it a subclass of ConnectTimeoutError.
+            return Lost(f"connection: {type(error).__name__}")
         except urllib3.exceptions.TimeoutError:
             return Lost("timeout")
         except urllib3.exceptions.HTTPError as error:
