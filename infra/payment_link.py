@@ -16,8 +16,9 @@ seed and the same sequence of calls give the same faults):
 Control (never forwarded, never faulted):
 * `POST /_control/faults` `{"timeout_after_commit": 0.02, "timeout_before_commit": 0.0,
   "seed": 7}` (each key optional; a given seed restarts the draws) → the settings;
-* `GET /_control/faults` → the settings plus the counters `forwarded` (answered
-  normally), `timeout_after_commit`, `timeout_before_commit`;
+* `GET /_control/faults` → the settings plus `counters`: `{"forwarded"` (answered
+  normally), `"timeout_after_commit", "timeout_before_commit"}` (the counters
+  are nested because they share the names of the settings);
 * `POST /_control/reset` → no faults, counters zero.
 
 A bad control body is answered 400 with `{"error": ...}`.
@@ -95,8 +96,9 @@ class FaultPlan:
                 "seed": self._faults.seed}
 
     def status(self) -> dict:
+        """The settings, and under `counters` how many calls went each way."""
         with self._lock:
-            return dict(self._settings(), **self._counts)
+            return dict(self._settings(), counters=dict(self._counts))
 
     def draw(self) -> str:
         """What happens to the next call: FORWARD or one of FAULTS (and count it)."""

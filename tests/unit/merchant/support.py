@@ -83,3 +83,16 @@ def payment_orders(stack: Stack, request_id: Optional[str] = None) -> List[dict]
     orders = [from_item(item) for item in stack.scan(stack.orders_table)]
     orders = [o for o in orders if "request_id" in o]
     return [o for o in orders if request_id is None or o["request_id"] == request_id]
+
+
+def committed_order(stack: Stack, request_id: str, timeout: float = 5.0) -> dict:
+    """The payment side's order, once it is there: after a "timeout after commit" the link
+    forwarded the call, but on a loaded machine the API may commit after the merchant gave up."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        found = payment_orders(stack, request_id)
+        if found or time.monotonic() >= deadline:
+            assert len(found) == 1, f"{request_id}: {len(found)} payment orders"
+            return found[0]
+        time.sleep(0.05)

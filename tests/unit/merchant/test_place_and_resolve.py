@@ -14,8 +14,8 @@ from chalicelib.merchant import service
 from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.merchant.orders import State
 from chalicelib.payments import aggregator, ledger
-from tests.unit.merchant.support import (later, merchant_context, merchant_items, payment_orders,
-                                         stored, stored_item)
+from tests.unit.merchant.support import (committed_order, later, merchant_context, merchant_items,
+                                         payment_orders, stored, stored_item)
 from tests.unit.support import TENANT
 
 AFTER = {"timeout_after_commit": 1.0, "seed": 1}
@@ -53,7 +53,7 @@ def test_a_pay_is_stored_init_then_sent_and_its_answer_stored(stack, merchant, l
     assert item["state"] == "SUCCESS"
     assert "unresolved_kind" not in item
     assert item["success_day"] == "PAY#" + order.response_time[:10].replace("-", "")
-    assert link.plan.status()["forwarded"] == 1
+    assert link.plan.status()["counters"]["forwarded"] == 1
 
 
 def test_request_ids_are_20_digits_from_the_china_time_of_the_request(stack, merchant):
@@ -91,7 +91,7 @@ def test_timeout_after_commit_is_unknown_and_resolution_finds_the_original_answe
     assert order.attempts == 1
     item = stored_item(stack, order.request_id)
     assert item["unresolved_kind"] == "PAY" and "success_day" not in item
-    [committed] = payment_orders(stack, order.request_id)   # the payment side did record it
+    committed = committed_order(stack, order.request_id)   # the payment side did record it
 
     link.plan.configure({"timeout_after_commit": 0.0})
     resolved = service.find(merchant, order.request_id)
@@ -113,6 +113,7 @@ def test_a_withdraw_lost_after_commit_debits_once(stack, merchant, link):
     link.plan.configure(AFTER)
     order = service.place(merchant, withdraw(saler="w1", amount=30))
     assert order.state is State.UNKNOWN
+    committed_order(stack, order.request_id)
     assert balance(stack, "w1") == 70
 
     link.plan.reset()
@@ -140,7 +141,7 @@ def test_timeout_before_commit_is_unknown_and_resolution_records_it_once(stack, 
 
     again = service.find(merchant, order.request_id)  # final: no more sends
     assert again == resolved
-    assert link.plan.status()["forwarded"] == 1
+    assert link.plan.status()["counters"]["forwarded"] == 1
     settle(stack)
     assert balance(stack, "saler1") == 40
 

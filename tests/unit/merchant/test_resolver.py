@@ -2,7 +2,7 @@
 from chalicelib.merchant import resolver, service
 from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.merchant.orders import State
-from tests.unit.merchant.support import later, payment_orders, stored, stored_item
+from tests.unit.merchant.support import committed_order, later, payment_orders, stored, stored_item
 
 AFTER = {"timeout_after_commit": 1.0, "seed": 3}
 BEFORE = {"timeout_before_commit": 1.0, "seed": 3}
@@ -31,7 +31,7 @@ def test_the_job_resolves_both_fault_kinds_and_both_order_kinds(stack, merchant,
     committed = lost_orders(merchant, link, AFTER, 2)
     never_sent = lost_orders(merchant, link, BEFORE, 2)
     withdraws = lost_orders(merchant, link, BEFORE, 1, kind=MerchantWithdrawRequest)
-    original = {o.request_id: payment_orders(stack, o.request_id)[0]["response_id"] for o in committed}
+    original = {o.request_id: committed_order(stack, o.request_id)["response_id"] for o in committed}
 
     report = resolver.run(later(merchant, 120))
 

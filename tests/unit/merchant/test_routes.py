@@ -6,7 +6,7 @@ import pytest
 
 import app as paysettle
 from infra.payment_link import PaymentLink
-from tests.unit.merchant.support import PaymentApiServer, merchant_items, payment_orders
+from tests.unit.merchant.support import PaymentApiServer, committed_order, merchant_items, payment_orders
 from tests.unit.support import body_of
 
 VIEW_KEYS = {"request_id", "request_time", "kind", "saler_id", "state", "response_id",
@@ -60,7 +60,7 @@ def test_a_timeout_after_commit_over_http_is_unknown_and_a_get_resolves_it(stack
     routed_link.plan.configure({"timeout_after_commit": 1.0, "seed": 5})
     view = body_of(api.post("/merchant/pay", {"saler_id": "saler3", "total_fee": "8"}))
     assert (view["state"], view["response_id"], view["response_code"]) == ("UNKNOWN", None, None)
-    [committed] = payment_orders(stack, view["request_id"])
+    committed = committed_order(stack, view["request_id"])
 
     routed_link.plan.reset()
     resolved = body_of(api.get(f"/merchant/orders/{view['request_id']}"))
@@ -120,7 +120,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored_or_sent(
         assert answer["field"] in ("total_fee", "withdraw_money")
     assert merchant_items(shared_stack) == []
     assert payment_orders(shared_stack) == []
-    assert shared_link.plan.status()["forwarded"] == 0
+    assert shared_link.plan.status()["counters"]["forwarded"] == 0
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
@@ -129,7 +129,7 @@ def test_a_body_that_is_not_json_is_refused(shared_stack, api, shared_link, rout
     assert response.status_code == 400
     assert (body_of(response)["error_code"], body_of(response)["field"]) == (1002, "body")
     assert merchant_items(shared_stack) == []
-    assert shared_link.plan.status()["forwarded"] == 0
+    assert shared_link.plan.status()["counters"]["forwarded"] == 0
 
 
 def test_a_missing_payment_api_url_is_an_internal_error_and_stores_nothing(stack, api, monkeypatch):
