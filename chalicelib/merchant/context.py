@@ -40,9 +40,10 @@ _payment_apis: dict = {}
 def _payment_api(url: str, timeout: float) -> PaymentApi:
     # One connection pool per URL and timeout for the life of the process (a warm Lambda).
     key = (url, timeout)
-    if key not in _payment_apis:
-        _payment_apis[key] = PaymentApi(url, timeout)
-    return _payment_apis[key]
+    found = _payment_apis.get(key)
+    if found is None:
+        found = _payment_apis.setdefault(key, PaymentApi(url, timeout))
+    return found
 
 
 def from_environment() -> Merchant:
