@@ -217,8 +217,12 @@ class LocalStack:
         merchant = chalice_environment(API_FUNCTION, self.stage)
         timeout = float(merchant.get("MERCHANT_PAYMENT_TIMEOUT_SECONDS")
                         or DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS)
-        self.payment_link = PaymentLink(self.api_url, timeout + PAYMENT_LINK_HOLD_MARGIN_SECONDS,
-                                        port=self.payment_link_port).start()
+        try:
+            self.payment_link = PaymentLink(self.api_url, timeout + PAYMENT_LINK_HOLD_MARGIN_SECONDS,
+                                            port=self.payment_link_port).start()
+        except OSError as error:
+            raise StackFailed(f"the payment link could not listen on port {self.payment_link_port} "
+                              f"({error})") from None
 
     def _start_api(self) -> None:
         environment = self.function_environment(API_FUNCTION).over(os.environ)

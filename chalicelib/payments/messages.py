@@ -2,7 +2,10 @@
 from pydantic import field_validator
 
 from .. import fields
-from ..schemas import StrictModel, checked, parse  # noqa: F401 - `parse` is this module's API too
+from ..schemas import StrictModel, checked, parse
+
+# `parse` stays importable from here: app.py and the tests parse payment requests with it.
+__all__ = ["PayRequest", "WithdrawRequest", "parse"]
 
 
 class _Message(StrictModel):

@@ -94,3 +94,15 @@ def test_bad_merchant_input_is_refused_naming_the_field(stack, link):
     assert answer.status_code == 400
     assert (answer.json()["error_code"], answer.json()["field"]) == (1001, "withdraw_money")
     assert link("status")["counters"]["forwarded"] == 0
+
+
+def test_the_pump_runs_the_merchant_resolver_with_its_own_environment(stack):
+    """Locally it waits MERCHANT_RESOLVE_AFTER_SECONDS = 300 before re-sending (so `make run`'s
+    lost orders reach the export as F113); here: it runs, and finds its table and the link."""
+    from .support import wait_until
+
+    wait_until(lambda: '"event":"merchant_resolver.run"' in stack.log_text(), 20,
+               "the pump ran merchant_resolver")
+    failures = [line for line in stack.log_text().splitlines()
+                if "pump.handler_failed" in line and "merchant_resolver" in line]
+    assert failures == []

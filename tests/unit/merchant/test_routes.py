@@ -37,7 +37,8 @@ def test_a_merchant_pay_answers_the_order_view(stack, api, routed_link):
     assert response.status_code == 200
     view = body_of(response)
     assert set(view) == VIEW_KEYS | {"total_fee"}
-    assert (view["kind"], view["saler_id"], view["total_fee"], view["state"]) == ("PAY", "saler2", "100", "SUCCESS")
+    assert (view["kind"], view["saler_id"], view["total_fee"]) == ("PAY", "saler2", "100")
+    assert view["state"] == "SUCCESS"
     assert (view["response_code"], view["attempts"]) == ("SUCCESS", 1)
 
     payment_side = body_of(api.get(f"/orders/pay/{view['request_id']}"))
@@ -73,13 +74,18 @@ def test_a_timeout_after_commit_over_http_is_unknown_and_a_get_resolves_it(stack
 def test_lookups_name_the_problem(stack, api, routed_link):
     absent = api.get("/merchant/orders/20190829171520123456")
     assert absent.status_code == 404
-    assert (body_of(absent)["error_code"], body_of(absent)["error_name"]) == (4044, "MERCHANT_ORDER_NOT_FOUND")
+    assert body_of(absent)["error_code"] == 4044
+    assert body_of(absent)["error_name"] == "MERCHANT_ORDER_NOT_FOUND"
     malformed = api.get("/merchant/orders/2019082917152012345x")
     assert malformed.status_code == 400
     assert (body_of(malformed)["error_code"], body_of(malformed)["field"]) == (1001, "request_id")
 
 
 ROUTES = {"/merchant/pay": "total_fee", "/merchant/withdraw": "withdraw_money"}
+
+
+def _other_amount(route):
+    return "withdraw_money" if ROUTES[route] == "total_fee" else "total_fee"
 
 
 def _valid(route):
@@ -97,10 +103,9 @@ BAD = [
     ("too large", lambda r: dict(_valid(r), **{ROUTES[r]: 10_000_000_001}), 1001, "AMOUNT"),
     ("saler with a space", lambda r: dict(_valid(r), saler_id="saler 1"), 1001, "saler_id"),
     ("saler not a string", lambda r: dict(_valid(r), saler_id=7), 1001, "saler_id"),
-    ("caller's request id", lambda r: dict(_valid(r), request_id="20190829171520123456"), 1001, "request_id"),
-    ("the other route's amount", lambda r: {"saler_id": "s",
-                                            ("withdraw_money" if ROUTES[r] == "total_fee" else "total_fee"): "1"},
-     1001, None),
+    ("caller's request id", lambda r: dict(_valid(r), request_id="20190829171520123456"),
+     1001, "request_id"),
+    ("the other route's amount", lambda r: {"saler_id": "s", _other_amount(r): "1"}, 1001, None),
     ("not an object", lambda r: ["saler1", 100], 1002, "body"),
 ]
 
