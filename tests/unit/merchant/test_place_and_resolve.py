@@ -293,3 +293,22 @@ def test_finding_an_absent_or_malformed_request_id_is_refused(stack, merchant):
     with pytest.raises(PaySettleError) as malformed:
         service.find(merchant, "12345")
     assert (malformed.value.code, malformed.value.field) == (ErrorCode.INVALID_FIELD, "request_id")
+
+
+def test_a_409_keeps_the_order_unknown_and_is_logged_as_an_error(stack, merchant, link, payment_api,
+                                                                 caplog):
+    """The merchant never re-sends other parameters, so a 409 means someone else used its
+    request id: the order stays UNKNOWN (never FAIL, never a new id) and an error is logged."""
+    import requests
+    link.plan.configure(BEFORE)
+    order = service.place(merchant, pay(amount=12))
+    link.plan.reset()
+    intruder = dict(order.message(), total_fee="13")
+    assert requests.post(f"{payment_api.url}/pay", json=intruder, timeout=5).status_code == 200
+
+    again = service.find(merchant, order.request_id)
+
+    assert again.state is State.UNKNOWN and again.attempts == 2
+    assert "HTTP 409" in stored_item(stack, order.request_id)["last_error"]
+    errors = [r for r in caplog.records if '"event":"merchant.reentry_conflict"' in r.getMessage()]
+    assert [r.levelname for r in errors] == ["ERROR"]
