@@ -6,6 +6,7 @@ the payment side committed, or lose the request before it got there.
 """
 import socket
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -74,10 +75,20 @@ def test_a_withdraw_over_the_balance_is_fail_with_the_payment_systems_reason(sta
 def test_a_used_request_id_is_never_reused_a_new_one_is_drawn(stack, merchant):
     first = service.place(merchant, pay())
     draws = iter([first.request_id, first.request_id, "20190829171520000001"])
-    ctx = merchant.__class__(**{**merchant.__dict__, "new_request_id": lambda moment: next(draws)})
+    ctx = replace(merchant, new_request_id=lambda moment: next(draws))
     second = service.place(ctx, pay(amount=7))
     assert second.request_id == "20190829171520000001"
     assert stored(stack, first.request_id).amount == 100
+
+
+def test_a_merchant_that_cannot_draw_an_unused_id_answers_busy_and_sends_nothing(stack, merchant, link):
+    first = service.place(merchant, pay())
+    stuck = replace(merchant, new_request_id=lambda moment: first.request_id)
+    with pytest.raises(PaySettleError) as busy:
+        service.place(stuck, pay(amount=7))
+    assert busy.value.code is ErrorCode.BUSY
+    assert len(merchant_items(stack)) == 1
+    assert link.plan.status()["counters"]["forwarded"] == 1
 
 
 # -- timeout after the payment side committed ------------------------------------------
@@ -195,7 +206,7 @@ class DiesAfterTheAnswer:
 @pytest.mark.parametrize("death", [DiesBeforeSending, DiesAfterTheAnswer])
 def test_an_init_order_stranded_by_a_crash_is_resolved_once_its_sender_must_be_gone(
         stack, merchant, death):
-    dying = merchant.__class__(**{**merchant.__dict__, "payment": death(merchant.payment)})
+    dying = replace(merchant, payment=death(merchant.payment))
     with pytest.raises(Died):
         service.place(dying, pay(amount=55))
     [item] = merchant_items(stack)
@@ -236,7 +247,7 @@ class LateAndLost:
 
 def test_a_late_answer_never_overwrites_a_final_state(stack, merchant):
     slow = LateAndLost(merchant.payment)
-    sender = merchant.__class__(**{**merchant.__dict__, "payment": slow})
+    sender = replace(merchant, payment=slow)
     result = {}
     thread = threading.Thread(target=lambda: result.update(order=service.place(sender, pay(amount=9))))
     thread.start()
