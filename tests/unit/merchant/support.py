@@ -18,8 +18,8 @@ from chalicelib.merchant.repository import MerchantOrders
 from tests.unit.support import ROOT, Stack
 
 # The merchant's call timeout in these tests, and how long the payment link holds a faulted call.
-TIMEOUT_SECONDS = 0.5
-HOLD_SECONDS = 1.0
+TIMEOUT_SECONDS = 1.0
+HOLD_SECONDS = 1.3
 
 
 class _Server(ThreadedHTTPServer):

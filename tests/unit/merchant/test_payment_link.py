@@ -8,7 +8,7 @@ import requests
 from infra.payment_link import FaultPlan, PaymentLink
 from tests.unit.merchant.support import committed_order, payment_orders
 
-HOLD = 0.6
+HOLD = 1.0
 UNUSED_UPSTREAM = "http://127.0.0.1:9"    # control calls are never forwarded
 CLIENT_TIMEOUT = 0.2
 
