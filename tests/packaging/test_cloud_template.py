@@ -173,3 +173,13 @@ def test_merchant_functions_reach_the_payment_api_through_a_parameter(packaged):
         variables = functions[name]["Properties"]["Environment"]["Variables"]
         assert variables["MERCHANT_ORDERS_TABLE"] == {"Ref": "MerchantOrdersTable"}, name
         assert variables["PAYMENT_API_URL"] == {"Ref": "PaymentApiUrl"}, name
+
+
+def test_the_merchant_resolver_outlives_its_time_budget(packaged):
+    """The resolver starts no re-send that could end after its budget; its Lambda must live
+    longer than that budget plus one call (else a run is killed between a send and its record,
+    which is safe, but wasteful)."""
+    from chalicelib.merchant.context import RESOLVER_BUDGET_SECONDS
+
+    resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
+    assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5
