@@ -2,6 +2,10 @@
 from chalice import Rate
 
 from chalicelib.http import ThreadSafeChalice, handled, json_response
+from chalicelib.merchant import context as merchant_context
+from chalicelib.merchant import resolver as merchant_resolver
+from chalicelib.merchant import service as merchant
+from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
@@ -76,3 +80,29 @@ def recon_batch(batch):
 @app.on_sqs_message(queue="ReconQueue", batch_size=1, name="recon")
 def reconcile(event):
     return recon.handle_sqs_event(recon.from_environment(), event.to_dict())
+
+
+# The simulated merchant system (seed 003): its own orders, calling the payment API over HTTP.
+@app.route("/merchant/pay", methods=["POST"])
+@handled
+def merchant_pay():
+    request = parse(MerchantPayRequest, app.current_request.raw_body)
+    return json_response(merchant.place(merchant_context.from_environment(), request).view())
+
+
+@app.route("/merchant/withdraw", methods=["POST"])
+@handled
+def merchant_withdraw():
+    request = parse(MerchantWithdrawRequest, app.current_request.raw_body)
+    return json_response(merchant.place(merchant_context.from_environment(), request).view())
+
+
+@app.route("/merchant/orders/{request_id}", methods=["GET"])
+@handled
+def merchant_order(request_id):
+    return json_response(merchant.find(merchant_context.from_environment(), request_id).view())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="merchant_resolver")
+def run_merchant_resolver(event):
+    return merchant_resolver.run(merchant_context.from_environment()).as_dict()

@@ -53,6 +53,31 @@ def settings() -> Settings:
     )
 
 
+# The simulated merchant system (chalicelib/merchant).
+@dataclass(frozen=True)
+class MerchantSettings:
+    orders_table: str                   # MERCHANT_ORDERS_TABLE: the merchant's own orders
+    payment_api_url: str                # PAYMENT_API_URL: base URL of the payment API (/pay, /withdraw)
+    payment_timeout_seconds: float      # MERCHANT_PAYMENT_TIMEOUT_SECONDS: one call's budget; then UNKNOWN
+    resolve_after_seconds: int          # MERCHANT_RESOLVE_AFTER_SECONDS: the resolver's wait before re-sending
+    resolver_max_orders: int            # MERCHANT_RESOLVER_MAX_ORDERS: re-sends per resolver run at most
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+def merchant_settings() -> MerchantSettings:
+    return MerchantSettings(
+        orders_table=_required("MERCHANT_ORDERS_TABLE"),
+        payment_api_url=_required("PAYMENT_API_URL"),
+        payment_timeout_seconds=_number("MERCHANT_PAYMENT_TIMEOUT_SECONDS", 5),
+        resolve_after_seconds=_integer("MERCHANT_RESOLVE_AFTER_SECONDS", 60),
+        resolver_max_orders=_integer("MERCHANT_RESOLVER_MAX_ORDERS", 100),
+    )
+
+
 # Reconciliation (chalicelib/recon). The Lambda and the CLI read the same settings.
 @dataclass(frozen=True)
 class ReconSettings:

@@ -17,6 +17,7 @@ class ErrorCode(Enum):
     ORDER_NOT_FOUND = (4041, 404, "order not found")
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
     RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")
+    MERCHANT_ORDER_NOT_FOUND = (4044, 404, "merchant order not found")
     INTERNAL = (5001, 500, "internal error; the request may be retried with the same request_id")
     BUSY = (5031, 503, "busy, retry with the same request_id")
 

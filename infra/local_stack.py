@@ -1,8 +1,11 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
 Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table and queue of `infra/resources.json`, the HTTP API (`chalice local --stage
-local` as a subprocess), and the event pump (schedules and SQS subscriptions).
+table and queue of `infra/resources.json`, the payment link (`infra/payment_link.py`,
+the fault-injecting proxy through which the merchant reaches the payment API:
+the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
+HTTP API (`chalice local --stage local` as a subprocess), and the event pump
+(schedules and SQS subscriptions).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs
 and resource names. Ctrl-C or SIGTERM stops everything it started.
 
@@ -35,6 +38,7 @@ from chalicelib.logs import log
 
 from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
+from .payment_link import PaymentLink
 from .pump import Environment, Pump, QueueRef, function_logical_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +53,9 @@ DEFAULT_OUT = REPO_ROOT / "out" / "local-stack.json"
 API_FUNCTION = "api_handler"
 API_LOGICAL_ID = "APIHandler"
 READY_TIMEOUT_SECONDS = 60
+# The payment link holds a faulted call this much longer than the merchant waits.
+PAYMENT_LINK_HOLD_MARGIN_SECONDS = 1.0
+DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS = 5.0  # chalicelib/config.py's default
 STOP_TIMEOUT_SECONDS = 10
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -119,9 +126,13 @@ class LocalStack:
 
     def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
                  out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
-                 prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None):
-        """`api_log`: a file for the API's output; by default it shares this process's."""
+                 prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None,
+                 payment_link_port: int = 0):
+        """`api_log`: a file for the API's output; by default it shares this process's.
+        `payment_link_port`: 0 takes any free port (the URL is in the manifest)."""
         self.api_port = api_port
+        self.payment_link_port = payment_link_port
+        self.payment_link: Optional[PaymentLink] = None
         self.aws_port = aws_port
         self.out_path = Path(out_path) if out_path else None
         self.region = region
@@ -140,6 +151,7 @@ class LocalStack:
     def from_environment(cls) -> "LocalStack":
         return cls(api_port=port_from_env("API_PORT", DEFAULT_API_PORT),
                    aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
+                   payment_link_port=port_from_env("PAYMENT_LINK_PORT", 0),
                    out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
 
     # -- what each function sees -------------------------------------------
@@ -160,7 +172,8 @@ class LocalStack:
         """Environment of a chalice function (`api_handler`, or an event source name)."""
         logical_id = API_LOGICAL_ID if function == API_FUNCTION else function_logical_id(function)
         variables = chalice_environment(function, self.stage)
-        variables.update(self.provisioned.environment(self._template, logical_id))
+        parameters = {"PaymentApiUrl": self.payment_link.url} if self.payment_link else {}
+        variables.update(self.provisioned.environment(self._template, logical_id, parameters))
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
@@ -178,6 +191,7 @@ class LocalStack:
     def start(self) -> "LocalStack":
         try:
             self._start_aws()
+            self._start_payment_link()
             self._start_api()
             self._start_pump()
             self._wait_for_api()
@@ -198,6 +212,17 @@ class LocalStack:
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
             tables=self.provisioned.tables, queues=self.provisioned.queues,
             buckets=self.provisioned.buckets)
+
+    def _start_payment_link(self) -> None:
+        merchant = chalice_environment(API_FUNCTION, self.stage)
+        timeout = float(merchant.get("MERCHANT_PAYMENT_TIMEOUT_SECONDS")
+                        or DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS)
+        try:
+            self.payment_link = PaymentLink(self.api_url, timeout + PAYMENT_LINK_HOLD_MARGIN_SECONDS,
+                                            port=self.payment_link_port).start()
+        except OSError as error:
+            raise StackFailed(f"the payment link could not listen on port {self.payment_link_port} "
+                              f"({error})") from None
 
     def _start_api(self) -> None:
         environment = self.function_environment(API_FUNCTION).over(os.environ)
@@ -269,7 +294,8 @@ class LocalStack:
                           f"within {READY_TIMEOUT_SECONDS} s")
 
     def manifest(self) -> dict:
-        return {"api_url": self.api_url, "aws_endpoint_url": self.aws.url,
+        return {"api_url": self.api_url, "payment_link_url": self.payment_link.url,
+                "aws_endpoint_url": self.aws.url,
                 "region": self.region, "tables": dict(self.provisioned.tables),
                 "queues": dict(self.provisioned.queues),
                 "buckets": dict(self.provisioned.buckets)}
@@ -317,6 +343,9 @@ class LocalStack:
             self.pump.stop()
             self.pump = None
         self._stop_api()
+        if self.payment_link is not None:
+            self.payment_link.stop()
+            self.payment_link = None
         if self.aws is not None:
             self.aws.stop()
             self.aws = None

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 TEMPLATE = Path(__file__).with_name("resources.json")
 TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
@@ -47,11 +47,26 @@ class Provisioned:
             return [self.resolve(v) for v in value]
         return value
 
-    def environment(self, template: dict, function: str = "APIHandler") -> Dict[str, str]:
-        """The environment variables the template gives one function, resolved."""
+    def environment(self, template: dict, function: str = "APIHandler",
+                    parameters: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        """The environment variables the template gives one function, resolved.
+
+        A `Ref` to a template Parameter takes its value from `parameters`, else the
+        Parameter's Default; a variable whose Parameter has neither is left out (the
+        function then reports the missing setting by name when it needs it)."""
         variables = (template["Resources"].get(function, {}).get("Properties", {})
                      .get("Environment", {}).get("Variables", {}))
-        return {name: str(self.resolve(value)) for name, value in variables.items()}
+        declared = template.get("Parameters", {})
+        given = {name: spec["Default"] for name, spec in declared.items() if "Default" in spec}
+        given.update(parameters or {})
+        resolved = {}
+        for name, value in variables.items():
+            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in declared:
+                if value["Ref"] in given:
+                    resolved[name] = str(given[value["Ref"]])
+                continue
+            resolved[name] = str(self.resolve(value))
+        return resolved
 
 
 def load_template(path: Path = TEMPLATE) -> dict:

@@ -46,7 +46,7 @@ def test_each_function_has_its_own_role(packaged):
     template = _template(packaged)
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
-    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon"}
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -118,7 +118,7 @@ def test_credit_queue_has_a_dead_letter_queue_and_outlives_the_aggregator(packag
 
 def test_schedules_run_every_minute_in_the_cloud(packaged):
     functions = _functions(_template(packaged))
-    for name in ("Aggregator", "Sweeper"):
+    for name in ("Aggregator", "Sweeper", "MerchantResolver"):
         events = functions[name]["Properties"]["Events"]
         schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
         assert schedules == ["rate(1 minute)"], name
@@ -161,3 +161,25 @@ def test_recon_pipeline_bucket_to_queue_to_function(packaged):
     assert int(variables["RECON_LEASE_SECONDS"]) > recon["Timeout"]
     api = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["RECON_BATCHES_TABLE"] == {"Ref": "ReconBatchesTable"}
+
+
+def test_merchant_functions_reach_the_payment_api_through_a_parameter(packaged):
+    """The API's own URL in its functions' environment would be a cycle (function -> RestAPI ->
+    function): PAYMENT_API_URL is the template parameter PaymentApiUrl."""
+    template = _template(packaged)
+    assert template["Parameters"]["PaymentApiUrl"]["Type"] == "String"
+    functions = _functions(template)
+    for name in ("APIHandler", "MerchantResolver"):
+        variables = functions[name]["Properties"]["Environment"]["Variables"]
+        assert variables["MERCHANT_ORDERS_TABLE"] == {"Ref": "MerchantOrdersTable"}, name
+        assert variables["PAYMENT_API_URL"] == {"Ref": "PaymentApiUrl"}, name
+
+
+def test_the_merchant_resolver_outlives_its_time_budget(packaged):
+    """The resolver starts no re-send that could end after its budget; its Lambda must live
+    longer than that budget plus one call (else a run is killed between a send and its record,
+    which is safe, but wasteful)."""
+    from chalicelib.merchant.context import RESOLVER_BUDGET_SECONDS
+
+    resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
+    assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5

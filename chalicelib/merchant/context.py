@@ -1,0 +1,56 @@
+"""The collaborators of the merchant services, passed in rather than imported."""
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from .. import aws, clock
+from ..config import merchant_settings
+from .payment_client import PaymentApi
+from .repository import MerchantOrders
+from .request_ids import new_request_id
+
+# An INIT order is taken for stranded (its sender died) once it is this much older
+# than the call timeout: a live sender has given up by then and recorded UNKNOWN.
+STRANDED_MARGIN_SECONDS = 1.0
+# The resolver starts no re-send that could end after this many seconds of its run
+# (its Lambda has 60 s: .chalice/config.json).
+RESOLVER_BUDGET_SECONDS = 45.0
+
+
+@dataclass
+class Merchant:
+    orders: MerchantOrders
+    payment: PaymentApi
+    now: Callable[[], datetime] = clock.utc_now
+    new_request_id: Callable[[datetime], str] = new_request_id
+    resolve_after_seconds: float = 60
+    resolver_max_orders: int = 100
+    resolver_budget_seconds: float = RESOLVER_BUDGET_SECONDS
+    monotonic: Callable[[], float] = time.monotonic
+
+    @property
+    def stranded_after_seconds(self) -> float:
+        return self.payment.timeout_seconds + STRANDED_MARGIN_SECONDS
+
+
+_payment_apis: dict = {}
+
+
+def _payment_api(url: str, timeout: float) -> PaymentApi:
+    # One connection pool per URL and timeout for the life of the process (a warm Lambda).
+    key = (url, timeout)
+    found = _payment_apis.get(key)
+    if found is None:
+        found = _payment_apis.setdefault(key, PaymentApi(url, timeout))
+    return found
+
+
+def from_environment() -> Merchant:
+    config = merchant_settings()
+    return Merchant(
+        orders=MerchantOrders(aws.client("dynamodb"), config.orders_table),
+        payment=_payment_api(config.payment_api_url, config.payment_timeout_seconds),
+        resolve_after_seconds=config.resolve_after_seconds,
+        resolver_max_orders=config.resolver_max_orders,
+    )

@@ -1,0 +1,98 @@
+"""The merchant's orders in MerchantOrdersTable (hash key `request_id`).
+
+Outcomes, all named:
+* `insert`: stored, or `RequestIdTaken` (the conditional put found the id used);
+* `get`: the order (read consistently), or None;
+* `save`: the transition stored, or `AlreadyFinal` carrying the order as stored,
+  when a concurrent writer made it SUCCESS or FAIL first. The update is
+  conditional on the stored state being INIT or UNKNOWN, so a late answer (or a
+  late "lost") can never overwrite a final state;
+* `unresolved_page`: INIT and UNKNOWN orders of one kind created before a
+  cutoff, oldest first, from the sparse `unresolved` index, with a cursor.
+
+The sparse index keys are written from the order's own state on every change:
+`unresolved_kind` is removed when the order becomes final, `success_day` set
+when it becomes SUCCESS.
+"""
+from typing import Any, List, Optional, Tuple
+
+from botocore.exceptions import ClientError
+
+from ..dynamo import error_code, from_item, to_item, values
+from .orders import UNRESOLVED_INDEX, MerchantOrder, State
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# Written by `save`: everything a transition can change.
+_CHANGING = ("state", "updated_at", "attempts", "response_id", "response_time",
+             "response_code", "response_msg", "last_error", "unresolved_kind", "success_day")
+
+
+class RequestIdTaken(Exception):
+    """An order with this request_id already exists."""
+
+
+class AlreadyFinal(Exception):
+    """The order became SUCCESS or FAIL before this transition could be stored."""
+
+    def __init__(self, stored: MerchantOrder):
+        super().__init__(f"{stored.request_id} is already {stored.state.value}")
+        self.stored = stored
+
+
+class MerchantOrders:
+    def __init__(self, dynamodb: Any, table: str):
+        self.dynamodb = dynamodb
+        self.table = table
+
+    def insert(self, order: MerchantOrder) -> None:
+        try:
+            self.dynamodb.put_item(TableName=self.table, Item=to_item(order.to_record()),
+                                   ConditionExpression="attribute_not_exists(request_id)")
+        except ClientError as error:
+            if error_code(error) == CONDITION_FAILED:
+                raise RequestIdTaken(order.request_id) from None
+            raise
+
+    def get(self, request_id: str) -> Optional[MerchantOrder]:
+        answer = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
+                                        Key=to_item({"request_id": request_id}))
+        item = answer.get("Item")
+        return MerchantOrder.from_record(from_item(item)) if item else None
+
+    def save(self, after: MerchantOrder) -> MerchantOrder:
+        """Store a transition of an order that is still INIT or UNKNOWN in the table."""
+        record = after.to_record()
+        names = {f"#{name}": name for name in _CHANGING}
+        present = {name: record[name] for name in _CHANGING if record[name] is not None}
+        absent = [name for name in _CHANGING if record[name] is None]
+        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in present)
+        if absent:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in absent)
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key=to_item({"request_id": after.request_id}),
+                UpdateExpression=expression, ExpressionAttributeNames=names,
+                ConditionExpression="#state IN (:init, :unknown)",
+                ExpressionAttributeValues=values(init=State.INIT.value,
+                                                 unknown=State.UNKNOWN.value, **present),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as error:
+            if error_code(error) != CONDITION_FAILED:
+                raise
+            old = error.response.get("Item")
+            stored = MerchantOrder.from_record(from_item(old)) if old else self.get(after.request_id)
+            if stored is None:
+                raise  # the order vanished: nothing deletes orders, so this is a real fault
+            raise AlreadyFinal(stored) from None
+        return after
+
+    def unresolved_page(self, kind: str, created_before: str, limit: int,
+                        cursor: Optional[dict] = None) -> Tuple[List[MerchantOrder], Optional[dict]]:
+        request = {"TableName": self.table, "IndexName": UNRESOLVED_INDEX, "Limit": limit,
+                   "KeyConditionExpression": "unresolved_kind = :kind AND created_at <= :cutoff",
+                   "ExpressionAttributeValues": values(kind=kind, cutoff=created_before)}
+        if cursor:
+            request["ExclusiveStartKey"] = cursor
+        answer = self.dynamodb.query(**request)
+        orders = [MerchantOrder.from_record(from_item(item)) for item in answer.get("Items", [])]
+        return orders, answer.get("LastEvaluatedKey")

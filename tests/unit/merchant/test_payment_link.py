@@ -1,0 +1,101 @@
+"""The payment link: a real HTTP proxy with seeded faults, in front of the real payment API."""
+import json
+import time
+
+import pytest
+import requests
+
+from infra.payment_link import FaultPlan, PaymentLink
+from tests.unit.merchant.support import committed_order, payment_orders
+
+HOLD = 1.0
+UNUSED_UPSTREAM = "http://127.0.0.1:9"    # control calls are never forwarded
+CLIENT_TIMEOUT = 0.2
+
+
+@pytest.fixture
+def quick_link(payment_api):
+    with PaymentLink(payment_api.url, HOLD) as running:
+        yield running
+
+
+def pay_message(request_id):
+    return {"request_time": "2019-08-29 17:15:20", "request_id": request_id, "saler_id": "l1",
+            "total_fee": "5"}
+
+
+def control(link, name, body=None):
+    if body is None and name == "faults":
+        return requests.get(f"{link.url}/_control/faults", timeout=5)
+    return requests.post(f"{link.url}/_control/{name}", json=body or {}, timeout=5)
+
+
+def test_without_faults_answers_are_relayed_unchanged(stack, payment_api, quick_link):
+    direct = requests.get(f"{payment_api.url}/accounts/nobody", timeout=5)
+    relayed = requests.get(f"{quick_link.url}/accounts/nobody", timeout=5)
+    assert (relayed.status_code, relayed.json()["error_code"]) == (direct.status_code, 4042)
+    answer = requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000011"), timeout=5)
+    assert answer.status_code == 200 and answer.json()["response_code"] == "SUCCESS"
+    assert control(quick_link, "faults").json() == {
+        "timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": None,
+        "counters": {"forwarded": 2, "timeout_after_commit": 0, "timeout_before_commit": 0}}
+
+
+def test_after_commit_the_order_is_recorded_and_the_answer_withheld(stack, quick_link):
+    assert control(quick_link, "faults", {"timeout_after_commit": 1.0, "seed": 1}).status_code == 200
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000012"),
+                      timeout=CLIENT_TIMEOUT)
+    assert time.monotonic() - started < HOLD
+    committed_order(stack, "20190829171520000012")     # forwarded: the payment side has it
+    assert control(quick_link, "faults").json() == {
+        "timeout_after_commit": 1.0, "timeout_before_commit": 0.0, "seed": 1,
+        "counters": {"forwarded": 0, "timeout_after_commit": 1, "timeout_before_commit": 0}}
+
+
+def test_held_connections_are_closed_without_an_answer(stack, quick_link):
+    control(quick_link, "faults", {"timeout_before_commit": 1.0, "seed": 1})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        # A client more patient than the hold sees the connection closed, never an answer.
+        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000013"), timeout=5)
+    assert payment_orders(stack) == []        # before commit: never forwarded
+
+
+def test_counters_and_reset(stack, quick_link):
+    control(quick_link, "faults", {"timeout_before_commit": 1.0, "seed": 1})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000014"),
+                      timeout=CLIENT_TIMEOUT)
+    assert quick_link.plan.status()["counters"] == {
+        "forwarded": 0, "timeout_after_commit": 0, "timeout_before_commit": 1}
+    reset = control(quick_link, "reset").json()
+    assert reset == {"timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": None,
+                     "counters": {"forwarded": 0, "timeout_after_commit": 0, "timeout_before_commit": 0}}
+
+
+@pytest.mark.parametrize("body", [
+    {"timeout_after_commit": 1.5}, {"timeout_before_commit": -0.1},
+    {"timeout_after_commit": 0.6, "timeout_before_commit": 0.6}, {"timeout_after_commit": True},
+    {"timeout_after_commit": "0.1"}, {"seed": 1.5}, {"drop": 0.1}, [0.1],
+])
+def test_bad_control_settings_are_refused_and_change_nothing(body):
+    with PaymentLink(UNUSED_UPSTREAM, HOLD) as link:
+        link.plan.configure({"timeout_after_commit": 0.25, "seed": 3})
+        before = link.plan.status()
+        refused = requests.post(f"{link.url}/_control/faults", data=json.dumps(body), timeout=5)
+        assert refused.status_code == 400 and refused.json()["error"]
+        assert link.plan.status() == before
+
+
+def test_the_same_seed_gives_the_same_faults():
+    def sequence(seed):
+        plan = FaultPlan()
+        plan.configure({"timeout_after_commit": 0.2, "timeout_before_commit": 0.1, "seed": seed})
+        return [plan.draw() for _ in range(200)]
+
+    first = sequence(7)
+    assert first == sequence(7)
+    assert first != sequence(8)
+    assert 20 <= first.count("timeout_after_commit") <= 60
+    assert 5 <= first.count("timeout_before_commit") <= 40
