@@ -1,10 +1,11 @@
 """Request schemas of `POST /pay` and `POST /withdraw` (seed 003)."""
-from typing import Type, TypeVar
+from typing import Annotated, Type, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from .. import fields
+from ..config import MAX_AMOUNT_FEN
 from ..errors import InvalidField
 from ..json_body import parse_object
 
@@ -18,12 +19,35 @@ def _checked(parser):
     return check
 
 
+# The field types carry their JSON Schema for the API documentation (chalicelib/openapi.py):
+# `description`, `examples` and `json_schema_extra` only describe; the validators below and
+# the parsers of chalicelib/fields.py decide. Other request models (the merchant's) reuse them.
+RequestTime = Annotated[str, Field(
+    description="When the merchant sent the request, UTC+8, yyyy-MM-dd HH:mm:ss (a real date and time).",
+    examples=["2019-08-29 17:15:20"],
+    json_schema_extra={"pattern": fields.REQUEST_TIME_PATTERN})]
+RequestId = Annotated[str, Field(
+    description="The idempotency key: 20 digits, the first 14 a real yyyyMMddHHmmss timestamp.",
+    examples=["20190829171520123456"],
+    json_schema_extra={"pattern": fields.REQUEST_ID_PATTERN})]
+SalerId = Annotated[str, Field(
+    description="The receiving user's account: 1-64 characters of A-Z a-z 0-9 _ - .",
+    examples=["saler2"],
+    json_schema_extra={"pattern": fields.SALER_ID_PATTERN})]
+AmountFen = Annotated[int, WithJsonSchema({
+    "description": ("An amount in fen (分): a JSON integer or a string of the digits 0-9, "
+                    f"from 1 to {MAX_AMOUNT_FEN} (no sign, fraction, exponent, spaces or leading zero)."),
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_FEN},
+              {"type": "string", "pattern": fields.AMOUNT_STRING_PATTERN}],
+    "examples": ["100", 100]})]
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    request_time: str
-    request_id: str
-    saler_id: str
+    request_time: RequestTime
+    request_id: RequestId
+    saler_id: SalerId
 
     _request_time = field_validator("request_time")(_checked(fields.request_time))
     _request_id = field_validator("request_id")(_checked(fields.request_id))
@@ -31,7 +55,8 @@ class _Message(BaseModel):
 
 
 class PayRequest(_Message):
-    total_fee: int
+    """The pay request message of seed 003."""
+    total_fee: AmountFen
 
     _total_fee = field_validator("total_fee", mode="before")(_checked(fields.amount_fen))
 
@@ -41,7 +66,8 @@ class PayRequest(_Message):
 
 
 class WithdrawRequest(_Message):
-    withdraw_money: int
+    """The withdraw request message of seed 003."""
+    withdraw_money: AmountFen
 
     _withdraw_money = field_validator("withdraw_money", mode="before")(_checked(fields.amount_fen))
 
