@@ -35,6 +35,8 @@ JSON = "application/json"
 
 TAGS = [
     {"name": "payments", "description": "Pay and withdraw (seed 003), orders, accounts"},
+    {"name": "merchant", "description": "The simulated merchant system: sends pays and "
+                                        "withdraws to the payment API and keeps its own orders"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
     {"name": "documentation", "description": "This document and its Swagger UI page"},
 ]
