@@ -17,12 +17,15 @@ from .messages import PayRequest, RequestId, RequestTime, SalerId, WithdrawReque
 AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the seed)",
                                     pattern=fields.AMOUNT_STRING_PATTERN, examples=["100"])]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
+ResponseTime = Annotated[str, Field(description="When the payment system answered, UTC+8, yyyy-MM-dd HH:mm:ss",
+                                    examples=["2019-08-29 17:15:25"],
+                                    json_schema_extra={"pattern": fields.REQUEST_TIME_PATTERN})]
 ResponseCode = Literal["SUCCESS", "FAIL"]
 
 
 class PayResponse(BaseModel):
     """The pay response message of seed 003 (`Order.response()`)."""
-    response_time: RequestTime
+    response_time: ResponseTime
     request_id: RequestId
     response_id: str = Field(description="20 digits, unique across all responses",
                              examples=["20190829171525654321"])
@@ -34,7 +37,7 @@ class PayResponse(BaseModel):
 
 class WithdrawResponse(BaseModel):
     """The withdraw response message of seed 003; echoes `request_time`."""
-    response_time: RequestTime
+    response_time: ResponseTime
     request_time: RequestTime
     request_id: RequestId
     response_id: str = Field(description="20 digits, unique across all responses",

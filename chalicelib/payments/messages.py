@@ -1,7 +1,8 @@
 """Request schemas of `POST /pay` and `POST /withdraw` (seed 003)."""
 from typing import Annotated, Type, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      WithJsonSchema)
 from pydantic_core import PydanticCustomError
 
 from .. import fields
@@ -19,22 +20,24 @@ def _checked(parser):
     return check
 
 
-# The field types carry their JSON Schema for the API documentation (chalicelib/openapi.py):
-# `description`, `examples` and `json_schema_extra` only describe; the validators below and
-# the parsers of chalicelib/fields.py decide. Other request models (the merchant's) reuse them.
-RequestTime = Annotated[str, Field(
+# Each field type carries its rule (a parser of chalicelib/fields.py) and its JSON Schema for the
+# API documentation (chalicelib/openapi.py): `description`, `examples` and `json_schema_extra`
+# only describe, the parser decides. Other request models (the merchant's) reuse these types,
+# and so get the same rules and the same documentation.
+RequestTime = Annotated[str, AfterValidator(_checked(fields.request_time)), Field(
     description="When the merchant sent the request, UTC+8, yyyy-MM-dd HH:mm:ss (a real date and time).",
     examples=["2019-08-29 17:15:20"],
     json_schema_extra={"pattern": fields.REQUEST_TIME_PATTERN})]
-RequestId = Annotated[str, Field(
+RequestId = Annotated[str, AfterValidator(_checked(fields.request_id)), Field(
     description="The idempotency key: 20 digits, the first 14 a real yyyyMMddHHmmss timestamp.",
     examples=["20190829171520123456"],
     json_schema_extra={"pattern": fields.REQUEST_ID_PATTERN})]
-SalerId = Annotated[str, Field(
+SalerId = Annotated[str, AfterValidator(_checked(fields.saler_id)), Field(
     description="The receiving user's account: 1-64 characters of A-Z a-z 0-9 _ - .",
     examples=["saler2"],
     json_schema_extra={"pattern": fields.SALER_ID_PATTERN})]
-AmountFen = Annotated[int, WithJsonSchema({
+# Before: a string of digits becomes the integer (strict mode would refuse it as a string).
+AmountFen = Annotated[int, BeforeValidator(_checked(fields.amount_fen)), WithJsonSchema({
     "description": ("An amount in fen (分): a JSON integer or a string of the digits 0-9, "
                     f"from 1 to {MAX_AMOUNT_FEN} (no sign, fraction, exponent, spaces or leading zero)."),
     "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_FEN},
@@ -49,16 +52,10 @@ class _Message(BaseModel):
     request_id: RequestId
     saler_id: SalerId
 
-    _request_time = field_validator("request_time")(_checked(fields.request_time))
-    _request_id = field_validator("request_id")(_checked(fields.request_id))
-    _saler_id = field_validator("saler_id")(_checked(fields.saler_id))
-
 
 class PayRequest(_Message):
     """The pay request message of seed 003."""
     total_fee: AmountFen
-
-    _total_fee = field_validator("total_fee", mode="before")(_checked(fields.amount_fen))
 
     @property
     def amount(self) -> int:
@@ -68,8 +65,6 @@ class PayRequest(_Message):
 class WithdrawRequest(_Message):
     """The withdraw request message of seed 003."""
     withdraw_money: AmountFen
-
-    _withdraw_money = field_validator("withdraw_money", mode="before")(_checked(fields.amount_fen))
 
     @property
     def amount(self) -> int:
