@@ -220,6 +220,9 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     paths: Dict[str, Dict[str, Any]] = {}
     for op in ops:
+        if any(code.http_status < 400 for code in op.errors):
+            raise ValueError(f"{op.operation_id}: a code answered with 2xx is not a refusal "
+                             "(describe it in the 200 reply)")
         declared = {p.name for p in op.params if p.location == "path"}
         if set(_PATH_PARAMETER.findall(op.path)) != declared:
             raise ValueError(f"{op.operation_id}: path parameters of {op.path} are not declared")

@@ -88,6 +88,18 @@ def test_refusals_list_exactly_the_codes_of_their_status():
     assert {"200", "400", "409", "415", "500", "503"} == set(pay)
 
 
+def test_every_refusal_of_the_error_table_is_documented_on_some_route():
+    documented = set()
+    for item in DOC["paths"].values():
+        for op in item.values():
+            for status, answer in op["responses"].items():
+                schema = answer["content"].get("application/json", {}).get("schema", {})
+                for part in schema.get("allOf", []):
+                    for number in part.get("properties", {}).get("error_code", {}).get("enum", []):
+                        documented.add((number, int(status)))
+    assert documented == {(c.number, c.http_status) for c in ErrorCode if c.http_status >= 400}
+
+
 def test_a_route_whose_path_parameter_is_undeclared_is_refused():
     pay = next(op for op in api_docs.OPERATIONS if op.operation_id == "getPayOrder")
     broken = pay.__class__(**{**pay.__dict__, "params": ()})
