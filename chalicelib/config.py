@@ -128,3 +128,9 @@ def recon_settings(require_aws: bool = True) -> ReconSettings:
 def recon_batches_table() -> str:
     """RECON_BATCHES_TABLE alone: all `GET /recon/{batch}` needs."""
     return _required("RECON_BATCHES_TABLE")
+
+
+def swagger_ui_dir() -> str:
+    """SWAGGER_UI_DIR: the npm package swagger-ui-dist's folder, behind `GET /docs` ("" in the
+    cloud, where the page is not served; the local stack sets it)."""
+    return os.environ.get("SWAGGER_UI_DIR", "")

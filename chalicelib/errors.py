@@ -18,6 +18,9 @@ class ErrorCode(Enum):
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
     RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")
     MERCHANT_ORDER_NOT_FOUND = (4044, 404, "merchant order not found")
+    DOCS_NOT_SERVED = (4045, 404, "docs are served on the local stack (make serve); "
+                                  "here SWAGGER_UI_DIR is not set")
+    DOCS_ASSET_NOT_FOUND = (4046, 404, "no such Swagger UI file")
     INTERNAL = (5001, 500, "internal error; the request may be retried with the same request_id")
     BUSY = (5031, 503, "busy, retry with the same request_id")
 

@@ -64,3 +64,49 @@ def saler_id(value: str) -> str:
     if not _SALER_ID.fullmatch(value):
         raise ValueError("must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-' or '.'")
     return value
+
+
+# -- The same rules as JSON-Schema patterns, for the API documentation ---------------------
+#
+# The parsers above are the rules; these regular expressions describe exactly the strings they
+# accept (including real calendar dates and the amount limit), so a client or a fuzzer that
+# generates from the OpenAPI document never sends a value the API refuses as "not real".
+# They use only syntax that Python and ECMA-262 read the same way; tests/unit/test_openapi_fields.py
+# checks that each pattern and its parser agree.
+
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"            # 0001-9999
+_LEAP_YEAR = ("(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])"
+              "|(?:0[48]|[2468][048]|[13579][26])00)")
+
+
+def _date_pattern(sep: str) -> str:
+    days_31 = "(?:0[13578]|1[02])" + sep + "(?:0[1-9]|[12][0-9]|3[01])"
+    days_30 = "(?:0[469]|11)" + sep + "(?:0[1-9]|[12][0-9]|30)"
+    february = "02" + sep + "(?:0[1-9]|1[0-9]|2[0-8])"
+    return (f"(?:{_YEAR}{sep}(?:{days_31}|{days_30}|{february})"
+            f"|{_LEAP_YEAR}{sep}02{sep}29)")
+
+
+def _time_pattern(sep: str) -> str:
+    return f"(?:[01][0-9]|2[0-3]){sep}[0-5][0-9]{sep}[0-5][0-9]"
+
+
+def decimal_at_most(limit: int) -> str:
+    """A regex of the decimal numbers 1..limit written without a leading zero."""
+    digits = str(limit)
+    width = len(digits)
+    parts = [f"[1-9][0-9]{{0,{width - 2}}}"] if width > 1 else []   # the shorter numbers
+    for position, digit in enumerate(digits):                       # same width, below limit
+        lowest = 1 if position == 0 else 0
+        if int(digit) > lowest:
+            rest = width - position - 1
+            parts.append(digits[:position] + f"[{lowest}-{int(digit) - 1}]"
+                         + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
+REQUEST_TIME_PATTERN = f"^{_date_pattern('-')} {_time_pattern(':')}$"
+REQUEST_ID_PATTERN = f"^{_date_pattern('')}{_time_pattern('')}[0-9]{{6}}$"
+SALER_ID_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+AMOUNT_STRING_PATTERN = f"^{decimal_at_most(MAX_AMOUNT_FEN)}$"

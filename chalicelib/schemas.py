@@ -4,11 +4,14 @@ parsers of `chalicelib.fields`, and one way to parse a request body into a model
 A refusal always names the first offending field (`InvalidField`, error 1001), or
 the body itself when it is not a JSON object (`chalicelib.json_body`).
 """
-from typing import Callable, Type, TypeVar
+from typing import Annotated, Callable, Type, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, WithJsonSchema)
 from pydantic_core import PydanticCustomError
 
+from . import fields
+from .config import MAX_AMOUNT_FEN
 from .errors import InvalidField
 from .json_body import parse_object
 
@@ -21,6 +24,31 @@ def checked(parser: Callable) -> Callable:
         except ValueError as exc:
             raise PydanticCustomError("invalid_value", str(exc)) from None
     return check
+
+
+# Each field type carries its rule (a parser of chalicelib/fields.py) and its JSON Schema for the
+# API documentation (chalicelib/openapi.py): `description`, `examples` and `json_schema_extra`
+# only describe, the parser decides. Every request model uses these types, so the payment API and
+# the merchant's API apply the same rules and document them the same way.
+RequestTime = Annotated[str, AfterValidator(checked(fields.request_time)), Field(
+    description="When the merchant sent the request, UTC+8, yyyy-MM-dd HH:mm:ss (a real date and time).",
+    examples=["2019-08-29 17:15:20"],
+    json_schema_extra={"pattern": fields.REQUEST_TIME_PATTERN})]
+RequestId = Annotated[str, AfterValidator(checked(fields.request_id)), Field(
+    description="The idempotency key: 20 digits, the first 14 a real yyyyMMddHHmmss timestamp.",
+    examples=["20190829171520123456"],
+    json_schema_extra={"pattern": fields.REQUEST_ID_PATTERN})]
+SalerId = Annotated[str, AfterValidator(checked(fields.saler_id)), Field(
+    description="The receiving user's account: 1-64 characters of A-Z a-z 0-9 _ - .",
+    examples=["saler2"],
+    json_schema_extra={"pattern": fields.SALER_ID_PATTERN})]
+# Before: a string of digits becomes the integer (strict mode would refuse it as a string).
+AmountFen = Annotated[int, BeforeValidator(checked(fields.amount_fen)), WithJsonSchema({
+    "description": ("An amount in fen (分): a JSON integer or a string of the digits 0-9, "
+                    f"from 1 to {MAX_AMOUNT_FEN} (no sign, fraction, exponent, spaces or leading zero)."),
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_FEN},
+              {"type": "string", "pattern": fields.AMOUNT_STRING_PATTERN}],
+    "examples": ["100", 100]})]
 
 
 class StrictModel(BaseModel):

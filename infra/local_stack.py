@@ -42,6 +42,8 @@ from .payment_link import PaymentLink
 from .pump import Environment, Pump, QueueRef, function_logical_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Swagger UI's files behind `GET /docs`, installed by `make setup` (npm swagger-ui-dist).
+DEFAULT_SWAGGER_UI_DIR = REPO_ROOT / ".tools" / "node_modules" / "swagger-ui-dist"
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
 PREFIX = "paysettle-local"
 STAGE = "local"
@@ -227,6 +229,8 @@ class LocalStack:
     def _start_api(self) -> None:
         environment = self.function_environment(API_FUNCTION).over(os.environ)
         environment["PYTHONUNBUFFERED"] = "1"
+        # The docs page is served here only: the cloud's API has no SWAGGER_UI_DIR.
+        environment["SWAGGER_UI_DIR"] = os.environ.get("SWAGGER_UI_DIR") or str(DEFAULT_SWAGGER_UI_DIR)
         command = chalice_local_command(self.stage, self.api_port)
         # Its own session: a terminal's Ctrl-C reaches only this process, which
         # then stops the API in order.
@@ -295,6 +299,7 @@ class LocalStack:
 
     def manifest(self) -> dict:
         return {"api_url": self.api_url, "payment_link_url": self.payment_link.url,
+                "docs_url": self.api_url + "/docs", "openapi_url": self.api_url + "/openapi.json",
                 "aws_endpoint_url": self.aws.url,
                 "region": self.region, "tables": dict(self.provisioned.tables),
                 "queues": dict(self.provisioned.queues),

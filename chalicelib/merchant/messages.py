@@ -7,23 +7,17 @@ accepts.
 """
 from typing import ClassVar
 
-from pydantic import field_validator
-
-from .. import fields
 from ..payments.orders import Kind
-from ..schemas import StrictModel, checked
+from ..schemas import AmountFen, SalerId, StrictModel
 
 
 class _MerchantRequest(StrictModel):
-    saler_id: str
-
-    _saler_id = field_validator("saler_id")(checked(fields.saler_id))
+    saler_id: SalerId
 
 
 class MerchantPayRequest(_MerchantRequest):
-    total_fee: int
-
-    _total_fee = field_validator("total_fee", mode="before")(checked(fields.amount_fen))
+    """What the merchant's pay trigger takes: the saler and the amount."""
+    total_fee: AmountFen
 
     kind: ClassVar[Kind] = Kind.PAY
 
@@ -33,9 +27,8 @@ class MerchantPayRequest(_MerchantRequest):
 
 
 class MerchantWithdrawRequest(_MerchantRequest):
-    withdraw_money: int
-
-    _withdraw_money = field_validator("withdraw_money", mode="before")(checked(fields.amount_fen))
+    """What the merchant's withdraw trigger takes: the saler and the amount."""
+    withdraw_money: AmountFen
 
     kind: ClassVar[Kind] = Kind.WITHDRAW
 

@@ -1,27 +1,20 @@
 """Request schemas of `POST /pay` and `POST /withdraw` (seed 003)."""
-from pydantic import field_validator
+from ..schemas import AmountFen, RequestId, RequestTime, SalerId, StrictModel, parse
 
-from .. import fields
-from ..schemas import StrictModel, checked, parse
-
-# `parse` stays importable from here: app.py and the tests parse payment requests with it.
-__all__ = ["PayRequest", "WithdrawRequest", "parse"]
+# `parse` and the field types stay importable from here: app.py, the API docs and the tests use them.
+__all__ = ["PayRequest", "WithdrawRequest", "parse", "AmountFen", "RequestId", "RequestTime",
+           "SalerId"]
 
 
 class _Message(StrictModel):
-    request_time: str
-    request_id: str
-    saler_id: str
-
-    _request_time = field_validator("request_time")(checked(fields.request_time))
-    _request_id = field_validator("request_id")(checked(fields.request_id))
-    _saler_id = field_validator("saler_id")(checked(fields.saler_id))
+    request_time: RequestTime
+    request_id: RequestId
+    saler_id: SalerId
 
 
 class PayRequest(_Message):
-    total_fee: int
-
-    _total_fee = field_validator("total_fee", mode="before")(checked(fields.amount_fen))
+    """The pay request message of seed 003."""
+    total_fee: AmountFen
 
     @property
     def amount(self) -> int:
@@ -29,9 +22,8 @@ class PayRequest(_Message):
 
 
 class WithdrawRequest(_Message):
-    withdraw_money: int
-
-    _withdraw_money = field_validator("withdraw_money", mode="before")(checked(fields.amount_fen))
+    """The withdraw request message of seed 003."""
+    withdraw_money: AmountFen
 
     @property
     def amount(self) -> int:

@@ -19,8 +19,8 @@ def _refuses(url: str) -> bool:
 def test_sigterm_stops_everything_the_stack_started(tmp_path):
     stack = start_stack(tmp_path)
     manifest = stack.manifest
-    assert set(manifest) == {"api_url", "payment_link_url", "aws_endpoint_url", "region", "tables",
-                             "queues", "buckets"}
+    assert set(manifest) == {"api_url", "payment_link_url", "docs_url", "openapi_url",
+                             "aws_endpoint_url", "region", "tables", "queues", "buckets"}
     assert manifest["api_url"].startswith("http://127.0.0.1:")
     assert manifest["payment_link_url"].startswith("http://127.0.0.1:")
     assert manifest["aws_endpoint_url"].startswith("http://127.0.0.1:")

@@ -68,6 +68,9 @@ class Faults:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 makes connects time out on a busy machine, which the driver then
+    # (rightly) retries; the tests count attempts, so every connect must be accepted at once.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         pass  # a client that gave up (the driver's timeout) breaks the pipe: expected here

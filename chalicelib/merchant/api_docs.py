@@ -1,0 +1,72 @@
+"""API documentation of the merchant routes: the merchant order view and one `Operation` per route."""
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from ..errors import ErrorCode
+from ..openapi import Operation, Param, Reply
+from ..payments.api_docs import AmountString
+from ..schemas import RequestId, RequestTime, SalerId
+from .messages import MerchantPayRequest, MerchantWithdrawRequest
+
+
+class MerchantOrderView(BaseModel):
+    """The merchant's own record of an order it sent."""
+    request_id: RequestId
+    request_time: RequestTime
+    kind: Literal["PAY", "WITHDRAW"]
+    saler_id: SalerId
+    total_fee: Optional[AmountString] = Field(None, description="PAY orders")
+    withdraw_money: Optional[AmountString] = Field(None, description="WITHDRAW orders")
+    state: Literal["INIT", "UNKNOWN", "SUCCESS", "FAIL"] = Field(
+        description="UNKNOWN: the payment API's answer was lost; resolved by re-sending the same message")
+    response_id: Optional[str] = Field(description="null until the payment API answered")
+    response_time: Optional[str] = Field(description="null until the payment API answered")
+    response_code: Optional[Literal["SUCCESS", "FAIL"]] = Field(description="null until answered")
+    response_msg: Optional[str] = Field(description="null until answered")
+    attempts: int = Field(ge=0, description="messages sent to the payment API for this order")
+
+
+MERCHANT_PAY_ANSWER = {
+    "request_id": "20190829171520123456", "request_time": "2019-08-29 17:15:20", "kind": "PAY",
+    "saler_id": "saler2", "total_fee": "100", "state": "SUCCESS",
+    "response_id": "20190829171525654321", "response_time": "2019-08-29 17:15:25",
+    "response_code": "SUCCESS", "response_msg": "OK", "attempts": 1}
+MERCHANT_WITHDRAW_ANSWER = {
+    "request_id": "20190829171621334455", "request_time": "2019-08-29 17:16:21", "kind": "WITHDRAW",
+    "saler_id": "saler1", "withdraw_money": "100", "state": "FAIL",
+    "response_id": "20190829171630554433", "response_time": "2019-08-29 17:16:30",
+    "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message, "attempts": 1}
+BODY_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
+                 ErrorCode.BUSY)
+TO_ORDER = {"GetMerchantOrder": ("getMerchantOrder", {"request_id": "$response.body#/request_id"})}
+
+OPERATIONS = [
+    Operation(
+        "POST", "/merchant/pay", "merchantPay", "The merchant sends a pay to the payment API",
+        "merchant",
+        description=("Builds the seed's pay request (request_time now, a new request_id), stores "
+                     "it (INIT), sends it and stores the answer. A lost answer leaves the order "
+                     "UNKNOWN; it is resolved by re-sending the identical message."),
+        request=MerchantPayRequest,
+        request_examples={"seed": ("The seed's saler and amount",
+                                   {"saler_id": "saler2", "total_fee": "100"})},
+        ok=Reply("The merchant order.", MerchantOrderView,
+                 examples={"answered": MERCHANT_PAY_ANSWER}, links=TO_ORDER),
+        errors=BODY_REFUSALS),
+    Operation(
+        "POST", "/merchant/withdraw", "merchantWithdraw",
+        "The merchant sends a withdraw to the payment API", "merchant",
+        request=MerchantWithdrawRequest,
+        request_examples={"seed": ("The seed's saler and amount",
+                                   {"saler_id": "saler1", "withdraw_money": "100"})},
+        ok=Reply("The merchant order (FAIL when the balance does not cover it).", MerchantOrderView,
+                 examples={"balance too low": MERCHANT_WITHDRAW_ANSWER}, links=TO_ORDER),
+        errors=BODY_REFUSALS),
+    Operation(
+        "GET", "/merchant/orders/{request_id}", "getMerchantOrder", "A merchant order", "merchant",
+        description="An UNKNOWN order is resolved first, by re-sending its identical message.",
+        params=[Param("request_id", RequestId)],
+        ok=Reply("The merchant order.", MerchantOrderView, examples={"answered": MERCHANT_PAY_ANSWER}),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.MERCHANT_ORDER_NOT_FOUND, ErrorCode.BUSY)),
+]

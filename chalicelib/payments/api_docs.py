@@ -1,0 +1,156 @@
+"""API documentation of the payment routes: response models and one `Operation` per route.
+
+The request models are those of messages.py, the ones the routes validate with. The response
+models describe what the code returns (`Order.response()`, `accounts.account_view`,
+`accounts.journal`); tests/unit/test_openapi_responses.py checks real answers against them.
+"""
+from typing import Annotated, List, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from .. import fields
+from ..errors import ErrorCode
+from ..openapi import Operation, Param, Reply
+from .accounts import MAX_PAGE
+from .messages import PayRequest, RequestId, RequestTime, SalerId, WithdrawRequest
+
+AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the seed)",
+                                    pattern=fields.AMOUNT_STRING_PATTERN, examples=["100"])]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
+ResponseTime = Annotated[str, Field(description="When the payment system answered, UTC+8, yyyy-MM-dd HH:mm:ss",
+                                    examples=["2019-08-29 17:15:25"],
+                                    json_schema_extra={"pattern": fields.REQUEST_TIME_PATTERN})]
+ResponseCode = Literal["SUCCESS", "FAIL"]
+
+
+class PayResponse(BaseModel):
+    """The pay response message of seed 003 (`Order.response()`)."""
+    response_time: ResponseTime
+    request_id: RequestId
+    response_id: str = Field(description="20 digits, unique across all responses",
+                             examples=["20190829171525654321"])
+    saler_id: SalerId
+    total_fee: AmountString
+    response_code: ResponseCode
+    response_msg: str = Field(description='"OK", or why the order failed')
+
+
+class WithdrawResponse(BaseModel):
+    """The withdraw response message of seed 003; echoes `request_time`."""
+    response_time: ResponseTime
+    request_time: RequestTime
+    request_id: RequestId
+    response_id: str = Field(description="20 digits, unique across all responses",
+                             examples=["20190829171630554433"])
+    saler_id: SalerId
+    withdraw_money: AmountString
+    response_code: ResponseCode
+    response_msg: str = Field(description='"OK", or "账户余额不足，提款失败" (the balance does not cover it)')
+
+
+class AccountView(BaseModel):
+    """`GET /accounts/{saler_id}` (`accounts.account_view`)."""
+    saler_id: SalerId
+    balance: int = Field(ge=0, description="fen")
+    pending_credit_count: int = Field(ge=0, description="successful pays not yet credited")
+    pending_credit_amount: int = Field(ge=0, description="their sum, fen")
+
+
+class JournalEntry(BaseModel):
+    entry: str = Field(description="<KIND>#<request_id>: the movement's exactly-once key",
+                       examples=["PAY#20190829171520123456"])
+    amount: int = Field(description="fen: positive for a credited pay, negative for a withdraw")
+    request_id: RequestId
+    posted_at: str = Field(description="ISO 8601 UTC with microseconds",
+                           examples=["2019-08-29T09:15:27.123456Z"])
+
+
+class JournalPage(BaseModel):
+    """`GET /accounts/{saler_id}/journal` (`accounts.journal`), oldest entry first."""
+    saler_id: SalerId
+    entries: List[JournalEntry]
+    next_cursor: Optional[str] = Field(description="pass as `cursor` for the next page; null at the end")
+
+
+SEED_PAY = {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456",
+            "saler_id": "saler2", "total_fee": "100"}
+SEED_PAY_ANSWER = {"response_time": "2019-08-29 17:15:25", "request_id": "20190829171520123456",
+                   "response_id": "20190829171525654321", "saler_id": "saler2",
+                   "total_fee": "100", "response_code": "SUCCESS", "response_msg": "OK"}
+SEED_WITHDRAW = {"request_time": "2019-08-29 17:16:21", "request_id": "20190829171621334455",
+                 "withdraw_money": "100", "saler_id": "saler1"}
+SEED_WITHDRAW_ANSWER = {"response_time": "2019-08-29 17:16:30", "request_time": "2019-08-29 17:16:21",
+                        "request_id": "20190829171621334455", "withdraw_money": "100",
+                        "saler_id": "saler1", "response_id": "20190829171630554433",
+                        "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message}
+
+BODY_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE)
+IDEMPOTENCY = ("`request_id` is the idempotency key: the same request again returns the original "
+               "answer and moves nothing; the same `request_id` with other parameters is refused "
+               "with 409. A 503 recorded nothing: retry with the same `request_id`.")
+TO_ACCOUNT = ("getAccount", {"saler_id": "$response.body#/saler_id"})
+
+OPERATIONS = [
+    Operation(
+        "POST", "/pay", "pay", "Pay into a saler's account", "payments",
+        description=("Records the pay order and queues its credit; the balance rises at the "
+                     "aggregator's next run. " + IDEMPOTENCY),
+        request=PayRequest, request_examples={"seed": ("The seed's pay request", SEED_PAY)},
+        ok=Reply("The pay order's answer (a replay returns the original answer).", PayResponse,
+                 examples={"seed": ("The seed's pay answer", SEED_PAY_ANSWER)},
+                 links={"GetPayOrder": ("getPayOrder", {"request_id": "$response.body#/request_id"}),
+                        "GetAccount": TO_ACCOUNT}),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY)),
+    Operation(
+        "POST", "/withdraw", "withdraw", "Withdraw from a saler's account", "payments",
+        description=("Debits the balance if it covers the amount, in one transaction with the "
+                     "order and its journal entry; otherwise answers 200 with `response_code` FAIL "
+                     '"账户余额不足，提款失败" (recorded too). ' + IDEMPOTENCY),
+        request=WithdrawRequest,
+        request_examples={"seed": ("The seed's withdraw request", SEED_WITHDRAW)},
+        ok=Reply("The withdraw order's answer, SUCCESS or FAIL (a replay returns the original).",
+                 WithdrawResponse,
+                 examples={"seed": ("The seed's withdraw answer (balance too low)", SEED_WITHDRAW_ANSWER)},
+                 links={"GetWithdrawOrder": ("getWithdrawOrder",
+                                             {"request_id": "$response.body#/request_id"}),
+                        "GetAccount": TO_ACCOUNT}),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY)),
+    Operation(
+        "GET", "/orders/pay/{request_id}", "getPayOrder", "A pay order's answer", "payments",
+        params=[Param("request_id", RequestId)],
+        ok=Reply("The order's response message.", PayResponse,
+                 examples={"seed": SEED_PAY_ANSWER}),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY)),
+    Operation(
+        "GET", "/orders/withdraw/{request_id}", "getWithdrawOrder", "A withdraw order's answer",
+        "payments",
+        params=[Param("request_id", RequestId)],
+        ok=Reply("The order's response message.", WithdrawResponse,
+                 examples={"seed": SEED_WITHDRAW_ANSWER}),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY)),
+    Operation(
+        "GET", "/accounts/{saler_id}", "getAccount", "A saler's balance and pending credits",
+        "payments",
+        params=[Param("saler_id", SalerId)],
+        ok=Reply("The account.", AccountView,
+                 examples={"after the seed's pay": {"saler_id": "saler2", "balance": 100,
+                                                    "pending_credit_count": 0,
+                                                    "pending_credit_amount": 0}},
+                 links={"GetJournal": ("getAccountJournal",
+                                       {"saler_id": "$response.body#/saler_id"})}),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.BUSY)),
+    Operation(
+        "GET", "/accounts/{saler_id}/journal", "getAccountJournal", "A saler's journal, paged",
+        "payments",
+        params=[Param("saler_id", SalerId),
+                Param("limit", PageSize, "query", required=False,
+                      description=f"entries per page, 1-{MAX_PAGE} (default 50)"),
+                Param("cursor", str, "query", required=False,
+                      description="`next_cursor` of the previous page")],
+        ok=Reply("One page of the journal (empty for an unknown saler).", JournalPage,
+                 examples={"one credit": {"saler_id": "saler2", "next_cursor": None, "entries": [
+                     {"entry": "PAY#20190829171520123456", "amount": 100,
+                      "request_id": "20190829171520123456",
+                      "posted_at": "2019-08-29T09:15:27.123456Z"}]}}),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.BUSY)),
+]
