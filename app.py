@@ -1,6 +1,7 @@
 """PaySettle's Chalice app: routes and event handlers only."""
-from chalice import Rate
+from chalice import Cron, Rate
 
+from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, handled, json_response
 from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
@@ -60,6 +61,19 @@ def run_aggregator(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
 def run_sweeper(event):
     return sweeper.run(from_environment()).as_dict()
+
+
+# Daily at 00:30 China time (16:30 UTC): each side exports the previous China-time day as
+# batch yyyyMMdd. The half hour lets the last credits of the day reach the journal; a payment
+# export that still finds one pending raises, and Lambda retries the invocation.
+@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="merchant_export")
+def run_merchant_export(event):
+    return exports.scheduled(exports.MERCHANT, event.time)
+
+
+@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="payment_export")
+def run_payment_export(event):
+    return exports.scheduled(exports.PAYMENT, event.time)
 
 
 @app.route("/recon/{batch}", methods=["GET"])
