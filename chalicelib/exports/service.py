@@ -20,6 +20,7 @@ Outcomes, per side:
 Exporting a batch again rewrites its files and manifest; identical content gives
 identical objects, which the reconciler recognises as already reconciled.
 """
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,7 +35,7 @@ from ..recon.formats import MANIFEST, MERCHANT, PAYMENT, valid_batch_name
 from ..recon.s3 import incoming_prefix
 from . import balances, sources
 from .csvfile import BALANCE_COLUMNS, CsvSpool, order_header
-from .window import InvalidWindow, Window, not_after
+from .window import InvalidWindow, Window, not_after, previous_day
 
 SIDES = (MERCHANT, PAYMENT)
 EXPORTED, PENDING_CREDITS, FAILED = "EXPORTED", "PENDING_CREDITS", "FAILED"
@@ -138,8 +139,6 @@ def _upload_csv(ctx: Exports, batch: str, side: str, name: str, header: Sequence
 
 
 def _upload_manifest(ctx: Exports, batch: str, side: str, files: List[WrittenFile]) -> str:
-    import json
-
     key = f"{incoming_prefix(batch)}{side}/{MANIFEST}"
     body = json.dumps({"files": [f.manifest_entry() for f in files]}, indent=1).encode() + b"\n"
     ctx.s3.put_object(Bucket=ctx.bucket, Key=key, Body=body, ContentType="application/json")
@@ -226,12 +225,10 @@ def scheduled(side: str, event_time: Optional[str]) -> dict:
     """The daily run of one side: the China-time day before the event's time, as batch
     `yyyyMMdd`. The event's own time (not the clock) names the day, so a retried or late
     invocation exports the same batch."""
-    from . import window as windows
-
     moment = None
     if event_time:
         moment = datetime.strptime(event_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    batch, window = windows.previous_day(moment)
+    batch, window = previous_day(moment)
     report = export_batch(from_environment(), batch, window, sides=(side,))
     if not report.exported:
         raise ExportIncomplete(f"batch {batch} {side}: {report.sides[side].outcome}: "
