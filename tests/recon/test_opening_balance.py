@@ -1,8 +1,8 @@
 """balances.csv with an opening_balance column: the audit compares the merchant's net of the
 batch with the account's movement in the window, balance - opening_balance."""
-from tests.recon.support import csv_bytes, orders, read_csv, seed_audit_files
-
 import json
+
+from tests.recon.support import csv_bytes, orders, read_csv, seed_audit_files
 
 
 def _with_balances(header, rows):
