@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     export.add_argument("--from", dest="start", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
                         help="window start, inclusive, China time")
     export.add_argument("--to", dest="end", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
-                        help="window end, exclusive, China time; must not be in the future")
+                        help="window end, exclusive, China time; must have ended at least 5 s ago")
     export.add_argument("--side", choices=sorted(SIDE_CHOICES), default="both")
     export.set_defaults(run=_export)
     args = parser.parse_args(argv)

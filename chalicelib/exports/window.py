@@ -73,9 +73,15 @@ def previous_day(moment: Optional[datetime] = None) -> Tuple[str, Window]:
     return yesterday.strftime("%Y%m%d"), Window(yesterday.strftime(FORMAT), today.strftime(FORMAT))
 
 
+# A window must have ended this long ago. An order's response_time is taken just before its
+# transaction commits, and the indexes an export reads are eventually consistent (normally
+# within a second): after this margin everything answered inside the window is readable.
+SETTLE_SECONDS = 5
+
+
 def not_after(window: Window, now: datetime) -> None:
-    """Refuse a window that has not ended: orders could still arrive inside it."""
-    current = clock.message_time(now)
-    if window.end > current:
-        raise InvalidWindow(f"to {window.end!r} is in the future (now {current} China time): "
-                            "the window must have ended")
+    """Refuse a window that has not ended (and settled): orders could still arrive inside it."""
+    settled = clock.message_time(now - timedelta(seconds=SETTLE_SECONDS))
+    if window.end > settled:
+        raise InvalidWindow(f"to {window.end!r} is in the future or less than {SETTLE_SECONDS} s "
+                            f"ago (now {clock.message_time(now)} China time): the window must have ended")

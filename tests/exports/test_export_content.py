@@ -170,6 +170,12 @@ def test_a_side_whose_upload_fails_writes_no_manifest_and_the_other_side_still_e
     assert "incoming/halfway/payment/_manifest.json" not in world.keys()
 
 
+def test_a_window_that_ended_5_seconds_ago_is_exported(world):
+    # world.exports()'s clock says 2026-12-01 00:00:00 China time.
+    report = world.export("settled", "2026-11-30 00:00:00", "2026-11-30 23:59:55")
+    assert report.exported
+
+
 def test_one_side_only(world):
     world.pay("s1", 10, "2026-11-01 10:00:00")
     world.aggregate("2026-11-01 10:01:00")
@@ -198,6 +204,7 @@ def test_a_side_without_its_table_fails_alone(world):
     ("ok", START, "2026-13-01 00:00:00", ("merchant",), "to"),
     ("ok", START, END, ("bank",), "sides"),
     ("ok", "2026-11-30 00:00:00", "2026-12-01 00:00:01", ("merchant",), "future"),
+    ("ok", "2026-11-30 00:00:00", "2026-11-30 23:59:56", ("merchant",), "less than 5 s ago"),
 ])
 def test_bad_requests_are_refused_before_anything_is_written(world, batch, start, end, sides, message):
     with pytest.raises((exports.InvalidExport, ValueError), match=message):
