@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .. import aws, clock
-from ..config import export_settings
+from ..config import MissingSetting, export_settings
 from ..logs import log
 from ..payments.orders import Kind
 from ..recon.formats import MANIFEST, MERCHANT, PAYMENT, valid_batch_name
@@ -119,7 +119,7 @@ class ExportReport:
 
 def _needs(value: str, variable: str) -> str:
     if not value:
-        raise RuntimeError(f"environment variable {variable} is not set")
+        raise MissingSetting(f"environment variable {variable} is not set")
     return value
 
 
