@@ -1,7 +1,8 @@
 """PaySettle's Chalice app: routes and event handlers only."""
-from chalice import Rate
+from chalice import Cron, Rate
 
 from chalicelib import docs_site, openapi
+from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, handled, json_response
 from chalicelib.merchant import context as merchant_context
 from chalicelib.merchant import resolver as merchant_resolver
@@ -65,6 +66,19 @@ def run_aggregator(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
 def run_sweeper(event):
     return sweeper.run(from_environment()).as_dict()
+
+
+# Daily at 00:30 China time (16:30 UTC): each side exports the previous China-time day as
+# batch yyyyMMdd. The half hour lets the last credits of the day reach the journal; a payment
+# export that still finds one pending raises, and Lambda retries the invocation.
+@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="merchant_export")
+def run_merchant_export(event):
+    return exports.scheduled(exports.MERCHANT, event.time)
+
+
+@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="payment_export")
+def run_payment_export(event):
+    return exports.scheduled(exports.PAYMENT, event.time)
 
 
 @app.route("/recon/{batch}", methods=["GET"])

@@ -218,7 +218,7 @@ def bench_aggregator(ctx: Payments, backend: str, rounds: int, credits_per_round
     counter.attach(ctx.sqs)
     handler, raw, requests, items, sqs_requests = [], [], 0, 0, 0
     for _ in range(rounds):
-        credits = [Credit("bench", f"agg{i % accounts}", _request_id(), 7)
+        credits = [Credit("bench", f"agg{i % accounts}", _request_id(), 7, "2026-11-22 12:00:00")
                    for i in range(credits_per_round)]
         _fill(ctx, credits)
         counter.take()
@@ -231,7 +231,7 @@ def bench_aggregator(ctx: Payments, backend: str, rounds: int, credits_per_round
         requests += counter.take()
         items += report.transaction_items
         sqs_requests += report.sqs_requests
-        raw_credits = [Credit("bench", f"raw{i % accounts}", _request_id(), 7)
+        raw_credits = [Credit("bench", f"raw{i % accounts}", _request_id(), 7, "2026-11-22 12:00:00")
                        for i in range(credits_per_round)]
         _fill(ctx, raw_credits)
         run_raw = _raw_aggregate(ctx, raw_credits)

@@ -134,3 +134,30 @@ def swagger_ui_dir() -> str:
     """SWAGGER_UI_DIR: the npm package swagger-ui-dist's folder, behind `GET /docs` ("" in the
     cloud, where the page is not served; the local stack sets it)."""
     return os.environ.get("SWAGGER_UI_DIR", "")
+
+
+# Exports (chalicelib/exports): each side's Lambda gets only its own names; the CLI reads
+# the same variables, and a side whose variables are missing cannot be exported.
+@dataclass(frozen=True)
+class ExportSettings:
+    bucket: str                 # EXPORT_BUCKET: the recon bucket; files go to incoming/<batch>/<side>/
+    tmp_dir: str                # EXPORT_TMP_DIR: where a file is spooled before its upload
+    page_size: int              # EXPORT_PAGE_SIZE: items per DynamoDB query/scan page
+    tenant: str                 # DEFAULT_MERCHANT: whose payment orders and accounts are exported
+    merchant_orders_table: str  # MERCHANT_ORDERS_TABLE (merchant side)
+    orders_table: str           # ORDERS_TABLE (payment side)
+    ledger_table: str           # LEDGER_TABLE (payment side)
+
+
+def export_settings() -> ExportSettings:
+    import tempfile
+
+    return ExportSettings(
+        bucket=_required("EXPORT_BUCKET"),
+        tmp_dir=os.environ.get("EXPORT_TMP_DIR") or tempfile.gettempdir(),
+        page_size=_integer("EXPORT_PAGE_SIZE", 1000),
+        tenant=os.environ.get("DEFAULT_MERCHANT", "default"),
+        merchant_orders_table=os.environ.get("MERCHANT_ORDERS_TABLE", ""),
+        orders_table=os.environ.get("ORDERS_TABLE", ""),
+        ledger_table=os.environ.get("LEDGER_TABLE", ""),
+    )

@@ -11,7 +11,8 @@ def _no_duplicate_keys(pairs):
         if key in seen:
             # Two values for one key: which one a parser keeps differs between
             # systems, so the request is ambiguous.
-            raise InvalidField(key, "is given more than once")
+            # An empty key is named as the JSON it was: "" (as messages.parse names it).
+            raise InvalidField(key or '""', "is given more than once")
         seen[key] = value
     return seen
 

@@ -6,7 +6,10 @@ the cloud wiring cannot drift:
 
 * `@app.schedule` (ScheduledEventConfig): the handler is invoked with a
   CloudWatch scheduled-event dict and no context, as Lambda would, every
-  LOCAL_SCHEDULE_SECONDS (the local stage shortens the rate), else at its rate;
+  LOCAL_SCHEDULE_SECONDS (the local stage shortens the rate), else at its rate.
+  A function whose LOCAL_SCHEDULE_SECONDS is "0" is not run on a schedule
+  locally (a daily export must not run every 2 s): it is logged once at start
+  and can still be run on demand with `run_once`;
 * `@app.on_sqs_message` (SQSEventConfig): the queue is polled and the handler
   invoked with a Lambda-shaped SQS event; messages are deleted only when the
   handler returns, so failures come back after the visibility timeout and end
@@ -97,10 +100,21 @@ def resolve_handler(handler_string: str) -> Callable:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def _interval_seconds(config: ScheduledEventConfig, environment: Environment) -> float:
+# LOCAL_SCHEDULE_SECONDS of a function the pump does not run on a schedule.
+NOT_SCHEDULED_LOCALLY = "0"
+
+
+def _interval_seconds(config: ScheduledEventConfig, environment: Environment) -> Optional[float]:
+    """Seconds between runs; None for a function not run on a schedule locally."""
     shortened = environment.variables.get("LOCAL_SCHEDULE_SECONDS")
+    if shortened is not None and shortened.strip() == NOT_SCHEDULED_LOCALLY:
+        return None
     if shortened:
-        return float(shortened)
+        interval = float(shortened)
+        if interval <= 0:
+            raise ValueError(f"{config.name}: LOCAL_SCHEDULE_SECONDS must be positive, "
+                             f'or "{NOT_SCHEDULED_LOCALLY}" not to run it locally')
+        return interval
     expression = config.schedule_expression
     if isinstance(expression, Rate):
         return float(expression.value * RATE_SECONDS[expression.unit])
@@ -155,7 +169,7 @@ class Subscription:
     function: str                      # template logical id, e.g. "Aggregator"
     handler: Callable
     environment: Environment
-    interval: float
+    interval: Optional[float]          # None: never due (run only by run_once)
     invoke: Callable[["Subscription"], Any] = field(repr=False)
     queue: Optional[QueueRef] = None   # SQS subscriptions only
     batch_size: int = 10
@@ -189,9 +203,13 @@ class Pump:
         environment = environments(config.name)
         handler = self._resolve(config.handler_string)
         if isinstance(config, ScheduledEventConfig):
-            subscription = Subscription(config.name, function, handler, environment,
-                                        _interval_seconds(config, environment),
+            interval = _interval_seconds(config, environment)
+            subscription = Subscription(config.name, function, handler, environment, interval,
                                         invoke=self._invoke_schedule)
+            if interval is None:
+                log("pump.schedule_not_run_locally", source=config.name, function=function,
+                    schedule=str(config.schedule_expression),
+                    reason=f'LOCAL_SCHEDULE_SECONDS is "{NOT_SCHEDULED_LOCALLY}"')
         elif isinstance(config, SQSEventConfig):
             queue = self._find_queue(config)
             if queue is None:
@@ -255,13 +273,18 @@ class Pump:
 
     # -- the loop ----------------------------------------------------------
 
+    def _looped(self) -> List[Subscription]:
+        """What the loop drives: SQS polls and schedules with an interval."""
+        return [s for s in self.subscriptions.values() if s.interval is not None]
+
     def _loop(self) -> None:
         now = time.monotonic()
-        for subscription in self.subscriptions.values():
+        looped = self._looped()
+        for subscription in looped:
             subscription.next_due = now + subscription.interval
         while not self._stop.is_set():
             now = time.monotonic()
-            for subscription in self.subscriptions.values():
+            for subscription in looped:
                 if self._stop.is_set():
                     return
                 if subscription.next_due <= now:
@@ -269,8 +292,7 @@ class Pump:
                     # Rate semantics: the next run is an interval after this one was due.
                     subscription.next_due = max(subscription.next_due + subscription.interval,
                                                 time.monotonic())
-            upcoming = min((s.next_due for s in self.subscriptions.values()),
-                           default=now + IDLE_WAIT_SECONDS)
+            upcoming = min((s.next_due for s in looped), default=now + IDLE_WAIT_SECONDS)
             self._stop.wait(max(0.0, upcoming - time.monotonic()))
 
     def start(self) -> "Pump":
@@ -278,7 +300,8 @@ class Pump:
         self._thread = threading.Thread(target=self._loop, name="event-pump", daemon=True)
         self._thread.start()
         log("pump.started", sources={s.name: {"function": s.function, "every_seconds": s.interval}
-                                     for s in self.subscriptions.values()})
+                                     for s in self._looped()},
+            not_scheduled=[s.name for s in self.subscriptions.values() if s.interval is None])
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

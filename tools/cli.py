@@ -10,10 +10,23 @@ The batch folder holds `merchant/` and `payment/` exactly as S3 holds
 `results/<batch>/`. Exit status: 0 reconciled and everything balances, 1
 reconciled with discrepancies, row errors or failed audits (see the files), 2
 the batch is INVALID (see error.json), 3 the run itself failed.
+
+    paysettle export --batch NAME --from "yyyy-MM-dd HH:mm:ss" --to "yyyy-MM-dd HH:mm:ss"
+                     [--side merchant|payment|both]
+
+Exports the successful orders answered in [from, to) (China time) to the recon
+bucket, as the daily Lambdas do, reading the same environment variables
+(EXPORT_BUCKET, MERCHANT_ORDERS_TABLE, ORDERS_TABLE, LEDGER_TABLE, ...). Prints
+one JSON line: the batch, the window and, per side, its outcome and the files
+written (key, rows, sha256). Exit status: 0 every side EXPORTED, 1 the payment
+side refused because credits are still pending (nothing of it written; run
+again after the aggregator), 2 bad arguments (nothing written), 3 a side FAILED.
 """
 import argparse
 import json
+import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from chalicelib.config import recon_settings
@@ -22,6 +35,8 @@ from chalicelib.recon import batch, engine
 from .load import command as load_command
 
 EXIT_BALANCED, EXIT_DIFFERENCES, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
+EXIT_EXPORTED, EXIT_PENDING, EXIT_BAD_ARGUMENTS, EXIT_EXPORT_FAILED = 0, 1, 2, 3
+SIDE_CHOICES = {"merchant": ("merchant",), "payment": ("payment",), "both": ("merchant", "payment")}
 
 
 def _recon(args) -> int:
@@ -48,6 +63,45 @@ def _recon(args) -> int:
     return EXIT_BALANCED if outcome.balanced else EXIT_DIFFERENCES
 
 
+def _export(args) -> int:
+    from chalicelib.config import MissingSetting
+    from chalicelib.exports import service
+    from chalicelib.exports.window import InvalidWindow, Window
+
+    try:
+        window = Window.parse(args.start, args.end)
+        ctx = service.from_environment()
+        report = service.export_batch(ctx, args.batch, window, SIDE_CHOICES[args.side])
+    except (InvalidWindow, service.InvalidExport) as error:
+        print(f"export refused: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    except MissingSetting as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return EXIT_EXPORT_FAILED
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    outcomes = {side.outcome for side in report.sides.values()}
+    if service.FAILED in outcomes:
+        return EXIT_EXPORT_FAILED
+    if service.PENDING_CREDITS in outcomes:
+        return EXIT_PENDING
+    return EXIT_EXPORTED
+
+
+@contextmanager
+def _logs_to_stderr():
+    """stdout carries the command's one JSON line; the JSON logs go to stderr meanwhile."""
+    handlers = [h for h in logging.getLogger("paysettle").handlers
+                if isinstance(h, logging.StreamHandler)]
+    previous = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, previous):
+            handler.setStream(stream)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="paysettle", description="PaySettle tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,15 +114,32 @@ def main(argv=None) -> int:
                        "(default: RECON_MEMORY_LIMIT, else 640MB)")
     recon.add_argument("--threads", type=int, help="DuckDB threads (default: RECON_THREADS, else one per core)")
     recon.add_argument("--tmp-dir", help="spill folder (default: RECON_TMP_DIR, else the system's)")
+    recon.set_defaults(run=_recon)
+    export = commands.add_parser(
+        "export", help="export both sides' successful orders of a window to the recon bucket",
+        description="Exports the successful orders answered in [--from, --to) (China time, by "
+                    "response_time) to incoming/<batch>/<side>/ in EXPORT_BUCKET, each side's "
+                    "_manifest.json last; the payment side adds balances.csv (balance at --to, "
+                    "opening_balance at --from, from the journal).",
+        epilog="exit status: 0 exported, 1 payment side refused: credits still pending (retry "
+               "after the aggregator), 2 bad arguments, 3 a side failed")
+    export.add_argument("--batch", required=True, help="batch name, e.g. 20261121")
+    export.add_argument("--from", dest="start", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
+                        help="window start, inclusive, China time")
+    export.add_argument("--to", dest="end", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
+                        help="window end, exclusive, China time; must have ended at least 5 s ago")
+    export.add_argument("--side", choices=sorted(SIDE_CHOICES), default="both")
+    export.set_defaults(run=_export)
     load = load_command.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "load":
         return load_command.run(args, load)
-    try:
-        return _recon(args)
-    except Exception as error:  # noqa: BLE001 - a command line answers in words, with a status
-        print(f"recon failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    with _logs_to_stderr():
+        try:
+            return args.run(args)
+        except Exception as error:  # noqa: BLE001 - a command line answers in words, with a status
+            print(f"{args.command} failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return EXIT_FAILED
 
 
 if __name__ == "__main__":

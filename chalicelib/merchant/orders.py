@@ -129,7 +129,7 @@ class MerchantOrder:
     def success_day(self) -> Optional[str]:
         if self.state is not State.SUCCESS or not self.response_time:
             return None
-        return f"{self.kind.value}#{self.response_time[:10].replace('-', '')}"
+        return success_day_key(self.kind, self.response_time[:10].replace("-", ""))
 
     def to_record(self) -> dict:
         """The DynamoDB item (None values are left out by `dynamo.to_item`)."""
@@ -157,3 +157,8 @@ class MerchantOrder:
                 "response_id": self.response_id, "response_time": self.response_time,
                 "response_code": self.response_code, "response_msg": self.response_msg,
                 "attempts": self.attempts}
+
+
+def success_day_key(kind: Kind, day: str) -> str:
+    """The `successful_by_day` partition of a merchant order answered SUCCESS on `day` (yyyyMMdd)."""
+    return f"{kind.value}#{day}"

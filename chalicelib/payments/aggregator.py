@@ -91,7 +91,7 @@ def _items(ctx: Payments, groups: List[List[Credit]]) -> Tuple[List[dict], List[
         for credit in group:
             items.append(ledger.journal_item(ctx.ledger_table, credit.tenant, credit.saler_id,
                                              credit.entry, credit.amount, credit.request_id,
-                                             posted_at))
+                                             posted_at, credit.response_time))
             owners.append(credit)
     return items, owners
 

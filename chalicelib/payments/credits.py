@@ -1,4 +1,10 @@
-"""Credit messages: what a successful pay puts on the credit queue."""
+"""Credit messages: what a successful pay puts on the credit queue.
+
+A credit carries its order's `response_time`, which goes into the journal entry: balances
+as of a cutoff are computed by it. A message without one is not a credit (it goes to the
+dead-letter queue); its order is still credited, because the sweeper re-enqueues every
+successful pay whose journal entry is missing, building the credit from the order.
+"""
 import json
 from dataclasses import dataclass
 from typing import Iterable, List
@@ -18,6 +24,7 @@ class Credit:
     saler_id: str
     request_id: str
     amount: int
+    response_time: str          # the pay order's, `yyyy-MM-dd HH:mm:ss` China time
 
     @property
     def account(self) -> str:
@@ -29,7 +36,8 @@ class Credit:
 
     def to_message(self) -> str:
         return json.dumps({"tenant": self.tenant, "saler_id": self.saler_id,
-                           "request_id": self.request_id, "amount": self.amount},
+                           "request_id": self.request_id, "amount": self.amount,
+                           "response_time": self.response_time},
                           separators=(",", ":"))
 
     @classmethod
@@ -38,7 +46,8 @@ class Credit:
             data = json.loads(body)
             credit = cls(tenant=data["tenant"], saler_id=fields.saler_id(data["saler_id"]),
                          request_id=fields.request_id(data["request_id"]),
-                         amount=fields.amount_fen(data["amount"]))
+                         amount=fields.amount_fen(data["amount"]),
+                         response_time=fields.request_time(data["response_time"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise PoisonMessage(f"not a credit message: {exc}") from None
         if not isinstance(credit.tenant, str) or not credit.tenant:

@@ -39,14 +39,18 @@ def credit_item(table: str, tenant: str, saler_id: str, total: int) -> dict:
 
 
 def journal_item(table: str, tenant: str, saler_id: str, entry: str, amount: int,
-                 request_id: str, posted_at: str) -> dict:
-    """A signed journal entry, refused if that movement was already journaled."""
+                 request_id: str, posted_at: str, response_time: str) -> dict:
+    """A signed journal entry, refused if that movement was already journaled.
+
+    `posted` is when the movement reached the balance (a credit: the aggregator's run);
+    `response_time` is when the payment system answered the order (China time), by
+    which balances as of a cutoff are computed (chalicelib/exports/balances.py)."""
     return {"Put": {
         "TableName": table,
         "Item": to_item({"account": account_key(tenant, saler_id), "entry": entry,
                          "posted": f"{posted_at}#{entry}", "amount": amount,
                          "tenant": tenant, "saler_id": saler_id,
-                         "request_id": request_id}),
+                         "request_id": request_id, "response_time": response_time}),
         "ConditionExpression": "attribute_not_exists(entry)",
     }}
 

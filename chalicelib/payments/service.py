@@ -21,7 +21,7 @@ from ..errors import ErrorCode, InvalidField, PaySettleError
 from ..logs import log
 from . import credits, ledger
 from .context import Payments
-from .keys import account_key, journal_entry, order_key, response_guard_key
+from .keys import account_key, journal_entry, order_key, response_guard_key, success_day
 from .messages import PayRequest, WithdrawRequest
 from .orders import FAIL, SUCCESS, Kind, Order
 
@@ -49,6 +49,9 @@ def _order_items(ctx: Payments, order: Order) -> List[dict]:
     """Put the order and claim its response id, both only if new."""
     pk = order_key(order.tenant, order.kind, order.request_id)
     record = dict(order.to_record(), pk=pk)
+    if order.succeeded:
+        # Sparse index entry for the exports: only successful orders, by day of response_time.
+        record["success_day"] = success_day(order.tenant, order.kind, order.response_time)
     if order.kind is Kind.PAY and order.succeeded:
         # Sparse index entry: present until the sweeper has seen the credit journaled.
         record["unsettled_account"] = account_key(order.tenant, order.saler_id)
@@ -92,7 +95,8 @@ def _retryable(error: ClientError) -> bool:
 
 
 def _enqueue_credit(ctx: Payments, order: Order) -> None:
-    credit = credits.Credit(order.tenant, order.saler_id, order.request_id, order.amount)
+    credit = credits.Credit(order.tenant, order.saler_id, order.request_id, order.amount,
+                            order.response_time)
     try:
         credits.enqueue(ctx.sqs, ctx.credit_queue_url, credit)
     except (ClientError, BotoCoreError) as error:
@@ -149,7 +153,8 @@ def _withdraw_items(ctx: Payments, order: Order) -> List[dict]:
     return _order_items(ctx, order) + [
         ledger.debit_item(ctx.ledger_table, order.tenant, order.saler_id, order.amount),
         ledger.journal_item(ctx.ledger_table, order.tenant, order.saler_id, entry,
-                            -order.amount, order.request_id, order.created_at),
+                            -order.amount, order.request_id, order.created_at,
+                            order.response_time),
     ]
 
 

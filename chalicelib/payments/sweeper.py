@@ -53,7 +53,8 @@ def _sweep_page(ctx: Payments, orders: List[dict], cutoff: str, report: SweeperR
             report.settled += 1
         elif order["created_at"] <= cutoff:
             stranded.append(credits.Credit(order["tenant"], order["saler_id"],
-                                           order["request_id"], order["amount"]))
+                                           order["request_id"], order["amount"],
+                                           order["response_time"]))
         else:
             report.waiting += 1
     if stranded:

@@ -12,9 +12,11 @@ are joined on `response_id`:
   would silently multiply them.
 
 The audit sums the merchant's pays minus withdraws per `saler_id` and compares
-the sum with the payment side's `balances.csv`; every FAIL is explained by the
-F113/F114/F115/DUPLICATE differences of that account, and the rest is shown as
-unexplained.
+the sum with the payment side's `balances.csv`: with the balance itself, or, when
+the file has an `opening_balance` column (the balance at the window's start), with
+`balance - opening_balance`, the account's movement in the window. Every FAIL is
+explained by the F113/F114/F115/DUPLICATE differences of that account, and the rest
+is shown as unexplained.
 
 DuckDB runs with a memory limit and spills to a temp directory under the
 configured work folder, so memory stays bounded whatever the file size.
@@ -31,12 +33,14 @@ from typing import Dict, List, Optional
 from ..logs import log
 from . import rowerrors
 from .formats import (AUDIT, DUPLICATE, ERRORS, F000, F113, F114, F115, FAIL, KINDS,
-                      MERCHANT, PAY_RECON, PAYMENT, SUCCESS, WITHDRAW_RECON, AMOUNT_COLUMN,
+                      MERCHANT, OPENING_BALANCE, PAY_RECON, PAYMENT, SUCCESS, WITHDRAW_RECON,
+                      AMOUNT_COLUMN,
                       AMOUNT_PATTERN, BALANCE_PATTERN, FileSpec, file_spec)
 
 RECON_FILE = {"pay": PAY_RECON, "withdraw": WITHDRAW_RECON}
 ERROR_COLUMNS = ("file", "line", "error", "column", "value")
-AUDIT_COLUMNS = ("saler_id", "balance", "result", "audit_amount", "difference",
+AUDIT_COLUMNS = ("saler_id", "balance", "result", "audit_amount", "opening_balance",
+                 "balance_change", "difference",
                  "f113_amount", "f114_amount", "f115_amount", "duplicate_amount",
                  "saler_mismatch_amount", "unexplained_amount", "note")
 # DuckDB's names for the rows it could not parse.
@@ -46,6 +50,9 @@ REJECT_NAMES = {"MISSING COLUMNS": "MISSING_COLUMNS", "TOO MANY COLUMNS": "TOO_M
                 "LINE SIZE OVER MAXIMUM": "LINE_TOO_LONG", "CAST": "BAD_VALUE",
                 "INVALID STATE": "BAD_QUOTING"}
 MAX_LINE_BYTES = 1 << 20
+# What the merchant's net is compared with (summary.json's audit.basis).
+AUDIT_BASIS_BALANCE = "balance"
+AUDIT_BASIS_MOVEMENT = "balance - opening_balance"
 
 
 @dataclass(frozen=True)
@@ -153,14 +160,18 @@ def _orders(session: _Session, spec: FileSpec, only_ids: str = "") -> tuple:
 def _load_balances(session: _Session, table: str, spec: FileSpec) -> str:
     source, rejects = session.read_csv(spec)
     p = spec.positions
+    # Without an opening_balance column every account opens at 0 (the balance is the movement).
+    opening = (_amount(p[OPENING_BALANCE], negative=True) if OPENING_BALANCE in p
+               else "CAST(0 AS BIGINT)")
     session.sql(f"""
         CREATE TEMP TABLE {table} AS
-        SELECT {_value(p['saler_id'])} AS saler_id, {_amount(p['balance'], negative=True)} AS balance
+        SELECT {_value(p['saler_id'])} AS saler_id, {_amount(p['balance'], negative=True)} AS balance,
+               {opening} AS opening_balance
         FROM {source}""")
     return rejects
 
 
-BALANCE_OK = "saler_id IS NOT NULL AND balance IS NOT NULL"
+BALANCE_OK = "saler_id IS NOT NULL AND balance IS NOT NULL AND opening_balance IS NOT NULL"
 
 
 def _reconcile(session: _Session, kind: str, merchant: FileSpec, payment: FileSpec) -> tuple:
@@ -286,7 +297,8 @@ def _audit(session: _Session) -> None:
                SELECT saler_id, sum(net) AS net FROM (
                  SELECT * FROM pay_net UNION ALL SELECT * FROM withdraw_net) GROUP BY 1),
              balance AS (
-               SELECT saler_id, min(balance) AS balance, count(*) AS n
+               SELECT saler_id, min(balance) AS balance, min(opening_balance) AS opening,
+                      count(*) AS n
                FROM balances_p WHERE {BALANCE_OK} GROUP BY 1),
              explained AS (
                SELECT saler_id,
@@ -303,6 +315,7 @@ def _audit(session: _Session) -> None:
              joined AS (
                SELECT s.saler_id,
                       CASE WHEN b.n = 1 THEN b.balance WHEN b.n IS NULL THEN 0 END AS balance,
+                      CASE WHEN b.n = 1 THEN b.opening WHEN b.n IS NULL THEN 0 END AS opening_balance,
                       coalesce(m.net, 0) AS audit_amount,
                       coalesce(e.f113, 0) AS f113, coalesce(e.f114, 0) AS f114,
                       coalesce(e.f115, 0) AS f115, coalesce(e.dup, 0) AS dup,
@@ -311,12 +324,14 @@ def _audit(session: _Session) -> None:
                FROM salers s LEFT JOIN merchant m USING (saler_id)
                     LEFT JOIN balance b USING (saler_id) LEFT JOIN explained e USING (saler_id))
         SELECT saler_id, balance,
-               CASE WHEN balance IS NOT NULL AND balance = audit_amount THEN '{SUCCESS}'
-                    ELSE '{FAIL}' END AS result,
-               audit_amount, balance - audit_amount AS difference,
+               CASE WHEN balance IS NOT NULL AND balance - opening_balance = audit_amount
+                    THEN '{SUCCESS}' ELSE '{FAIL}' END AS result,
+               audit_amount, opening_balance, balance - opening_balance AS balance_change,
+               balance - opening_balance - audit_amount AS difference,
                f113 AS f113_amount, f114 AS f114_amount, f115 AS f115_amount,
                dup AS duplicate_amount, mismatch AS saler_mismatch_amount,
-               balance - audit_amount - (f113 + f114 + f115 + dup + mismatch) AS unexplained_amount,
+               balance - opening_balance - audit_amount - (f113 + f114 + f115 + dup + mismatch)
+                 AS unexplained_amount,
                nullif(concat_ws('; ',
                  CASE WHEN n IS NULL THEN 'no row in payment/balances.csv: balance taken as 0' END,
                  CASE WHEN n > 1 THEN 'listed ' || n || ' times in payment/balances.csv' END,
@@ -419,6 +434,8 @@ def run(batch_dir: Path, out_dir: Path, options: EngineOptions) -> dict:
         session.sql(f"COPY (SELECT {', '.join(AUDIT_COLUMNS)} FROM audit ORDER BY saler_id) "
                     f"TO {_quote(out_dir / AUDIT)} (FORMAT csv, HEADER true)")
         audit = _audit_summary(session)
+        audit["basis"] = (AUDIT_BASIS_MOVEMENT if OPENING_BALANCE in spec.positions
+                          else AUDIT_BASIS_BALANCE)
         timings["audit"] = int((time.monotonic() - started) * 1000)
         if errors:
             _write_errors(out_dir / ERRORS, errors)

@@ -32,6 +32,11 @@ REQUIRED_FILES: Dict[str, Tuple[str, ...]] = {
 # The columns the engine reads from each kind of file (everything else is ignored).
 ORDER_COLUMNS = ("request_id", "response_id", "saler_id")
 BALANCE_COLUMNS = ("saler_id", "balance")
+# balances.csv may also hold each account's balance at the window's start: the audit then
+# compares the merchant's net with balance - opening_balance, the movement in the window
+# (without the column, opening balances are 0: the balance itself is compared).
+OPENING_BALANCE = "opening_balance"
+OPTIONAL_COLUMNS = {BALANCES: (OPENING_BALANCE,)}
 
 # Result files, as written under results/<batch>/ (or the CLI's out folder).
 PAY_RECON, WITHDRAW_RECON = "pay_recon.csv", "withdraw_recon.csv"
@@ -131,8 +136,11 @@ def file_spec(side: str, name: str, path: Path) -> FileSpec:
         raise InvalidBatch([Problem(side, name, "NO_HEADER", "the file has no header row")])
     names = [normalise(c) for c in header]
     positions, problems = {}, []
-    for wanted in wanted_columns(name):
+    optional = OPTIONAL_COLUMNS.get(name[:-len(".csv")], ())
+    for wanted in wanted_columns(name) + optional:
         found = [i for i, n in enumerate(names) if n == wanted]
+        if not found and wanted in optional:
+            continue
         if not found:
             problems.append(Problem(side, name, "MISSING_COLUMN",
                                     f"the header has no column {wanted}", expected=wanted,

@@ -90,20 +90,31 @@ def render(summary: dict, report: dict) -> str:
         ("accounts", "SUCCESS", "FAIL", "no balance row", "no merchant order"),
         [(audit["accounts"], audit["SUCCESS"], audit["FAIL"], audit["merchant_only"],
           audit["payment_only"])], numeric=(0, 1, 2, 3, 4)))
-    failing = [(a["saler_id"], yuan(a["balance"]), yuan(a["audit_amount"]), yuan(a["difference"]),
+    failing = [(a["saler_id"], yuan(a["balance"]), yuan(a["opening_balance"]),
+                yuan(a["balance_change"]), yuan(a["audit_amount"]), yuan(a["difference"]),
                 yuan(a["f113_amount"]), yuan(a["f114_amount"]), yuan(a["f115_amount"]),
                 yuan(a["duplicate_amount"]), yuan(a["saler_mismatch_amount"]),
                 yuan(a["unexplained_amount"]), a["note"])
                for a in report["failing_accounts"]]
+    with_opening = audit.get("basis") == "balance - opening_balance"
+    basis = ("The payment side's balances.csv gives each account's balance at the window's end and "
+             "its opening balance at the window's start: the audit compares the merchant's pays − "
+             "withdraws of the batch with the change, balance − opening balance."
+             if with_opening else
+             "The payment side's balances.csv gives balances only (no opening_balance column): "
+             "opening balances count as 0 and the audit compares the merchant's pays − withdraws "
+             "with the balance itself.")
+    sections.append(f"<p>{escape(basis)}</p>")
     sections.append(
         f"<h2>Failing accounts (largest first, at most {len(failing) if failing else 0} shown of "
-        f"{audit['FAIL']:,})</h2><p>difference = balance − audit amount (merchant pays − withdraws). "
+        f"{audit['FAIL']:,})</h2><p>difference = change (balance − opening balance) − audit amount "
+        "(merchant pays − withdraws). "
         "It is explained by the account's discrepancies (F113 adds what only the payment system has, "
         "F114 subtracts what only the merchant has, F115 the payment − merchant amount; withdrawals "
         "with the opposite sign); what remains is unexplained by the order files.</p>" + _table(
-            ("saler_id", "balance", "audit amount", "difference", "F113", "F114", "F115",
-             "duplicates", "saler mismatch", "unexplained", "note"),
-            failing, numeric=tuple(range(1, 10))))
+            ("saler_id", "balance", "opening balance", "change", "audit amount", "difference",
+             "F113", "F114", "F115", "duplicates", "saler mismatch", "unexplained", "note"),
+            failing, numeric=tuple(range(1, 12))))
     for kind, rows in report["discrepancies"].items():
         listed = [(r["diff_type"], r["response_id"], r["request_id"], r["saler_id"],
                    yuan(r["merchant_amount"]), yuan(r["payment_amount"])) for r in rows]

@@ -19,7 +19,7 @@ import csv
 import io
 from typing import Iterator, List, Optional, Set, Tuple
 
-from .formats import FileSpec
+from .formats import OPENING_BALANCE, FileSpec
 
 MAX_VALUE_CHARS = 200
 MAX_AMOUNT_DIGITS = 18
@@ -72,15 +72,16 @@ def value_errors(spec: FileSpec, rejected_lines: Set[int]) -> Iterator[dict]:
     checks = [("saler_id", "MISSING_SALER_ID")] if balance else \
         [("response_id", "MISSING_RESPONSE_ID"), ("saler_id", "MISSING_SALER_ID")]
     checks = [(spec.positions[column], column, error) for column, error in checks]
-    amount = spec.amount_column
-    amount_at = spec.positions[amount]
+    amounts = [(spec.positions[c], c) for c in (spec.amount_column, OPENING_BALANCE)
+               if c in spec.positions]
     for line, row in records(spec.path):
         if row is None or len(row) != spec.width or line in rejected_lines:
             continue
         for position, column, error in checks:
             if not row[position].strip(b" "):
                 yield {"file": spec.label, "line": line, "error": error, "column": column, "value": ""}
-        raw = row[amount_at]
-        if not _amount_ok(raw.strip(b" "), balance):
-            yield {"file": spec.label, "line": line, "error": "INVALID_AMOUNT", "column": amount,
-                   "value": clip(raw.decode("utf-8", errors="replace"))}
+        for position, column in amounts:
+            raw = row[position]
+            if not _amount_ok(raw.strip(b" "), balance):
+                yield {"file": spec.label, "line": line, "error": "INVALID_AMOUNT", "column": column,
+                       "value": clip(raw.decode("utf-8", errors="replace"))}

@@ -46,7 +46,8 @@ def test_each_function_has_its_own_role(packaged):
     template = _template(packaged)
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
-    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver"}
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
+                          "MerchantExport", "PaymentExport"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -84,12 +85,18 @@ def test_no_wildcard_actions_or_resources(packaged):
 
 def _s3_objects_under_a_prefix(resource) -> bool:
     """`{"Fn::Sub": "${SomeBucket.Arn}/some/prefix/*"}`: S3 object ARNs need a key wildcard;
-    the bucket is named and the prefix fixed, so nothing outside it is reachable."""
+    the bucket is named and the prefix fixed, so nothing outside it is reachable. A whole
+    inner segment may be `*` (a batch name: `incoming/*/payment/*`) when the first segment
+    and the one before the final wildcard are fixed."""
     text = resource.get("Fn::Sub") if isinstance(resource, dict) else None
     if not isinstance(text, str) or not text.startswith("${") or not text.endswith("/*"):
         return False
     bucket, _, rest = text[2:].partition(".Arn}/")
-    return bool(bucket) and bool(rest[:-2]) and "*" not in rest[:-2] and "$" not in rest
+    segments = rest[:-2].split("/")
+    fixed = [s for s in segments if s != "*"]
+    return (bool(bucket) and bool(rest[:-2]) and "$" not in rest
+            and segments[0] != "*" and segments[-1] != "*"
+            and all(s and "*" not in s for s in fixed))
 
 
 PAYMENT_FUNCTIONS = ("APIHandler", "Aggregator", "Sweeper")
@@ -183,3 +190,27 @@ def test_the_merchant_resolver_outlives_its_time_budget(packaged):
 
     resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
     assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5
+
+
+def test_exports_run_daily_with_their_own_narrow_permissions(packaged):
+    template = _template(packaged)
+    functions = _functions(template)
+    for name, side, table in (("MerchantExport", "merchant", "MerchantOrdersTable"),
+                              ("PaymentExport", "payment", "OrdersTable")):
+        properties = functions[name]["Properties"]
+        schedules = [e["Properties"]["Schedule"] for e in properties["Events"].values()
+                     if e["Type"] == "Schedule"]
+        assert schedules == ["cron(30 16 * * ? *)"], name     # 00:30 China time
+        variables = properties["Environment"]["Variables"]
+        assert variables["EXPORT_BUCKET"] == {"Ref": "ReconBucket"}, name
+        role = template["Resources"][properties["Role"]["Fn::GetAtt"][0]]
+        statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        uploads = [s for s in statements if "s3:PutObject" in s["Action"]]
+        assert [u["Resource"] for u in uploads] == [{"Fn::Sub": f"${{ReconBucket.Arn}}/incoming/*/{side}/*"}]
+        actions = {a for s in statements for a in s["Action"]}
+        assert not {"s3:GetObject", "s3:DeleteObject", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem", "sqs:SendMessage"} & actions, name
+        queried = [s["Resource"] for s in statements if s["Action"] == ["dynamodb:Query"]]
+        assert queried == [{"Fn::Sub": f"${{{table}.Arn}}/index/successful_by_day"}], name
+    assert "MERCHANT_ORDERS_TABLE" not in functions["PaymentExport"]["Properties"]["Environment"]["Variables"]
+    assert "LEDGER_TABLE" not in functions["MerchantExport"]["Properties"]["Environment"]["Variables"]

@@ -193,7 +193,7 @@ def test_get_recon_batch(stack, tmp_path, monkeypatch):
         assert body["results"] == f"s3://{stack.bucket}/results/2019-08-30/runs/{body['run_id']}/"
         assert body["summary"]["audit"] == {"accounts": 2, "SUCCESS": 1, "FAIL": 1, "merchant_only": 0,
                                             "payment_only": 0, "fail_abs_difference": 20,
-                                            "fail_abs_unexplained": 20}
+                                            "fail_abs_unexplained": 20, "basis": "balance"}
         missing = client.http.get("/recon/never-seen")
         assert missing.status_code == 404 and json.loads(missing.body)["error_code"] == 4043
         bad = client.http.get("/recon/..")

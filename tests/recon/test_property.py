@@ -22,9 +22,35 @@ order_row = st.tuples(st.text("qxyz", min_size=0, max_size=3), st.sampled_from(K
                       st.sampled_from(SALERS * 4 + [""]), amounts,
                       st.sampled_from(["ok"] * 12 + ["short", "long"]))
 order_rows = st.lists(order_row, max_size=12)
+# (saler_id, balance, opening_balance, shape); the opening_balance column is present or not.
 balance_rows = st.lists(st.tuples(st.sampled_from(SALERS * 3 + ["s9", ""]),
                                   st.sampled_from([str(n) for n in range(-2, 12)] + ["x", ""]),
+                                  st.sampled_from([str(n) for n in range(-1, 6)] * 3 + ["x", "", "1.5"]),
                                   st.sampled_from(["ok"] * 8 + ["short"])), max_size=5)
+
+
+def _merchant_net(pays, withdraws):
+    """The merchant's pays minus withdraws per saler, over the usable rows (as the audit sums them)."""
+    net = defaultdict(int)
+    for rows, sign in ((pays, 1), (withdraws, -1)):
+        for _, key, saler, amount, shape in rows:
+            if shape == "ok" and key and saler and AMOUNT.fullmatch(amount.strip(" ")):
+                net[saler] += sign * int(amount.strip(" "))
+    return net
+
+
+@st.composite
+def balances_for(draw, pays, withdraws):
+    """Balance rows, often matching the merchant's net (as a balance, or as balance - opening),
+    so that SUCCESS and the opening balance's part in it are exercised, beside random ones."""
+    net = _merchant_net(pays, withdraws)
+    rows = []
+    for saler, balance, opening, shape in draw(balance_rows):
+        choice = draw(st.sampled_from(["random", "movement", "balance"]))
+        if choice != "random" and BALANCE.fullmatch(opening):
+            balance = str(net.get(saler, 0) + (int(opening) if choice == "movement" else 0))
+        rows.append((saler, balance, opening, shape))
+    return rows
 
 
 @st.composite
@@ -145,20 +171,21 @@ def reference_audit(pay_records, withdraw_records, merchant_pay, merchant_withdr
             if m_amount is not None:
                 explained[m_saler][category] -= sign * m_amount
     balances = defaultdict(list)
-    for saler, balance in balance_rows:
-        balances[saler].append(balance)
+    for saler, balance, opening in balance_rows:
+        balances[saler].append((balance, opening))
     rows = {}
     for saler in set(net) | set(balances) | set(explained):
         listed = balances.get(saler, [])
-        balance = listed[0] if len(listed) == 1 else (0 if not listed else None)
+        balance, opening = listed[0] if len(listed) == 1 else ((0, 0) if not listed else (None, None))
+        change = None if balance is None else balance - opening
         e = explained[saler]
         parts = [e["F113"], e["F114"], e["F115"], e["DUPLICATE"], e["MISMATCH"]]
         audit = net.get(saler, 0)
         rows[saler] = (
-            "" if balance is None else str(balance),
-            "SUCCESS" if balance is not None and balance == audit else "FAIL",
-            str(audit), "" if balance is None else str(balance - audit),
-            *map(str, parts), "" if balance is None else str(balance - audit - sum(parts)))
+            _opt(balance), _opt(opening), _opt(change),
+            "SUCCESS" if change is not None and change == audit else "FAIL",
+            str(audit), "" if change is None else str(change - audit),
+            *map(str, parts), "" if change is None else str(change - audit - sum(parts)))
     return rows
 
 
@@ -170,12 +197,15 @@ def reference_balances(data):
                            "MISSING_COLUMNS" if len(row) < len(header) else "TOO_MANY_COLUMNS"))
             continue
         saler, balance = (row[header.index(n)].strip(" ") for n in ("saler_id", "balance"))
+        # Without the column every account opens at 0.
+        opening = row[header.index("opening_balance")].strip(" ") if "opening_balance" in header else "0"
         if not saler:
             errors.append(("payment/balances.csv", line, "MISSING_SALER_ID"))
-        if not BALANCE.fullmatch(balance):
-            errors.append(("payment/balances.csv", line, "INVALID_AMOUNT"))
-        if saler and BALANCE.fullmatch(balance):
-            valid.append((saler, int(balance)))
+        for value in (balance, opening):
+            if not BALANCE.fullmatch(value):
+                errors.append(("payment/balances.csv", line, "INVALID_AMOUNT"))
+        if saler and BALANCE.fullmatch(balance) and BALANCE.fullmatch(opening):
+            valid.append((saler, int(balance), int(opening)))
     return valid, errors
 
 
@@ -190,16 +220,22 @@ def _opt(value):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
-@given(pays=paired_rows(), withdraws=paired_rows(), bal=balance_rows, style_a=styles, style_b=styles)
-def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, bal, style_a, style_b):
+@given(pays=paired_rows(), withdraws=paired_rows(), with_opening=st.booleans(),
+       style_a=styles, style_b=styles, data=st.data())
+def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, with_opening, style_a,
+                                          style_b, data):
     (mp, pp), (mw, pw) = pays, withdraws
+    bal = data.draw(balances_for(mp, mw))
     data = {"merchant": {"pay.csv": _order_file("total_fee", mp, style_a),
                          "withdraw.csv": _order_file("withdraw_money", mw, style_b)},
             "payment": {"pay.csv": _order_file("total_fee", pp, style_b),
                         "withdraw.csv": _order_file("withdraw_money", pw, style_a),
-                        "balances.csv": _write(["saler_id", "balance"],
-                                               [((s, b), shape) for s, b, shape in bal],
-                                               dict(style_a, order=[0, 1]))}}
+                        "balances.csv": _write(["saler_id", "balance", "opening_balance"],
+                                               [((s, b, o), shape) for s, b, o, shape in bal],
+                                               style_a)
+                        if with_opening else _write(["saler_id", "balance"],
+                                                    [((s, b), shape) for s, b, o, shape in bal],
+                                                    dict(style_a, order=[0, 1]))}}
     outcome, out = reconcile(data)
     assert outcome.status == "DONE"
 
@@ -221,7 +257,8 @@ def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, bal, style
 
     expected_audit = reference_audit(records["pay"], records["withdraw"], valid["merchant", "pay"],
                                      valid["merchant", "withdraw"], balances)
-    got_audit = {r["saler_id"]: (r["balance"], r["result"], r["audit_amount"], r["difference"],
+    got_audit = {r["saler_id"]: (r["balance"], r["opening_balance"], r["balance_change"],
+                                 r["result"], r["audit_amount"], r["difference"],
                                  r["f113_amount"], r["f114_amount"], r["f115_amount"],
                                  r["duplicate_amount"], r["saler_mismatch_amount"], r["unexplained_amount"])
                  for r in read_csv(out / "audit.csv")}

@@ -24,7 +24,7 @@ class RecordingTransactions(Recording):
 
 
 def credit(saler_id: str, amount: int, request_id: str = None) -> Credit:
-    return Credit(TENANT, saler_id, request_id or new_request_id(), amount)
+    return Credit(TENANT, saler_id, request_id or new_request_id(), amount, "2019-08-29 17:15:25")
 
 
 def send(stack, *credits: Credit) -> None:
@@ -157,7 +157,12 @@ def test_sqs_requests_per_credit_for_a_batch_of_200(stack):
                 "amount": 5}),
     json.dumps({"tenant": "", "saler_id": "p", "request_id": "20190829171520000001", "amount": 5}),
     json.dumps({"tenant": TENANT, "saler_id": "p", "request_id": "2019", "amount": 5}),
-], ids=["not_json", "array", "no_amount", "negative", "bad_saler", "no_tenant", "bad_request_id"])
+    # A credit must say when its pay was answered: balances as of a cutoff are computed by it.
+    json.dumps({"tenant": TENANT, "saler_id": "p", "request_id": "20190829171520000001", "amount": 5}),
+    json.dumps({"tenant": TENANT, "saler_id": "p", "request_id": "20190829171520000001", "amount": 5,
+                "response_time": "2019-08-29T17:15:25"}),
+], ids=["not_json", "array", "no_amount", "negative", "bad_saler", "no_tenant", "bad_request_id",
+        "no_response_time", "bad_response_time"])
 def test_poison_messages_are_not_deleted_and_do_not_block_credits(stack, ctx, body):
     stack.sqs.send_message(QueueUrl=stack.credit_queue_url, MessageBody=body)
     send(stack, credit("beside", 9))

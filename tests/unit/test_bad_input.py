@@ -101,6 +101,8 @@ case("duplicate_key_lone_surrogate", "\udc00", lambda route: raw(
 case("extra_key_lone_surrogate", "body", lambda route: raw(
     json.dumps(valid(route))[:-1] + r', "\ud800": 1}'))
 case("extra_key_empty", '""', lambda route: raw(json.dumps(dict(valid(route), **{"": 1}))))
+case("duplicate_key_empty", '""', lambda route: raw(
+    json.dumps(valid(route))[:-1] + ', "": null, "": null}'))
 case("extra_key_non_ascii", "商户号", lambda route: raw(
     json.dumps(dict(valid(route), 商户号="1"), ensure_ascii=False)))
 case("saler_id_lone_surrogate", "saler_id", lambda route: raw(

@@ -1,0 +1,84 @@
+"""Successful orders of a window, from each side's own table, one page at a time.
+
+Both tables have a sparse GSI `successful_by_day` (hash: the order's kind and the
+China-time day of its response_time, present only on SUCCESS orders; range:
+`response_time`). A window is read with one query per day it touches, each with
+the key condition `response_time BETWEEN start AND end - 1 s`, page by page
+(`Limit` items a page): rows are yielded as pages arrive, never collected.
+Rows come out by day, then by response_time.
+
+    payment side   hash `<tenant>#<KIND>#<yyyyMMdd>`   orders table (chalicelib/payments)
+    merchant side  hash `<KIND>#<yyyyMMdd>`            merchant orders table (CONTRACT.md)
+"""
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from ..dynamo import from_item, values
+from ..logs import log
+from ..merchant.orders import success_day_key as merchant_success_day_key
+from ..payments.keys import SUCCESSFUL_INDEX, success_day_key
+from ..payments.orders import SUCCESS, Kind
+from .window import Window
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    request_time: str
+    request_id: str
+    response_time: str
+    response_id: str
+    saler_id: str
+    amount: int
+
+    def fields(self) -> tuple:
+        """The values in the order files' column order (csvfile.order_header)."""
+        return (self.request_time, self.request_id, self.response_time, self.response_id,
+                self.saler_id, self.amount)
+
+
+def _day_items(dynamodb, table: str, day_key: str, window: Window, page_size: int) -> Iterator[dict]:
+    request = {"TableName": table, "IndexName": SUCCESSFUL_INDEX, "Limit": page_size,
+               "KeyConditionExpression": "success_day = :day AND response_time BETWEEN :first AND :last",
+               "ExpressionAttributeValues": values(day=day_key, first=window.start,
+                                                   last=window.last_second)}
+    while True:
+        answer = dynamodb.query(**request)
+        for item in answer.get("Items", []):
+            yield from_item(item)
+        if "LastEvaluatedKey" not in answer:
+            return
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _rows(dynamodb, table: str, day_keys, window: Window, page_size: int,
+          successful: Callable[[dict], bool], side: str) -> Iterator[OrderRow]:
+    for day_key in day_keys:
+        for item in _day_items(dynamodb, table, day_key, window, page_size):
+            if not successful(item):
+                # The index is sparse on success; anything else there is a writer's bug:
+                # never export it, say so.
+                log("export.unsuccessful_order_in_index", level=logging.ERROR, side=side,
+                    table=table, request_id=item.get("request_id"))
+                continue
+            yield OrderRow(request_time=item["request_time"], request_id=item["request_id"],
+                           response_time=item["response_time"], response_id=item["response_id"],
+                           saler_id=item["saler_id"], amount=int(item["amount"]))
+
+
+def payment_orders(dynamodb, table: str, tenant: str, kind: Kind, window: Window,
+                   page_size: int) -> Iterator[OrderRow]:
+    """The payment system's successful orders of `kind` answered inside the window."""
+    keys = [success_day_key(tenant, kind, day) for day in window.days()]
+    return _rows(dynamodb, table, keys, window, page_size,
+                 lambda item: item.get("response_code") == SUCCESS
+                 and item.get("kind") == kind.value and item.get("tenant") == tenant, "payment")
+
+
+def merchant_orders(dynamodb, table: str, kind: Kind, window: Window,
+                    page_size: int) -> Iterator[OrderRow]:
+    """The merchant's own successful orders of `kind` answered inside the window."""
+    keys = [merchant_success_day_key(kind, day) for day in window.days()]
+    return _rows(dynamodb, table, keys, window, page_size,
+                 lambda item: item.get("state") == SUCCESS and item.get("kind") == kind.value,
+                 "merchant")
