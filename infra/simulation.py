@@ -35,6 +35,8 @@ from typing import Dict, List, Optional, Set
 
 import requests
 
+from chalicelib.exports.window import SETTLE_SECONDS
+
 from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
 
 OUT = REPO_ROOT / "out"
@@ -108,7 +110,9 @@ def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
                                f"{run.stderr.strip() or run.stdout.strip()}")
         line = json.loads(run.stdout.strip().splitlines()[-1])
         written.append(line)
-        print(f"   {side}: {json.dumps(line, ensure_ascii=False)}")
+        files = line["sides"][side]["files"]
+        print(f"   {side}: " + ", ".join(f"{f['name']} {f['rows']} rows" for f in files)
+              + f"; s3://{environment.get('EXPORT_BUCKET')}/{line['sides'][side]['manifest']}")
     return written
 
 
@@ -240,9 +244,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         verdict.check(wait_for_credits(stack.api_url, salers),
                       f"credits still pending after {CREDIT_DEADLINE_SECONDS} s")
 
-        # The window ends after the last order the payment side recorded in this run.
-        time.sleep(1)
-        window_end = message_time(datetime.now().astimezone())
+        # The window ends after the last order the payment side recorded in this run, and an
+        # export refuses a window that has not settled (SETTLE_SECONDS after its end).
+        window_end = message_time(datetime.now().astimezone() + timedelta(seconds=1))
+        settled = datetime.strptime(window_end, MESSAGE_TIME) + timedelta(seconds=SETTLE_SECONDS)
+        while message_time(datetime.now().astimezone()) < settled.strftime(MESSAGE_TIME):
+            time.sleep(0.25)
         batch = "run-" + window_start.replace("-", "").replace(":", "").replace(" ", "")
         _step(f"exporting batch {batch}: orders recorded in [{window_start}, {window_end})")
         export(stack, batch, window_start, window_end)

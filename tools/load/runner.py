@@ -96,8 +96,10 @@ class LoadResult:
 
 def _send_all(client: MerchantClient, calls, threads: int, progress: bool) -> List[CallOutcome]:
     results: List[Optional[CallOutcome]] = [None] * len(calls)
+    # On a terminal the bar redraws twice a second; in a log file each redraw is appended.
+    interval = 0.5 if sys.stderr.isatty() else 15
     bar = tqdm(total=len(calls), desc="load", unit="call", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True, mininterval=0.5)
+               disable=not progress, dynamic_ncols=True, mininterval=interval)
     try:
         # The pool's queue is first in, first out: calls start in plan order.
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
