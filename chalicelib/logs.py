@@ -4,13 +4,18 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-_logger = logging.getLogger("paysettle")
-if not _logger.handlers:
+# The lines go out through the handlers of the "paysettle" logger, but are logged on a child:
+# Chalice owns "paysettle" (the app's name) and sets its level to ERROR whenever `app.debug` is
+# assigned, which would silently drop every INFO event. A propagated record meets only the
+# parent's handlers, never the parent's level.
+_output = logging.getLogger("paysettle")
+if not _output.handlers:
     _handler = logging.StreamHandler(sys.stdout)
     _handler.setFormatter(logging.Formatter("%(message)s"))
-    _logger.addHandler(_handler)
-    _logger.setLevel(logging.INFO)
-    _logger.propagate = False
+    _output.addHandler(_handler)
+    _output.propagate = False
+_logger = logging.getLogger("paysettle.events")
+_logger.setLevel(logging.INFO)
 
 
 def log(event: str, level: int = logging.INFO, **fields) -> None:
