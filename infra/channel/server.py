@@ -72,21 +72,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- reading -----------------------------------------------------------
 
-    def _body(self):
-        """The JSON body; ChannelError (400 PARAM_ERROR, field `body`) when it is not JSON."""
+    def _read(self) -> None:
+        """Read the whole request body first, whatever the route: bytes left unread would
+        be taken for the next request on a kept-alive connection."""
+        self._raw = b""
+        self._too_large = False
         length = self.headers.get("Content-Length") or "0"
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            self.close_connection = True
+            self._too_large = True
+            self.close_connection = True  # the rest of the stream cannot be trusted
+            return
+        self._raw = self.rfile.read(int(length))
+
+    def _body(self):
+        """The JSON body; ChannelError (400 PARAM_ERROR, field `body`) when it is not JSON."""
+        if self._too_large:
             raise param_error("body", f"Content-Length must be at most {MAX_BODY_BYTES} bytes")
-        raw = self.rfile.read(int(length))
-        if not raw:
+        if not self._raw:
             raise param_error("body", "required, a JSON object")
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(self._raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise param_error("body", "not valid JSON in UTF-8") from None
 
     def _dispatch(self) -> None:
+        self._read()
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         try:
