@@ -50,6 +50,10 @@ SHARING_ORDERS = "profitsharing.orders"
 SHARING_RETURN_ORDERS = "profitsharing.return-orders"
 FAULTABLE_OPERATIONS = (SUBSIDY_CREATE, SUBSIDY_RETURN, SUBSIDY_CANCEL, SUBSIDY_QUERY,
                         SHARING_ORDERS, SHARING_RETURN_ORDERS)
+# The field that carries each operation's outbound number (the call log's `outbound_no`).
+OUTBOUND_FIELD = {SUBSIDY_CREATE: "out_subsidy_no", SUBSIDY_QUERY: "out_subsidy_no",
+                  SUBSIDY_RETURN: "out_order_no", SHARING_ORDERS: "out_order_no",
+                  SHARING_RETURN_ORDERS: "out_return_no"}
 
 # WeChat's words for the refusals.
 CANNOT_SUBSIDISE = "对应的订单不能补差"
@@ -317,8 +321,7 @@ class ChannelBook:
 
     def _log(self, operation, body, fault, outcome, http_status, code=None) -> None:
         body = body if isinstance(body, dict) else {}
-        outbound = body.get("out_subsidy_no") if operation in (SUBSIDY_CREATE, SUBSIDY_QUERY) \
-            else body.get("out_order_no")
+        outbound = body.get(OUTBOUND_FIELD.get(operation, ""))
         amount = body.get("amount")
         self._calls.append({
             "seq": len(self._calls) + 1, "operation": operation,
