@@ -1,6 +1,5 @@
 """The simulator's HTTP surface: shapes, malformed bodies, the control API, reset."""
 import pytest
-import requests
 
 from .conftest import create_body, order_body, return_body
 

@@ -1,10 +1,11 @@
 """Every fault kind over real HTTP, its count and its scoping to one operation."""
+import threading
 import time
 
 import pytest
 import requests
 
-from .conftest import create_body, return_body
+from .conftest import Client, create_body, return_body
 
 HOLD_MS = 300
 
@@ -163,11 +164,9 @@ def test_a_bad_fault_is_refused_naming_the_field(client, body, field):
 
 
 def test_stopping_releases_held_connections(simulator, http):
-    from .conftest import Client
     client = Client(simulator.url, http)
     transaction_id = client.order()
     client.fault("subsidies.create", "timeout_before_commit", delay_ms=60_000)
-    import threading
     outcome = []
 
     def call():
