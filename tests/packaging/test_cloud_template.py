@@ -214,3 +214,12 @@ def test_exports_run_daily_with_their_own_narrow_permissions(packaged):
         assert queried == [{"Fn::Sub": f"${{{table}.Arn}}/index/successful_by_day"}], name
     assert "MERCHANT_ORDERS_TABLE" not in functions["PaymentExport"]["Properties"]["Environment"]["Variables"]
     assert "LEDGER_TABLE" not in functions["MerchantExport"]["Properties"]["Environment"]["Variables"]
+
+
+def test_the_api_reaches_the_channel_through_a_parameter(packaged):
+    """CHANNEL_URL is the real channel's base URL in the cloud, the simulator's locally:
+    the template Parameter ChannelUrl, which the local stack fills in."""
+    template = _template(packaged)
+    assert template["Parameters"]["ChannelUrl"]["Type"] == "String"
+    variables = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}
