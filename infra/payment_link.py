@@ -28,13 +28,13 @@ import json
 import random
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from chalicelib.logs import log
 
-from .embedded_aws import LOOPBACK
+from .loopback import LoopbackServer, LoopbackService
 
 CONTROL_PREFIX = "/_control/"
 FAULTS = ("timeout_after_commit", "timeout_before_commit")
@@ -181,15 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _relay
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # a load driver opens many connections at once
-
+class _Server(LoopbackServer):
     def __init__(self, address, upstream: str, hold_seconds: float):
         super().__init__(address, _Handler)
         self.plan = FaultPlan()
         self.hold_seconds = hold_seconds
-        self.stopping = threading.Event()
         parts = urlsplit(upstream)
         self._upstream: Tuple[str, int] = (parts.hostname, parts.port or 80)
         self._upstream_prefix = parts.path.rstrip("/")
@@ -205,46 +201,23 @@ class _Server(ThreadingHTTPServer):
             connection.close()
 
 
-class PaymentLink:
+class PaymentLink(LoopbackService):
     """`PaymentLink(upstream_url, hold_seconds).start()`; `.url`, `.plan`, `.stop()`."""
 
+    thread_name = "payment-link"
+
     def __init__(self, upstream_url: str, hold_seconds: float, port: int = 0):
+        super().__init__(port)
         self.upstream_url = upstream_url
         self.hold_seconds = hold_seconds
-        self.port = port
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
     @property
     def plan(self) -> FaultPlan:
         return self._server.plan
 
-    def start(self) -> "PaymentLink":
-        # Bound now (port 0: any free port), so the URL is known before anyone calls.
-        self._server = _Server((LOOPBACK, self.port), self.upstream_url, self.hold_seconds)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="payment-link",
-                                        daemon=True)
-        self._thread.start()
+    def _make_server(self, address) -> _Server:
+        return _Server(address, self.upstream_url, self.hold_seconds)
+
+    def _started(self) -> None:
         log("payment_link.started", url=self.url, upstream=self.upstream_url,
             hold_seconds=self.hold_seconds)
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.stopping.set()  # held connections are closed now
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> "PaymentLink":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

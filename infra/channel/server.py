@@ -17,20 +17,19 @@ Control API (never faulted, never logged as calls):
 * `POST /_control/faults`, `GET /_control/faults`; `GET /_control/calls`; `POST /_control/reset`.
 """
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.logs import log
 
+from ..loopback import LoopbackServer, LoopbackService
 from . import notify
 from .faults import (HTTP_500, REJECT, SLOW, SYSTEM_ERROR, TIMEOUT_AFTER_COMMIT,
                      TIMEOUT_BEFORE_COMMIT, FaultSchedule)
 from .rules import (CANNOT_SUBSIDISE, SUBSIDY_CANCEL, SUBSIDY_CREATE, SUBSIDY_QUERY,
                     SUBSIDY_RETURN, ChannelBook, ChannelError, param_error)
 
-LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 1 << 20
 
 # (method, path) -> operation. Profit sharing (issue 6) adds its routes here.
@@ -193,10 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, answer)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # concurrency tests open dozens of connections at once
-
+class _Server(LoopbackServer):
     def __init__(self, address, book: ChannelBook, faults: FaultSchedule,
                  center_url: Optional[str], notify_timeout: float):
         super().__init__(address, _Handler)
@@ -204,52 +200,27 @@ class _Server(ThreadingHTTPServer):
         self.faults = faults
         self.center_url = center_url
         self.notify_timeout = notify_timeout
-        self.stopping = threading.Event()
 
 
-class ChannelSimulator:
+class ChannelSimulator(LoopbackService):
     """`ChannelSimulator(center_url).start()`; `.url`, `.book`, `.faults`, `.stop()`.
 
     `center_url`: the payment center's base URL, notified of every paid transaction
     (None: nobody is notified). `port` 0 takes any free port."""
 
+    thread_name = "channel"
+
     def __init__(self, center_url: Optional[str] = None, port: int = 0,
                  notify_timeout: float = notify.DEFAULT_TIMEOUT_SECONDS,
                  book: Optional[ChannelBook] = None):
+        super().__init__(port)
         self.center_url = center_url
-        self.port = port
         self.notify_timeout = notify_timeout
         self.book = book or ChannelBook()
         self.faults = FaultSchedule()
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+    def _make_server(self, address) -> _Server:
+        return _Server(address, self.book, self.faults, self.center_url, self.notify_timeout)
 
-    def start(self) -> "ChannelSimulator":
-        # Bound now (port 0: any free port), so the URL is known before anyone calls.
-        self._server = _Server((LOOPBACK, self.port), self.book, self.faults, self.center_url,
-                               self.notify_timeout)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="channel",
-                                        daemon=True)
-        self._thread.start()
+    def _started(self) -> None:
         log("channel.started", url=self.url, center_url=self.center_url)
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.stopping.set()  # held connections are closed now
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> "ChannelSimulator":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
