@@ -1,6 +1,5 @@
 """The event pump, in process: what it runs, with which environment, and how it fails."""
 import json
-import logging
 import os
 import threading
 
@@ -13,6 +12,7 @@ from infra.local_stack import REAL_AWS_SETTINGS, chalice_environment
 from infra.pump import Environment, Pump, QueueRef, UnknownEventSource, function_logical_id
 
 from .support import wait_until
+from tests.support.logs import captured_log_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -51,18 +51,8 @@ def _reset_seen():
 
 @pytest.fixture
 def pump_logs():
-    """The JSON lines the pump logs (the `paysettle` logger does not propagate)."""
-    lines = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(json.loads(record.getMessage()))
-
-    handler = Collect()
-    logger = logging.getLogger("paysettle")
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
+    with captured_log_lines() as lines:
+        yield lines
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """The daily export schedules: the handlers through chalice's test client, the batch they pick,
 and the local pump's rule that a LOCAL_SCHEDULE_SECONDS of "0" means "not run locally"."""
-import json
-import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +13,7 @@ from chalicelib.exports import service
 from chalicelib.exports.window import previous_day
 from infra.local_stack import chalice_environment
 from infra.pump import Environment, Pump
+from tests.support.logs import captured_log_lines
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -90,17 +89,8 @@ def often(event):
 
 @pytest.fixture
 def pump_logs():
-    lines = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(json.loads(record.getMessage()))
-
-    handler = Collect()
-    logger = logging.getLogger("paysettle")
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
+    with captured_log_lines() as lines:
+        yield lines
 
 
 def _pump(settings):
