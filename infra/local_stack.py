@@ -1,7 +1,9 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
 Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table and queue of `infra/resources.json`, the payment link (`infra/payment_link.py`,
+table and queue of `infra/resources.json`, the channel simulator (`infra/channel/`, the
+WeChat-Pay-like channel: the template's ChannelUrl parameter, i.e. CHANNEL_URL, points at
+it; it notifies the API of paid transactions), the payment link (`infra/payment_link.py`,
 the fault-injecting proxy through which the merchant reaches the payment API:
 the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
 HTTP API (`chalice local --stage local` as a subprocess), and the event pump
@@ -38,6 +40,7 @@ from chalicelib.logs import log
 
 from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
+from .channel import ChannelSimulator
 from .payment_link import PaymentLink
 from .pump import Environment, Pump, QueueRef, function_logical_id
 
@@ -129,10 +132,12 @@ class LocalStack:
     def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
                  out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
                  prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None,
-                 payment_link_port: int = 0):
+                 payment_link_port: int = 0, channel_port: int = 0):
         """`api_log`: a file for the API's output; by default it shares this process's.
-        `payment_link_port`: 0 takes any free port (the URL is in the manifest)."""
+        `payment_link_port`, `channel_port`: 0 takes any free port (the URLs are in the manifest)."""
         self.api_port = api_port
+        self.channel_port = channel_port
+        self.channel: Optional[ChannelSimulator] = None
         self.payment_link_port = payment_link_port
         self.payment_link: Optional[PaymentLink] = None
         self.aws_port = aws_port
@@ -154,6 +159,7 @@ class LocalStack:
         return cls(api_port=port_from_env("API_PORT", DEFAULT_API_PORT),
                    aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
                    payment_link_port=port_from_env("PAYMENT_LINK_PORT", 0),
+                   channel_port=port_from_env("CHANNEL_PORT", 0),
                    out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
 
     # -- what each function sees -------------------------------------------
@@ -174,7 +180,11 @@ class LocalStack:
         """Environment of a chalice function (`api_handler`, or an event source name)."""
         logical_id = API_LOGICAL_ID if function == API_FUNCTION else function_logical_id(function)
         variables = chalice_environment(function, self.stage)
-        parameters = {"PaymentApiUrl": self.payment_link.url} if self.payment_link else {}
+        parameters = {}
+        if self.payment_link:
+            parameters["PaymentApiUrl"] = self.payment_link.url
+        if self.channel:
+            parameters["ChannelUrl"] = self.channel.url
         variables.update(self.provisioned.environment(self._template, logical_id, parameters))
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
@@ -193,6 +203,7 @@ class LocalStack:
     def start(self) -> "LocalStack":
         try:
             self._start_aws()
+            self._start_channel()
             self._start_payment_link()
             self._start_api()
             self._start_pump()
@@ -214,6 +225,15 @@ class LocalStack:
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
             tables=self.provisioned.tables, queues=self.provisioned.queues,
             buckets=self.provisioned.buckets)
+
+    def _start_channel(self) -> None:
+        # Before the API: every function's CHANNEL_URL must name it. It notifies the API
+        # directly (not through the payment link, which fakes the merchant's network).
+        try:
+            self.channel = ChannelSimulator(center_url=self.api_url, port=self.channel_port).start()
+        except OSError as error:
+            raise StackFailed(f"the channel simulator could not listen on port {self.channel_port} "
+                              f"({error})") from None
 
     def _start_payment_link(self) -> None:
         merchant = chalice_environment(API_FUNCTION, self.stage)
@@ -299,6 +319,7 @@ class LocalStack:
 
     def manifest(self) -> dict:
         return {"api_url": self.api_url, "payment_link_url": self.payment_link.url,
+                "channel_url": self.channel.url,
                 "docs_url": self.api_url + "/docs", "openapi_url": self.api_url + "/openapi.json",
                 "aws_endpoint_url": self.aws.url,
                 "region": self.region, "tables": dict(self.provisioned.tables),
@@ -351,6 +372,9 @@ class LocalStack:
         if self.payment_link is not None:
             self.payment_link.stop()
             self.payment_link = None
+        if self.channel is not None:
+            self.channel.stop()
+            self.channel = None
         if self.aws is not None:
             self.aws.stop()
             self.aws = None

@@ -183,3 +183,12 @@ def test_the_merchant_resolver_outlives_its_time_budget(packaged):
 
     resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
     assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5
+
+
+def test_the_api_reaches_the_channel_through_a_parameter(packaged):
+    """CHANNEL_URL is the real channel's base URL in the cloud, the simulator's locally:
+    the template Parameter ChannelUrl, which the local stack fills in."""
+    template = _template(packaged)
+    assert template["Parameters"]["ChannelUrl"]["Type"] == "String"
+    variables = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}

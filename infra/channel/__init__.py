@@ -1,0 +1,13 @@
+"""The channel simulator: a WeChat-Pay-like payment channel for the local stack and tests.
+
+* `rules`   the channel's rules as pure logic (`ChannelBook`);
+* `faults`  the scheduled faults per operation (`FaultSchedule`);
+* `notify`  the one place requests to the payment center are sent;
+* `server`  the HTTP server and its control API (`ChannelSimulator`).
+
+Run alone: `python -m infra.channel` (CHANNEL_PORT, CENTER_URL).
+"""
+from .rules import ChannelBook, ChannelError
+from .server import ChannelSimulator
+
+__all__ = ["ChannelBook", "ChannelError", "ChannelSimulator"]

@@ -1,0 +1,41 @@
+"""The one place the simulator sends requests to the payment center.
+
+Issue 8 adds request signing to both directions: it belongs here. No retries: a failed
+notification is reported to whoever asked for it (the control API answers 502), so a test
+sees it instead of a center that silently missed a payment.
+"""
+import json
+import urllib.error
+import urllib.request
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+TRANSACTIONS_PATH = "/channel/notifications/transactions"
+
+
+class NotificationFailed(RuntimeError):
+    """The center did not acknowledge: unreachable, timed out, or answered other than 200."""
+
+
+def send(center_url: str, path: str, body: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> dict:
+    """POST `body` as JSON to `center_url` + `path`; the center's JSON answer on HTTP 200.
+
+    Raises NotificationFailed with the reason otherwise."""
+    request = urllib.request.Request(
+        center_url.rstrip("/") + path, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        detail = error.read()[:500].decode("utf-8", "replace")
+        raise NotificationFailed(f"the center answered HTTP {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise NotificationFailed(f"the center could not be reached: {reason}") from None
+    if status != 200:
+        raise NotificationFailed(f"the center answered HTTP {status}")
+    try:
+        return json.loads(raw.decode("utf-8") or "{}")
+    except ValueError:
+        raise NotificationFailed("the center's answer is not JSON") from None
