@@ -46,7 +46,8 @@ def test_each_function_has_its_own_role(packaged):
     template = _template(packaged)
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
-    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver"}
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
+                          "SubsidySweeper"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -118,7 +119,7 @@ def test_credit_queue_has_a_dead_letter_queue_and_outlives_the_aggregator(packag
 
 def test_schedules_run_every_minute_in_the_cloud(packaged):
     functions = _functions(_template(packaged))
-    for name in ("Aggregator", "Sweeper", "MerchantResolver"):
+    for name in ("Aggregator", "Sweeper", "MerchantResolver", "SubsidySweeper"):
         events = functions[name]["Properties"]["Events"]
         schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
         assert schedules == ["rate(1 minute)"], name
