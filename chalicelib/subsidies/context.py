@@ -10,6 +10,9 @@ from ..config import subsidy_settings
 from ..reentry import Reentry
 from ..reentry.store import new_outbound_no
 
+# The sweeper starts no re-send that could end after this many seconds of its run (its Lambda
+# has 120 s: .chalice/config.json; tests/packaging checks the margin).
+SWEEPER_BUDGET_SECONDS = 100.0
 SUBSIDY = "SUBSIDY"
 RETURN = "RETURN"
 
@@ -24,6 +27,7 @@ class Subsidies:
     retry_after_seconds: float = 30
     sweeper_max_tries: int = 5
     sweeper_max_records: int = 100
+    sweeper_budget_seconds: float = SWEEPER_BUDGET_SECONDS
     now: Callable[[], datetime] = clock.utc_now
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep

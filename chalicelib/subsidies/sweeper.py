@@ -9,6 +9,9 @@ one log line `subsidy_sweeper.needs_attention` (ERROR) and one CloudWatch embedd
 line (`PaySettle/Subsidies` `NeedsAttention`, dimension `Kind`). NEEDS_ATTENTION is out of the
 index; the business line's own retry of the same request still re-sends it.
 
+Work per run is bounded: at most `sweeper_max_records` records, and no re-send is started that
+could end after `sweeper_budget_seconds` (the Lambda has 120 s: .chalice/config.json).
+
 Per record, the named outcomes counted in the report: `succeeded`, `failed`, `still_unknown`,
 `needs_attention`, `skipped` (final, or held by a live lease, by the time it was read).
 """
@@ -35,6 +38,7 @@ class SweepReport:
     still_unknown: int = 0
     needs_attention: int = 0
     skipped: int = 0
+    stopped: str = "done"       # "done" | "max_records" | "time_budget"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -117,9 +121,15 @@ def sweep_one(ctx: Subsidies, kind: str, record: Record, report: SweepReport) ->
 
 def run(ctx: Subsidies) -> SweepReport:
     report = SweepReport()
+    started = ctx.monotonic()
+    call_seconds = getattr(ctx.channel, "call_seconds", 0)
     for kind in (SUBSIDY, RETURN):
         for candidate in _due(ctx, kind):
             if report.examined >= ctx.sweeper_max_records:
+                report.stopped = "max_records"
+                break
+            if ctx.monotonic() - started + call_seconds > ctx.sweeper_budget_seconds:
+                report.stopped = "time_budget"    # no re-send that could outlive the Lambda
                 break
             report.examined += 1
             record = ctx.store(kind).get(candidate.pk)

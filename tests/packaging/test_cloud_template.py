@@ -193,3 +193,13 @@ def test_the_api_reaches_the_channel_through_a_parameter(packaged):
     assert template["Parameters"]["ChannelUrl"]["Type"] == "String"
     variables = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}
+
+
+def test_the_subsidy_sweeper_outlives_its_time_budget(packaged):
+    from chalicelib.subsidies.context import SWEEPER_BUDGET_SECONDS
+
+    sweeper = _functions(_template(packaged))["SubsidySweeper"]["Properties"]
+    assert sweeper["Timeout"] >= SWEEPER_BUDGET_SECONDS + 10
+    variables = sweeper["Environment"]["Variables"]
+    assert variables["SUBSIDIES_TABLE"] == {"Ref": "SubsidiesTable"}
+    assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}
