@@ -24,7 +24,8 @@ Condition expressions (exactly):
                  UNKNOWN, FAILED, NEEDS_ATTENTION)
 * start sending: #version = :mine AND #lease_until > :now
 * finish:        #version = :mine AND #state = IN_FLIGHT
-* late success:  #outbound_no = :no AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN, FAILED, NEEDS_ATTENTION)
+* late success:  #outbound_no = :no AND #version = :seen AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN,
+                 FAILED, NEEDS_ATTENTION)      (:seen: the version just read; a race re-reads)
 * give up:       #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN)
 """
 import random
