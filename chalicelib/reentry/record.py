@@ -12,7 +12,6 @@ UNKNOWN = "UNKNOWN"              # the answer was lost: re-send the same request
 NEEDS_ATTENTION = "NEEDS_ATTENTION"  # UNKNOWN after the sweeper's bounded tries; a caller may still re-send
 
 OPEN_STATES = (RECEIVED, IN_FLIGHT, UNKNOWN)          # in the sweeper's `open` index
-RECLAIMABLE = (RECEIVED, IN_FLIGHT, UNKNOWN, FAILED, NEEDS_ATTENTION)
 MECHANISM_FIELDS = ("pk", "kind", "reentry_key", "fingerprint", "outbound_no", "state", "version",
                     "lease_until", "sends", "sweeps", "request", "result", "failure", "last_error",
                     "created_at", "updated_at", "open_kind", "retry_at")

@@ -28,6 +28,7 @@ Condition expressions (exactly):
                  FAILED, NEEDS_ATTENTION)      (:seen: the version just read; a race re-reads)
 * give up:       #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN)
 """
+import dataclasses
 import random
 import secrets
 import time
@@ -38,8 +39,8 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 from .. import clock
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..logs import log
-from .record import (FAILED, IN_FLIGHT, NEEDS_ATTENTION, OPEN_STATES, RECEIVED, RECLAIMABLE,
-                     SUCCEEDED, UNKNOWN, Failed, Record, Succeeded, Unknown)
+from .record import (FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
+                     Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
 OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while OPEN_STATES), range retry_at
@@ -336,7 +337,7 @@ class Reentry:
 
     def _write_outcome(self, before: Record, outcome, effects: Effects, condition: str,
                        **condition_values) -> Optional[Record]:
-        moment, now_ms, _, stamp = self._clock()
+        moment, _, _, stamp = self._clock()
         state = _state_of(outcome)
         names = {"#state": "state", "#lease_until": "lease_until", "#updated_at": "updated_at",
                  "#open_kind": "open_kind", "#retry_at": "retry_at", "#version": "version",
@@ -431,5 +432,4 @@ def _state_of(outcome) -> str:
 
 
 def _replace(record: Record, **changes) -> Record:
-    from dataclasses import replace
-    return replace(record, **changes)
+    return dataclasses.replace(record, **changes)

@@ -5,15 +5,10 @@ error table as `code`, its message (naming the field when one is at fault), `dat
 what is known: the outbound numbers, the channel's code and message), plus `error_name` and
 `field` like every other refusal of PaySettle.
 """
-import functools
 from typing import Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ..dynamo import RETRYABLE_ERRORS, error_code
 from ..errors import ErrorCode, PaySettleError
-from ..http import json_response
-from ..logs import log
+from ..http import handled_as
 
 
 class SubsidyError(PaySettleError):
@@ -35,22 +30,5 @@ def refusal(error: PaySettleError) -> dict:
             "field": error.field}
 
 
-def enveloped(route):
-    """`chalicelib.http.handled` for the subsidy routes: every exception becomes an answer."""
-    @functools.wraps(route)
-    def wrapper(*args, **kwargs):
-        try:
-            return route(*args, **kwargs)
-        except PaySettleError as error:
-            return json_response(refusal(error), error.code.http_status)
-        except (ClientError, BotoCoreError) as error:
-            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-            log("aws.error", route=route.__name__, error=code)
-            transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
-            refused = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
-            return json_response(refusal(refused), refused.code.http_status)
-        except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
-            log("route.failed", route=route.__name__, error=type(error).__name__,
-                detail=str(error)[:300])
-            return json_response(refusal(PaySettleError(ErrorCode.INTERNAL)), 500)
-    return wrapper
+# `chalicelib.http.handled` for the subsidy routes: every exception becomes an answer.
+enveloped = handled_as(refusal)

@@ -22,7 +22,6 @@ UNKNOWN: an amount whose return may have moved is never offered to another retur
 """
 from typing import Callable, Dict, List, Optional
 
-from .. import fields  # noqa: F401  (kept: field parsers are the one place of rules)
 from ..channel import port
 from ..dynamo import to_item, values
 from ..errors import ErrorCode, InvalidField
@@ -160,12 +159,15 @@ def create(ctx: Subsidies, request: SubsidyRequest) -> Dict:
     store = ctx.store(SUBSIDY)
     pk = subsidy_key(request.bizSubsidiesId)
     params = _params(request, SUBSIDY_PARAMS)
-    print_ = fingerprint(params)
-    mismatch = lambda stored: _mismatch("bizSubsidiesId", request.bizSubsidiesId, stored, params)  # noqa: E731
+    fingerprint_ = fingerprint(params)
+
+    def mismatch(stored: Record) -> SubsidyError:
+        return _mismatch("bizSubsidiesId", request.bizSubsidiesId, stored, params)
+
     paid = transactions.find(ctx, request.paymentOrderId)
     if paid is None or paid["sub_mchid"] != request.subMchId or paid["mch_id"] != request.mchId:
         stored = store.get(pk)
-        if stored is not None and stored.fingerprint != print_:
+        if stored is not None and stored.fingerprint != fingerprint_:
             raise mismatch(stored)
         if paid is None:
             raise SubsidyError(ErrorCode.PAYMENT_ORDER_NOT_FOUND, field="paymentOrderId",
@@ -180,7 +182,7 @@ def create(ctx: Subsidies, request: SubsidyRequest) -> Dict:
                   "returning_amount": 0, "returned_amount": 0, "returns": {}}
 
     def claim():
-        return store.claim(pk, request.bizSubsidiesId, print_, channel_request, "out_subsidy_no",
+        return store.claim(pk, request.bizSubsidiesId, fingerprint_, channel_request, "out_subsidy_no",
                            attributes)
 
     record = _drive(ctx, store, claim, lambda r: _channel_outcome(ctx.channel.create_subsidy(r.request)),
@@ -269,9 +271,12 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     pk = return_key(request.paymentRefundId)
     subsidy_pk = subsidy_key(request.bizSubsidiesId)
     params = _params(request, RETURN_PARAMS)
-    print_ = fingerprint(params)
+    fingerprint_ = fingerprint(params)
     key_text = f"{request.paymentRefundId}/{request.bizReturnSubsidiesId}"
-    mismatch = lambda stored: _mismatch("paymentRefundId/bizReturnSubsidiesId", key_text, stored, params)  # noqa: E731
+
+    def mismatch(stored: Record) -> SubsidyError:
+        return _mismatch("paymentRefundId/bizReturnSubsidiesId", key_text, stored, params)
+
     subsidy = subsidies.get(subsidy_pk)
     problem = None
     if subsidy is None:
@@ -286,7 +291,7 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
         problem = InvalidField("subMchId", "is not the sub-merchant of this subsidy")
     if problem is not None:
         stored = returns.get(pk)
-        if stored is not None and stored.fingerprint != print_:
+        if stored is not None and stored.fingerprint != fingerprint_:
             raise mismatch(stored)
         raise problem
     channel_request = {"sub_mchid": request.subMchId, "transaction_id": subsidy.extra["transaction_id"],
@@ -298,7 +303,7 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     effects = _return_effects(ctx, request, subsidy_pk)
 
     def claim():
-        return returns.claim(pk, key_text, print_, channel_request, "out_order_no", attributes,
+        return returns.claim(pk, key_text, fingerprint_, channel_request, "out_order_no", attributes,
                              effects)
 
     def refused(outcome: EffectRefused):

@@ -12,7 +12,8 @@ from chalicelib.subsidies.answers import SubsidyError
 from chalicelib.subsidies.messages import TransactionNotification
 from infra.channel import ChannelSimulator
 from infra.provision import Provisioned, _create_table, load_template
-from tests.dynamodb_local.conftest import dynamodb, dynamodb_local_endpoint  # noqa: F401 (fixtures)
+# DynamoDB Local for the session: the fixtures of tests/dynamodb_local.
+from tests.dynamodb_local.conftest import dynamodb, dynamodb_local_endpoint  # noqa: F401
 from tests.subsidies.conftest import return_request, subsidy_request
 from tests.subsidies.support import MCH_ID, SUB_MCHID, Channel, Clock, context, next_id, return_body
 from tests.support.concurrency import THREADS, run_concurrently
