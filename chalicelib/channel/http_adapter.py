@@ -77,7 +77,10 @@ class HttpChannel:
             method, self.base_url + path,
             body=None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8"),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
-            timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+            # `total` caps the whole call (a server dripping bytes would reset a read timeout):
+            # the lease of the reentry record is sized on it.
+            timeout=urllib3.Timeout(total=self.call_seconds, connect=self.connect_timeout,
+                                    read=self.read_timeout),
             retries=False, redirect=False)
 
     def _call(self, method: str, path: str, body: Optional[dict], required: Sequence[str],

@@ -289,6 +289,8 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
         problem = InvalidField("paymentOrderId", "is not the paid order of this subsidy")
     elif subsidy.extra["params"]["subMchId"] != request.subMchId:
         problem = InvalidField("subMchId", "is not the sub-merchant of this subsidy")
+    elif request.tenantId is not None and request.tenantId != subsidy.extra["params"]["tenantId"]:
+        problem = InvalidField("tenantId", "is not the tenant of this subsidy")
     if problem is not None:
         stored = returns.get(pk)
         if stored is not None and stored.fingerprint != fingerprint_:

@@ -194,3 +194,10 @@ def test_the_transaction_notice_is_idempotent_and_a_conflict_is_409(api, channel
               "amount": 10000, "success_time": "2026-11-22T14:00:00+08:00"}
     response = api.post("/channel/notifications/transactions", notice)
     assert (response.status_code, body_of(response)["code"]) == (409, 1031)
+
+
+def test_a_return_naming_another_tenant_is_refused(api, stack, table, subsidised):
+    before = stack.count(table)
+    status, refused = give_back(api, return_body(subsidised, tenantId=7))
+    assert (status, refused["code"], refused["field"]) == (400, 1001, "tenantId")
+    assert stack.count(table) == before
