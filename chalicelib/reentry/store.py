@@ -33,7 +33,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from .. import clock
@@ -160,7 +160,6 @@ class Reentry:
         return moment, now_ms, until_ms, clock.iso_utc(moment)
 
     def _ms_iso(self, millis: int) -> str:
-        from datetime import timezone
         return clock.iso_utc(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
 
     # -- claim -----------------------------------------------------------------------------
