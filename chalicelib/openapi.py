@@ -27,6 +27,7 @@ from .errors import ErrorCode, PaySettleError
 OPENAPI_VERSION = "3.1.0"
 ENTRY_MODULES = (
     "chalicelib.payments.api_docs",
+    "chalicelib.payments.trades.api_docs",
     "chalicelib.merchant.api_docs",
     "chalicelib.recon.api_docs",
     "chalicelib.docs_site",
@@ -36,6 +37,8 @@ JSON = "application/json"
 
 TAGS = [
     {"name": "payments", "description": "Pay and withdraw (seed 003), orders, accounts"},
+    {"name": "trades", "description": "Trade settlement with fees, buyer fees and up-merchants "
+                                      "(seed 002), in double entry on the payments journal"},
     {"name": "merchant", "description": "The simulated merchant system: sends pays and "
                                         "withdraws to the payment API and keeps its own orders"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
@@ -52,6 +55,18 @@ class ErrorBody(BaseModel):
     error_code: int = Field(description="A number of the error table (README, Errors)")
     error_name: Literal[tuple(code.name for code in ErrorCode)]  # type: ignore[valid-type]
     field: Optional[str] = Field(description="The offending input, or null")
+
+
+class EnvelopeErrorData(BaseModel):
+    error_name: Literal[tuple(code.name for code in ErrorCode)]  # type: ignore[valid-type]
+    field: Optional[str] = Field(description="The offending input, or null")
+
+
+class EnvelopeError(BaseModel):
+    """A refusal of the `{"code", "message", "data"}` APIs (chalicelib/http.py `envelope_error_body`)."""
+    code: int = Field(description="A number of the error table (README, Errors)")
+    message: str = Field(description="For people; names the field when one is at fault")
+    data: EnvelopeErrorData
 
 
 class ChaliceError(BaseModel):
@@ -98,6 +113,8 @@ class Operation:
     errors: Sequence[ErrorCode] = ()
     # Answers other than 200 and the error table's (e.g. a 404 that is not an error body).
     replies: Mapping[int, Reply] = field(default_factory=dict)
+    # Refusals in the `{"code", "message", "data"}` envelope rather than the seed-003 body.
+    envelope: bool = False
 
 
 def operations() -> List[Operation]:
@@ -140,29 +157,40 @@ def _reply_object(reply: Reply) -> dict:
     return answer
 
 
-def _error_replies(codes: Sequence[ErrorCode]) -> Dict[int, dict]:
+def _error_replies(codes: Sequence[ErrorCode], envelope: bool = False) -> Dict[int, dict]:
     by_status: Dict[int, List[ErrorCode]] = {}
     for code in dict.fromkeys(codes):
         by_status.setdefault(code.http_status, []).append(code)
     answers = {}
     for status, group in sorted(by_status.items()):
-        narrowed = {"allOf": [
-            {"$ref": REF.format(model=ErrorBody.__name__)},
-            {"properties": {"error_code": {"enum": [c.number for c in group]},
-                            "error_name": {"enum": [c.name for c in group]}}}]}
+        if envelope:
+            narrowed = {"allOf": [
+                {"$ref": REF.format(model=EnvelopeError.__name__)},
+                {"properties": {"code": {"enum": [c.number for c in group]},
+                                "data": {"properties": {
+                                    "error_name": {"enum": [c.name for c in group]}}}}}]}
+        else:
+            narrowed = {"allOf": [
+                {"$ref": REF.format(model=ErrorBody.__name__)},
+                {"properties": {"error_code": {"enum": [c.number for c in group]},
+                                "error_name": {"enum": [c.name for c in group]}}}]}
         lines = "; ".join(f"{c.number} {c.name}: {c.message}" for c in group)
         outcome = "" if status == 500 else " Nothing was written."
         answers[status] = {"description": f"Refused ({lines}).{outcome}",
                            "content": {JSON: {"schema": narrowed, "examples": {
-                               c.name: {"summary": f"{c.number} {c.name}", "value": _error_example(c)}
+                               c.name: {"summary": f"{c.number} {c.name}",
+                                        "value": _error_example(c, envelope)}
                                for c in group}}}}
     return answers
 
 
-def _error_example(code: ErrorCode) -> dict:
+def _error_example(code: ErrorCode, envelope: bool = False) -> dict:
     field_name, detail = ("total_fee", "must be greater than zero") \
         if code is ErrorCode.INVALID_FIELD else (None, None)
     error = PaySettleError(code, detail=detail, field=field_name)
+    if envelope:
+        return {"code": code.number, "message": error.message,
+                "data": {"error_name": code.name, "field": field_name}}
     return {"response_time": "2019-08-29 17:15:25", "response_code": "FAIL",
             "response_msg": error.message, "error_code": code.number, "error_name": code.name,
             "field": field_name}
@@ -195,13 +223,15 @@ def _operation_object(op: Operation) -> dict:
         responses[status] = _reply_object(reply)
     if op.request is not None:
         responses[415] = _reply_object(UNSUPPORTED_MEDIA_TYPE)
-    responses.update(_error_replies(list(op.errors) + [ErrorCode.INTERNAL]))
+    responses.update(_error_replies(list(op.errors) + [ErrorCode.INTERNAL], op.envelope))
     result["responses"] = {str(status): responses[status] for status in sorted(responses)}
     return result
 
 
 def _models(ops: Sequence[Operation]) -> List[Type[BaseModel]]:
     models: List[Type[BaseModel]] = [ErrorBody]
+    if any(op.envelope for op in ops):
+        models.append(EnvelopeError)
     for op in ops:
         replies = [op.ok, *op.replies.values()] + ([UNSUPPORTED_MEDIA_TYPE] if op.request else [])
         models += [op.request] if op.request is not None else []
