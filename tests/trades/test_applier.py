@@ -126,3 +126,19 @@ def test_the_scheduled_function_runs_the_applier(stack, api, book, async_trade):
     assert api.invoke("trade_applier")["applied"] == 2
     assert api.invoke("trade_applier")["applied"] == 0
     assert movements(before, book.read()) == SETTLED
+
+
+def test_transaction_conflicts_are_retried_and_post_once(stack, book):
+    """DynamoDB cancels a transaction that collides with another (TransactionConflict): the pay
+    and the applier retry the same items; nothing is posted twice."""
+    from tests.support.faults import ConflictingClient
+    conflicting = ConflictingClient(stack.dynamodb, rate=0.6, seed=7)
+    ctx = trades_context(stack, dynamodb=conflicting)
+    trans_id = book.trade(cash=10_000, settlement="ASYNC", fee_amount=300, fee_user_id="wallet")
+    before = book.read()
+    shaky = Book(book.payments, ctx)
+    shaky.pay(trans_id, fee_type=2, fee_settlement_type="ASYNC", pay_mode="BALANCE")
+    while find_trade(book.ctx, trans_id)["state"] != "SETTLED":
+        applier.run(ctx)
+    assert conflicting.injected > 0
+    assert movements(before, book.read()) == SETTLED
