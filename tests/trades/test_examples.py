@@ -120,3 +120,12 @@ def test_the_journal_route_lists_trade_entries_per_sub_account(book):
     view = accounts.account_view(book.payments, "seller")
     assert view["sub_accounts"] == [{"sub_account": 1, "balance": 0},
                                     {"sub_account": 3, "balance": 1_000}]
+
+
+def test_an_unbalanced_phase_is_never_written():
+    import pytest
+    from chalicelib.payments.trades import ledger_items
+    from chalicelib.payments.trades.postings import Posting
+    lopsided = [Posting("buyer", 1, -100, "PAY", "REALTIME"), Posting("seller", 1, 99, "TRADE", "REALTIME")]
+    with pytest.raises(ValueError, match="do not sum to zero"):
+        ledger_items.phase_items("ledger", "default", "20240301101500000001", lopsided, "now")

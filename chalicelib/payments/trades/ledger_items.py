@@ -37,6 +37,9 @@ def phase_items(table: str, tenant: str, trans_id: str, postings: List[Posting],
                 posted_at: str) -> Tuple[List[dict], List[Posting]]:
     """The items of one phase, and for each balance item the posting whose account it guards
     (None for journal items): a cancelled balance condition names the account that was short."""
+    if sum(p.amount for p in postings) != 0:
+        # Double entry: a phase that does not balance is a bug, never written.
+        raise ValueError(f"trade {trans_id}: postings do not sum to zero: {postings}")
     grouped: Dict[Tuple[str, int], List[Posting]] = OrderedDict()
     for posting in postings:
         grouped.setdefault((posting.account_id, posting.sub_account), []).append(posting)
