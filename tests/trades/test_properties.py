@@ -108,3 +108,43 @@ def test_every_settled_trade_balances_and_moves_only_its_accounts(world, scenari
     # the fee is split without loss: wallet + up-merchants = fee
     fee_legs = [p for p in answer["postings"] if p["leg"] == "FEE" and p["amount"] > 0]
     assert sum(p["amount"] for p in fee_legs) == answer["settlement"]["fee_amount"]
+
+
+ACCOUNTS = {
+    "buyer": ("B", "NORMAL"), "seller": ("B", "NORMAL"), "wallet": ("C", "NORMAL"),
+    "wallet2": ("C", "NORMAL"), "buyerfees": ("C", "NORMAL"), "agent1": ("B", "NORMAL"),
+    "agent2": ("B", "NORMAL"), "partner": ("B", "NORMAL"), "icy": ("B", "FROZEN")}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(scenario=scenarios())
+def test_every_plan_the_rules_accept_posts_balanced_phases_in_order(scenario):
+    """The pure core, many more cases: each phase sums to zero; realtime postings never take
+    more from the seller than it gets in the same phase; async fee postings come after the trade."""
+    from chalicelib.payments.registry import AccountInfo
+    from chalicelib.payments.trades import rules
+    from chalicelib.payments.trades.messages import PayTradeRequest
+    from chalicelib.payments.trades.postings import PHASES, postings
+    trade, pay = scenario
+    record = {"trans_id": "20240301101500000001", "buyer_id": "buyer", "seller_id": "seller",
+              "cash_amount": trade["cash"], "settlement_type": trade["settlement"],
+              "payment_mode": trade["mode"], "channel_id": trade.get("channel_id")}
+    accounts = {a: AccountInfo(a, True, kind, status) for a, (kind, status) in ACCOUNTS.items()}
+    try:
+        plan = rules.plan(record, PayTradeRequest(**pay), accounts)
+    except (PaySettleError, InvalidField) as refusal:
+        event(f"refused {refusal.code.name}")
+        return
+    event(f"{plan.settlement_type} trade, {plan.fee_settlement_type} fee, fee_type {plan.fee_type}")
+    found = postings(plan)
+    for phase in PHASES:
+        assert sum(p.amount for p in found if p.phase == phase) == 0, phase
+    realtime_net = {}
+    for p in found:
+        if p.phase == "REALTIME":
+            key = (p.account_id, p.sub_account)
+            realtime_net[key] = realtime_net.get(key, 0) + p.amount
+    negative = {k for k, v in realtime_net.items() if v < 0}
+    assert negative <= {("buyer", 1)} | {(f"@channel:{plan.channel_id}", 1)}, realtime_net
+    fee_in = sum(p.amount for p in found if p.leg == "FEE" and p.amount > 0)
+    assert fee_in == plan.fee_amount

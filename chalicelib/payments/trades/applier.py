@@ -16,6 +16,10 @@ So a phase is applied once however often it is attempted: by two appliers at onc
 that died after its transaction committed, or from a stale read. A cancelled condition on the
 trade item means someone else applied it: re-read and go on. A fee collected later from a
 seller whose balance is short stays pending (counted `short`) and is tried again next run.
+
+Scale: the index's hash key is the tenant, so one tenant's pending settlements share one index
+partition (fine for thousands a minute; shard the key, `<tenant>#<n>`, beyond that). A run takes
+at most `max_trades` of them, oldest first.
 """
 import hashlib
 import json
