@@ -3,7 +3,7 @@ from chalice import Cron, Rate
 
 from chalicelib import docs_site, openapi
 from chalicelib.exports import service as exports
-from chalicelib.http import ThreadSafeChalice, handled, json_response
+from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
 from chalicelib.merchant import context as merchant_context
 from chalicelib.merchant import resolver as merchant_resolver
 from chalicelib.merchant import service as merchant
@@ -12,6 +12,10 @@ from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
+from chalicelib.payments.trades import applier as trade_applier
+from chalicelib.payments.trades import context as trades_context
+from chalicelib.payments.trades import service as trades
+from chalicelib.payments.trades.messages import AccountRequest, PayTradeRequest, TradeRequest
 from chalicelib.recon import service as recon
 from chalicelib.subsidies import answers as subsidy_answers
 from chalicelib.subsidies import service as subsidies
@@ -62,7 +66,41 @@ def account(saler_id):
 def account_journal(saler_id):
     query = app.current_request.query_params or {}
     return json_response(accounts.journal(from_environment(), saler_id,
-                                          query.get("limit"), query.get("cursor")))
+                                          query.get("limit"), query.get("cursor"),
+                                          query.get("sub_account")))
+
+
+# Trade settlement (seed 002): answers in the {"code", "message", "data"} envelope.
+@app.route("/accounts", methods=["POST"])
+@enveloped
+def declare_account():
+    request = parse(AccountRequest, app.current_request.raw_body)
+    return envelope(accounts.declare(from_environment(), request))
+
+
+@app.route("/trades", methods=["POST"])
+@enveloped
+def record_trade():
+    request = parse(TradeRequest, app.current_request.raw_body)
+    return envelope(trades.record_trade(trades_context.from_environment(), request))
+
+
+@app.route("/trades/{trans_id}", methods=["GET"])
+@enveloped
+def get_trade(trans_id):
+    return envelope(trades.find_trade(trades_context.from_environment(), trans_id))
+
+
+@app.route("/trades/{trans_id}/pay", methods=["POST"])
+@enveloped
+def pay_trade(trans_id):
+    request = parse(PayTradeRequest, app.current_request.raw_body)
+    return envelope(trades.pay_trade(trades_context.from_environment(), trans_id, request))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="trade_applier")
+def run_trade_applier(event):
+    return trade_applier.run(trades_context.from_environment()).as_dict()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="aggregator")

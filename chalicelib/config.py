@@ -193,3 +193,17 @@ def subsidy_settings() -> SubsidySettings:
         sweeper_max_tries=_integer("SUBSIDY_SWEEPER_MAX_TRIES", 5),
         sweeper_max_records=_integer("SUBSIDY_SWEEPER_MAX_RECORDS", 100),
     )
+
+
+# Trade settlement (chalicelib/payments/trades): its own table, the payment core's journal.
+@dataclass(frozen=True)
+class TradeSettings:
+    trades_table: str                   # TRADES_TABLE: trades and their settlement records
+    ledger_table: str                   # LEDGER_TABLE: the accounts and journal of the core
+    default_merchant: str
+
+
+def trade_settings() -> TradeSettings:
+    return TradeSettings(trades_table=_required("TRADES_TABLE"),
+                         ledger_table=_required("LEDGER_TABLE"),
+                         default_merchant=os.environ.get("DEFAULT_MERCHANT", "default"))

@@ -32,6 +32,19 @@ def error_body(error: PaySettleError) -> dict:
             "field": error.field}
 
 
+def envelope_error_body(error: PaySettleError) -> dict:
+    """A refusal in the `{"code", "message", "data"}` envelope (subsidies, trades, accounts):
+    `data` is null or what is known (outbound numbers, the channel's code and message)."""
+    return {"code": error.code.number, "message": error.message,
+            "data": getattr(error, "data", None), "error_name": error.code.name,
+            "field": error.field}
+
+
+def envelope(data) -> Response:
+    """A success in the `{"code": 0, "message": "success", "data"}` envelope."""
+    return json_response({"code": 0, "message": "success", "data": data})
+
+
 def handled_as(render):
     """A route decorator turning every exception into a clear answer rendered by `render`
     (a PaySettleError -> body), never a stack trace."""
@@ -56,8 +69,10 @@ def handled_as(render):
     return decorate
 
 
-# Every route of seed 003's shape: refusals as `error_body`.
+# Seed-003 style refusals (pay, withdraw, orders, ...).
 handled = handled_as(error_body)
+# `{"code", "message", "data"}` refusals (the seed-000/002 style APIs).
+enveloped = handled_as(envelope_error_body)
 
 
 class ThreadSafeChalice(Chalice):

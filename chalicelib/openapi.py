@@ -27,6 +27,7 @@ from .errors import ErrorCode, PaySettleError
 OPENAPI_VERSION = "3.1.0"
 ENTRY_MODULES = (
     "chalicelib.payments.api_docs",
+    "chalicelib.payments.trades.api_docs",
     "chalicelib.merchant.api_docs",
     "chalicelib.recon.api_docs",
     "chalicelib.subsidies.api_docs",
@@ -37,6 +38,8 @@ JSON = "application/json"
 
 TAGS = [
     {"name": "payments", "description": "Pay and withdraw (seed 003), orders, accounts"},
+    {"name": "trades", "description": "Trade settlement with fees, buyer fees and up-merchants "
+                                      "(seed 002), in double entry on the payments journal"},
     {"name": "merchant", "description": "The simulated merchant system: sends pays and "
                                         "withdraws to the payment API and keeps its own orders"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
@@ -58,8 +61,7 @@ class ErrorBody(BaseModel):
 
 
 class EnvelopeError(BaseModel):
-    """A refusal of the subsidy API (seed 000's `{"code", "message", "data"}`), with the code
-    from the same table (chalicelib/subsidies/answers.py `refusal`)."""
+    """A refusal of the `{"code", "message", "data"}` APIs (chalicelib/http.py `envelope_error_body`)."""
     code: int = Field(description="A number of the error table (README, Errors); 0 is success")
     message: str = Field(description="For people; names the field when one is at fault")
     data: Optional[Dict[str, Any]] = Field(description="null, or what is known (outbound numbers, "
@@ -112,7 +114,7 @@ class Operation:
     errors: Sequence[ErrorCode] = ()
     # Answers other than 200 and the error table's (e.g. a 404 that is not an error body).
     replies: Mapping[int, Reply] = field(default_factory=dict)
-    # Refusals as `EnvelopeError` ({"code", "message", "data"}: the subsidy API) instead of ErrorBody.
+    # Refusals in the `{"code", "message", "data"}` envelope (EnvelopeError) rather than ErrorBody.
     envelope: bool = False
 
 

@@ -1,12 +1,19 @@
-"""Read side of accounts: balance, credits still pending, the journal."""
+"""Read side of accounts: balance, credits still pending, sub-accounts, the journal.
+
+A saler account of the pay/withdraw core (created by its first credit, no `kind`) answers as
+it always did: `saler_id`, `balance`, the pending credits. An account declared with
+`POST /accounts`, or one with a sub-account 3 (trade settlement), also shows `account_id`,
+`kind`, `status`, `currency` and `sub_accounts` (the balance of sub-account 1 and 3; `balance`
+stays sub-account 1, the one pay and withdraw move).
+"""
 from typing import Optional
 
 from .. import fields
 from ..dynamo import from_item, values
 from ..errors import ErrorCode, InvalidField, PaySettleError
-from . import ledger
+from . import ledger, registry
 from .context import Payments
-from .keys import UNSETTLED_INDEX, account_key, journal_entry
+from .keys import ASYNC_SUB_ACCOUNT, SUB_ACCOUNTS, UNSETTLED_INDEX, account_key, journal_entry
 from .orders import Kind
 
 MAX_PAGE = 100
@@ -40,14 +47,21 @@ def _pending_credits(ctx: Payments, saler_id: str):
 
 def account_view(ctx: Payments, saler_id: str) -> dict:
     saler_id = _saler(saler_id)
-    state = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id)
+    info = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant, [saler_id])[saler_id]
+    async_part = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
+                                    ASYNC_SUB_ACCOUNT)
     pending = _pending_credits(ctx, saler_id)
-    if not state.exists and not pending:
+    if not info.exists and not async_part.exists and not pending:
         raise PaySettleError(ErrorCode.ACCOUNT_NOT_FOUND, field="saler_id",
                              detail="has no account and no pending credit")
-    return {"saler_id": saler_id, "balance": state.balance,
+    view = {"saler_id": saler_id, "balance": info.balance,
             "pending_credit_count": len(pending),
             "pending_credit_amount": sum(o["amount"] for o in pending)}
+    if info.declared or async_part.exists:
+        view.update(account_id=saler_id, **info.fields(), sub_accounts=[
+            {"sub_account": sub, "balance": info.balance if sub == 1 else async_part.balance}
+            for sub in SUB_ACCOUNTS])
+    return view
 
 
 def _page_size(limit: Optional[str]) -> int:
@@ -58,8 +72,28 @@ def _page_size(limit: Optional[str]) -> int:
     return int(limit)
 
 
-def journal(ctx: Payments, saler_id: str, limit: Optional[str], cursor: Optional[str]) -> dict:
+def _sub_account(sub_account: Optional[str]) -> int:
+    if sub_account is None:
+        return SUB_ACCOUNTS[0]
+    if sub_account not in [str(s) for s in SUB_ACCOUNTS]:
+        raise InvalidField("sub_account", f"must be one of {', '.join(map(str, SUB_ACCOUNTS))}")
+    return int(sub_account)
+
+
+def journal(ctx: Payments, saler_id: str, limit: Optional[str], cursor: Optional[str],
+            sub_account: Optional[str] = None) -> dict:
     saler_id = _saler(saler_id)
+    sub = _sub_account(sub_account)
     page = ledger.journal_page(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
-                               _page_size(limit), cursor)
-    return dict(page, saler_id=saler_id)
+                               _page_size(limit), cursor, sub)
+    answer = dict(page, saler_id=saler_id)
+    if sub_account is not None:
+        answer["sub_account"] = sub
+    return answer
+
+
+def declare(ctx: Payments, request) -> dict:
+    """`POST /accounts`: the account as declared (the original on a same-field replay)."""
+    info = registry.create(ctx.dynamodb, ctx.ledger_table, ctx.tenant, request.account_id,
+                           request.kind, request.status, request.currency, ctx.now)
+    return {"account_id": info.account_id, **info.fields()}

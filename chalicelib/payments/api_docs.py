@@ -48,18 +48,31 @@ class WithdrawResponse(BaseModel):
     response_msg: str = Field(description='"OK", or "账户余额不足，提款失败" (the balance does not cover it)')
 
 
-class AccountView(BaseModel):
-    """`GET /accounts/{saler_id}` (`accounts.account_view`)."""
-    saler_id: SalerId
+class SubAccountBalance(BaseModel):
+    sub_account: Literal[1, 3] = Field(description="1 realtime (the one pay and withdraw move), 3 async")
     balance: int = Field(ge=0, description="fen")
+
+
+class AccountView(BaseModel):
+    """`GET /accounts/{saler_id}` (`accounts.account_view`). A declared account (POST /accounts),
+    or one with a sub-account 3, also shows its attributes and both sub-accounts."""
+    saler_id: SalerId
+    balance: int = Field(ge=0, description="fen, sub-account 1")
     pending_credit_count: int = Field(ge=0, description="successful pays not yet credited")
     pending_credit_amount: int = Field(ge=0, description="their sum, fen")
+    account_id: Optional[SalerId] = None
+    kind: Optional[Literal["B", "C"]] = None
+    status: Optional[Literal["NORMAL", "FROZEN", "CLOSED"]] = None
+    currency: Optional[Literal["CNY"]] = None
+    sub_accounts: Optional[List[SubAccountBalance]] = None
 
 
 class JournalEntry(BaseModel):
-    entry: str = Field(description="<KIND>#<request_id>: the movement's exactly-once key",
+    entry: str = Field(description="<KIND>#<request_id> (TRADE#<trans_id>#<leg> for a trade leg): "
+                                   "the movement's exactly-once key",
                        examples=["PAY#20190829171520123456"])
-    amount: int = Field(description="fen: positive for a credited pay, negative for a withdraw")
+    amount: int = Field(description="fen: positive for a credited pay, negative for a withdraw; "
+                                    "signed trade postings")
     request_id: RequestId
     posted_at: str = Field(description="ISO 8601 UTC with microseconds",
                            examples=["2019-08-29T09:15:27.123456Z"])
@@ -68,6 +81,7 @@ class JournalEntry(BaseModel):
 class JournalPage(BaseModel):
     """`GET /accounts/{saler_id}/journal` (`accounts.journal`), oldest entry first."""
     saler_id: SalerId
+    sub_account: Optional[Literal[1, 3]] = Field(None, description="echoed when asked for")
     entries: List[JournalEntry]
     next_cursor: Optional[str] = Field(description="pass as `cursor` for the next page; null at the end")
 
@@ -146,7 +160,9 @@ OPERATIONS = [
                 Param("limit", PageSize, "query", required=False,
                       description=f"entries per page, 1-{MAX_PAGE} (default 50)"),
                 Param("cursor", str, "query", required=False,
-                      description="`next_cursor` of the previous page")],
+                      description="`next_cursor` of the previous page"),
+                Param("sub_account", Literal["1", "3"], "query", required=False,
+                      description="the sub-account's journal: 1 (default) or 3")],
         ok=Reply("One page of the journal (empty for an unknown saler).", JournalPage,
                  examples={"one credit": {"saler_id": "saler2", "next_cursor": None, "entries": [
                      {"entry": "PAY#20190829171520123456", "amount": 100,

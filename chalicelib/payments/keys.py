@@ -33,3 +33,36 @@ def success_day(tenant: str, kind: Kind, response_time: str) -> str:
     """The `successful_by_day` hash key of a successful order: the China-time day of its
     `response_time` (`yyyy-MM-dd HH:mm:ss`)."""
     return success_day_key(tenant, kind, response_time[:10].replace("-", ""))
+
+
+# -- Sub-accounts and trade settlement (chalicelib/payments/trades) ------------------------
+#
+# Each sub-account is its own ledger partition with its own balance item and journal:
+# sub-account 1 (realtime) IS the core's account partition `<tenant>#<id>`, so every saler
+# account of pay/withdraw is sub-account 1 of a B account, unchanged; sub-account 3 (async)
+# is `<tenant>#<id>#3`. `#` cannot occur in an account id, so the keys never collide.
+REALTIME_SUB_ACCOUNT = 1
+ASYNC_SUB_ACCOUNT = 3
+SUB_ACCOUNTS = (REALTIME_SUB_ACCOUNT, ASYNC_SUB_ACCOUNT)
+# System accounts of the settlement, outside the users' id space ('@' is not allowed in ids).
+TRANSIT_ACCOUNT = "@transit"            # money paid, waiting for its async settlement
+
+
+def channel_clearing_account(channel_id: str) -> str:
+    """What a payment channel collected for the platform and owes it (may be negative)."""
+    return f"@channel:{channel_id}"
+
+
+def sub_account_key(tenant: str, account_id: str, sub_account: int) -> str:
+    if sub_account == REALTIME_SUB_ACCOUNT:
+        return account_key(tenant, account_id)
+    return f"{account_key(tenant, account_id)}#{sub_account}"
+
+
+def trade_key(tenant: str, trans_id: str) -> str:
+    return f"{tenant}#TRADE#{trans_id}"
+
+
+def trade_entry(trans_id: str, leg: str) -> str:
+    """A trade leg's journal entry in one sub-account: the exactly-once guard of that posting."""
+    return f"TRADE#{trans_id}#{leg}"

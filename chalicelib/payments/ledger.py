@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ..dynamo import from_item, to_item, values
 from ..errors import InvalidField
-from .keys import ACCOUNT_ENTRY, POSTED_INDEX, account_key
+from .keys import ACCOUNT_ENTRY, POSTED_INDEX, REALTIME_SUB_ACCOUNT, account_key, sub_account_key
 
 
 def debit_item(table: str, tenant: str, saler_id: str, amount: int) -> dict:
@@ -62,9 +62,10 @@ class AccountState:
     exists: bool
 
 
-def get_account(client, table: str, tenant: str, saler_id: str) -> AccountState:
+def get_account(client, table: str, tenant: str, saler_id: str,
+                sub_account: int = REALTIME_SUB_ACCOUNT) -> AccountState:
     answer = client.get_item(TableName=table, ConsistentRead=True, Key=to_item(
-        {"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}))
+        {"account": sub_account_key(tenant, saler_id, sub_account), "entry": ACCOUNT_ENTRY}))
     item = answer.get("Item")
     if not item:
         return AccountState(saler_id, 0, exists=False)
@@ -110,9 +111,9 @@ def _decode_cursor(cursor: str, account: str) -> dict:
 
 
 def journal_page(client, table: str, tenant: str, saler_id: str, limit: int,
-                 cursor: Optional[str]) -> Dict:
-    """One page of an account's journal, oldest first, with the cursor of the next."""
-    account = account_key(tenant, saler_id)
+                 cursor: Optional[str], sub_account: int = REALTIME_SUB_ACCOUNT) -> Dict:
+    """One page of a (sub-)account's journal, oldest first, with the cursor of the next."""
+    account = sub_account_key(tenant, saler_id, sub_account)
     request = {"TableName": table, "IndexName": POSTED_INDEX, "Limit": limit,
                "KeyConditionExpression": "account = :account",
                "ExpressionAttributeValues": values(account=account)}

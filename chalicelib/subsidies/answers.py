@@ -8,7 +8,7 @@ what is known: the outbound numbers, the channel's code and message), plus `erro
 from typing import Optional
 
 from ..errors import ErrorCode, PaySettleError
-from ..http import handled_as
+from ..http import envelope_error_body, enveloped  # noqa: F401 - the routes use both
 
 
 class SubsidyError(PaySettleError):
@@ -24,11 +24,3 @@ def ok(data: dict) -> dict:
     return {"code": 0, "message": "success", "data": data}
 
 
-def refusal(error: PaySettleError) -> dict:
-    return {"code": error.code.number, "message": error.message,
-            "data": getattr(error, "data", None), "error_name": error.code.name,
-            "field": error.field}
-
-
-# `chalicelib.http.handled` for the subsidy routes: every exception becomes an answer.
-enveloped = handled_as(refusal)

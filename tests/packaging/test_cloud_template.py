@@ -47,7 +47,7 @@ def test_each_function_has_its_own_role(packaged):
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
     assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
-                          "MerchantExport", "PaymentExport", "SubsidySweeper"}
+                          "MerchantExport", "PaymentExport", "SubsidySweeper", "TradeApplier"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -233,3 +233,25 @@ def test_the_subsidy_sweeper_outlives_its_time_budget(packaged):
     variables = sweeper["Environment"]["Variables"]
     assert variables["SUBSIDIES_TABLE"] == {"Ref": "SubsidiesTable"}
     assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}
+
+
+def test_the_trade_applier_reads_pending_trades_and_writes_the_journal_only(packaged):
+    template = _template(packaged)
+    applier = _functions(template)["TradeApplier"]["Properties"]
+    schedules = [e["Properties"]["Schedule"] for e in applier["Events"].values()
+                 if e["Type"] == "Schedule"]
+    assert schedules == ["rate(1 minute)"]
+    assert applier["Environment"]["Variables"]["TRADES_TABLE"] == {"Ref": "TradesTable"}
+    assert applier["Environment"]["Variables"]["LEDGER_TABLE"] == {"Ref": "LedgerTable"}
+    role = template["Resources"][applier["Role"]["Fn::GetAtt"][0]]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {(action, json.dumps(s["Resource"], sort_keys=True))
+               for s in statements if s["Sid"] != "Logs" for action in s["Action"]}
+    trades = json.dumps({"Fn::GetAtt": ["TradesTable", "Arn"]}, sort_keys=True)
+    ledger = json.dumps({"Fn::GetAtt": ["LedgerTable", "Arn"]}, sort_keys=True)
+    index = json.dumps({"Fn::Sub": "${TradesTable.Arn}/index/pending_async"}, sort_keys=True)
+    assert granted == {("dynamodb:GetItem", trades), ("dynamodb:UpdateItem", trades),
+                       ("dynamodb:Query", index),
+                       ("dynamodb:PutItem", ledger), ("dynamodb:UpdateItem", ledger)}
+    api = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["TRADES_TABLE"] == {"Ref": "TradesTable"}

@@ -1,0 +1,24 @@
+"""The collaborators of trade settlement, passed in rather than imported."""
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from ... import aws, clock
+from ...config import trade_settings
+
+
+@dataclass
+class Trades:
+    dynamodb: Any
+    trades_table: str
+    ledger_table: str
+    tenant: str
+    now: Callable[[], datetime] = clock.utc_now
+    sleep: Callable[[float], None] = time.sleep
+
+
+def from_environment() -> Trades:
+    config = trade_settings()
+    return Trades(dynamodb=aws.client("dynamodb"), trades_table=config.trades_table,
+                  ledger_table=config.ledger_table, tenant=config.default_merchant)
