@@ -33,13 +33,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable, Dict, List, Optional
 
-from .common import *  # noqa: F401,F403 - the names every operation shares, re-exported
-from .common import (APPLIED, CANNOT_SUBSIDISE, CHINA, NO_SUBSIDY_TO_RETURN, NOT_APPLIED,
-                     OUTBOUND_FIELD, REFUND_ALREADY_RETURNED, REJECTED, REPLAYED,
-                     RETURN_OVER_SUBSIDY, SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS,
-                     SHARING_RETURN_QUERY, SHARING_UNFREEZE, SUBSIDY_ALREADY_SUCCEEDED,
-                     SUBSIDY_CANCEL, SUBSIDY_CREATE, SUBSIDY_QUERY, SUBSIDY_RETURN, Answer,
-                     ChannelError, _fen, _object, _ratio, _Reentry, _text, param_error, rfc3339)
+# The names every operation shares live in common.py; the channel's users import them from here.
+from .common import (APPLIED, CANNOT_SUBSIDISE, CHINA, FAULTABLE_OPERATIONS,
+                     NO_SUBSIDY_TO_RETURN, NOT_APPLIED, OUTBOUND_FIELD, REFUND_ALREADY_RETURNED,
+                     REJECTED, REPLAYED, RETURN_OVER_SUBSIDY, SHARING_NOTIFICATION,
+                     SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS, SHARING_RETURN_QUERY,
+                     SHARING_UNFREEZE, SUBSIDY_ALREADY_SUCCEEDED, SUBSIDY_CANCEL, SUBSIDY_CREATE,
+                     SUBSIDY_QUERY, SUBSIDY_RETURN, Answer, ChannelError, _fen, _object, _ratio,
+                     _Reentry, _text, param_error, rfc3339)
 from .sharing import DEFAULT_PROCESSING_MS, MAX_PROCESSING_MS, SharingRules
 
 # -- what the channel stores ------------------------------------------------------------
@@ -371,4 +372,7 @@ class ChannelBook(SharingRules):
 
 
 __all__ = ["APPLIED", "REPLAYED", "REJECTED", "NOT_APPLIED", "Answer", "ChannelBook",
-           "ChannelError", "Transaction", "FAULTABLE_OPERATIONS", "rfc3339"]
+           "ChannelError", "Transaction", "FAULTABLE_OPERATIONS", "rfc3339",
+           "SUBSIDY_CREATE", "SUBSIDY_RETURN", "SUBSIDY_CANCEL", "SUBSIDY_QUERY",
+           "SHARING_ORDERS", "SHARING_QUERY", "SHARING_UNFREEZE", "SHARING_RETURN_ORDERS",
+           "SHARING_RETURN_QUERY", "SHARING_NOTIFICATION"]
