@@ -1,9 +1,10 @@
 """The channel's rules, as pure logic: no HTTP, no sleeping, no threads of its own.
 
 `ChannelBook` holds what the simulated channel (modelled on WeChat Pay's e-commerce
-subsidies API) knows: paid transactions, their subsidy, the subsidy returns, the profit
-sharing (`sharing.SharingRules`, a part of the book), and the log of every call; all of it behind one lock, so each call is judged, applied and
-logged atomically (32 concurrent identical creates give exactly one APPLIED).
+subsidies and profit-sharing APIs) knows: paid transactions, their subsidy, the subsidy
+returns, the profit sharing (`sharing.SharingRules`, a part of the book), and the log of
+every call; all of it behind one lock, so each call is judged, applied and logged
+atomically (32 concurrent identical creates give exactly one APPLIED).
 Amounts are integer fen everywhere.
 
 Every operation is `call(operation, body, fault=None) -> Answer`. Its outcome, as
@@ -11,7 +12,8 @@ written in the call log:
 
 * `APPLIED`     the channel moved money (or changed state) for this call;
 * `REPLAYED`    the outbound number was known with the same parameters: the original
-                answer (same ids, same `success_time`) and no second movement;
+                answer (same ids, same `success_time`; for profit sharing the current
+                state of the original) and no second movement;
 * `REJECTED`    the rules refused it (HTTP 4xx with a WeChat code), nothing changed;
 * `NOT_APPLIED` an injected fault stopped the call before the rules saw it
                 (`record_unapplied`, used by the server), nothing changed.
