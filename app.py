@@ -13,6 +13,13 @@ from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
 from chalicelib.recon import service as recon
+from chalicelib.subsidies import answers as subsidy_answers
+from chalicelib.subsidies import service as subsidies
+from chalicelib.subsidies import sweeper as subsidy_sweeper
+from chalicelib.subsidies import transactions as subsidy_transactions
+from chalicelib.subsidies.context import from_environment as subsidy_context
+from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
+                                           TransactionNotification)
 
 
 app = ThreadSafeChalice(app_name="paysettle")
@@ -140,3 +147,38 @@ def merchant_order(request_id):
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="merchant_resolver")
 def run_merchant_resolver(event):
     return merchant_resolver.run(merchant_context.from_environment()).as_dict()
+
+
+# Marketing subsidies and their returns (seed 000): answers {"code", "message", "data"}.
+@app.route("/subsidies", methods=["POST"])
+@subsidy_answers.enveloped
+def create_subsidy():
+    request = parse(SubsidyRequest, app.current_request.raw_body)
+    return json_response(subsidy_answers.ok(subsidies.create(subsidy_context(), request)))
+
+
+@app.route("/subsidies/returns", methods=["POST"])
+@subsidy_answers.enveloped
+def return_subsidy():
+    request = parse(SubsidyReturnRequest, app.current_request.raw_body)
+    return json_response(subsidy_answers.ok(subsidies.return_subsidy(subsidy_context(), request)))
+
+
+@app.route("/subsidies/{bizSubsidiesId}", methods=["GET"])
+@subsidy_answers.enveloped
+def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the API names it
+    return json_response(subsidy_answers.ok(subsidies.view(subsidy_context(), bizSubsidiesId)))
+
+
+# The channel's notice of a paid order: paymentOrderId -> transaction_id, openid, sub_mchid.
+@app.route("/channel/notifications/transactions", methods=["POST"])
+@subsidy_answers.enveloped
+def channel_transaction_notification():
+    notice = parse(TransactionNotification, app.current_request.raw_body)
+    outcome = subsidy_transactions.record(subsidy_context(), notice)
+    return json_response({"code": "SUCCESS", "message": outcome})
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="subsidy_sweeper")
+def run_subsidy_sweeper(event):
+    return subsidy_sweeper.run(subsidy_context()).as_dict()

@@ -161,3 +161,35 @@ def export_settings() -> ExportSettings:
         orders_table=os.environ.get("ORDERS_TABLE", ""),
         ledger_table=os.environ.get("LEDGER_TABLE", ""),
     )
+
+
+# Marketing subsidies (chalicelib/subsidies) and the channel they call (chalicelib/channel).
+@dataclass(frozen=True)
+class SubsidySettings:
+    table: str                          # SUBSIDIES_TABLE: subsidies, returns, transactions, guards
+    channel_url: str                    # CHANNEL_URL: base URL of the channel (the simulator locally)
+    channel_connect_timeout: float      # CHANNEL_CONNECT_TIMEOUT_SECONDS
+    channel_read_timeout: float         # CHANNEL_READ_TIMEOUT_SECONDS: then the outcome is UNKNOWN
+    lease_seconds: float                # SUBSIDY_LEASE_SECONDS: one in-flight call's lease
+    wait_seconds: float                 # SUBSIDY_WAIT_SECONDS: a duplicate waits this long, then 3002
+    retry_after_seconds: float          # SUBSIDY_RETRY_AFTER_SECONDS: the sweeper's wait before a re-send
+    sweeper_max_tries: int              # SUBSIDY_SWEEPER_MAX_TRIES: then NEEDS_ATTENTION
+    sweeper_max_records: int            # SUBSIDY_SWEEPER_MAX_RECORDS: re-sends per sweeper run
+
+
+def subsidy_settings() -> SubsidySettings:
+    connect = _number("CHANNEL_CONNECT_TIMEOUT_SECONDS", 2)
+    read = _number("CHANNEL_READ_TIMEOUT_SECONDS", 5)
+    return SubsidySettings(
+        table=_required("SUBSIDIES_TABLE"),
+        channel_url=_required("CHANNEL_URL"),
+        channel_connect_timeout=connect,
+        channel_read_timeout=read,
+        # The lease outlives a whole call (connect + read) with a margin: a holder whose lease
+        # has expired has given up on its call, so a take-over never races a live call of ours.
+        lease_seconds=_number("SUBSIDY_LEASE_SECONDS", connect + read + 5),
+        wait_seconds=_number("SUBSIDY_WAIT_SECONDS", 1),
+        retry_after_seconds=_number("SUBSIDY_RETRY_AFTER_SECONDS", 30),
+        sweeper_max_tries=_integer("SUBSIDY_SWEEPER_MAX_TRIES", 5),
+        sweeper_max_records=_integer("SUBSIDY_SWEEPER_MAX_RECORDS", 100),
+    )

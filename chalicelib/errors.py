@@ -13,7 +13,13 @@ class ErrorCode(Enum):
     MALFORMED_BODY = (1002, 400, "request body is not a JSON object")
     BODY_TOO_LARGE = (1003, 400, "request body is too large")
     REENTRY_MISMATCH = (1030, 409, "请求重入参数校验失败: request_id was already used with other parameters")
+    TRANSACTION_CONFLICT = (1031, 409, "another transaction was already notified for this payment_order_id")
     INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
+    RETURN_EXCEEDS_SUBSIDY = (3001, 409, "amount is over what is left of the subsidy "
+                                         "(returned and returning amounts included)")
+    REENTRY_IN_PROGRESS = (3002, 409, "the same request is in progress; retry it unchanged")
+    CHANNEL_REJECTED = (3003, 422, "the channel refused; nothing moved; the same request may be sent again")
+    SUBSIDY_NOT_RETURNABLE = (3004, 409, "the subsidy has not succeeded, so nothing can be returned")
     ORDER_NOT_FOUND = (4041, 404, "order not found")
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
     RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")
@@ -21,8 +27,12 @@ class ErrorCode(Enum):
     DOCS_NOT_SERVED = (4045, 404, "docs are served on the local stack (make serve); "
                                   "here SWAGGER_UI_DIR is not set")
     DOCS_ASSET_NOT_FOUND = (4046, 404, "no such Swagger UI file")
+    PAYMENT_ORDER_NOT_FOUND = (4047, 404, "no paid channel transaction is known for this paymentOrderId")
+    SUBSIDY_NOT_FOUND = (4048, 404, "no subsidy with this bizSubsidiesId")
     INTERNAL = (5001, 500, "internal error; the request may be retried with the same request_id")
     BUSY = (5031, 503, "busy, retry with the same request_id")
+    OUTCOME_UNKNOWN = (5041, 504, "the channel's answer was lost: the outcome is unknown; retry the same "
+                                  "request (the same outbound number is sent again)")
 
     def __init__(self, number: int, http_status: int, message: str):
         self.number = number

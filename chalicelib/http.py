@@ -32,24 +32,32 @@ def error_body(error: PaySettleError) -> dict:
             "field": error.field}
 
 
-def handled(route):
-    """Turn every exception a route can raise into a clear response, never a stack trace."""
-    @functools.wraps(route)
-    def wrapper(*args, **kwargs):
-        try:
-            return route(*args, **kwargs)
-        except PaySettleError as error:
-            return json_response(error_body(error), error.code.http_status)
-        except (ClientError, BotoCoreError) as error:
-            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-            log("aws.error", route=route.__name__, error=code)
-            transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
-            refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
-            return json_response(error_body(refusal), refusal.code.http_status)
-        except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
-            log("route.failed", route=route.__name__, error=type(error).__name__, detail=str(error)[:300])
-            return json_response(error_body(PaySettleError(ErrorCode.INTERNAL)), 500)
-    return wrapper
+def handled_as(render):
+    """A route decorator turning every exception into a clear answer rendered by `render`
+    (a PaySettleError -> body), never a stack trace."""
+    def decorate(route):
+        @functools.wraps(route)
+        def wrapper(*args, **kwargs):
+            try:
+                return route(*args, **kwargs)
+            except PaySettleError as error:
+                return json_response(render(error), error.code.http_status)
+            except (ClientError, BotoCoreError) as error:
+                code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                log("aws.error", route=route.__name__, error=code)
+                transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
+                refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
+                return json_response(render(refusal), refusal.code.http_status)
+            except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
+                log("route.failed", route=route.__name__, error=type(error).__name__,
+                    detail=str(error)[:300])
+                return json_response(render(PaySettleError(ErrorCode.INTERNAL)), 500)
+        return wrapper
+    return decorate
+
+
+# Every route of seed 003's shape: refusals as `error_body`.
+handled = handled_as(error_body)
 
 
 class ThreadSafeChalice(Chalice):

@@ -29,6 +29,7 @@ ENTRY_MODULES = (
     "chalicelib.payments.api_docs",
     "chalicelib.merchant.api_docs",
     "chalicelib.recon.api_docs",
+    "chalicelib.subsidies.api_docs",
     "chalicelib.docs_site",
 )
 REF = "#/components/schemas/{model}"
@@ -39,6 +40,8 @@ TAGS = [
     {"name": "merchant", "description": "The simulated merchant system: sends pays and "
                                         "withdraws to the payment API and keeps its own orders"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
+    {"name": "subsidies", "description": "Marketing subsidies (营销补差) and their returns "
+                                         "(补差回退), seed 000: reentrant; the channel's notices"},
     {"name": "documentation", "description": "This document and its Swagger UI page"},
 ]
 
@@ -50,6 +53,17 @@ class ErrorBody(BaseModel):
     response_code: Literal["FAIL"]
     response_msg: str = Field(description="For people; names the field when one is at fault")
     error_code: int = Field(description="A number of the error table (README, Errors)")
+    error_name: Literal[tuple(code.name for code in ErrorCode)]  # type: ignore[valid-type]
+    field: Optional[str] = Field(description="The offending input, or null")
+
+
+class EnvelopeError(BaseModel):
+    """A refusal of the subsidy API (seed 000's `{"code", "message", "data"}`), with the code
+    from the same table (chalicelib/subsidies/answers.py `refusal`)."""
+    code: int = Field(description="A number of the error table (README, Errors); 0 is success")
+    message: str = Field(description="For people; names the field when one is at fault")
+    data: Optional[Dict[str, Any]] = Field(description="null, or what is known (outbound numbers, "
+                                                       "the channel's code and message)")
     error_name: Literal[tuple(code.name for code in ErrorCode)]  # type: ignore[valid-type]
     field: Optional[str] = Field(description="The offending input, or null")
 
@@ -98,6 +112,8 @@ class Operation:
     errors: Sequence[ErrorCode] = ()
     # Answers other than 200 and the error table's (e.g. a 404 that is not an error body).
     replies: Mapping[int, Reply] = field(default_factory=dict)
+    # Refusals as `EnvelopeError` ({"code", "message", "data"}: the subsidy API) instead of ErrorBody.
+    envelope: bool = False
 
 
 def operations() -> List[Operation]:
@@ -140,29 +156,34 @@ def _reply_object(reply: Reply) -> dict:
     return answer
 
 
-def _error_replies(codes: Sequence[ErrorCode]) -> Dict[int, dict]:
+def _error_replies(codes: Sequence[ErrorCode], envelope: bool = False) -> Dict[int, dict]:
     by_status: Dict[int, List[ErrorCode]] = {}
     for code in dict.fromkeys(codes):
         by_status.setdefault(code.http_status, []).append(code)
     answers = {}
+    model, number = (EnvelopeError, "code") if envelope else (ErrorBody, "error_code")
     for status, group in sorted(by_status.items()):
         narrowed = {"allOf": [
-            {"$ref": REF.format(model=ErrorBody.__name__)},
-            {"properties": {"error_code": {"enum": [c.number for c in group]},
+            {"$ref": REF.format(model=model.__name__)},
+            {"properties": {number: {"enum": [c.number for c in group]},
                             "error_name": {"enum": [c.name for c in group]}}}]}
         lines = "; ".join(f"{c.number} {c.name}: {c.message}" for c in group)
         outcome = "" if status == 500 else " Nothing was written."
         answers[status] = {"description": f"Refused ({lines}).{outcome}",
                            "content": {JSON: {"schema": narrowed, "examples": {
-                               c.name: {"summary": f"{c.number} {c.name}", "value": _error_example(c)}
+                               c.name: {"summary": f"{c.number} {c.name}",
+                                        "value": _error_example(c, envelope)}
                                for c in group}}}}
     return answers
 
 
-def _error_example(code: ErrorCode) -> dict:
-    field_name, detail = ("total_fee", "must be greater than zero") \
+def _error_example(code: ErrorCode, envelope: bool = False) -> dict:
+    field_name, detail = (("amount" if envelope else "total_fee"), "must be greater than zero") \
         if code is ErrorCode.INVALID_FIELD else (None, None)
     error = PaySettleError(code, detail=detail, field=field_name)
+    if envelope:
+        return {"code": code.number, "message": error.message, "data": None,
+                "error_name": code.name, "field": field_name}
     return {"response_time": "2019-08-29 17:15:25", "response_code": "FAIL",
             "response_msg": error.message, "error_code": code.number, "error_name": code.name,
             "field": field_name}
@@ -195,13 +216,15 @@ def _operation_object(op: Operation) -> dict:
         responses[status] = _reply_object(reply)
     if op.request is not None:
         responses[415] = _reply_object(UNSUPPORTED_MEDIA_TYPE)
-    responses.update(_error_replies(list(op.errors) + [ErrorCode.INTERNAL]))
+    responses.update(_error_replies(list(op.errors) + [ErrorCode.INTERNAL], op.envelope))
     result["responses"] = {str(status): responses[status] for status in sorted(responses)}
     return result
 
 
 def _models(ops: Sequence[Operation]) -> List[Type[BaseModel]]:
     models: List[Type[BaseModel]] = [ErrorBody]
+    if any(op.envelope for op in ops):
+        models.append(EnvelopeError)
     for op in ops:
         replies = [op.ok, *op.replies.values()] + ([UNSUPPORTED_MEDIA_TYPE] if op.request else [])
         models += [op.request] if op.request is not None else []

@@ -47,7 +47,7 @@ def test_each_function_has_its_own_role(packaged):
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
     assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
-                          "MerchantExport", "PaymentExport"}
+                          "MerchantExport", "PaymentExport", "SubsidySweeper"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -125,7 +125,7 @@ def test_credit_queue_has_a_dead_letter_queue_and_outlives_the_aggregator(packag
 
 def test_schedules_run_every_minute_in_the_cloud(packaged):
     functions = _functions(_template(packaged))
-    for name in ("Aggregator", "Sweeper", "MerchantResolver"):
+    for name in ("Aggregator", "Sweeper", "MerchantResolver", "SubsidySweeper"):
         events = functions[name]["Properties"]["Events"]
         schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
         assert schedules == ["rate(1 minute)"], name
@@ -222,4 +222,14 @@ def test_the_api_reaches_the_channel_through_a_parameter(packaged):
     template = _template(packaged)
     assert template["Parameters"]["ChannelUrl"]["Type"] == "String"
     variables = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}
+
+
+def test_the_subsidy_sweeper_outlives_its_time_budget(packaged):
+    from chalicelib.subsidies.context import SWEEPER_BUDGET_SECONDS
+
+    sweeper = _functions(_template(packaged))["SubsidySweeper"]["Properties"]
+    assert sweeper["Timeout"] >= SWEEPER_BUDGET_SECONDS + 10
+    variables = sweeper["Environment"]["Variables"]
+    assert variables["SUBSIDIES_TABLE"] == {"Ref": "SubsidiesTable"}
     assert variables["CHANNEL_URL"] == {"Ref": "ChannelUrl"}

@@ -1,0 +1,434 @@
+"""Reentry records in DynamoDB: claim, start sending, finish, give up; the sweeper's index.
+
+Every write is one TransactWriteItems (with the caller's `effects`, items of its own that
+must change in the same transaction, e.g. a subsidy's returnable amount), so a process that
+dies between two writes leaves either the one or the other, never half.
+
+Outcomes, all named (TigerBeetle style):
+* `claim`:  `Claimed(record, fresh)`  we hold the lease and must send (fresh: just created,
+                                      RECEIVED; else taken over from FAILED, UNKNOWN,
+                                      NEEDS_ATTENTION or an expired lease);
+            `Replayed(record)`         SUCCEEDED with the same fingerprint: answer it, send nothing;
+            `Mismatch(record)`         the key is known with another fingerprint: nothing changed;
+            `InProgress(record)`       another holder's lease is live: nothing changed;
+            `EffectRefused(index, record)`  effect item `index` failed its condition: nothing changed.
+* `start_sending`: the record IN_FLIGHT with `sends` + 1 and the lease renewed, or `LeaseLost`.
+* `finish`: `Finished(record)` recorded; `AlreadyFinal(record)` someone else recorded a final
+            state first (ours dropped, theirs returned); `LeaseLost(record)` we were taken over
+            and ours was not a success (dropped; the new holder re-sends the same request).
+* `give_up`: the record NEEDS_ATTENTION, or `LeaseLost` if someone holds or finished it.
+
+Condition expressions (exactly):
+* create:        attribute_not_exists(pk)  on the record and on its OUTBOUND#<no> guard
+* take over:     #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT,
+                 UNKNOWN, FAILED, NEEDS_ATTENTION)
+* start sending: #version = :mine AND #lease_until > :now
+* finish:        #version = :mine AND #state = IN_FLIGHT
+* late success:  #outbound_no = :no AND #version = :seen AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN,
+                 FAILED, NEEDS_ATTENTION)      (:seen: the version just read; a race re-reads)
+* give up:       #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN)
+"""
+import dataclasses
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+from .. import clock
+from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
+from ..logs import log
+from .record import (FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
+                     Record, Succeeded, Unknown)
+
+CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
+OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while OPEN_STATES), range retry_at
+MAX_ROUNDS = 20              # reads and conditional writes racing other writers of one record
+RECORD, GUARD = 0, 1         # positions in the create transaction; effects follow
+
+
+@dataclass(frozen=True)
+class Claimed:
+    record: Record
+    fresh: bool
+
+
+@dataclass(frozen=True)
+class Replayed:
+    record: Record
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    record: Record
+
+
+@dataclass(frozen=True)
+class InProgress:
+    record: Record
+
+
+@dataclass(frozen=True)
+class EffectRefused:
+    index: int                   # position in the caller's effects
+    record: Optional[Record]     # the record as stored (None when it did not exist)
+
+
+@dataclass(frozen=True)
+class Finished:
+    record: Record
+
+
+@dataclass(frozen=True)
+class AlreadyFinal:
+    record: Record
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    record: Record
+
+
+class LeaseLostError(Exception):
+    def __init__(self, record: Record):
+        super().__init__(f"{record.pk}: lease lost")
+        self.record = record
+
+
+ClaimOutcome = Union[Claimed, Replayed, Mismatch, InProgress, EffectRefused]
+FinishOutcome = Union[Finished, AlreadyFinal, LeaseLost]
+# effects(before, after, outbound_no, outcome) -> extra TransactWriteItems items, written with
+# the record's change (outcome: the Succeeded / Failed / Unknown being recorded, None for claims):
+# after = CLAIMED for a claim (before is None when the record is being created, else the record
+# as it was before the take-over), else the state being recorded (SUCCEEDED, FAILED, UNKNOWN)
+# and before the record as it was (IN_FLIGHT normally; any state for a late success).
+Effects = Callable[[Optional[Record], str, str, Any], List[dict]]
+
+
+def new_outbound_no(moment: datetime) -> str:
+    """19 digits: epoch milliseconds (13) and 6 random digits. Uniqueness is not assumed:
+    the OUTBOUND#<no> guard item is created with the record, a collision draws again."""
+    millis = int(moment.timestamp() * 1000)
+    return f"{millis:013d}{secrets.randbelow(1_000_000):06d}"[-19:]
+
+
+def _no_effects(before, after, outbound_no, outcome) -> List[dict]:
+    return []
+
+
+class Reentry:
+    def __init__(self, dynamodb: Any, table: str, kind: str, *, lease_seconds: float = 12,
+                 retry_after_seconds: float = 30,
+                 now: Callable[[], datetime] = clock.utc_now,
+                 new_outbound_no: Callable[[datetime], str] = new_outbound_no,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.dynamodb = dynamodb
+        self.table = table
+        self.kind = kind
+        self.lease_seconds = lease_seconds
+        self.retry_after_seconds = retry_after_seconds
+        self.now = now
+        self.new_outbound_no = new_outbound_no
+        self.sleep = sleep
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, pk: str) -> Optional[Record]:
+        answer = self.dynamodb.get_item(TableName=self.table, Key=to_item({"pk": pk}),
+                                        ConsistentRead=True)
+        item = answer.get("Item")
+        return Record.from_item(from_item(item)) if item else None
+
+    def due(self, limit: int, cursor: Optional[dict] = None) -> Tuple[List[Record], Optional[dict]]:
+        """Open records of this kind whose retry time has come (the index is eventually
+        consistent: callers re-read each record before acting)."""
+        request = {"TableName": self.table, "IndexName": OPEN_INDEX, "Limit": limit,
+                   "KeyConditionExpression": "open_kind = :kind AND retry_at <= :now",
+                   "ExpressionAttributeValues": values(kind=self.kind,
+                                                       now=clock.iso_utc(self.now()))}
+        if cursor:
+            request["ExclusiveStartKey"] = cursor
+        answer = self.dynamodb.query(**request)
+        return ([Record.from_item(from_item(item)) for item in answer.get("Items", [])],
+                answer.get("LastEvaluatedKey"))
+
+    # -- time ------------------------------------------------------------------------------
+    def _clock(self) -> Tuple[datetime, int, int, str]:
+        moment = self.now()
+        now_ms = int(moment.timestamp() * 1000)
+        until_ms = now_ms + int(self.lease_seconds * 1000)
+        return moment, now_ms, until_ms, clock.iso_utc(moment)
+
+    def _ms_iso(self, millis: int) -> str:
+        return clock.iso_utc(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+
+    # -- claim -----------------------------------------------------------------------------
+    def claim(self, pk: str, reentry_key: str, fingerprint: str, request: dict,
+              number_field: str, attributes: Optional[dict] = None,
+              effects: Effects = _no_effects, sweep: bool = False) -> ClaimOutcome:
+        """Create the record (RECEIVED, a new outbound number written into `request` under
+        `number_field`, our lease), or decide on the stored one: replay, mismatch, in progress,
+        or take it over (FAILED, UNKNOWN, NEEDS_ATTENTION, expired lease) with a new lease and
+        version. `sweep`: the sweeper's claim, counted in `sweeps`."""
+        for round_ in range(MAX_ROUNDS):
+            stored = self.get(pk) if round_ else None
+            if stored is None:
+                created = self._create(pk, reentry_key, fingerprint, request, number_field,
+                                       attributes or {}, effects)
+                if isinstance(created, _Created):
+                    return Claimed(created.record, fresh=True)
+                if isinstance(created, EffectRefused):
+                    return created
+                if created is None:          # it exists, but its old image was not returned
+                    continue
+                stored = created
+            if stored.fingerprint != fingerprint:
+                return Mismatch(stored)
+            if stored.state == SUCCEEDED:
+                return Replayed(stored)
+            _, now_ms, _, _ = self._clock()
+            if stored.lease_live(now_ms):
+                return InProgress(stored)
+            taken = self._take_over(stored, effects, sweep)
+            if taken is not None:
+                return taken
+            self._retry(round_)      # someone changed it between our read and our write
+        raise RuntimeError(f"{pk}: no decision after {MAX_ROUNDS} rounds")
+
+    def _retry(self, round_: int) -> None:
+        self.sleep(random.random() * min(0.05, 0.002 * 2 ** round_))
+
+    def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects):
+        for _ in range(MAX_ROUNDS):
+            moment, now_ms, until_ms, stamp = self._clock()
+            number = self.new_outbound_no(moment)
+            fixed = dict(request, **{number_field: number})
+            record = {**attributes, "pk": pk, "kind": self.kind, "reentry_key": reentry_key,
+                      "fingerprint": fingerprint, "outbound_no": number, "state": RECEIVED,
+                      "version": 1, "lease_until": until_ms, "sends": 0, "sweeps": 0,
+                      "request": fixed, "created_at": stamp, "updated_at": stamp,
+                      "open_kind": self.kind, "retry_at": self._ms_iso(until_ms)}
+            items = [
+                {"Put": {"TableName": self.table, "Item": to_item(record),
+                         "ConditionExpression": "attribute_not_exists(pk)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Put": {"TableName": self.table,
+                         "Item": to_item({"pk": f"OUTBOUND#{number}", "record": pk}),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ] + effects(None, CLAIMED, number, None)
+            try:
+                transact_write(self.dynamodb, items)
+            except TransactionCancelled as cancelled:
+                if cancelled.condition_failed(RECORD):
+                    old = cancelled.old_item(RECORD)
+                    return Record.from_item(old) if old else None   # None: read it and decide
+                if cancelled.condition_failed(GUARD):
+                    log("reentry.outbound_no_collision", kind=self.kind, outbound_no=number)
+                    continue
+                for index in range(2, len(items)):
+                    if cancelled.condition_failed(index):
+                        return EffectRefused(index - 2, None)
+                if cancelled.conflicted:
+                    self._retry(1)
+                    continue
+                raise
+            log("reentry.created", kind=self.kind, pk=pk, outbound_no=number)
+            return _Created(Record.from_item(record))
+        raise RuntimeError(f"{pk}: could not draw an unused outbound number")
+
+    def _take_over(self, stored: Record, effects: Effects, sweep: bool):
+        moment, now_ms, until_ms, stamp = self._clock()
+        names = {"#version": "version", "#lease_until": "lease_until", "#state": "state",
+                 "#updated_at": "updated_at", "#retry_at": "retry_at", "#open_kind": "open_kind",
+                 "#sweeps": "sweeps"}
+        update = ("SET #version = :next, #lease_until = :until, #updated_at = :stamp, "
+                  "#retry_at = :retry, #open_kind = :kind, #sweeps = :sweeps")
+        item = {"Update": {
+            "TableName": self.table, "Key": to_item({"pk": stored.pk}),
+            "UpdateExpression": update, "ExpressionAttributeNames": names,
+            "ConditionExpression": ("#version = :seen AND #lease_until <= :now AND #state IN "
+                                    "(:received, :in_flight, :unknown, :failed, :attention)"),
+            "ExpressionAttributeValues": values(
+                next=stored.version + 1, until=until_ms, stamp=stamp,
+                retry=self._ms_iso(until_ms), kind=self.kind,
+                sweeps=stored.sweeps + (1 if sweep else 0), seen=stored.version, now=now_ms,
+                received=RECEIVED, in_flight=IN_FLIGHT, unknown=UNKNOWN, failed=FAILED,
+                attention=NEEDS_ATTENTION)}}
+        items = [item] + effects(stored, CLAIMED, stored.outbound_no, None)
+        try:
+            transact_write(self.dynamodb, items)
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(0):
+                return None
+            for index in range(1, len(items)):
+                if cancelled.condition_failed(index):
+                    return EffectRefused(index - 1, stored)
+            if cancelled.conflicted:
+                return None
+            raise
+        log("reentry.taken_over", kind=self.kind, pk=stored.pk, outbound_no=stored.outbound_no,
+            before=stored.state, version=stored.version + 1, sweep=sweep)
+        return Claimed(_replace(stored, version=stored.version + 1, lease_until=until_ms,
+                                updated_at=stamp, sweeps=stored.sweeps + (1 if sweep else 0)),
+                       fresh=False)
+
+    # -- sending ---------------------------------------------------------------------------
+    def start_sending(self, record: Record) -> Record:
+        """IN_FLIGHT, sends + 1, the lease renewed for a whole call; LeaseLostError if our
+        lease expired or someone took the record over (then we must not send)."""
+        moment, now_ms, until_ms, stamp = self._clock()
+        item = {"Update": {
+            "TableName": self.table, "Key": to_item({"pk": record.pk}),
+            "UpdateExpression": ("SET #state = :in_flight, #sends = #sends + :one, "
+                                 "#lease_until = :until, #updated_at = :stamp, #retry_at = :retry, "
+                                 "#open_kind = :kind"),
+            "ConditionExpression": "#version = :mine AND #lease_until > :now",
+            "ExpressionAttributeNames": {"#state": "state", "#sends": "sends",
+                                         "#lease_until": "lease_until", "#updated_at": "updated_at",
+                                         "#retry_at": "retry_at", "#open_kind": "open_kind",
+                                         "#version": "version"},
+            "ExpressionAttributeValues": values(in_flight=IN_FLIGHT, one=1, until=until_ms,
+                                                stamp=stamp, retry=self._ms_iso(until_ms),
+                                                kind=self.kind, mine=record.version, now=now_ms)}}
+        try:
+            transact_write(self.dynamodb, [item])
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(0):
+                raise LeaseLostError(self.get(record.pk) or record) from None
+            raise
+        return _replace(record, state=IN_FLIGHT, sends=record.sends + 1, lease_until=until_ms,
+                        updated_at=stamp)
+
+    # -- finishing -------------------------------------------------------------------------
+    def finish(self, record: Record, outcome: Union[Succeeded, Failed, Unknown],
+               effects: Effects = _no_effects) -> FinishOutcome:
+        """Record what our send of `record` produced (we hold version `record.version`)."""
+        state = _state_of(outcome)
+        written = self._write_outcome(record, outcome, effects,
+                                      "#version = :mine AND #state = :in_flight",
+                                      mine=record.version, in_flight=IN_FLIGHT)
+        if written is not None:
+            return Finished(written)
+        for _ in range(MAX_ROUNDS):
+            stored = self.get(record.pk)
+            if state == SUCCEEDED and stored.state != SUCCEEDED and stored.outbound_no == record.outbound_no:
+                # The channel applied this number: a fact no later answer can contradict.
+                late = self._write_outcome(
+                    stored, outcome, effects,
+                    "#outbound_no = :no AND #version = :seen AND #state IN "
+                    "(:received, :in_flight, :unknown, :failed, :attention)",
+                    no=record.outbound_no, seen=stored.version, received=RECEIVED,
+                    in_flight=IN_FLIGHT, unknown=UNKNOWN, failed=FAILED, attention=NEEDS_ATTENTION)
+                if late is not None:
+                    log("reentry.late_success_recorded", kind=self.kind, pk=record.pk,
+                        outbound_no=record.outbound_no, replaced=stored.state)
+                    return Finished(late)
+                continue
+            if stored.final:
+                if stored.state != state:
+                    log("reentry.late_answer_dropped", kind=self.kind, pk=record.pk,
+                        outbound_no=record.outbound_no, stored=stored.state, late=state)
+                return AlreadyFinal(stored)
+            log("reentry.lease_lost", kind=self.kind, pk=record.pk, outbound_no=record.outbound_no,
+                mine=record.version, stored_version=stored.version, dropped=state)
+            return LeaseLost(stored)
+        raise RuntimeError(f"{record.pk}: could not record the outcome")
+
+    def _write_outcome(self, before: Record, outcome, effects: Effects, condition: str,
+                       **condition_values) -> Optional[Record]:
+        moment, _, _, stamp = self._clock()
+        state = _state_of(outcome)
+        names = {"#state": "state", "#lease_until": "lease_until", "#updated_at": "updated_at",
+                 "#open_kind": "open_kind", "#retry_at": "retry_at", "#version": "version",
+                 "#outbound_no": "outbound_no", "#result": "result", "#failure": "failure",
+                 "#last_error": "last_error"}
+        sets = {"state": state, "lease_until": 0, "updated_at": stamp}
+        removes = []
+        if isinstance(outcome, Succeeded):
+            sets["result"] = outcome.answer
+            removes += ["failure", "last_error"]
+        elif isinstance(outcome, Failed):
+            sets["failure"] = {"code": outcome.code, "message": outcome.message}
+            removes += ["last_error"]
+        else:
+            sets["last_error"] = outcome.reason
+        if state == UNKNOWN:
+            retry = moment + timedelta(seconds=self.retry_after_seconds)
+            sets["open_kind"] = self.kind
+            sets["retry_at"] = clock.iso_utc(retry)
+        else:
+            removes += ["open_kind", "retry_at"]
+        expression = "SET " + ", ".join(f"#{name} = :set_{name}" for name in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
+        used = {n: names[n] for n in names if n in expression or n in condition}
+        item = {"Update": {
+            "TableName": self.table, "Key": to_item({"pk": before.pk}),
+            "UpdateExpression": expression, "ConditionExpression": condition,
+            "ExpressionAttributeNames": used,
+            "ExpressionAttributeValues": values(**{f"set_{k}": v for k, v in sets.items()},
+                                                **condition_values)}}
+        items = [item] + effects(before, state, before.outbound_no, outcome)
+        for round_ in range(MAX_ROUNDS):
+            try:
+                transact_write(self.dynamodb, items)
+                break
+            except TransactionCancelled as cancelled:
+                if cancelled.condition_failed(0):
+                    return None
+                if cancelled.conflicted:
+                    self._retry(round_)
+                    continue
+                raise
+        else:
+            raise RuntimeError(f"{before.pk}: contention outlasted {MAX_ROUNDS} rounds")
+        log("reentry.finished", kind=self.kind, pk=before.pk, outbound_no=before.outbound_no,
+            state=state, detail=(outcome.reason if isinstance(outcome, Unknown) else
+                                 outcome.code if isinstance(outcome, Failed) else None))
+        return _replace(before, state=state, lease_until=0, updated_at=stamp,
+                        result=sets.get("result", before.result),
+                        failure=None if isinstance(outcome, Succeeded) else sets.get("failure", before.failure),
+                        last_error=sets.get("last_error"))
+
+    # -- giving up -------------------------------------------------------------------------
+    def give_up(self, record: Record, reason: str) -> Union[Finished, LeaseLost]:
+        """NEEDS_ATTENTION (out of the sweeper's index) for an open record nobody holds."""
+        _, now_ms, _, stamp = self._clock()
+        item = {"Update": {
+            "TableName": self.table, "Key": to_item({"pk": record.pk}),
+            "UpdateExpression": ("SET #state = :attention, #updated_at = :stamp, #last_error = :reason "
+                                 "REMOVE #open_kind, #retry_at"),
+            "ConditionExpression": ("#version = :seen AND #lease_until <= :now AND #state IN "
+                                    "(:received, :in_flight, :unknown)"),
+            "ExpressionAttributeNames": {"#state": "state", "#updated_at": "updated_at",
+                                         "#last_error": "last_error", "#open_kind": "open_kind",
+                                         "#retry_at": "retry_at", "#version": "version",
+                                         "#lease_until": "lease_until"},
+            "ExpressionAttributeValues": values(attention=NEEDS_ATTENTION, stamp=stamp,
+                                                reason=reason, seen=record.version, now=now_ms,
+                                                received=RECEIVED, in_flight=IN_FLIGHT,
+                                                unknown=UNKNOWN)}}
+        try:
+            transact_write(self.dynamodb, [item])
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(0):
+                return LeaseLost(self.get(record.pk) or record)
+            raise
+        return Finished(_replace(record, state=NEEDS_ATTENTION, updated_at=stamp, last_error=reason))
+
+
+@dataclass(frozen=True)
+class _Created:
+    record: Record
+
+
+def _state_of(outcome) -> str:
+    if isinstance(outcome, Succeeded):
+        return SUCCEEDED
+    if isinstance(outcome, Failed):
+        return FAILED
+    return UNKNOWN
+
+
+def _replace(record: Record, **changes) -> Record:
+    return dataclasses.replace(record, **changes)

@@ -1,0 +1,34 @@
+"""The subsidy API's answers: `{"code", "message", "data"}` (seed 000), refusals included.
+
+Success: `{"code": 0, "message": "success", "data": {...}}`. A refusal: the number of the one
+error table as `code`, its message (naming the field when one is at fault), `data` (null, or
+what is known: the outbound numbers, the channel's code and message), plus `error_name` and
+`field` like every other refusal of PaySettle.
+"""
+from typing import Optional
+
+from ..errors import ErrorCode, PaySettleError
+from ..http import handled_as
+
+
+class SubsidyError(PaySettleError):
+    """A refusal that carries data (e.g. the channel's code and message)."""
+
+    def __init__(self, code: ErrorCode, detail: Optional[str] = None, field: Optional[str] = None,
+                 data: Optional[dict] = None):
+        super().__init__(code, detail=detail, field=field)
+        self.data = data
+
+
+def ok(data: dict) -> dict:
+    return {"code": 0, "message": "success", "data": data}
+
+
+def refusal(error: PaySettleError) -> dict:
+    return {"code": error.code.number, "message": error.message,
+            "data": getattr(error, "data", None), "error_name": error.code.name,
+            "field": error.field}
+
+
+# `chalicelib.http.handled` for the subsidy routes: every exception becomes an answer.
+enveloped = handled_as(refusal)

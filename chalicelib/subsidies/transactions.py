@@ -1,0 +1,52 @@
+"""Paid channel transactions, as the channel notified them: paymentOrderId -> transaction_id,
+openid, sub_mchid, amount (item `TXN#<payment_order_id>`).
+
+Outcomes of `record`: `recorded` (new), `replayed` (the same notice again: idempotent),
+TRANSACTION_CONFLICT (409: another transaction for a known payment_order_id; nothing changes).
+"""
+from typing import Optional
+
+from botocore.exceptions import ClientError
+
+from ..dynamo import error_code, from_item, to_item
+from ..errors import ErrorCode, PaySettleError
+from ..logs import log
+from .context import Subsidies
+from .messages import TransactionNotification
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+IDENTITY = ("payment_order_id", "biz_order_id", "mch_id", "sub_mchid", "transaction_id", "amount")
+
+
+def transaction_key(payment_order_id: str) -> str:
+    return f"TXN#{payment_order_id}"
+
+
+def record(ctx: Subsidies, notice: TransactionNotification) -> str:
+    item = {"pk": transaction_key(notice.payment_order_id), **notice.model_dump()}
+    try:
+        ctx.dynamodb.put_item(TableName=ctx.table, Item=to_item(item),
+                              ConditionExpression="attribute_not_exists(pk)",
+                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as error:
+        if error_code(error) != CONDITION_FAILED:
+            raise
+        old = error.response.get("Item")
+        stored = from_item(old) if old else find(ctx, notice.payment_order_id)
+        if stored and all(stored.get(name) == item[name] for name in IDENTITY):
+            return "replayed"
+        log("transaction.conflict", payment_order_id=notice.payment_order_id,
+            stored=stored and stored.get("transaction_id"), notified=notice.transaction_id)
+        raise PaySettleError(ErrorCode.TRANSACTION_CONFLICT, field="payment_order_id",
+                             detail=(f"already notified as transaction {stored and stored.get('transaction_id')}"
+                                     ", with other fields")) from None
+    log("transaction.recorded", payment_order_id=notice.payment_order_id,
+        transaction_id=notice.transaction_id, amount=notice.amount)
+    return "recorded"
+
+
+def find(ctx: Subsidies, payment_order_id: str) -> Optional[dict]:
+    answer = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
+                                   Key=to_item({"pk": transaction_key(payment_order_id)}))
+    item = answer.get("Item")
+    return from_item(item) if item else None

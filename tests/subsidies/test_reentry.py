@@ -1,0 +1,129 @@
+"""The reentry mechanism itself (chalicelib/reentry), on moto: its named outcomes, the fencing
+token, and a lease that expires while the channel is slow (the hole of a plain idempotency
+lease: a second, different call). Also the subsidy sweeper's bounded tries."""
+import threading
+
+import pytest
+
+from chalicelib.errors import ErrorCode
+from chalicelib.reentry import (AlreadyFinal, Claimed, Failed, Finished, InProgress, LeaseLost,
+                                Mismatch, Reentry, Replayed, Succeeded, Unknown)
+from chalicelib.subsidies import service, sweeper
+from chalicelib.subsidies.answers import SubsidyError
+from tests.subsidies.conftest import subsidy_request
+from tests.subsidies.support import context
+
+REQUEST = {"amount": 100, "transaction_id": "42"}
+
+
+@pytest.fixture
+def store(stack, table, clock):
+    return Reentry(stack.dynamodb, table, "TEST", lease_seconds=5, retry_after_seconds=0, now=clock)
+
+
+def claim(store, key="k1", fingerprint="f1"):
+    return store.claim(f"TEST#{key}", key, fingerprint, REQUEST, "out_no")
+
+
+def test_claim_outcomes_are_named(store, clock):
+    first = claim(store)
+    assert isinstance(first, Claimed) and first.fresh
+    record = first.record
+    assert record.state == "RECEIVED" and record.version == 1 and len(record.outbound_no) == 19
+    assert record.request == dict(REQUEST, out_no=record.outbound_no)   # the number, stored first
+    assert isinstance(claim(store), InProgress)                          # the lease is live
+    assert isinstance(claim(store, fingerprint="f2"), Mismatch)
+    sending = store.start_sending(record)
+    assert isinstance(store.finish(sending, Unknown("timeout")), Finished)
+    again = claim(store)                                                 # UNKNOWN: take it over
+    assert isinstance(again, Claimed) and not again.fresh
+    assert again.record.version == 2 and again.record.outbound_no == record.outbound_no
+    sending = store.start_sending(again.record)
+    assert isinstance(store.finish(sending, Failed("INVALID_REQUEST", "no")), Finished)
+    third = claim(store)                                                 # FAILED: executed again
+    assert isinstance(third, Claimed) and third.record.outbound_no == record.outbound_no
+    sending = store.start_sending(third.record)
+    done = store.finish(sending, Succeeded({"subsidy_id": "s1"}))
+    assert isinstance(done, Finished) and done.record.state == "SUCCEEDED"
+    replay = claim(store)
+    assert isinstance(replay, Replayed) and replay.record.result == {"subsidy_id": "s1"}
+    assert replay.record.sends == 3
+
+
+def test_a_fenced_holder_cannot_record_a_failure_or_unknown_but_its_success_counts(store, clock):
+    holder = claim(store).record
+    sending = store.start_sending(holder)
+    clock.advance(6)                                     # the lease expires during the call
+    taken = claim(store)
+    assert isinstance(taken, Claimed) and taken.record.version == 2
+    # The old holder's non-success is dropped: the new holder is re-sending the same request.
+    assert isinstance(store.finish(sending, Unknown("timeout")), LeaseLost)
+    assert isinstance(store.finish(sending, Failed("INVALID_REQUEST", "x")), LeaseLost)
+    with pytest.raises(Exception):
+        store.start_sending(holder)                      # and it may not send again
+    # A success for the same number is the channel's fact: recorded by whoever gets it.
+    late = store.finish(sending, Succeeded({"subsidy_id": "s1"}))
+    assert isinstance(late, Finished) and late.record.state == "SUCCEEDED"
+    stored = store.get(holder.pk)
+    assert stored.state == "SUCCEEDED" and stored.result == {"subsidy_id": "s1"}
+
+
+def test_a_late_answer_after_a_final_state_is_dropped(store, clock):
+    holder = claim(store).record
+    sending = store.start_sending(holder)
+    clock.advance(6)
+    taken = store.start_sending(claim(store).record)
+    assert isinstance(store.finish(taken, Succeeded({"subsidy_id": "s1"})), Finished)
+    late = store.finish(sending, Unknown("timeout"))
+    assert isinstance(late, AlreadyFinal) and late.record.state == "SUCCEEDED"
+
+
+def test_a_lease_expiring_while_the_channel_is_slow_makes_no_second_different_call(
+        stack, table, simulator, clock, channel, paid):
+    """Holder A's call is slow (1.5 s); its lease (0.3 s) expires; B takes over and re-sends
+    the SAME request with the SAME number: the channel replays; both answer the same."""
+    slow_ctx = context(stack.dynamodb, table, simulator.url, clock, lease_seconds=0.3,
+                       wait_seconds=0)
+    slow_ctx.channel.read_timeout = 3.0
+    request = subsidy_request(paid["paymentOrderId"])
+    channel.fault("subsidies.create", "slow", delay_ms=1500)
+    answers = {}
+    first = threading.Thread(target=lambda: answers.setdefault("a", service.create(slow_ctx, request)))
+    first.start()
+    for _ in range(100):                                  # until A has sent
+        if channel.calls():
+            break
+        threading.Event().wait(0.02)
+    threading.Event().wait(0.4)                           # A's lease is over; A still waits
+    answers["b"] = service.create(slow_ctx, request)
+    first.join(10)
+    assert answers["a"] == answers["b"]
+    number = answers["a"]["paymentSubsidiesId"]
+    calls = channel.calls()
+    assert {(c["outbound_no"], c["amount"]) for c in calls} == {(number, 2332)}
+    assert [c["outcome"] for c in calls] == ["APPLIED", "REPLAYED"]
+    view = service.view(slow_ctx, request.bizSubsidiesId)
+    assert view["state"] == "SUCCEEDED" and view["sends"] == 2
+
+
+def test_the_sweeper_gives_up_after_its_bounded_tries_and_says_so(ctx, channel, paid, log_lines):
+    request = subsidy_request(paid["paymentOrderId"])
+    channel.fault("subsidies.create", "system_error", count=1 + ctx.sweeper_max_tries)
+    with pytest.raises(SubsidyError) as unknown:
+        service.create(ctx, request)
+    assert unknown.value.code is ErrorCode.OUTCOME_UNKNOWN
+    reports = [sweeper.run(ctx) for _ in range(ctx.sweeper_max_tries)]
+    assert [r.still_unknown for r in reports] == [1] * ctx.sweeper_max_tries
+    assert reports[-1].needs_attention == 1
+    view = service.view(ctx, request.bizSubsidiesId)
+    assert view["state"] == "NEEDS_ATTENTION" and view["sweeps"] == ctx.sweeper_max_tries
+    [line] = log_lines.events("subsidy_sweeper.needs_attention")
+    assert line["level"] == "ERROR" and line["outbound_no"] == view["paymentSubsidiesId"]
+    [metric] = log_lines.events("subsidy_sweeper.needs_attention_metric")
+    assert metric["NeedsAttention"] == 1 and metric["Kind"] == "SUBSIDY"
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "NeedsAttention", "Unit": "Count"}]
+    assert sweeper.run(ctx).examined == 0                 # out of the sweeper's index
+    # Still never failed, never re-numbered: the business line's retry re-sends and finishes it.
+    data = service.create(ctx, request)
+    assert data["paymentSubsidiesId"] == view["paymentSubsidiesId"]
+    assert channel.applied(data["paymentSubsidiesId"]) == 1
