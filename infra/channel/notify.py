@@ -10,10 +10,16 @@ import urllib.request
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 TRANSACTIONS_PATH = "/channel/notifications/transactions"
+PROFITSHARING_PATH = "/channel/notifications/profitsharing"
 
 
 class NotificationFailed(RuntimeError):
-    """The center did not acknowledge: unreachable, timed out, or answered other than 200."""
+    """The center did not acknowledge: unreachable, timed out, or answered other than 200
+    (`status`: the center's HTTP status, None when there was no answer)."""
+
+    def __init__(self, reason: str, status=None):
+        super().__init__(reason)
+        self.status = status
 
 
 def send(center_url: str, path: str, body: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> dict:
@@ -29,13 +35,13 @@ def send(center_url: str, path: str, body: dict, timeout: float = DEFAULT_TIMEOU
             status = response.status
     except urllib.error.HTTPError as error:
         detail = error.read()[:500].decode("utf-8", "replace")
-        raise NotificationFailed(f"the center answered HTTP {error.code}: {detail}") from None
+        raise NotificationFailed(f"the center answered HTTP {error.code}: {detail}", error.code) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise NotificationFailed(f"the center could not be reached: {reason}") from None
     if status != 200:
-        raise NotificationFailed(f"the center answered HTTP {status}")
+        raise NotificationFailed(f"the center answered HTTP {status}", status)
     try:
         return json.loads(raw.decode("utf-8") or "{}")
     except ValueError:
-        raise NotificationFailed("the center's answer is not JSON") from None
+        raise NotificationFailed("the center's answer is not JSON", status) from None

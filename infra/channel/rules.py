@@ -1,8 +1,8 @@
 """The channel's rules, as pure logic: no HTTP, no sleeping, no threads of its own.
 
 `ChannelBook` holds what the simulated channel (modelled on WeChat Pay's e-commerce
-subsidies API) knows: paid transactions, their subsidy, the subsidy returns, and the
-log of every call; all of it behind one lock, so each call is judged, applied and
+subsidies API) knows: paid transactions, their subsidy, the subsidy returns, the profit
+sharing (`sharing.SharingRules`, a part of the book), and the log of every call; all of it behind one lock, so each call is judged, applied and
 logged atomically (32 concurrent identical creates give exactly one APPLIED).
 Amounts are integer fen everywhere.
 
@@ -17,11 +17,11 @@ written in the call log:
                 (`record_unapplied`, used by the server), nothing changed.
 
 Reentrancy is one mechanism shared by every operation that carries an outbound
-number (`_Reentry`: the outbound number, the parameters that must match, the
+number (`common._Reentry`: the outbound number, the parameters that must match, the
 original answer). Only successful answers are registered: a refused call consumes
 no number, so a re-send of a refused request is judged afresh (the seed's "a failed
-subsidy is executed again"). Profit sharing (issue 6) adds its operations to
-`OPERATIONS` with their own handlers and stores, using the same `_Reentry`.
+subsidy is executed again"). Profit sharing (issue 6, sharing.py) adds its handlers
+and stores the same way.
 """
 import itertools
 import secrets
@@ -29,102 +29,18 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Callable, Dict, List, Optional
 
-CHINA = timezone(timedelta(hours=8))
-
-# Outcomes of a call, as the call log writes them.
-APPLIED = "APPLIED"
-REPLAYED = "REPLAYED"
-REJECTED = "REJECTED"
-NOT_APPLIED = "NOT_APPLIED"
-
-# Operation names (the fault schedule and the call log use them).
-SUBSIDY_CREATE = "subsidies.create"
-SUBSIDY_RETURN = "subsidies.return"
-SUBSIDY_CANCEL = "subsidies.cancel"
-SUBSIDY_QUERY = "subsidies.query"
-# Named now so faults can be scheduled for them; their handlers come with issue 6.
-SHARING_ORDERS = "profitsharing.orders"
-SHARING_RETURN_ORDERS = "profitsharing.return-orders"
-FAULTABLE_OPERATIONS = (SUBSIDY_CREATE, SUBSIDY_RETURN, SUBSIDY_CANCEL, SUBSIDY_QUERY,
-                        SHARING_ORDERS, SHARING_RETURN_ORDERS)
-# The field that carries each operation's outbound number (the call log's `outbound_no`).
-OUTBOUND_FIELD = {SUBSIDY_CREATE: "out_subsidy_no", SUBSIDY_QUERY: "out_subsidy_no",
-                  SUBSIDY_RETURN: "out_order_no", SHARING_ORDERS: "out_order_no",
-                  SHARING_RETURN_ORDERS: "out_return_no"}
-
-# WeChat's words for the refusals.
-CANNOT_SUBSIDISE = "对应的订单不能补差"
-RETURN_OVER_SUBSIDY = "回退金额超过补差金额"
-NO_SUBSIDY_TO_RETURN = "对应的订单没有补差，不能回退"
-REFUND_ALREADY_RETURNED = "该退款单已回退补差"
-SUBSIDY_ALREADY_SUCCEEDED = "订单已补差成功，不能取消补差"
-REENTRY_MISMATCH = "请求重入参数与原请求不一致"
-
-MAX_AMOUNT = 10 ** 12          # fen; anything larger is not a plausible order
-MAX_TEXT = 256
-
-
-class ChannelError(Exception):
-    """A refusal with its HTTP status, WeChat code and message (and the field, if one)."""
-
-    def __init__(self, status: int, code: str, message: str, field_name: Optional[str] = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field_name
-
-    def body(self) -> dict:
-        body = {"code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        return body
-
-
-def param_error(field_name: str, problem: str) -> ChannelError:
-    return ChannelError(400, "PARAM_ERROR", f"{field_name}: {problem}", field_name)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the channel answers one call: HTTP status, JSON body, and the log outcome."""
-    status: int
-    body: dict
-    outcome: str
-
-
-# -- field parsing (WeChat v3 bodies: strings and integer fen) --------------------------
-
-def _text(body: dict, name: str, max_length: int = MAX_TEXT, required: bool = True) -> Optional[str]:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise param_error(name, "required, a non-empty string")
-    if len(value) > max_length:
-        raise param_error(name, f"at most {max_length} characters")
-    return value
-
-
-def _fen(body: dict, name: str, minimum: int = 1, allow_digit_string: bool = False) -> int:
-    value = body.get(name)
-    if allow_digit_string and isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise param_error(name, "required, an integer number of fen")
-    if not minimum <= value <= MAX_AMOUNT:
-        raise param_error(name, f"must be from {minimum} to {MAX_AMOUNT} fen")
-    return value
-
-
-def _object(body) -> dict:
-    if not isinstance(body, dict):
-        raise param_error("body", "must be a JSON object")
-    return body
-
+from .common import *  # noqa: F401,F403 - the names every operation shares, re-exported
+from .common import (APPLIED, CANNOT_SUBSIDISE, CHINA, NO_SUBSIDY_TO_RETURN, NOT_APPLIED,
+                     OUTBOUND_FIELD, REFUND_ALREADY_RETURNED, REJECTED, REPLAYED,
+                     RETURN_OVER_SUBSIDY, SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS,
+                     SHARING_RETURN_QUERY, SHARING_UNFREEZE, SUBSIDY_ALREADY_SUCCEEDED,
+                     SUBSIDY_CANCEL, SUBSIDY_CREATE, SUBSIDY_QUERY, SUBSIDY_RETURN, Answer,
+                     ChannelError, _fen, _object, _ratio, _Reentry, _text, param_error, rfc3339)
+from .sharing import DEFAULT_PROCESSING_MS, MAX_PROCESSING_MS, SharingRules
 
 # -- what the channel stores ------------------------------------------------------------
 
@@ -140,9 +56,18 @@ class Transaction:
     amount: int
     subsidy_limit: int
     success_time: str
+    max_sharing_ratio: Decimal = Decimal("0.3")
+    processing_ms: int = DEFAULT_PROCESSING_MS
     cancelled: bool = False
+    unfrozen: bool = False                  # no sharing any more (unfreeze, unfreeze_unsplit)
+    unfreeze: Optional[dict] = None
     subsidy: Optional[dict] = None          # the one successful subsidy
     returns: List[dict] = field(default_factory=list)
+
+    @property
+    def sharing_limit(self) -> int:
+        """Fen: at most this much of the transaction may be shared (rounded down)."""
+        return int(self.amount * self.max_sharing_ratio)
 
     @property
     def returned_amount(self) -> int:
@@ -151,56 +76,32 @@ class Transaction:
     def identity(self) -> dict:
         return {"payment_order_id": self.payment_order_id, "biz_order_id": self.biz_order_id,
                 "mch_id": self.mch_id, "sub_mchid": self.sub_mchid, "amount": self.amount,
-                "subsidy_limit": self.subsidy_limit}
+                "subsidy_limit": self.subsidy_limit, "max_sharing_ratio": self.max_sharing_ratio,
+                "processing_ms": self.processing_ms}
 
     def view(self) -> dict:
         return {"transaction_id": self.transaction_id, "openid": self.openid,
-                **self.identity(), "success_time": self.success_time,
+                **self.identity(), "max_sharing_ratio": float(self.max_sharing_ratio),
+                "success_time": self.success_time,
                 "cancelled": self.cancelled,
                 "subsidy": dict(self.subsidy) if self.subsidy else None,
                 "returns": [dict(item) for item in self.returns],
                 "returned_amount": self.returned_amount}
 
 
-@dataclass
-class _Registered:
-    params: dict
-    answer: dict
+
+def _receivers_total(body: dict) -> Optional[int]:
+    """A sharing order's amount for the call log: the sum of its receivers' amounts."""
+    receivers = body.get("receivers")
+    if not isinstance(receivers, list):
+        return None
+    amounts = [r.get("amount") if isinstance(r, dict) else None for r in receivers]
+    if not amounts or any(isinstance(a, bool) or not isinstance(a, int) for a in amounts):
+        return None
+    return sum(amounts)
 
 
-class _Reentry:
-    """Outbound number -> (the parameters that must match, the original answer)."""
-
-    def __init__(self):
-        self._entries: Dict[str, _Registered] = {}
-
-    def replay(self, outbound_no: str, params: dict) -> Optional[Answer]:
-        """The original answer (REPLAYED) for the same parameters; PARAM_ERROR for other
-        parameters under the same number; None when the number is new."""
-        known = self._entries.get(outbound_no)
-        if known is None:
-            return None
-        if known.params != params:
-            different = sorted(k for k in params if params[k] != known.params.get(k))
-            raise ChannelError(400, "PARAM_ERROR",
-                               f"{REENTRY_MISMATCH}: {', '.join(different)}",
-                               different[0] if different else None)
-        return Answer(200, dict(known.answer), REPLAYED)
-
-    def register(self, outbound_no: str, params: dict, answer: dict) -> None:
-        self._entries[outbound_no] = _Registered(dict(params), dict(answer))
-
-    def answer(self, outbound_no: str) -> Optional[dict]:
-        known = self._entries.get(outbound_no)
-        return dict(known.answer) if known else None
-
-
-def rfc3339(moment: datetime) -> str:
-    """WeChat's time format: `2026-11-22T13:53:27+08:00`."""
-    return moment.astimezone(CHINA).isoformat(timespec="seconds")
-
-
-class ChannelBook:
+class ChannelBook(SharingRules):
     """The simulated channel's state and rules; thread-safe (one lock for everything).
 
     `now`: a clock returning an aware datetime (tests may fix it)."""
@@ -215,11 +116,16 @@ class ChannelBook:
             SUBSIDY_RETURN: self._return_subsidy,
             SUBSIDY_CANCEL: self._cancel_subsidy,
             SUBSIDY_QUERY: self._query_subsidy,
+            SHARING_ORDERS: self._share,
+            SHARING_QUERY: self._query_sharing,
+            SHARING_UNFREEZE: self._unfreeze,
+            SHARING_RETURN_ORDERS: self._return_sharing,
+            SHARING_RETURN_QUERY: self._query_return,
         }
         self.reset()
 
     def reset(self) -> None:
-        """Forget every transaction, subsidy, return and call."""
+        """Forget every transaction, subsidy, return, sharing, control setting and call."""
         with self._lock:
             self._transactions: Dict[str, Transaction] = {}
             self._by_payment_order: Dict[str, str] = {}
@@ -227,6 +133,7 @@ class ChannelBook:
             self._returns = _Reentry()        # out_order_no
             self._return_by_refund: Dict[str, str] = {}   # refund_id -> out_order_no
             self._calls: List[dict] = []
+            self._reset_sharing()
 
     @property
     def operations(self):
@@ -255,6 +162,12 @@ class ChannelBook:
                     for name in ("payment_order_id", "biz_order_id", "mch_id", "sub_mchid")}
         identity["amount"] = _fen(body, "amount", allow_digit_string=True)
         identity["subsidy_limit"] = _fen(body, "subsidy_limit", minimum=0, allow_digit_string=True)
+        identity["max_sharing_ratio"] = _ratio(body, "max_sharing_ratio", "0.3")
+        processing_ms = body.get("processing_ms", DEFAULT_PROCESSING_MS)
+        if isinstance(processing_ms, bool) or not isinstance(processing_ms, int) \
+                or not 0 <= processing_ms <= MAX_PROCESSING_MS:
+            raise param_error("processing_ms", f"an integer from 0 to {MAX_PROCESSING_MS}")
+        identity["processing_ms"] = processing_ms
         with self._lock:
             known = self._by_payment_order.get(identity["payment_order_id"])
             if known is not None:
@@ -272,17 +185,28 @@ class ChannelBook:
             return transaction
 
     def money(self) -> Dict[str, dict]:
-        """transaction_id -> {"limit", "subsidy", "returned"} (fen): the channel's money."""
+        """transaction_id -> the channel's money in fen: the subsidy's `limit`, `subsidy`,
+        `returned`, and the sharing's `sharing_limit`, `shared` (SUCCESS), `pending`,
+        `sharing_returned` (SUCCESS), `sharing_returning` (PROCESSING)."""
         with self._lock:
-            return {tid: {"limit": t.subsidy_limit,
-                          "subsidy": t.subsidy["amount"] if t.subsidy else 0,
-                          "returned": t.returned_amount}
-                    for tid, t in self._transactions.items()}
+            money = {}
+            for tid, t in self._transactions.items():
+                sharing = self._sharing_money(tid)
+                money[tid] = {"limit": t.subsidy_limit,
+                              "subsidy": t.subsidy["amount"] if t.subsidy else 0,
+                              "returned": t.returned_amount, "sharing_limit": t.sharing_limit,
+                              "shared": sharing["shared"], "pending": sharing["pending"],
+                              "sharing_returned": sharing["returned"],
+                              "sharing_returning": sharing["returning"]}
+            return money
 
     def transaction_view(self, transaction_id: str) -> Optional[dict]:
         with self._lock:
             transaction = self._transactions.get(transaction_id)
-            return transaction.view() if transaction else None
+            if transaction is None:
+                return None
+            self._settle(self._now())
+            return {**transaction.view(), **self._sharing_view(transaction_id)}
 
     # -- calls -------------------------------------------------------------
 
@@ -323,10 +247,15 @@ class ChannelBook:
         body = body if isinstance(body, dict) else {}
         outbound = body.get(OUTBOUND_FIELD.get(operation, ""))
         amount = body.get("amount")
+        transaction_id = body.get("transaction_id")
+        if operation == SHARING_ORDERS:
+            amount = _receivers_total(body)
+        if operation in (SHARING_RETURN_ORDERS, SHARING_RETURN_QUERY):
+            transaction_id = self._transaction_of_return(body)
         self._calls.append({
             "seq": len(self._calls) + 1, "operation": operation,
             "outbound_no": outbound if isinstance(outbound, str) else None,
-            "transaction_id": body.get("transaction_id") if isinstance(body.get("transaction_id"), str) else None,
+            "transaction_id": transaction_id if isinstance(transaction_id, str) else None,
             "amount": amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
             "fault": fault, "outcome": outcome, "http_status": http_status, "code": code,
             "at": self._now().astimezone(timezone.utc).isoformat(timespec="milliseconds"),

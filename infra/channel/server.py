@@ -6,7 +6,15 @@ when one field is at fault). The rules live in `rules.ChannelBook`, the faults i
 
 Channel API:
 * `POST /v3/ecommerce/subsidies/create`, `/return`, `/cancel`;
-* `GET  /v3/ecommerce/subsidies/query?sub_mchid=..&out_subsidy_no=..`.
+* `GET  /v3/ecommerce/subsidies/query?sub_mchid=..&out_subsidy_no=..`;
+* `POST /v3/profitsharing/orders`, `GET /v3/profitsharing/orders/{out_order_no}?sub_mchid=..&transaction_id=..`,
+  `POST /v3/profitsharing/orders/unfreeze`, `POST /v3/profitsharing/return-orders`,
+  `GET /v3/profitsharing/return-orders/{out_return_no}?sub_mchid=..&out_order_no=..`.
+
+Profit sharing settles asynchronously: a worker thread (`_Settler`) asks the book what is
+due every few milliseconds and posts each settled receiver to the center
+(`POST <center>/channel/notifications/profitsharing`, through notify.py), best effort: a
+failed notification is written in the call log and not retried.
 
 Control API (never faulted, never logged as calls):
 * `POST /_control/orders` a paid transaction; notifies the center before answering
@@ -14,12 +22,15 @@ Control API (never faulted, never logged as calls):
   did not acknowledge; the transaction exists either way and re-posting the same order
   notifies again);
 * `GET  /_control/orders/{transaction_id}` the channel's view of the order's money;
+* `POST /_control/receivers` `{"account", "fail_reason"}`, `POST /_control/returns`
+  `{"return_mchid", "result", "fail_reason", "then"}` (how sharing and returns settle);
 * `POST /_control/faults`, `GET /_control/faults`; `GET /_control/calls`; `POST /_control/reset`.
 """
 import json
+import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Optional
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from chalicelib.logs import log
 
@@ -27,20 +38,34 @@ from ..loopback import LoopbackServer, LoopbackService
 from . import notify
 from .faults import (HTTP_500, REJECT, SLOW, SYSTEM_ERROR, TIMEOUT_AFTER_COMMIT,
                      TIMEOUT_BEFORE_COMMIT, FaultSchedule)
-from .rules import (CANNOT_SUBSIDISE, SUBSIDY_CANCEL, SUBSIDY_CREATE, SUBSIDY_QUERY,
-                    SUBSIDY_RETURN, ChannelBook, ChannelError, param_error)
+from .rules import (CANNOT_SUBSIDISE, SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS,
+                    SHARING_RETURN_QUERY, SHARING_UNFREEZE, SUBSIDY_CANCEL, SUBSIDY_CREATE,
+                    SUBSIDY_QUERY, SUBSIDY_RETURN, ChannelBook, ChannelError, param_error)
 
 MAX_BODY_BYTES = 1 << 20
 
-# (method, path) -> operation. Profit sharing (issue 6) adds its routes here.
+# (method, path) -> operation.
 ROUTES = {
     ("POST", "/v3/ecommerce/subsidies/create"): SUBSIDY_CREATE,
     ("POST", "/v3/ecommerce/subsidies/return"): SUBSIDY_RETURN,
     ("POST", "/v3/ecommerce/subsidies/cancel"): SUBSIDY_CANCEL,
     ("GET", "/v3/ecommerce/subsidies/query"): SUBSIDY_QUERY,
+    ("POST", "/v3/profitsharing/orders"): SHARING_ORDERS,
+    ("POST", "/v3/profitsharing/orders/unfreeze"): SHARING_UNFREEZE,
+    ("POST", "/v3/profitsharing/return-orders"): SHARING_RETURN_ORDERS,
+}
+# (method, path prefix) -> (operation, the field the rest of the path is): `GET .../{number}`.
+PATH_ROUTES = {
+    ("GET", "/v3/profitsharing/orders/"): (SHARING_QUERY, "out_order_no"),
+    ("GET", "/v3/profitsharing/return-orders/"): (SHARING_RETURN_QUERY, "out_return_no"),
 }
 SYSTEM_ERROR_BODY = {"code": "SYSTEM_ERROR", "message": "系统繁忙，请稍后再试"}
 REJECT_BODY = {"code": "INVALID_REQUEST", "message": CANNOT_SUBSIDISE}
+# The `reject` fault speaks each operation's language (the subsidies' words by default).
+REJECT_MESSAGES = {SHARING_ORDERS: "分账请求被拒绝", SHARING_QUERY: "分账请求被拒绝",
+                   SHARING_UNFREEZE: "解冻请求被拒绝", SHARING_RETURN_ORDERS: "分账回退请求被拒绝",
+                   SHARING_RETURN_QUERY: "分账回退请求被拒绝"}
+SETTLE_EVERY_SECONDS = 0.01
 HTTP_500_BODY = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 
@@ -101,11 +126,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/_control/"):
                 return self._control(path)
-            operation = ROUTES.get((self.command, path))
+            operation, from_path = ROUTES.get((self.command, path)), {}
+            if operation is None:
+                operation, from_path = _path_route(self.command, path)
             if operation is None:
                 return self._json(404, {"code": "NOT_FOUND", "message": f"no {self.command} {path}"})
             if self.command == "GET":
-                body = dict(parse_qsl(parts.query))
+                body = {**dict(parse_qsl(parts.query)), **from_path}
             else:
                 try:
                     body = self._body()
@@ -137,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, HTTP_500_BODY, "text/html")
         if kind == REJECT:
             book.record_unapplied(operation, body, kind, 400)
-            return self._json(400, REJECT_BODY)
+            return self._json(400, dict(REJECT_BODY, message=REJECT_MESSAGES.get(
+                operation, REJECT_BODY["message"])))
         answer = book.call(operation, body, fault=kind,
                            withheld=kind == TIMEOUT_AFTER_COMMIT)
         if kind == TIMEOUT_AFTER_COMMIT:
@@ -158,6 +186,14 @@ class _Handler(BaseHTTPRequestHandler):
             if view is None:
                 return self._json(404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
             return self._json(200, view)
+        if (self.command, name) == ("POST", "receivers"):
+            setting = server.book.set_receiver_failure(self._body())
+            log("channel.receiver_set", **setting)
+            return self._json(200, setting)
+        if (self.command, name) == ("POST", "returns"):
+            setting = server.book.set_return_outcome(self._body())
+            log("channel.return_outcome_set", **setting)
+            return self._json(200, setting)
         if (self.command, name) == ("POST", "faults"):
             scheduled = server.faults.add(self._body())
             log("channel.fault_scheduled", **scheduled)
@@ -192,6 +228,54 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, answer)
 
 
+def _path_route(method: str, path: str):
+    """(operation, {field: the rest of the path}) for `GET .../{number}`, or (None, {})."""
+    for (route_method, prefix), (operation, name) in PATH_ROUTES.items():
+        rest = path[len(prefix):] if path.startswith(prefix) else ""
+        if method == route_method and rest and "/" not in rest:
+            return operation, {name: unquote(rest)}
+    return None, {}
+
+
+class _Settler:
+    """The worker that settles due profit sharing and posts the notifications: the book
+    decides (pure, by its clock), this thread only keeps asking and delivers."""
+
+    def __init__(self, book: ChannelBook, center_url: Optional[str], notify_timeout: float):
+        self.book = book
+        self.center_url = center_url
+        self.notify_timeout = notify_timeout
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="channel-settler", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(SETTLE_EVERY_SECONDS):
+            try:
+                for notice in self.book.settle_due():
+                    self._deliver(notice)
+            except Exception as error:  # noqa: BLE001 - the worker must outlive one bad round
+                log("channel.settle_failed", error=repr(error))
+
+    def _deliver(self, notice) -> None:
+        if not self.center_url:
+            return
+        try:
+            notify.send(self.center_url, notify.PROFITSHARING_PATH, notice.body, self.notify_timeout)
+        except notify.NotificationFailed as failure:
+            log("channel.notification_failed", out_order_no=notice.out_order_no,
+                account=notice.account, reason=str(failure))
+            self.book.record_notification(notice, failure.status, str(failure))
+            return
+        self.book.record_notification(notice, 200, None)
+
+
 class _Server(LoopbackServer):
     def __init__(self, address, book: ChannelBook, faults: FaultSchedule,
                  center_url: Optional[str], notify_timeout: float):
@@ -218,9 +302,22 @@ class ChannelSimulator(LoopbackService):
         self.notify_timeout = notify_timeout
         self.book = book or ChannelBook()
         self.faults = FaultSchedule()
+        self._settler: Optional[_Settler] = None
 
     def _make_server(self, address) -> _Server:
         return _Server(address, self.book, self.faults, self.center_url, self.notify_timeout)
+
+    def start(self):
+        super().start()
+        self._settler = _Settler(self.book, self.center_url, self.notify_timeout)
+        self._settler.start()
+        return self
+
+    def stop(self) -> None:
+        if self._settler is not None:
+            self._settler.stop()
+            self._settler = None
+        super().stop()
 
     def _started(self) -> None:
         log("channel.started", url=self.url, center_url=self.center_url)
