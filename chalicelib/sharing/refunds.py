@@ -174,7 +174,9 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
             back = sum(holdings.values())            # a full refund returns everything still held
         parts = {a: p for a, p in allocation.split(back, holdings).items() if p > 0} if back else {}
         relation.update(actual_base_return_amount=back, allocation=parts, state=0 if parts else 3)
-        names = {"#refunded": "refunded_amount", "#holdings": "holdings", "#state": "state"}
+        names = {"#refunded": "refunded_amount", "#state": "state"}
+        if parts:
+            names["#holdings"] = "holdings"
         sets = ["#refunded = :after"]
         vals = {"after": refunded + amount, "seen": refunded, "succeeded": SUCCEEDED}
         for i, (account, part) in enumerate(sorted(parts.items())):
