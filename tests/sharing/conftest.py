@@ -6,7 +6,7 @@ from chalice.test import Client
 
 import app as paysettle
 from infra.channel import ChannelSimulator
-from tests.sharing.support import Clock, SharingChannel, context, next_id
+from tests.sharing.support import Clock, Serialized, SharingChannel, context, next_id
 from tests.subsidies.support import CONNECT_TIMEOUT, READ_TIMEOUT, CenterBridge
 from tests.unit.support import ROOT, Api, aws_stack
 
@@ -52,9 +52,10 @@ def clock():
 
 
 @pytest.fixture
-def ctx(stack, simulator, clock):
+def ctx(stack, simulator, clock, bridge):
     env = stack.environment
-    return context(stack.dynamodb, env["SHARING_TABLE"], env["SUBSIDIES_TABLE"], simulator.url, clock)
+    return context(Serialized(stack.dynamodb, bridge.lock), env["SHARING_TABLE"], env["SUBSIDIES_TABLE"],
+                   simulator.url, clock)
 
 
 @pytest.fixture

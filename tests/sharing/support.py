@@ -102,3 +102,22 @@ def wait_until(check, timeout: float = 5.0, step: float = 0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
+
+
+class Serialized:
+    """A boto3 client whose calls take `lock` (the bridge's, held while the app handles a
+    notification): moto's conditional writes are not atomic across threads, DynamoDB's are.
+    The concurrency claims themselves are tested on DynamoDB Local, where nothing is serialized."""
+
+    def __init__(self, client, lock):
+        self._client, self._lock = client, lock
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return method(*args, **kwargs)
+        return call

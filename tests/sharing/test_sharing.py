@@ -96,13 +96,13 @@ def test_closed_receiver_keeps_its_fail_reason(api, channel, paid):
 
 def test_the_scheduler_queries_when_no_notification_came(ctx, api, channel, paid, bridge):
     bridge.server.shutdown()                     # the center cannot be notified
+    bridge.server.server_close()
     request = orders.SharingRequest.model_validate(
         sharing_body(paid["paymentOrderId"], [("1900000109", 1000)]))
     data = orders.share(ctx, request)
     assert data["state"] in ("PROCESSING", "FINISHED")
     wait_until(lambda: channel.view(paid["transaction_id"])["shared_amount"] == 1000)
-    import time
-    time.sleep(0.1)
+    assert orders.view(ctx, paid["paymentOrderId"])["state"] == "PROCESSING"
     scheduler.run(ctx)
     assert orders.view(ctx, paid["paymentOrderId"])["state"] == "FINISHED"
 
