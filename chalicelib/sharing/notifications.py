@@ -1,6 +1,5 @@
 """The channel's profit-sharing notices (`POST /channel/notifications/profitsharing`), one per
 receiver; and refund notices from the SQS queue."""
-import json
 import logging
 
 from ..errors import ErrorCode

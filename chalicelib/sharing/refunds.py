@@ -31,8 +31,7 @@ from typing import Dict, List, Optional
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..errors import ErrorCode, InvalidField
 from ..logs import log
-from ..reentry import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
-                       LeaseLost, Record)
+from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
 from ..reentry.record import fingerprint
 from .. import clock
 from . import allocation, orders
@@ -47,6 +46,8 @@ DESCRIPTION = "用户退款"
 MAX_ROUNDS = 20
 # The seed's return-order states: 0 init, 1 processing, 2 succeeded, 3 failed.
 INIT, PROCESSING, SUCCEEDED_, FAILED_ = 0, 1, 2, 3
+# A receiver a refund removed from a delayed plan: CLOSED, fail reason REFUNDED.
+CLOSED_BY_REFUND = "CLOSED"
 
 
 def relation_key(trade_id: str, payment_order_id: str, refund_id: str) -> str:
@@ -57,7 +58,7 @@ def return_key(trade_id: str, payment_order_id: str, refund_id: str, mch: str) -
     return f"SRETURN#{trade_id}#{payment_order_id}#{refund_id}#{mch}"
 
 
-def _get(ctx: Sharing, pk: str) -> Optional[dict]:
+def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
     item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
                                  Key=to_item({"pk": pk})).get("Item")
     return from_item(item) if item else None
@@ -116,7 +117,7 @@ def _put_relation(ctx: Sharing, relation: dict, more: List[dict]) -> Optional[di
 
 
 def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str) -> Optional[dict]:
-    stored = _get(ctx, pk)
+    stored = get_item(ctx, pk)
     if stored is not None and stored["fingerprint"] != fingerprint_:
         raise SharingError(ErrorCode.REENTRY_MISMATCH, field="refundId",
                            detail=(f"请求重入参数校验失败: refund {refund_id} was already received with "
@@ -148,7 +149,7 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
     for _ in range(MAX_ROUNDS):
         stored = _existing(ctx, pk, fingerprint_, notice.refundId)
         if stored is not None:
-            return _continue(ctx, stored)
+            return continue_relation(ctx, stored)
         sharing = ctx.store(SHARING).get(sharing.pk)
         if sharing.state in (FAILED, CANCELLED):
             return _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_)
@@ -193,7 +194,7 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
             _put_relation(ctx, relation, more)
         except TransactionCancelled:
             continue                      # another refund (or this one) got there first: re-read
-        return _continue(ctx, relation)
+        return continue_relation(ctx, relation)
     raise SharingError(ErrorCode.BUSY, detail="too much contention on this order's refunds; retry")
 
 
@@ -236,12 +237,9 @@ def _reduce_plan(ctx: Sharing, sharing: Record, relation: dict, refunded: int, a
     return True
 
 
-CLOSED_BY_REFUND = "CLOSED"
-
-
 # -- the returns of one relation ----------------------------------------------------------------
 
-def _return_effects(ctx: Sharing, pk: str):
+def return_effects(ctx: Sharing, pk: str):
     def effects(before, after, outbound_no, outcome) -> List[dict]:
         if after == SUCCEEDED and outcome.answer.get("result") == "PROCESSING":
             return [follow_item(ctx, SHARING_RETURN, pk)]
@@ -253,7 +251,7 @@ def send_return(ctx: Sharing):
     return lambda record: accepted_outcome(ctx.channel.return_sharing(record.request))
 
 
-def _continue(ctx: Sharing, relation: dict) -> dict:
+def continue_relation(ctx: Sharing, relation: dict) -> dict:
     """Claim, send or re-send each return of the relation (same sharingReturnNo), then settle
     the relation's state from its returns."""
     if not relation.get("allocation"):
@@ -267,7 +265,7 @@ def _continue(ctx: Sharing, relation: dict) -> dict:
                    "return_mchid": account, "amount": int(part), "description": DESCRIPTION}
         attributes = {"relation_pk": relation["pk"], "return_mch_id": account,
                       "invest_mch_id": sharing.extra["sub_mchid"]}
-        effects = _return_effects(ctx, pk)
+        effects = return_effects(ctx, pk)
         fp = fingerprint({"relation": relation["pk"], "account": account, "amount": int(part)})
         existing = store.get(pk)
         if existing is not None and existing.state == SUCCEEDED:
@@ -353,11 +351,11 @@ def relation_data(ctx: Sharing, relation: dict) -> Dict:
 def view(ctx: Sharing, refund_id: str) -> Dict:
     if not (refund_id.isascii() and refund_id.isdigit() and len(refund_id) <= 32):
         raise InvalidField("refundId", "must be 1-32 digits")
-    index = _get(ctx, f"REFUNDID#{refund_id}")
+    index = get_item(ctx, f"REFUNDID#{refund_id}")
     if index is None:
         raise SharingError(ErrorCode.SHARING_REFUND_NOT_FOUND, field="refundId",
                            detail="no profit-sharing return for this refundId")
-    relations = [r for r in (_get(ctx, pk) for pk in sorted(index["relations"])) if r]
+    relations = [r for r in (get_item(ctx, pk) for pk in sorted(index["relations"])) if r]
     return answer_data(ctx, relations)
 
 

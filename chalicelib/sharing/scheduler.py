@@ -68,7 +68,7 @@ def _send_due(ctx: Sharing, kind: str, started: float, report: SchedulerReport) 
             if kind == SHARING:
                 effects, send = orders.effects_for(ctx, record), orders.send(ctx)
             else:
-                effects, send = refunds._return_effects(ctx, record.pk), refunds.send_return(ctx)
+                effects, send = refunds.return_effects(ctx, record.pk), refunds.send_return(ctx)
             number = orders.NUMBER_FIELD if kind == SHARING else refunds.NUMBER_FIELD
             claimed = store.claim(record.pk, record.reentry_key, record.fingerprint, record.request,
                                   number, effects=effects, sweep=True)
@@ -81,7 +81,7 @@ def _send_due(ctx: Sharing, kind: str, started: float, report: SchedulerReport) 
                 if kind == SHARING:
                     orders.apply_results(ctx, finished.record, finished.record.result or {})
                 else:
-                    relation = refunds._get(ctx, finished.record.extra["relation_pk"])
+                    relation = refunds.get_item(ctx, finished.record.extra["relation_pk"])
                     if relation:
                         refunds.settle(ctx, relation)
             log("sharing_scheduler.sent", kind=kind, pk=record.pk, outbound_no=record.outbound_no,
@@ -127,16 +127,16 @@ def settle_return(ctx: Sharing, record, body: dict) -> None:
     except ClientError as error:
         if error_code(error) != "ConditionalCheckFailedException":
             raise
-    relation = refunds._get(ctx, record.extra["relation_pk"])
+    relation = refunds.get_item(ctx, record.extra["relation_pk"])
     if relation:
         refunds.settle(ctx, relation)
 
 
 def _follow_relation(ctx: Sharing, relation_pk: str) -> bool:
-    relation = refunds._get(ctx, relation_pk)
+    relation = refunds.get_item(ctx, relation_pk)
     if relation is None:
         return True
-    return refunds._continue(ctx, relation)["state"] != 0
+    return refunds.continue_relation(ctx, relation)["state"] != 0
 
 
 FOLLOWERS = {SHARING: _follow_sharing, SHARING_RETURN: _follow_return,

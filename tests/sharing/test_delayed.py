@@ -1,8 +1,6 @@
 """Delayed sharing (sharingMode 2): executed by sharing_scheduler at planSharingTime; a refund
 arriving while it is still scheduled reduces its plan in proportion, or cancels it (full refund).
 The clock is the test's (it jumps); the channel is the real simulator."""
-import time
-
 from chalicelib.sharing import orders, refunds, scheduler
 from chalicelib.sharing.messages import RefundNotification, SharingRequest
 from tests.sharing.support import next_id, refund_notice, sharing_body, wait_until
