@@ -261,9 +261,10 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
         "openapi": OPENAPI_VERSION,
         "info": {"title": "PaySettle API", "version": "1.0.0",
                  "description": ("Payment and settlement center: pay and withdraw (seed 003), "
-                                 "accounts and their journal, reconciliation batches. Amounts "
-                                 "are integers in fen (分). Every refusal answers the error body "
-                                 "of the README's error table.")},
+                                 "accounts and their journal, reconciliation batches, marketing "
+                                 "subsidies and their returns (seed 000). Amounts are integers in "
+                                 "fen (分). Every refusal carries a code of the README's error "
+                                 "table (the subsidy routes in seed 000's {code, message, data}).")},
         "servers": [{"url": server_url or "/"}],
         "tags": TAGS,
         "paths": {path: paths[path] for path in sorted(paths)},

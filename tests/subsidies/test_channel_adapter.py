@@ -52,3 +52,15 @@ def test_a_silent_server_is_a_timeout_not_a_failure():
             {"sub_mchid": "1", "out_order_no": "1", "transaction_id": "42", "refund_id": "r",
              "amount": 5, "description": "d"})
     assert outcome == Unknown("timeout")
+
+
+def test_the_query_answers_the_creates_original_answer(simulator, channel, paid):
+    adapter = HttpChannel(simulator.url, 0.5, 2)
+    number = "1795328040587665533"
+    created = adapter.create_subsidy({"sub_mchid": "1692608207", "transaction_id": paid["transaction_id"],
+                                      "amount": 100, "description": "d", "out_subsidy_no": number})
+    assert isinstance(created, Accepted)
+    queried = adapter.query_subsidy("1692608207", number)
+    assert isinstance(queried, Accepted) and queried.body["subsidy_id"] == created.body["subsidy_id"]
+    missing = adapter.query_subsidy("1692608207", "1795328040587665534")
+    assert isinstance(missing, Rejected) and missing.code == "RESOURCE_NOT_EXISTS"
