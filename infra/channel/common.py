@@ -1,6 +1,6 @@
 """What every operation of the channel shares: operation names, outcomes, errors,
 answers, field parsing (WeChat v3 bodies: strings and integer fen), and the one reentry
-mechanism on outbound numbers (`Reentry`). Pure: no HTTP, no threads."""
+mechanism on outbound numbers (`_Reentry`). Pure: no HTTP, no threads."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation

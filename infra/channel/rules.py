@@ -1,9 +1,10 @@
 """The channel's rules, as pure logic: no HTTP, no sleeping, no threads of its own.
 
 `ChannelBook` holds what the simulated channel (modelled on WeChat Pay's e-commerce
-subsidies API) knows: paid transactions, their subsidy, the subsidy returns, the profit
-sharing (`sharing.SharingRules`, a part of the book), and the log of every call; all of it behind one lock, so each call is judged, applied and
-logged atomically (32 concurrent identical creates give exactly one APPLIED).
+subsidies and profit-sharing APIs) knows: paid transactions, their subsidy, the subsidy
+returns, the profit sharing (`sharing.SharingRules`, a part of the book), and the log of
+every call; all of it behind one lock, so each call is judged, applied and logged
+atomically (32 concurrent identical creates give exactly one APPLIED).
 Amounts are integer fen everywhere.
 
 Every operation is `call(operation, body, fault=None) -> Answer`. Its outcome, as
@@ -11,7 +12,8 @@ written in the call log:
 
 * `APPLIED`     the channel moved money (or changed state) for this call;
 * `REPLAYED`    the outbound number was known with the same parameters: the original
-                answer (same ids, same `success_time`) and no second movement;
+                answer (same ids, same `success_time`; for profit sharing the current
+                state of the original) and no second movement;
 * `REJECTED`    the rules refused it (HTTP 4xx with a WeChat code), nothing changed;
 * `NOT_APPLIED` an injected fault stopped the call before the rules saw it
                 (`record_unapplied`, used by the server), nothing changed.
@@ -33,13 +35,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable, Dict, List, Optional
 
-from .common import *  # noqa: F401,F403 - the names every operation shares, re-exported
-from .common import (APPLIED, CANNOT_SUBSIDISE, CHINA, NO_SUBSIDY_TO_RETURN, NOT_APPLIED,
-                     OUTBOUND_FIELD, REFUND_ALREADY_RETURNED, REJECTED, REPLAYED,
-                     RETURN_OVER_SUBSIDY, SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS,
-                     SHARING_RETURN_QUERY, SHARING_UNFREEZE, SUBSIDY_ALREADY_SUCCEEDED,
-                     SUBSIDY_CANCEL, SUBSIDY_CREATE, SUBSIDY_QUERY, SUBSIDY_RETURN, Answer,
-                     ChannelError, _fen, _object, _ratio, _Reentry, _text, param_error, rfc3339)
+# The names every operation shares live in common.py; the channel's users import them from here.
+from .common import (APPLIED, CANNOT_SUBSIDISE, CHINA, FAULTABLE_OPERATIONS,
+                     NO_SUBSIDY_TO_RETURN, NOT_APPLIED, OUTBOUND_FIELD, REFUND_ALREADY_RETURNED,
+                     REJECTED, REPLAYED, RETURN_OVER_SUBSIDY, SHARING_NOTIFICATION,
+                     SHARING_ORDERS, SHARING_QUERY, SHARING_RETURN_ORDERS, SHARING_RETURN_QUERY,
+                     SHARING_UNFREEZE, SUBSIDY_ALREADY_SUCCEEDED, SUBSIDY_CANCEL, SUBSIDY_CREATE,
+                     SUBSIDY_QUERY, SUBSIDY_RETURN, Answer, ChannelError, _fen, _object, _ratio,
+                     _Reentry, _text, param_error, rfc3339)
 from .sharing import DEFAULT_PROCESSING_MS, MAX_PROCESSING_MS, SharingRules
 
 # -- what the channel stores ------------------------------------------------------------
@@ -371,4 +374,7 @@ class ChannelBook(SharingRules):
 
 
 __all__ = ["APPLIED", "REPLAYED", "REJECTED", "NOT_APPLIED", "Answer", "ChannelBook",
-           "ChannelError", "Transaction", "FAULTABLE_OPERATIONS", "rfc3339"]
+           "ChannelError", "Transaction", "FAULTABLE_OPERATIONS", "rfc3339",
+           "SUBSIDY_CREATE", "SUBSIDY_RETURN", "SUBSIDY_CANCEL", "SUBSIDY_QUERY",
+           "SHARING_ORDERS", "SHARING_QUERY", "SHARING_UNFREEZE", "SHARING_RETURN_ORDERS",
+           "SHARING_RETURN_QUERY", "SHARING_NOTIFICATION"]

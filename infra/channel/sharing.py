@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional
 
-from .common import (APPLIED, REPLAYED, Answer, ChannelError, _fen, _flag, _object, _Reentry,
-                     _text, param_error, rfc3339)
+from .common import (APPLIED, REPLAYED, SHARING_NOTIFICATION, Answer, ChannelError, _fen, _flag,
+                     _object, _Reentry, _text, param_error, rfc3339)
 
 MAX_RECEIVERS = 50
 RECEIVER_TYPES = ("MERCHANT_ID", "PERSONAL_OPENID")
@@ -239,7 +239,6 @@ class SharingRules:
     def record_notification(self, notice: Notice, http_status: Optional[int],
                             failure: Optional[str]) -> None:
         """Write a notification's fate in the call log (best effort: never retried)."""
-        from .common import SHARING_NOTIFICATION
         with self._lock:
             self._log(SHARING_NOTIFICATION,
                       {"out_order_no": notice.out_order_no, "transaction_id": notice.transaction_id,

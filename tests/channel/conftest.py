@@ -49,6 +49,36 @@ def return_body(transaction_id: str, **overrides) -> dict:
     return body
 
 
+def receiver(account: str, amount: int = 1000, type_: str = "MERCHANT_ID") -> dict:
+    return {"type": type_, "account": account, "amount": amount, "description": "分给商户"}
+
+
+def share_body(transaction_id: str, receivers=None, **overrides) -> dict:
+    """A profit-sharing order (`POST /v3/profitsharing/orders`) with a fresh out_order_no."""
+    body = {"sub_mchid": "1692608207", "transaction_id": transaction_id,
+            "out_order_no": f"P{next(_numbers):018d}",
+            "receivers": receivers if receivers is not None else [receiver("1900000109")],
+            "unfreeze_unsplit": False}
+    body.update(overrides)
+    return body
+
+
+def unfreeze_body(transaction_id: str, **overrides) -> dict:
+    body = {"sub_mchid": "1692608207", "transaction_id": transaction_id,
+            "out_order_no": f"U{next(_numbers):018d}", "description": "解冻全部剩余资金"}
+    body.update(overrides)
+    return body
+
+
+def sharing_return_body(out_order_no: str, return_mchid: str = "1900000109", amount: int = 100,
+                        **overrides) -> dict:
+    body = {"sub_mchid": "1692608207", "out_order_no": out_order_no,
+            "out_return_no": f"R{next(_numbers):018d}", "return_mchid": return_mchid,
+            "amount": amount, "description": "用户退款"}
+    body.update(overrides)
+    return body
+
+
 @pytest.fixture
 def clock():
     return Clock()
@@ -94,6 +124,30 @@ class Client:
 
     def cancel(self, body, timeout: float = 5) -> requests.Response:
         return self.post("/v3/ecommerce/subsidies/cancel", body, timeout)
+
+    def share(self, body, timeout: float = 5) -> requests.Response:
+        return self.post("/v3/profitsharing/orders", body, timeout)
+
+    def query_sharing(self, body: dict, timeout: float = 5) -> requests.Response:
+        return self.http.get(f"{self.url}/v3/profitsharing/orders/{body['out_order_no']}",
+                             params={"sub_mchid": body["sub_mchid"],
+                                     "transaction_id": body["transaction_id"]}, timeout=timeout)
+
+    def unfreeze(self, body, timeout: float = 5) -> requests.Response:
+        return self.post("/v3/profitsharing/orders/unfreeze", body, timeout)
+
+    def return_sharing(self, body, timeout: float = 5) -> requests.Response:
+        return self.post("/v3/profitsharing/return-orders", body, timeout)
+
+    def query_return(self, body: dict, timeout: float = 5) -> requests.Response:
+        return self.http.get(f"{self.url}/v3/profitsharing/return-orders/{body['out_return_no']}",
+                             params={"sub_mchid": body["sub_mchid"],
+                                     "out_order_no": body["out_order_no"]}, timeout=timeout)
+
+    def control(self, name: str, body) -> dict:
+        answer = self.post(f"/_control/{name}", body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     def fault(self, operation: str, fault: str, count: int = 1, delay_ms: int = None) -> dict:
         body = {"operation": operation, "fault": fault, "count": count}
