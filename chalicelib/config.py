@@ -208,6 +208,7 @@ class SharingSettings:
     retry_after_seconds: float          # SHARING_RETRY_AFTER_SECONDS: wait before re-sending an UNKNOWN
     follow_after_seconds: float         # SHARING_FOLLOW_AFTER_SECONDS: wait before querying a PENDING result
     scheduler_max_records: int          # SHARING_SCHEDULER_MAX_RECORDS: records per scheduler run
+    scheduler_max_tries: int            # SHARING_SCHEDULER_MAX_TRIES: re-sends of one record, then NEEDS_ATTENTION
 
 
 def sharing_settings() -> SharingSettings:
@@ -224,4 +225,5 @@ def sharing_settings() -> SharingSettings:
         retry_after_seconds=_number("SHARING_RETRY_AFTER_SECONDS", 30),
         follow_after_seconds=_number("SHARING_FOLLOW_AFTER_SECONDS", 5),
         scheduler_max_records=_integer("SHARING_SCHEDULER_MAX_RECORDS", 100),
+        scheduler_max_tries=_integer("SHARING_SCHEDULER_MAX_TRIES", 5),
     )

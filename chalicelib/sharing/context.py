@@ -28,6 +28,7 @@ class Sharing:
     retry_after_seconds: float = 30
     follow_after_seconds: float = 5
     scheduler_max_records: int = 100
+    scheduler_max_tries: int = 5
     scheduler_budget_seconds: float = SCHEDULER_BUDGET_SECONDS
     now: Callable[[], datetime] = clock.utc_now
     monotonic: Callable[[], float] = time.monotonic
@@ -56,4 +57,5 @@ def from_environment() -> Sharing:
         lease_seconds=config.lease_seconds, wait_seconds=config.wait_seconds,
         retry_after_seconds=config.retry_after_seconds,
         follow_after_seconds=config.follow_after_seconds,
-        scheduler_max_records=config.scheduler_max_records)
+        scheduler_max_records=config.scheduler_max_records,
+        scheduler_max_tries=config.scheduler_max_tries)

@@ -3,7 +3,10 @@
 Each run, bounded by `scheduler_max_records` and a time budget (no channel call is started that
 could end after `scheduler_budget_seconds`):
 1. due sharing records of the reentry `open` index: delayed sharings whose planSharingTime has
-   come, UNKNOWN ones (re-sent, same sharingOrderId), stale leases;
+   come, UNKNOWN ones (re-sent, same sharingOrderId), stale leases; a record the scheduler has
+   re-sent `scheduler_max_tries` times without an answer is given up: NEEDS_ATTENTION, out of
+   the index, one ERROR log line and one CloudWatch metric line (`PaySettle/Sharing`
+   `NeedsAttention`); the business line's (or an operator's) re-send still re-sends it;
 2. due return records of the same index (re-sent, same sharingReturnNo);
 3. due `follow` markers: a sharing with PENDING receivers is queried
    (`GET /v3/profitsharing/orders/{out_order_no}`), a PROCESSING return is queried
@@ -12,6 +15,7 @@ could end after `scheduler_budget_seconds`):
 Notifications may have settled a result first: every write is conditional on PENDING /
 PROCESSING, so a final state never moves.
 """
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,10 +33,14 @@ from .context import SHARING, SHARING_RETURN, Sharing
 PAGE_SIZE = 25
 
 
+METRIC_NAMESPACE = "PaySettle/Sharing"
+
+
 @dataclass
 class SchedulerReport:
     examined: int = 0
     sent: int = 0
+    needs_attention: int = 0
     followed: int = 0
     settled: int = 0
     skipped: int = 0
@@ -65,6 +73,9 @@ def _send_due(ctx: Sharing, kind: str, started: float, report: SchedulerReport) 
             if record is None or record.final:
                 report.skipped += 1
                 continue
+            if record.sweeps >= ctx.scheduler_max_tries and record.sends:
+                _give_up(ctx, store, record, report)
+                continue
             if kind == SHARING:
                 effects, send = orders.effects_for(ctx, record), orders.send(ctx)
             else:
@@ -88,6 +99,23 @@ def _send_due(ctx: Sharing, kind: str, started: float, report: SchedulerReport) 
                 before=record.state, after=finished.record.state)
         if not cursor:
             return
+
+
+def _give_up(ctx: Sharing, store, record, report: SchedulerReport) -> None:
+    given = store.give_up(record, f"still {record.state} after {record.sweeps} scheduler tries: "
+                                  f"{record.last_error or ''}".strip())
+    if isinstance(given, LeaseLost):
+        report.skipped += 1
+        return
+    report.needs_attention += 1
+    log("sharing_scheduler.needs_attention", level=logging.ERROR, kind=record.kind, pk=record.pk,
+        outbound_no=record.outbound_no, sends=record.sends, last_error=record.last_error)
+    # CloudWatch Embedded Metric Format: CloudWatch Logs turns this line into the metric.
+    log("sharing_scheduler.needs_attention_metric",
+        _aws={"Timestamp": int(ctx.now().timestamp() * 1000),
+              "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [["Kind"]],
+                                     "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}]},
+        Kind=record.kind, NeedsAttention=1, pk=record.pk, outbound_no=record.outbound_no)
 
 
 def _follow_sharing(ctx: Sharing, record_pk: str) -> bool:

@@ -1,13 +1,15 @@
 """Fixtures of the profit-sharing tests: moto in-process for the tables, the REAL channel
 simulator (infra/channel) on a loopback port, reached over HTTP, notifying the app through a
 loopback bridge."""
+import logging
+
 import pytest
 from chalice.test import Client
 
 import app as paysettle
 from infra.channel import ChannelSimulator
 from tests.sharing.support import Clock, Serialized, SharingChannel, context, next_id
-from tests.subsidies.support import CONNECT_TIMEOUT, READ_TIMEOUT, CenterBridge
+from tests.subsidies.support import CONNECT_TIMEOUT, READ_TIMEOUT, CenterBridge, LogLines
 from tests.unit.support import ROOT, Api, aws_stack
 
 
@@ -64,3 +66,12 @@ def paid(channel):
     payment_order_id = next_id("13587585")
     answer = channel.paid(payment_order_id)
     return {"paymentOrderId": payment_order_id, "amount": 10000, **answer}
+
+
+@pytest.fixture
+def log_lines():
+    handler = LogLines()
+    logger = logging.getLogger("paysettle")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

@@ -131,3 +131,24 @@ def test_a_return_that_fails_at_the_channel_is_state_2_with_the_reason(ctx, chan
     # re-sent: the channel's final FAILED under that number is kept, nothing re-numbered
     again = refunds.handle(ctx, notice)
     assert again["state"] == 2 and again["returns"] == answer["returns"]
+
+
+def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx, channel, log_lines):
+    order = next_id("13587585")
+    channel.paid(order)
+    request = _request(order, [("1900000109", 1000)])
+    channel.fault("profitsharing.orders", "system_error", count=1 + ctx.scheduler_max_tries)
+    try:
+        orders.share(ctx, request)
+    except SharingError as error:
+        assert error.code == ErrorCode.OUTCOME_UNKNOWN
+    for _ in range(ctx.scheduler_max_tries + 1):
+        scheduler.run(ctx)
+    view = orders.view(ctx, order)
+    assert view["state"] == "UNKNOWN" and view["sends"] == 1 + ctx.scheduler_max_tries
+    assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [f"SHARING#{order}"]
+    scheduler.run(ctx)
+    assert orders.view(ctx, order)["sends"] == 1 + ctx.scheduler_max_tries     # out of the index
+    orders.share(ctx, request)                                                  # the business line's re-send
+    _settle(ctx, order)
+    assert {c["outbound_no"] for c in channel.calls_of("profitsharing.orders")} == {view["sharingOrderId"]}
