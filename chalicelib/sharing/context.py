@@ -29,6 +29,9 @@ class Sharing:
     follow_after_seconds: float = 5
     scheduler_max_records: int = 100
     scheduler_max_tries: int = 5
+    # A refund sent over HTTP (API Gateway gives 29 s) or from the queue (a 20 s Lambda) starts no
+    # return call that could end after this; the rest is continued by the scheduler.
+    request_budget_seconds: float = 15.0
     scheduler_budget_seconds: float = SCHEDULER_BUDGET_SECONDS
     now: Callable[[], datetime] = clock.utc_now
     monotonic: Callable[[], float] = time.monotonic

@@ -74,6 +74,7 @@ def _sharings(ctx: Sharing, notice: RefundNotification) -> List[Record]:
 
 
 def handle(ctx: Sharing, notice: RefundNotification) -> Dict:
+    deadline = ctx.monotonic() + ctx.request_budget_seconds
     params = {name: getattr(notice, name) for name in PARAMS}
     fingerprint_ = fingerprint(params)
     sharings = _sharings(ctx, notice)
@@ -81,7 +82,7 @@ def handle(ctx: Sharing, notice: RefundNotification) -> Dict:
     if not sharings:
         relations.append(_nothing_to_return(ctx, notice, notice.paymentOrderId, None, params, fingerprint_))
     for sharing in sharings:
-        relations.append(_relation(ctx, notice, sharing, params, fingerprint_))
+        relations.append(_relation(ctx, notice, sharing, params, fingerprint_, deadline))
     return answer_data(ctx, relations)
 
 
@@ -142,14 +143,15 @@ def _in_progress(trade_id: str, why: str) -> SharingError:
                         detail=f"the profit sharing of trade {trade_id} is {why}; send the refund again later")
 
 
-def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params, fingerprint_) -> dict:
+def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params, fingerprint_,
+              deadline: Optional[float] = None) -> dict:
     trade_id = sharing.extra["trade_id"]
     pk = relation_key(trade_id, notice.paymentOrderId, notice.refundId)
     amount = int(notice.amt)
     for _ in range(MAX_ROUNDS):
         stored = _existing(ctx, pk, fingerprint_, notice.refundId)
         if stored is not None:
-            return continue_relation(ctx, stored)
+            return continue_relation(ctx, stored, deadline)
         sharing = ctx.store(SHARING).get(sharing.pk)
         if sharing.state in (FAILED, CANCELLED):
             return _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_)
@@ -194,7 +196,7 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
             _put_relation(ctx, relation, more)
         except TransactionCancelled:
             continue                      # another refund (or this one) got there first: re-read
-        return continue_relation(ctx, relation)
+        return continue_relation(ctx, relation, deadline)
     raise SharingError(ErrorCode.BUSY, detail="too much contention on this order's refunds; retry")
 
 
@@ -251,9 +253,10 @@ def send_return(ctx: Sharing):
     return lambda record: accepted_outcome(ctx.channel.return_sharing(record.request))
 
 
-def continue_relation(ctx: Sharing, relation: dict) -> dict:
+def continue_relation(ctx: Sharing, relation: dict, deadline: Optional[float] = None) -> dict:
     """Claim, send or re-send each return of the relation (same sharingReturnNo), then settle
-    the relation's state from its returns."""
+    the relation's state from its returns. No call is started that could end after `deadline`
+    (monotonic seconds): the relation stays 0 and its follow marker has the scheduler go on."""
     if not relation.get("allocation"):
         return relation
     sharing = ctx.store(SHARING).get(relation["sharing_pk"])
@@ -270,6 +273,9 @@ def continue_relation(ctx: Sharing, relation: dict) -> dict:
         existing = store.get(pk)
         if existing is not None and existing.state == SUCCEEDED:
             continue
+        if deadline is not None and ctx.monotonic() + getattr(ctx.channel, "call_seconds", 0) > deadline:
+            log("sharing_refund.budget_spent", relation=relation["pk"], next_receiver=account)
+            break
         try:
             drive(ctx, store, lambda: store.claim(pk, pk, fp, request, NUMBER_FIELD, attributes, effects),
                   send_return(ctx), effects, lambda stored: RuntimeError(f"{pk}: fingerprint"),

@@ -160,11 +160,11 @@ def settle_return(ctx: Sharing, record, body: dict) -> None:
         refunds.settle(ctx, relation)
 
 
-def _follow_relation(ctx: Sharing, relation_pk: str) -> bool:
+def _follow_relation(ctx: Sharing, relation_pk: str, deadline: float) -> bool:
     relation = refunds.get_item(ctx, relation_pk)
     if relation is None:
         return True
-    return refunds.continue_relation(ctx, relation)["state"] != 0
+    return refunds.continue_relation(ctx, relation, deadline)["state"] != 0
 
 
 FOLLOWERS = {SHARING: _follow_sharing, SHARING_RETURN: _follow_return,
@@ -186,7 +186,11 @@ def _follow_due(ctx: Sharing, started: float, report: SchedulerReport) -> None:
                     return
                 report.examined += 1
                 marker = from_item(item)
-                if follow(ctx, marker["record"]):
+                if follow is _follow_relation:
+                    done = follow(ctx, marker["record"], started + ctx.scheduler_budget_seconds)
+                else:
+                    done = follow(ctx, marker["record"])
+                if done:
                     ctx.dynamodb.delete_item(**unfollow_item(ctx, marker["record"])["Delete"])
                     report.settled += 1
                 else:

@@ -152,3 +152,22 @@ def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx,
     orders.share(ctx, request)                                                  # the business line's re-send
     _settle(ctx, order)
     assert {c["outbound_no"] for c in channel.calls_of("profitsharing.orders")} == {view["sharingOrderId"]}
+
+
+def test_a_refund_spends_at_most_its_budget_and_the_scheduler_goes_on(ctx, channel):
+    order = next_id("13587585")
+    channel.paid(order)
+    orders.share(ctx, _request(order, [("1900000109", 1000), ("1900000110", 700), ("1900000111", 300)]))
+    _settle(ctx, order)
+    ctx.request_budget_seconds = ctx.channel.call_seconds * 1.5     # room for one lost call only
+    channel.fault("profitsharing.return-orders", "timeout_before_commit", count=1, delay_ms=HOLD_MS)
+    notice = RefundNotification.model_validate(refund_notice(order, 10000, 10000))
+    started = time.monotonic()
+    answer = refunds.handle(ctx, notice)
+    assert time.monotonic() - started < ctx.request_budget_seconds + 0.5
+    assert answer["state"] == 0
+    assert [r["result"] for r in answer["returns"]] == ["PROCESSING", "INIT", "INIT"]
+    time.sleep(HOLD_MS / 1000)
+    assert wait_until(lambda: scheduler.run(ctx) and refunds.view(ctx, notice.refundId)["state"] == 1,
+                      timeout=5, step=0.1)
+    assert channel.view(orders.view(ctx, order)["transactionId"])["sharing_returned_amount"] == 2000

@@ -56,7 +56,7 @@ def test_cancelled_is_final_never_sent_and_out_of_the_index(stack):
 def test_a_claimed_record_cannot_be_revised(stack):
     clock = Clock()
     store = _store(stack, clock)
-    record = _scheduled(store, clock, in_seconds=1).record
+    _scheduled(store, clock, in_seconds=1)
     clock.advance(2)
     claimed = store.claim("TEST#1", "1", "fp", {"amount": 1}, "out_no")
     assert isinstance(claimed, Claimed)
