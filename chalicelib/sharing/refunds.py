@@ -158,6 +158,8 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
         now_ms = int(ctx.now().timestamp() * 1000)
         refunded = int(sharing.extra.get("refunded_amount", 0))
         total = int(notice.orderTotal)
+        if total != int(sharing.extra["order_amount"]):      # the base of every proportion
+            raise InvalidField("orderTotal", f"is not the paid order's amount {sharing.extra['order_amount']}")
         if refunded + amount > total:
             raise SharingError(ErrorCode.REFUND_EXCEEDS_ORDER, field="amt",
                                detail=f"{refunded} already refunded + {amount} is over orderTotal {total}")

@@ -152,6 +152,16 @@ def test_a_refund_while_receivers_are_pending_is_3006_and_writes_nothing(api, ch
     assert api.get(f"/sharing/refunds/{notice['refundId']}").status_code == 404
 
 
+def test_an_order_total_other_than_the_paid_amount_is_400_and_writes_nothing(api, channel):
+    order = next_id("13587585")
+    _share_and_settle(api, channel, order, [("1900000109", 2000)])
+    notice = refund_notice(order, 5000, 10001)
+    status, answer = _refund(api, notice)
+    assert (status, answer["code"], answer["field"]) == (400, 1001, "orderTotal")
+    assert api.get(f"/sharing/refunds/{notice['refundId']}").status_code == 404
+    assert channel.calls_of("profitsharing.return-orders") == []
+
+
 def test_bad_refund_notice_is_400_naming_the_field(api, channel, stack):
     for change, field in (({"amt": "12.5"}, "amt"), ({"refundId": "x1"}, "refundId"),
                           ({"amt": "10001", "orderTotal": "10000", "refundType": 2}, "amt"),
