@@ -49,3 +49,30 @@ def test_refusals():
         split(3, {"a": 1, "b": 1})
     with pytest.raises(ValueError):
         refund_total(100, 1000, 900, 101)
+
+
+three = st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 10**6))
+
+
+@given(three, st.data())
+@settings(max_examples=500)
+def test_three_receivers_through_a_sequence_of_refunds(shares, data):
+    """The center's bookkeeping over successive refunds: each refund's parts sum to its computed
+    total, no part exceeds what the receiver still holds, and at the end everything is back."""
+    held = dict(zip("abc", shares))
+    shared = sum(shares)
+    order_total = data.draw(st.integers(max(shared, 1), max(shared, 1) * 4))
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, order_total - 1), max_size=8))
+                      if order_total > 1 else []))
+    bounds = [0] + cuts + [order_total]
+    refunded, back = 0, {a: 0 for a in held}
+    for amount in (b - a for a, b in zip(bounds, bounds[1:])):
+        total = refund_total(shared, order_total, refunded, amount)
+        parts = split(total, held)
+        assert sum(parts.values()) == total
+        assert all(parts[a] <= held[a] for a in held)
+        for a in held:
+            held[a] -= parts[a]
+            back[a] += parts[a]
+        refunded += amount
+    assert back == dict(zip("abc", shares)) and all(h == 0 for h in held.values())
