@@ -17,6 +17,12 @@ from chalicelib.payments.trades import context as trades_context
 from chalicelib.payments.trades import service as trades
 from chalicelib.payments.trades.messages import AccountRequest, PayTradeRequest, TradeRequest
 from chalicelib.recon import service as recon
+from chalicelib.sharing import notifications as sharing_notifications
+from chalicelib.sharing import orders as sharing_orders
+from chalicelib.sharing import refunds as sharing_refunds
+from chalicelib.sharing import scheduler as sharing_scheduler
+from chalicelib.sharing.context import from_environment as sharing_context
+from chalicelib.sharing.messages import RefundNotification, SharingNotification, SharingRequest
 from chalicelib.subsidies import answers as subsidy_answers
 from chalicelib.subsidies import service as subsidies
 from chalicelib.subsidies import sweeper as subsidy_sweeper
@@ -220,3 +226,53 @@ def channel_transaction_notification():
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="subsidy_sweeper")
 def run_subsidy_sweeper(event):
     return subsidy_sweeper.run(subsidy_context()).as_dict()
+
+
+# Profit sharing and its returns on refunds (seed 001): answers {"code", "message", "data"}.
+SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
+
+
+@app.route("/sharing/orders", methods=["POST"])
+@subsidy_answers.enveloped
+def create_sharing():
+    request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    return json_response(subsidy_answers.ok(sharing_orders.share(sharing_context(), request)))
+
+
+@app.route("/sharing/orders/{tradeId}", methods=["GET"])
+@subsidy_answers.enveloped
+def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the API names it
+    return json_response(subsidy_answers.ok(sharing_orders.view(sharing_context(), tradeId)))
+
+
+@app.route("/sharing/refunds", methods=["POST"])
+@subsidy_answers.enveloped
+def sharing_refund():
+    notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    return json_response(subsidy_answers.ok(sharing_refunds.handle(sharing_context(), notice)))
+
+
+@app.route("/sharing/refunds/{refundId}", methods=["GET"])
+@subsidy_answers.enveloped
+def sharing_refund_view(refundId):  # noqa: N803
+    return json_response(subsidy_answers.ok(sharing_refunds.view(sharing_context(), refundId)))
+
+
+@app.route("/channel/notifications/profitsharing", methods=["POST"])
+@subsidy_answers.enveloped
+def channel_profitsharing_notification():
+    notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    outcome = sharing_notifications.profitsharing(sharing_context(), notice)
+    return json_response({"code": "SUCCESS", "message": outcome})
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sharing_scheduler")
+def run_sharing_scheduler(event):
+    return sharing_scheduler.run(sharing_context()).as_dict()
+
+
+# Refund notices (seed 001's JSON) -> RefundQueue -> here; "RefundQueue" is resolved like
+# "ReconQueue" (infra/resources.json overrides the event source with the queue's ARN).
+@app.on_sqs_message(queue="RefundQueue", batch_size=1, name="sharing_refunds")
+def handle_refund_notices(event):
+    return sharing_notifications.handle_sqs_event(sharing_context(), event.to_dict())

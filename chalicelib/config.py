@@ -195,6 +195,40 @@ def subsidy_settings() -> SubsidySettings:
     )
 
 
+# Profit sharing and its returns on refunds (chalicelib/sharing): same channel as subsidies.
+@dataclass(frozen=True)
+class SharingSettings:
+    table: str                          # SHARING_TABLE: sharing records, returns, relations, guards
+    transactions_table: str             # SUBSIDIES_TABLE: the channel's paid-order notices (TXN#...)
+    channel_url: str                    # CHANNEL_URL
+    channel_connect_timeout: float      # CHANNEL_CONNECT_TIMEOUT_SECONDS
+    channel_read_timeout: float         # CHANNEL_READ_TIMEOUT_SECONDS
+    lease_seconds: float                # SHARING_LEASE_SECONDS: one in-flight call's lease
+    wait_seconds: float                 # SHARING_WAIT_SECONDS: a duplicate waits this long, then 3002
+    retry_after_seconds: float          # SHARING_RETRY_AFTER_SECONDS: wait before re-sending an UNKNOWN
+    follow_after_seconds: float         # SHARING_FOLLOW_AFTER_SECONDS: wait before querying a PENDING result
+    scheduler_max_records: int          # SHARING_SCHEDULER_MAX_RECORDS: records per scheduler run
+    scheduler_max_tries: int            # SHARING_SCHEDULER_MAX_TRIES: re-sends of one record, then NEEDS_ATTENTION
+
+
+def sharing_settings() -> SharingSettings:
+    connect = _number("CHANNEL_CONNECT_TIMEOUT_SECONDS", 2)
+    read = _number("CHANNEL_READ_TIMEOUT_SECONDS", 5)
+    return SharingSettings(
+        table=_required("SHARING_TABLE"),
+        transactions_table=os.environ.get("SUBSIDIES_TABLE", ""),
+        channel_url=_required("CHANNEL_URL"),
+        channel_connect_timeout=connect,
+        channel_read_timeout=read,
+        lease_seconds=_number("SHARING_LEASE_SECONDS", connect + read + 5),
+        wait_seconds=_number("SHARING_WAIT_SECONDS", 1),
+        retry_after_seconds=_number("SHARING_RETRY_AFTER_SECONDS", 30),
+        follow_after_seconds=_number("SHARING_FOLLOW_AFTER_SECONDS", 5),
+        scheduler_max_records=_integer("SHARING_SCHEDULER_MAX_RECORDS", 100),
+        scheduler_max_tries=_integer("SHARING_SCHEDULER_MAX_TRIES", 5),
+    )
+
+
 # Trade settlement (chalicelib/payments/trades): its own table, the payment core's journal.
 @dataclass(frozen=True)
 class TradeSettings:

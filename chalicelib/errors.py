@@ -43,6 +43,10 @@ class ErrorCode(Enum):
     REENTRY_IN_PROGRESS = (3002, 409, "the same request is in progress; retry it unchanged")
     CHANNEL_REJECTED = (3003, 422, "the channel refused; nothing moved; the same request may be sent again")
     SUBSIDY_NOT_RETURNABLE = (3004, 409, "the subsidy has not succeeded, so nothing can be returned")
+    SHARING_EXCEEDS_ORDER = (3005, 409, "the receivers' total is over the paid order's amount")
+    SHARING_IN_PROGRESS = (3006, 409, "the order's profit sharing is still in progress at the channel; "
+                                      "send the refund again later")
+    REFUND_EXCEEDS_ORDER = (3007, 409, "the refunds of this order would exceed its total")
     ORDER_NOT_FOUND = (4041, 404, "order not found")
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
     RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")
@@ -52,7 +56,9 @@ class ErrorCode(Enum):
     DOCS_ASSET_NOT_FOUND = (4046, 404, "no such Swagger UI file")
     PAYMENT_ORDER_NOT_FOUND = (4047, 404, "no paid channel transaction is known for this paymentOrderId")
     SUBSIDY_NOT_FOUND = (4048, 404, "no subsidy with this bizSubsidiesId")
-    TRADE_NOT_FOUND = (4049, 404, "trade not found")
+    SHARING_NOT_FOUND = (4049, 404, "no profit sharing for this tradeId")
+    SHARING_REFUND_NOT_FOUND = (4050, 404, "no profit-sharing return for this refundId")
+    TRADE_NOT_FOUND = (4051, 404, "trade not found")
     INTERNAL = (5001, 500, "internal error; the request may be retried with the same request_id")
     BUSY = (5031, 503, "busy, retry with the same request_id")
     OUTCOME_UNKNOWN = (5041, 504, "the channel's answer was lost: the outcome is unknown; retry the same "

@@ -1,5 +1,6 @@
 """Turns raw request bytes into a JSON object, refusing anything hostile."""
 import json
+from typing import Optional
 
 from .config import MAX_BODY_BYTES
 from .errors import ErrorCode, InvalidField, PaySettleError
@@ -21,12 +22,14 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_object(raw: bytes) -> dict:
+def parse_object(raw: bytes, max_bytes: Optional[int] = None) -> dict:
+    """`max_bytes`: MAX_BODY_BYTES unless a route documents a larger limit (50 receivers)."""
+    limit = max_bytes or MAX_BODY_BYTES
     if raw is None or len(raw) == 0:
         raise PaySettleError(ErrorCode.MALFORMED_BODY, "request body is empty", field="body")
-    if len(raw) > MAX_BODY_BYTES:
+    if len(raw) > limit:
         raise PaySettleError(ErrorCode.BODY_TOO_LARGE,
-                             f"is larger than {MAX_BODY_BYTES} bytes", field="body")
+                             f"is larger than {limit} bytes", field="body")
     try:
         text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
         value = json.loads(text, object_pairs_hook=_no_duplicate_keys,

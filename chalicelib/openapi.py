@@ -31,6 +31,7 @@ ENTRY_MODULES = (
     "chalicelib.merchant.api_docs",
     "chalicelib.recon.api_docs",
     "chalicelib.subsidies.api_docs",
+    "chalicelib.sharing.api_docs",
     "chalicelib.docs_site",
 )
 REF = "#/components/schemas/{model}"
@@ -45,6 +46,8 @@ TAGS = [
     {"name": "reconciliation", "description": "Reconciliation batches"},
     {"name": "subsidies", "description": "Marketing subsidies (营销补差) and their returns "
                                          "(补差回退), seed 000: reentrant; the channel's notices"},
+    {"name": "sharing", "description": "Profit sharing (分账) and its returns on refunds (分账回退), "
+                                       "seed 001: reentrant; the channel's notices"},
     {"name": "documentation", "description": "This document and its Swagger UI page"},
 ]
 

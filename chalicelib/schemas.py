@@ -4,7 +4,7 @@ parsers of `chalicelib.fields`, and one way to parse a request body into a model
 A refusal always names the first offending field (`InvalidField`, error 1001), or
 the body itself when it is not a JSON object (`chalicelib.json_body`).
 """
-from typing import Annotated, Callable, Type, TypeVar
+from typing import Optional, Annotated, Callable, Type, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, WithJsonSchema)
@@ -65,13 +65,18 @@ _READABLE = {
 Model = TypeVar("Model", bound=StrictModel)
 
 
-def parse(model: Type[Model], raw_body: bytes) -> Model:
-    """Parse and validate a request; raise InvalidField naming the first bad field."""
-    body = parse_object(raw_body)
+def parse(model: Type[Model], raw_body: bytes, max_bytes: Optional[int] = None) -> Model:
+    """Parse and validate a request; raise InvalidField naming the first bad field.
+    A model validator names its field by raising ValueError("<field>: <detail>")."""
+    body = parse_object(raw_body, max_bytes)
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
+        error = (first.get("ctx") or {}).get("error")
+        if not first["loc"] and first["type"] == "value_error" and ": " in str(error):
+            field, detail = str(error).split(": ", 1)
+            raise InvalidField(field, detail) from None
         # An empty key is named as the JSON it was: "" (not "body", which would mislead).
         field = ".".join(str(part) or '""' for part in first["loc"]) or "body"
         raise InvalidField(field, _READABLE.get(first["type"], first["msg"])) from None

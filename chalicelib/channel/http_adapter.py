@@ -20,11 +20,15 @@ from .port import Accepted, Outcome, Rejected, Unknown
 CREATE_PATH = "/v3/ecommerce/subsidies/create"
 RETURN_PATH = "/v3/ecommerce/subsidies/return"
 QUERY_PATH = "/v3/ecommerce/subsidies/query"
+SHARING_PATH = "/v3/profitsharing/orders"
+SHARING_RETURN_PATH = "/v3/profitsharing/return-orders"
 # Codes with which the channel says "applied nothing, and re-sending now will not change it".
 DEFINITIVE_CODES = frozenset({"PARAM_ERROR", "INVALID_REQUEST", "ORDER_NOT_EXIST",
                               "RESOURCE_NOT_EXISTS", "NOT_ENOUGH", "NO_AUTH", "APPID_MCHID_NOT_MATCH",
                               "INVALID_REQUEST_PARAMS"})
 RESULTS = ("SUCCESS", "FAIL")
+SHARING_STATES = ("PROCESSING", "FINISHED")                 # a profit-sharing order's `state`
+RETURN_RESULTS = ("PROCESSING", "SUCCESS", "FAILED")        # a sharing return's `result`
 
 
 def _json(body: bytes) -> Optional[dict]:
@@ -36,14 +40,16 @@ def _json(body: bytes) -> Optional[dict]:
 
 
 def classify(status: int, body: bytes, required: Sequence[str] = (),
-             echo: Optional[Dict[str, Any]] = None) -> Outcome:
-    """Name one HTTP answer. `required`: fields a 200 must carry; `echo`: fields it must repeat."""
+             echo: Optional[Dict[str, Any]] = None, results: Sequence[str] = RESULTS,
+             result_field: str = "result") -> Outcome:
+    """Name one HTTP answer. `required`: fields a 200 must carry; `echo`: fields it must repeat;
+    `results`: the values its `result_field` may take (absent: SUCCESS)."""
     answer = _json(body)
     if status == 200:
         if answer is None:
             return Unknown("HTTP 200 with an unreadable body")
         missing = [name for name in required if answer.get(name) in (None, "")]
-        if missing or answer.get("result", "SUCCESS") not in RESULTS:
+        if missing or answer.get(result_field, "SUCCESS") not in results:
             return Unknown(f"HTTP 200 without {missing or 'a known result'}")
         for name, value in (echo or {}).items():
             if name in answer and str(answer[name]) != str(value):
@@ -84,7 +90,7 @@ class HttpChannel:
             retries=False, redirect=False)
 
     def _call(self, method: str, path: str, body: Optional[dict], required: Sequence[str],
-              echo: Dict[str, Any]) -> Outcome:
+              echo: Dict[str, Any], **classified) -> Outcome:
         try:
             response = self._send(method, path, body)
         except urllib3.exceptions.NewConnectionError as error:
@@ -94,7 +100,7 @@ class HttpChannel:
             return Unknown("timeout")
         except urllib3.exceptions.HTTPError as error:
             return Unknown(f"connection: {type(error).__name__}")
-        return classify(response.status, response.data, required, echo)
+        return classify(response.status, response.data, required, echo, **classified)
 
     def create_subsidy(self, request: Dict[str, Any]) -> Outcome:
         return self._call("POST", CREATE_PATH, request, ("subsidy_id", "result"),
@@ -110,3 +116,28 @@ class HttpChannel:
     def query_subsidy(self, sub_mchid: str, out_subsidy_no: str) -> Outcome:
         query = urlencode({"sub_mchid": sub_mchid, "out_subsidy_no": out_subsidy_no})
         return self._call("GET", f"{QUERY_PATH}?{query}", None, ("subsidy_id", "result"), {})
+
+    # -- profit sharing (issue 6) ----------------------------------------------------------
+    def create_sharing(self, request: Dict[str, Any]) -> Outcome:
+        return self._call("POST", SHARING_PATH, request, ("order_id", "state", "receivers"),
+                          {"out_order_no": request["out_order_no"],
+                           "transaction_id": request["transaction_id"]},
+                          results=SHARING_STATES, result_field="state")
+
+    def query_sharing(self, sub_mchid: str, transaction_id: str, out_order_no: str) -> Outcome:
+        query = urlencode({"sub_mchid": sub_mchid, "transaction_id": transaction_id})
+        return self._call("GET", f"{SHARING_PATH}/{out_order_no}?{query}", None,
+                          ("order_id", "state", "receivers"), {"out_order_no": out_order_no},
+                          results=SHARING_STATES, result_field="state")
+
+    def return_sharing(self, request: Dict[str, Any]) -> Outcome:
+        return self._call("POST", SHARING_RETURN_PATH, request, ("return_id", "result"),
+                          {"out_return_no": request["out_return_no"],
+                           "out_order_no": request["out_order_no"],
+                           "amount": request["amount"]}, results=RETURN_RESULTS)
+
+    def query_return(self, sub_mchid: str, out_order_no: str, out_return_no: str) -> Outcome:
+        query = urlencode({"sub_mchid": sub_mchid, "out_order_no": out_order_no})
+        return self._call("GET", f"{SHARING_RETURN_PATH}/{out_return_no}?{query}", None,
+                          ("return_id", "result"), {"out_return_no": out_return_no},
+                          results=RETURN_RESULTS)

@@ -43,3 +43,17 @@ class Channel(Protocol):
 
     def query_subsidy(self, sub_mchid: str, out_subsidy_no: str) -> Outcome:
         """`GET /v3/ecommerce/subsidies/query`: the create's original answer, or Rejected 404."""
+
+    def create_sharing(self, request: Dict[str, Any]) -> Outcome:
+        """`POST /v3/profitsharing/orders` {sub_mchid, transaction_id, out_order_no, receivers,
+        unfreeze_unsplit} -> {order_id, state PROCESSING|FINISHED, receivers[result, ...]}"""
+
+    def query_sharing(self, sub_mchid: str, transaction_id: str, out_order_no: str) -> Outcome:
+        """`GET /v3/profitsharing/orders/{out_order_no}`: the order's current state, or 404."""
+
+    def return_sharing(self, request: Dict[str, Any]) -> Outcome:
+        """`POST /v3/profitsharing/return-orders` {sub_mchid, out_order_no, out_return_no,
+        return_mchid, amount, description} -> {return_id, result PROCESSING|SUCCESS|FAILED, ...}"""
+
+    def query_return(self, sub_mchid: str, out_order_no: str, out_return_no: str) -> Outcome:
+        """`GET /v3/profitsharing/return-orders/{out_return_no}`: the current state, or 404."""

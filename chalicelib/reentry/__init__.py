@@ -11,6 +11,9 @@ States:  RECEIVED ──start_sending──▶ IN_FLIGHT ──finish──▶ S
          FAILED, UNKNOWN, NEEDS_ATTENTION, or RECEIVED / IN_FLIGHT whose lease expired ──claim──▶
          (same state, new lease, version + 1) ──start_sending──▶ IN_FLIGHT ...
          UNKNOWN / stale ──give_up (the sweeper, after its bounded tries)──▶ NEEDS_ATTENTION
+         Scheduled records (claim with `not_before`): RECEIVED without a lease, in the `open`
+         index at their due time; nobody may take them over before it. Until their first send
+         `revise_unsent` may change their request or CANCEL them (final, never sent).
 
 The rules:
 * One outbound number per record, for ever. UNKNOWN (timeout, connection error, 5xx,
@@ -32,13 +35,13 @@ The rules:
 * The lease outlives a whole channel call (connect + read timeouts + margin): a holder whose
   lease expired has already given up on its call.
 """
-from .record import (FAILED, IN_FLIGHT, NEEDS_ATTENTION, OPEN_STATES, RECEIVED, SUCCEEDED, UNKNOWN,
+from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, OPEN_STATES, RECEIVED, SUCCEEDED, UNKNOWN,
                      Failed, Record, Succeeded, Unknown)
 from .store import (CLAIMED, AlreadyFinal, Claimed, EffectRefused, Finished, InProgress, LeaseLost, Mismatch,
-                    Reentry, Replayed)
+                    Reentry, Replayed, Scheduled)
 from .attempt import attempt
 
-__all__ = ["CLAIMED", "RECEIVED", "IN_FLIGHT", "SUCCEEDED", "FAILED", "UNKNOWN", "NEEDS_ATTENTION",
+__all__ = ["CLAIMED", "CANCELLED", "Scheduled", "RECEIVED", "IN_FLIGHT", "SUCCEEDED", "FAILED", "UNKNOWN", "NEEDS_ATTENTION",
            "OPEN_STATES", "Record", "Succeeded", "Failed", "Unknown", "Reentry", "Claimed",
            "Replayed", "Mismatch", "InProgress", "EffectRefused", "Finished", "AlreadyFinal",
            "LeaseLost", "attempt"]

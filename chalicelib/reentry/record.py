@@ -10,11 +10,12 @@ SUCCEEDED = "SUCCEEDED"          # the channel applied it (final)
 FAILED = "FAILED"                # the channel refused definitively; nothing moved (may be executed again)
 UNKNOWN = "UNKNOWN"              # the answer was lost: re-send the same request with the same number
 NEEDS_ATTENTION = "NEEDS_ATTENTION"  # UNKNOWN after the sweeper's bounded tries; a caller may still re-send
+CANCELLED = "CANCELLED"          # never sent, and never will be (e.g. a delayed sharing cancelled by a refund)
 
 OPEN_STATES = (RECEIVED, IN_FLIGHT, UNKNOWN)          # in the sweeper's `open` index
 MECHANISM_FIELDS = ("pk", "kind", "reentry_key", "fingerprint", "outbound_no", "state", "version",
                     "lease_until", "sends", "sweeps", "request", "result", "failure", "last_error",
-                    "created_at", "updated_at", "open_kind", "retry_at")
+                    "created_at", "updated_at", "open_kind", "retry_at", "not_before")
 
 
 def fingerprint(params: Dict[str, Any]) -> str:
@@ -61,10 +62,11 @@ class Record:
     failure: Optional[Dict[str, str]] = None
     last_error: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)   # the domain's own attributes
+    not_before: int = 0              # epoch ms: a scheduled record is not sent before it (0: at once)
 
     @property
     def final(self) -> bool:
-        return self.state in (SUCCEEDED, FAILED)
+        return self.state in (SUCCEEDED, FAILED, CANCELLED)
 
     def lease_live(self, now_ms: int) -> bool:
         return self.lease_until > now_ms
@@ -78,7 +80,7 @@ class Record:
                    sweeps=int(item.get("sweeps", 0)), request=_plain(item["request"]),
                    created_at=item["created_at"], updated_at=item["updated_at"],
                    result=_plain(item.get("result")), failure=item.get("failure"),
-                   last_error=item.get("last_error"),
+                   last_error=item.get("last_error"), not_before=int(item.get("not_before", 0)),
                    extra={k: _plain(v) for k, v in item.items() if k not in MECHANISM_FIELDS})
 
 

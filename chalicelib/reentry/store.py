@@ -12,6 +12,10 @@ Outcomes, all named (TigerBeetle style):
             `Mismatch(record)`         the key is known with another fingerprint: nothing changed;
             `InProgress(record)`       another holder's lease is live: nothing changed;
             `EffectRefused(index, record)`  effect item `index` failed its condition: nothing changed.
+            `Scheduled(record)`        a scheduled record (claim with `not_before`) not yet due:
+                                      recorded, not ours to send (the due job claims it later).
+* `revise_unsent`: a RECEIVED record never sent and not held: its request / attributes changed
+            or it is CANCELLED (final); `LeaseLost` when someone claimed or sent it meanwhile.
 * `start_sending`: the record IN_FLIGHT with `sends` + 1 and the lease renewed, or `LeaseLost`.
 * `finish`: `Finished(record)` recorded; `AlreadyFinal(record)` someone else recorded a final
             state first (ours dropped, theirs returned); `LeaseLost(record)` we were taken over
@@ -21,7 +25,9 @@ Outcomes, all named (TigerBeetle style):
 Condition expressions (exactly):
 * create:        attribute_not_exists(pk)  on the record and on its OUTBOUND#<no> guard
 * take over:     #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT,
-                 UNKNOWN, FAILED, NEEDS_ATTENTION)
+                 UNKNOWN, FAILED, NEEDS_ATTENTION) AND (attribute_not_exists(#not_before) OR
+                 #not_before <= :now)
+* revise unsent: #version = :seen AND #state = RECEIVED AND #sends = 0 AND #lease_until <= :now
 * start sending: #version = :mine AND #lease_until > :now
 * finish:        #version = :mine AND #state = IN_FLIGHT
 * late success:  #outbound_no = :no AND #version = :seen AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN,
@@ -39,7 +45,7 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 from .. import clock
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..logs import log
-from .record import (FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
+from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
@@ -56,6 +62,11 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Replayed:
+    record: Record
+
+
+@dataclass(frozen=True)
+class Scheduled:
     record: Record
 
 
@@ -96,7 +107,7 @@ class LeaseLostError(Exception):
         self.record = record
 
 
-ClaimOutcome = Union[Claimed, Replayed, Mismatch, InProgress, EffectRefused]
+ClaimOutcome = Union[Claimed, Replayed, Mismatch, InProgress, EffectRefused, Scheduled]
 FinishOutcome = Union[Finished, AlreadyFinal, LeaseLost]
 # effects(before, after, outbound_no, outcome) -> extra TransactWriteItems items, written with
 # the record's change (outcome: the Succeeded / Failed / Unknown being recorded, None for claims):
@@ -165,17 +176,22 @@ class Reentry:
     # -- claim -----------------------------------------------------------------------------
     def claim(self, pk: str, reentry_key: str, fingerprint: str, request: dict,
               number_field: str, attributes: Optional[dict] = None,
-              effects: Effects = _no_effects, sweep: bool = False) -> ClaimOutcome:
+              effects: Effects = _no_effects, sweep: bool = False,
+              not_before_ms: int = 0) -> ClaimOutcome:
         """Create the record (RECEIVED, a new outbound number written into `request` under
         `number_field`, our lease), or decide on the stored one: replay, mismatch, in progress,
         or take it over (FAILED, UNKNOWN, NEEDS_ATTENTION, expired lease) with a new lease and
-        version. `sweep`: the sweeper's claim, counted in `sweeps`."""
+        version. `sweep`: the sweeper's claim, counted in `sweeps`. `not_before_ms` (creation
+        only): a scheduled record, created without a lease and due in the `open` index at that
+        time; until then every claim answers `Scheduled`."""
         for round_ in range(MAX_ROUNDS):
             stored = self.get(pk) if round_ else None
             if stored is None:
                 created = self._create(pk, reentry_key, fingerprint, request, number_field,
-                                       attributes or {}, effects)
+                                       attributes or {}, effects, not_before_ms)
                 if isinstance(created, _Created):
+                    if created.record.not_before:
+                        return Scheduled(created.record)
                     return Claimed(created.record, fresh=True)
                 if isinstance(created, EffectRefused):
                     return created
@@ -184,9 +200,11 @@ class Reentry:
                 stored = created
             if stored.fingerprint != fingerprint:
                 return Mismatch(stored)
-            if stored.state == SUCCEEDED:
+            if stored.state in (SUCCEEDED, CANCELLED):
                 return Replayed(stored)
             _, now_ms, _, _ = self._clock()
+            if stored.state == RECEIVED and stored.not_before > now_ms:
+                return Scheduled(stored)
             if stored.lease_live(now_ms):
                 return InProgress(stored)
             taken = self._take_over(stored, effects, sweep)
@@ -198,16 +216,22 @@ class Reentry:
     def _retry(self, round_: int) -> None:
         self.sleep(random.random() * min(0.05, 0.002 * 2 ** round_))
 
-    def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects):
+    def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects,
+                not_before_ms: int = 0):
         for _ in range(MAX_ROUNDS):
             moment, now_ms, until_ms, stamp = self._clock()
+            if not_before_ms:      # scheduled: no lease; due in the open index at not_before
+                until_ms = 0
             number = self.new_outbound_no(moment)
             fixed = dict(request, **{number_field: number})
             record = {**attributes, "pk": pk, "kind": self.kind, "reentry_key": reentry_key,
                       "fingerprint": fingerprint, "outbound_no": number, "state": RECEIVED,
                       "version": 1, "lease_until": until_ms, "sends": 0, "sweeps": 0,
                       "request": fixed, "created_at": stamp, "updated_at": stamp,
-                      "open_kind": self.kind, "retry_at": self._ms_iso(until_ms)}
+                      "open_kind": self.kind,
+                      "retry_at": self._ms_iso(not_before_ms or until_ms)}
+            if not_before_ms:
+                record["not_before"] = not_before_ms
             items = [
                 {"Put": {"TableName": self.table, "Item": to_item(record),
                          "ConditionExpression": "attribute_not_exists(pk)",
@@ -240,14 +264,15 @@ class Reentry:
         moment, now_ms, until_ms, stamp = self._clock()
         names = {"#version": "version", "#lease_until": "lease_until", "#state": "state",
                  "#updated_at": "updated_at", "#retry_at": "retry_at", "#open_kind": "open_kind",
-                 "#sweeps": "sweeps"}
+                 "#sweeps": "sweeps", "#not_before": "not_before"}
         update = ("SET #version = :next, #lease_until = :until, #updated_at = :stamp, "
                   "#retry_at = :retry, #open_kind = :kind, #sweeps = :sweeps")
         item = {"Update": {
             "TableName": self.table, "Key": to_item({"pk": stored.pk}),
             "UpdateExpression": update, "ExpressionAttributeNames": names,
             "ConditionExpression": ("#version = :seen AND #lease_until <= :now AND #state IN "
-                                    "(:received, :in_flight, :unknown, :failed, :attention)"),
+                                    "(:received, :in_flight, :unknown, :failed, :attention) AND "
+                                    "(attribute_not_exists(#not_before) OR #not_before <= :now)"),
             "ExpressionAttributeValues": values(
                 next=stored.version + 1, until=until_ms, stamp=stamp,
                 retry=self._ms_iso(until_ms), kind=self.kind,
@@ -271,6 +296,52 @@ class Reentry:
         return Claimed(_replace(stored, version=stored.version + 1, lease_until=until_ms,
                                 updated_at=stamp, sweeps=stored.sweeps + (1 if sweep else 0)),
                        fresh=False)
+
+    # -- revising a scheduled record before its first send -------------------------------
+    def revise_unsent(self, record: Record, request: Optional[dict] = None,
+                      attributes: Optional[dict] = None, cancel: bool = False,
+                      effects: Optional[List[dict]] = None) -> Union[Finished, LeaseLost]:
+        """Change the stored request and/or domain attributes of a record that was never sent
+        and is not held (version `record.version`), or CANCEL it (final, out of the index).
+        `effects`: items of the caller's written in the same transaction. The version goes
+        up, so a take-over that read the old record fails and re-reads."""
+        _, now_ms, _, stamp = self._clock()
+        sets = dict(attributes or {})
+        if request is not None:
+            sets["request"] = request
+        sets.update(version=record.version + 1, updated_at=stamp)
+        removes = []
+        if cancel:
+            sets["state"] = CANCELLED
+            removes = ["open_kind", "retry_at"]
+        names = {f"#a{i}": name for i, name in enumerate(list(sets) + removes)}
+        by_name = {name: key for key, name in names.items()}
+        expression = "SET " + ", ".join(f"{by_name[n]} = :v{i}" for i, n in enumerate(sets))
+        if removes:
+            expression += " REMOVE " + ", ".join(by_name[n] for n in removes)
+        names.update({"#c_version": "version", "#c_state": "state", "#c_sends": "sends",
+                      "#c_lease_until": "lease_until"})
+        item = {"Update": {
+            "TableName": self.table, "Key": to_item({"pk": record.pk}),
+            "UpdateExpression": expression, "ExpressionAttributeNames": names,
+            "ConditionExpression": ("#c_version = :c_seen AND #c_state = :c_received AND "
+                                    "#c_sends = :c_zero AND #c_lease_until <= :c_now"),
+            "ExpressionAttributeValues": values(
+                **{f"v{i}": v for i, v in enumerate(sets.values())}, c_seen=record.version,
+                c_received=RECEIVED, c_zero=0, c_now=now_ms)}}
+        try:
+            transact_write(self.dynamodb, [item] + list(effects or []))
+        except TransactionCancelled as cancelled:
+            if cancelled.condition_failed(0) or cancelled.conflicted:
+                return LeaseLost(self.get(record.pk) or record)
+            raise
+        log("reentry.revised_unsent", kind=self.kind, pk=record.pk, outbound_no=record.outbound_no,
+            cancelled=cancel, version=record.version + 1)
+        extra = dict(record.extra, **(attributes or {}))
+        return Finished(_replace(record, version=record.version + 1, updated_at=stamp,
+                                 state=CANCELLED if cancel else record.state,
+                                 request=request if request is not None else record.request,
+                                 extra=extra))
 
     # -- sending ---------------------------------------------------------------------------
     def start_sending(self, record: Record) -> Record:

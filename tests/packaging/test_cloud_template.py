@@ -47,7 +47,8 @@ def test_each_function_has_its_own_role(packaged):
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
     assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
-                          "MerchantExport", "PaymentExport", "SubsidySweeper", "TradeApplier"}
+                          "MerchantExport", "PaymentExport", "SubsidySweeper", "TradeApplier",
+                          "SharingScheduler", "SharingRefunds"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"

@@ -1,0 +1,64 @@
+"""The collaborators of the profit-sharing services, passed in rather than imported."""
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from .. import aws, clock
+from ..config import sharing_settings
+from ..reentry import Reentry
+from ..reentry.store import new_outbound_no
+from ..subsidies.context import _channel
+
+SHARING = "SHARING"                 # reentry kind: one profit-sharing order per trade
+SHARING_RETURN = "SHARING_RETURN"   # reentry kind: one return order per (refund, receiver)
+# The scheduler starts no channel call that could end after this many seconds of its run
+# (its Lambda has 120 s: .chalice/config.json).
+SCHEDULER_BUDGET_SECONDS = 100.0
+
+
+@dataclass
+class Sharing:
+    dynamodb: Any
+    table: str
+    transactions_table: str             # where the channel's paid-order notices are (TXN#...)
+    channel: Any                        # chalicelib.channel.port.Channel
+    lease_seconds: float = 12
+    wait_seconds: float = 1
+    retry_after_seconds: float = 30
+    follow_after_seconds: float = 5
+    scheduler_max_records: int = 100
+    scheduler_max_tries: int = 5
+    # A refund sent over HTTP (API Gateway gives 29 s) or from the queue (a 20 s Lambda) starts no
+    # return call that could end after this; the rest is continued by the scheduler.
+    request_budget_seconds: float = 15.0
+    scheduler_budget_seconds: float = SCHEDULER_BUDGET_SECONDS
+    now: Callable[[], datetime] = clock.utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    new_outbound_no: Callable[[datetime], str] = new_outbound_no
+    poll_seconds: float = 0.05
+    _stores: dict = field(default_factory=dict, repr=False)
+
+    def store(self, kind: str) -> Reentry:
+        found = self._stores.get(kind)
+        if found is None:
+            found = self._stores.setdefault(kind, Reentry(
+                self.dynamodb, self.table, kind, lease_seconds=self.lease_seconds,
+                retry_after_seconds=self.retry_after_seconds, now=self.now,
+                new_outbound_no=self.new_outbound_no, sleep=self.sleep))
+        return found
+
+
+def from_environment() -> Sharing:
+    config = sharing_settings()
+    return Sharing(
+        dynamodb=aws.client("dynamodb"), table=config.table,
+        transactions_table=config.transactions_table,
+        channel=_channel(config.channel_url, config.channel_connect_timeout,
+                         config.channel_read_timeout),
+        lease_seconds=config.lease_seconds, wait_seconds=config.wait_seconds,
+        retry_after_seconds=config.retry_after_seconds,
+        follow_after_seconds=config.follow_after_seconds,
+        scheduler_max_records=config.scheduler_max_records,
+        scheduler_max_tries=config.scheduler_max_tries)

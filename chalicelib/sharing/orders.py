@@ -1,0 +1,285 @@
+"""Profit-sharing orders (执行分账): `share(ctx, request)`, `view`, `apply_results`.
+
+One profit-sharing order per trade (`tradeId`: paymentOrderId for platform dimension 1,
+bizRelOrderId for dimension 2), a reentry record `SHARING#<tradeId>` (chalicelib/reentry) whose
+outbound number is the center's `sharingOrderId` (WeChat's out_order_no). Reentry (seed 001's
+question "发起分账重入的情况?"):
+
+| the record for the trade              | answer                                                      |
+| ------------------------------------- | ----------------------------------------------------------- |
+| none                                  | recorded (new sharingOrderId), sent (or scheduled), answered |
+| same parameters, accepted / scheduled / cancelled | 0 with the records (no channel call)             |
+| other parameters (any state)          | 1030 REENTRY_MISMATCH, nothing changes                      |
+| same parameters, rejected (FAILED)    | executed again: re-sent with the SAME sharingOrderId        |
+| same parameters, UNKNOWN / stale lease| re-sent, identical, same sharingOrderId                     |
+| same parameters, live lease elsewhere | waits `wait_seconds`, else 3002                             |
+
+The seed's three unique keys are enforced by guard items written with the record in one
+transaction, at the trade level (one sharing order per trade is stronger than one detail per
+receiver, and 50 receivers × 3 per-receiver guards would not fit TransactWriteItems' 100):
+`UK#SO#<trade>#<sharingOrderId>`, `UK#PO#<trade>#<paymentOrderId>`, `UK#TX#<trade>#<transaction_id>`.
+
+Per receiver results (PENDING -> SUCCESS | CLOSED) come from the channel's answers, its
+notifications and the scheduler's queries, whichever comes first; each is a conditional write
+from PENDING, so a final result never moves. A SUCCESS adds the amount to the receiver's
+`holdings` (what returns on refunds may take back).
+"""
+from typing import Dict, List, Optional
+
+from botocore.exceptions import ClientError
+
+from ..dynamo import error_code, from_item, to_item, values
+from ..errors import ErrorCode, InvalidField
+from ..logs import log
+from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
+                       UNKNOWN, Record)
+from ..reentry.record import fingerprint
+from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
+from .context import SHARING, Sharing
+from .messages import SharingRequest
+
+NUMBER_FIELD = "out_order_no"
+PARAMS = ("tenantId", "platformSharingDimension", "paymentOrderId", "bizOrderId", "bizRelOrderId",
+          "sharingMode", "planSharingTime", "unfreezeOrder", "spId")
+ECHO = ("traceId", "productId", "tenantId", "userId", "spId", "spName", "platformSharingDimension",
+        "paymentOrderId", "bizOrderId", "bizRelOrderId", "sharingMode", "planSharingTime",
+        "unfreezeOrder")
+PENDING, SUCCESS, CLOSED = "PENDING", "SUCCESS", "CLOSED"
+
+
+def sharing_key(trade_id: str) -> str:
+    return f"SHARING#{trade_id}"
+
+
+def _receivers(request: SharingRequest) -> List[Dict]:
+    return sorted(({"receiveMchId": r.receiveMchId, "receiveType": r.receiveType,
+                    "amount": r.amount, "description": r.description} for r in request.receivers),
+                  key=lambda r: r["receiveMchId"])
+
+
+def _find_paid(ctx: Sharing, payment_order_id: str) -> Optional[dict]:
+    if not ctx.transactions_table:
+        return None
+    answer = ctx.dynamodb.get_item(TableName=ctx.transactions_table, ConsistentRead=True,
+                                   Key=to_item({"pk": f"TXN#{payment_order_id}"}))
+    item = answer.get("Item")
+    return from_item(item) if item else None
+
+
+def _guards(ctx: Sharing, trade_id: str, payment_order_id: str, transaction_id: str,
+            sharing_order_id: str, pk: str) -> List[dict]:
+    keys = (f"UK#SO#{trade_id}#{sharing_order_id}", f"UK#PO#{trade_id}#{payment_order_id}",
+            f"UK#TX#{trade_id}#{transaction_id}")
+    return [{"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
+                     "Item": to_item({"pk": key, "record": pk})}} for key in keys]
+
+
+def _effects(ctx: Sharing, record_pk: str, trade_id: str, payment_order_id: str, transaction_id: str):
+    def effects(before, after, outbound_no, outcome) -> List[dict]:
+        if after == CLAIMED and before is None:
+            return _guards(ctx, trade_id, payment_order_id, transaction_id, outbound_no, record_pk)
+        if after == SUCCEEDED:
+            # Accepted by the channel: results are followed until every receiver is final.
+            return [follow_item(ctx, SHARING, record_pk)]
+        return []
+    return effects
+
+
+def effects_for(ctx: Sharing, record: Record):
+    extra = record.extra
+    return _effects(ctx, record.pk, extra["trade_id"], extra["payment_order_id"], extra["transaction_id"])
+
+
+def send(ctx: Sharing):
+    return lambda record: accepted_outcome(ctx.channel.create_sharing(record.request))
+
+
+def _mismatch(trade_id: str, stored: Record, params: Dict) -> SharingError:
+    before = stored.extra.get("params", {})
+    different = sorted(n for n in set(before) | set(params) if before.get(n) != params.get(n))
+    log("sharing.reentry_mismatch", trade_id=trade_id, different=different)
+    return SharingError(ErrorCode.REENTRY_MISMATCH,
+                        detail=(f"请求重入参数校验失败: tradeId {trade_id} was already shared with other "
+                                f"parameters ({', '.join(different) or 'other'})"))
+
+
+def _refused(outcome) -> SharingError:
+    return SharingError(ErrorCode.REENTRY_MISMATCH, field="tradeId",
+                        detail="请求重入参数校验失败: a unique key of this sharing is already used")
+
+
+def share(ctx: Sharing, request: SharingRequest) -> Dict:
+    trade_id = request.trade_id
+    store = ctx.store(SHARING)
+    pk = sharing_key(trade_id)
+    receivers = _receivers(request)
+    params = {**{name: getattr(request, name) for name in PARAMS}, "receivers": receivers}
+    params["planSharingTime"] = params["planSharingTime"] or 0
+    fingerprint_ = fingerprint(params)
+
+    paid = _find_paid(ctx, request.paymentOrderId)
+    problem = None
+    if paid is None:
+        problem = SharingError(ErrorCode.PAYMENT_ORDER_NOT_FOUND, field="paymentOrderId",
+                               detail="no paid channel transaction was notified for it")
+    elif paid.get("biz_order_id") != request.bizOrderId:
+        problem = InvalidField("bizOrderId", "is not the paid order's bizOrderId")
+    elif sum(r["amount"] for r in receivers) > int(paid["amount"]):
+        problem = SharingError(ErrorCode.SHARING_EXCEEDS_ORDER, field="receivers",
+                               detail=(f"the receivers' total {sum(r['amount'] for r in receivers)} is "
+                                       f"over the paid amount {paid['amount']}"))
+    if problem is not None:
+        stored = store.get(pk)
+        if stored is not None and stored.fingerprint != fingerprint_:
+            raise _mismatch(trade_id, stored, params)
+        raise problem
+    channel_request = {
+        "sub_mchid": paid["sub_mchid"], "transaction_id": paid["transaction_id"],
+        "receivers": [{"type": r["receiveType"], "account": r["receiveMchId"], "amount": r["amount"],
+                       "description": r["description"]} for r in receivers],
+        "unfreeze_unsplit": request.unfreezeOrder == 1}
+    attributes = {
+        "params": params, "echo": {name: getattr(request, name) for name in ECHO},
+        "trade_id": trade_id, "payment_order_id": request.paymentOrderId,
+        "transaction_id": paid["transaction_id"], "sub_mchid": paid["sub_mchid"],
+        "order_amount": int(paid["amount"]),
+        "results": {r["receiveMchId"]: {"result": PENDING, "fail_reason": None, "detail_id": "",
+                                        "finish_time": ""} for r in receivers},
+        "holdings": {}, "shared_success": 0, "refunded_amount": 0, "wx_order_id": ""}
+    not_before = 0
+    if request.sharingMode == 2:
+        plan_ms = request.planSharingTime * 1000
+        if plan_ms > int(ctx.now().timestamp() * 1000):
+            not_before = plan_ms
+    effects = _effects(ctx, pk, trade_id, request.paymentOrderId, paid["transaction_id"])
+
+    def claim():
+        return store.claim(pk, trade_id, fingerprint_, channel_request, NUMBER_FIELD, attributes,
+                           effects, not_before_ms=not_before)
+
+    record = drive(ctx, store, claim, send(ctx), effects,
+                   lambda stored: _mismatch(trade_id, stored, params), _refused)
+    if record.state == SUCCEEDED and record.result:
+        record = apply_results(ctx, record, record.result)
+    return answer(record)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
+    """Record each final receiver result of a channel answer (`receivers` list) or a single
+    notification (`receiver`) that is still PENDING here; never moves a final result."""
+    listed = body.get("receivers") or ([body["receiver"]] if body.get("receiver") else [])
+    planned = record.extra.get("results", {})
+    changed = False
+    for receiver in listed:
+        account, result = receiver.get("account"), receiver.get("result")
+        if account not in planned or result not in (SUCCESS, CLOSED):
+            continue
+        if planned[account]["result"] != PENDING:
+            continue
+        amount = next((r["amount"] for r in record.request["receivers"] if r["account"] == account), 0)
+        gained = amount if result == SUCCESS else 0
+        row = {"result": result, "fail_reason": receiver.get("fail_reason"),
+               "detail_id": receiver.get("detail_id") or "",
+               "finish_time": receiver.get("finish_time") or body.get("success_time") or ""}
+        expression = ("SET #results.#a = :row, #shared = #shared + :gained, #holdings.#a = :gained, "
+                      "#wx = :wx")
+        try:
+            ctx.dynamodb.update_item(
+                TableName=ctx.table, Key=to_item({"pk": record.pk}), UpdateExpression=expression,
+                ConditionExpression="#results.#a.#result = :pending",
+                ExpressionAttributeNames={"#results": "results", "#a": account, "#result": "result",
+                                          "#shared": "shared_success", "#holdings": "holdings",
+                                          "#wx": "wx_order_id"},
+                ExpressionAttributeValues=values(row=row, gained=gained, pending=PENDING,
+                                                 wx=body.get("order_id") or record.extra.get("wx_order_id", "")))
+            changed = True
+            log("sharing.receiver_result", trade_id=record.extra["trade_id"], account=account,
+                result=result, fail_reason=row["fail_reason"], amount=amount)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+    fresh = ctx.store(SHARING).get(record.pk) if changed else record
+    if fresh.state == SUCCEEDED and all(r["result"] != PENDING for r in fresh.extra["results"].values()):
+        ctx.dynamodb.delete_item(**unfollow_item(ctx, fresh.pk)["Delete"])
+    return fresh
+
+
+def sharing_state(record: Record) -> str:
+    if record.state == CANCELLED:
+        return "CANCELLED"
+    if record.state == RECEIVED and record.not_before and record.sends == 0:
+        return "SCHEDULED"
+    if record.state == FAILED:
+        return "REJECTED"
+    if record.state in (UNKNOWN, NEEDS_ATTENTION):
+        return "UNKNOWN"
+    if record.state in (RECEIVED, IN_FLIGHT):
+        return "SENDING"
+    pending = any(r["result"] == PENDING for r in record.extra["results"].values())
+    return "PROCESSING" if pending else "FINISHED"
+
+
+def data(record: Record) -> Dict:
+    extra = record.extra
+    rows = []
+    for r in record.request["receivers"]:
+        result = extra["results"].get(r["account"], {})
+        rows.append({"receiveMchId": r["account"], "receiveType": r["type"], "amount": r["amount"],
+                     "description": r["description"], "state": result.get("result", PENDING),
+                     "failReason": result.get("fail_reason"), "detailId": result.get("detail_id", ""),
+                     "finishTime": result.get("finish_time", "")})
+    # Receivers whose planned amount a refund reduced to nothing (delayed sharing).
+    for account in sorted(set(extra["results"]) - {r["account"] for r in record.request["receivers"]}):
+        rows.append({"receiveMchId": account, "receiveType": None, "amount": 0, "description": None,
+                     "state": extra["results"][account]["result"],
+                     "failReason": extra["results"][account].get("fail_reason"), "detailId": "",
+                     "finishTime": ""})
+    return {"tradeId": extra["trade_id"], "sharingOrderId": record.outbound_no,
+            "wxSharingOrderId": extra.get("wx_order_id") or (record.result or {}).get("order_id", ""),
+            "state": sharing_state(record), **extra.get("echo", {}),
+            "transactionId": extra["transaction_id"],
+            "planSharingTime": extra.get("echo", {}).get("planSharingTime") or 0,
+            "sharedAmount": extra.get("shared_success", 0),
+            "refundedAmount": extra.get("refunded_amount", 0),
+            "holdings": extra.get("holdings", {}), "sends": record.sends,
+            "channelFailure": record.failure, "lastError": record.last_error,
+            "receivers": rows}
+
+
+def answer(record: Record) -> Dict:
+    body = data(record)
+    if record.state == FAILED:
+        failure = record.failure or {}
+        raise SharingError(ErrorCode.CHANNEL_REJECTED,
+                           detail=(f"channel rejected: {failure.get('code')} {failure.get('message')}; "
+                                   "nothing moved, the same request may be sent again"),
+                           data={**body, "channelCode": failure.get("code"),
+                                 "channelMessage": failure.get("message")})
+    if record.state in (UNKNOWN, NEEDS_ATTENTION):
+        raise SharingError(ErrorCode.OUTCOME_UNKNOWN,
+                           detail=(f"the channel's answer for {record.outbound_no} is unknown "
+                                   f"({record.last_error or record.state}); retry the same request: "
+                                   "the same sharingOrderId is sent again"), data=body)
+    return body
+
+
+def view(ctx: Sharing, trade_id: str) -> Dict:
+    if not (trade_id.isascii() and trade_id.isprintable() and 0 < len(trade_id) <= 64 and " " not in trade_id):
+        raise InvalidField("tradeId", "must be 1-64 printable ASCII characters")
+    record = ctx.store(SHARING).get(sharing_key(trade_id))
+    if record is None:
+        raise SharingError(ErrorCode.SHARING_NOT_FOUND, field="tradeId",
+                           detail="no profit sharing for this tradeId")
+    return data(record)
+
+
+def by_outbound_no(ctx: Sharing, out_order_no: str) -> Optional[Record]:
+    answer_ = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
+                                    Key=to_item({"pk": f"OUTBOUND#{out_order_no}"}))
+    item = answer_.get("Item")
+    if not item:
+        return None
+    record = ctx.store(SHARING).get(from_item(item)["record"])
+    return record if record is not None and record.kind == SHARING else None

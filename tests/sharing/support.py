@@ -1,0 +1,123 @@
+"""Helpers of the profit-sharing tests: the real simulator's sharing controls over HTTP, the
+service context, request bodies (the seed's shapes)."""
+import time
+from typing import Any, Dict, List, Optional
+
+from chalicelib.channel.http_adapter import HttpChannel
+from chalicelib.sharing.context import Sharing
+from tests.subsidies.support import (CONNECT_TIMEOUT, MCH_ID, READ_TIMEOUT, SUB_MCHID, Channel,
+                                     Clock, next_id)
+
+__all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
+           "SEED_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID"]
+
+# The seed's two refund notifications, as is.
+SEED_REFUNDS = [
+    {"requestId": "==2d66245d2b4556044722fbd266127031==", "offerId": "1800005801", "sessionId": "wechatid",
+     "openid": "o9OaOs-ZfOS1R5_8S7KlhtjMtSjI", "outTradeNo": "T1358758504770221747", "amt": "6318",
+     "refundId": "1358848888074551968", "reqFrom": "2", "refundReason": "0", "timestamp": "1744027349",
+     "productId": 1019, "userId": "535291609", "paymentClassify": 1, "bizOrderId": "1835109860518134549_1",
+     "paymentOrderId": "1358758504770221747", "refundType": 1, "bizRelOrderId": "1358819040316796928_0",
+     "refundImmediately": True, "mchId": "1800005801", "subMchId": "1692608207", "orderTotal": "6318",
+     "payerTotal": "6318"},
+    {"requestId": "d60a9ff37836f078f29ae03821bf1860", "offerId": "1800005801", "sessionId": "wechatid",
+     "openid": "o9OaOsxghRJamryMn13_yb1hWCpM", "outTradeNo": "T1358888929790451743", "amt": "2968",
+     "refundId": "1358845869891155873", "reqFrom": "2", "refundReason": "0", "timestamp": "1744035074",
+     "productId": 1019, "userId": "262009991", "paymentClassify": 1, "bizOrderId": "1835328147935986706_1",
+     "paymentOrderId": "1358888929790451743", "refundType": 1, "bizRelOrderId": "1358925626620190720_0",
+     "refundImmediately": True, "mchId": "1800005801", "subMchId": "1692608207", "orderTotal": "2968",
+     "payerTotal": "2968"},
+]
+
+
+class SharingChannel(Channel):
+    """The simulator's control API, with the profit-sharing controls."""
+
+    def paid(self, payment_order_id: str, amount: int = 10000, biz_order_id: str = "1835109860518134549_1",
+             max_sharing_ratio: float = 0.3, processing_ms: int = 50, mch_id: str = MCH_ID,
+             sub_mchid: str = SUB_MCHID) -> Dict[str, Any]:
+        answer = self.http.post(f"{self.url}/_control/orders", timeout=10, json={
+            "payment_order_id": payment_order_id, "biz_order_id": biz_order_id, "mch_id": mch_id,
+            "sub_mchid": sub_mchid, "amount": amount, "subsidy_limit": 0,
+            "max_sharing_ratio": max_sharing_ratio, "processing_ms": processing_ms})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def receiver_fails(self, account: str, fail_reason: Optional[str]) -> None:
+        answer = self.http.post(f"{self.url}/_control/receivers", timeout=5,
+                                json={"account": account, "fail_reason": fail_reason})
+        assert answer.status_code == 200, answer.text
+
+    def return_outcome(self, return_mchid: str, result: str, fail_reason: Optional[str] = None,
+                       then: Optional[str] = None) -> None:
+        body = {"return_mchid": return_mchid, "result": result, "fail_reason": fail_reason}
+        if then:
+            body["then"] = then
+        answer = self.http.post(f"{self.url}/_control/returns", timeout=5, json=body)
+        assert answer.status_code == 200, answer.text
+
+    def calls_of(self, operation: str) -> List[dict]:
+        return [c for c in self.calls() if c["operation"] == operation]
+
+
+def context(dynamodb, table: str, transactions_table: str, channel_url: str, clock: Clock,
+            **overrides) -> Sharing:
+    settings = dict(dynamodb=dynamodb, table=table, transactions_table=transactions_table,
+                    channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
+                    lease_seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 2, wait_seconds=0.5,
+                    retry_after_seconds=0, follow_after_seconds=0, now=clock)
+    settings.update(overrides)
+    return Sharing(**settings)
+
+
+def sharing_body(payment_order_id: str, receivers: List[tuple], dimension: int = 1,
+                 biz_rel_order_id: Optional[str] = None, **overrides) -> Dict[str, Any]:
+    """receivers: (account, amount) pairs, MERCHANT_ID."""
+    body = {"traceId": "sharing-trace-1", "timestamp": 1744027000, "productId": 1019, "tenantId": 0,
+            "userId": "535291609", "spId": "SP1001", "spName": "运力商A",
+            "platformSharingDimension": dimension, "paymentOrderId": payment_order_id,
+            "bizOrderId": "1835109860518134549_1",
+            "bizRelOrderId": biz_rel_order_id or f"{payment_order_id}_0", "sharingMode": 1,
+            "unfreezeOrder": 1,
+            "receivers": [{"receiveMchId": account, "receiveType": "MERCHANT_ID", "amount": amount,
+                           "description": "分账"} for account, amount in receivers]}
+    body.update(overrides)
+    return body
+
+
+def refund_notice(payment_order_id: str, amount: int, order_total: int, refund_id: Optional[str] = None,
+                  biz_rel_order_id: Optional[str] = None, **overrides) -> Dict[str, Any]:
+    body = dict(SEED_REFUNDS[0], amt=str(amount), orderTotal=str(order_total), payerTotal=str(order_total),
+                refundId=refund_id or next_id("13588488"), paymentOrderId=payment_order_id,
+                outTradeNo=f"T{payment_order_id}", bizRelOrderId=biz_rel_order_id or f"{payment_order_id}_0",
+                refundType=1 if amount == order_total else 2, mchId=MCH_ID, subMchId=SUB_MCHID)
+    body.update(overrides)
+    return body
+
+
+def wait_until(check, timeout: float = 5.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+class Serialized:
+    """A boto3 client whose calls take `lock` (the bridge's, held while the app handles a
+    notification): moto's conditional writes are not atomic across threads, DynamoDB's are.
+    The concurrency claims themselves are tested on DynamoDB Local, where nothing is serialized."""
+
+    def __init__(self, client, lock):
+        self._client, self._lock = client, lock
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return method(*args, **kwargs)
+        return call
