@@ -64,6 +64,10 @@ class Channel:
             "operation": operation, "fault": fault, "count": count, "delay_ms": delay_ms})
         assert answer.status_code == 200, answer.text
 
+    def pending(self) -> List[dict]:
+        """The faults scheduled and not yet served."""
+        return self.http.get(f"{self.url}/_control/faults", timeout=5).json()["faults"]
+
     def calls(self, outbound_no: Optional[str] = None) -> List[dict]:
         calls = self.http.get(f"{self.url}/_control/calls", timeout=5).json()["calls"]
         return [c for c in calls if outbound_no is None or c.get("outbound_no") == outbound_no]
