@@ -23,7 +23,6 @@ from chalicelib.sharing import refunds as sharing_refunds
 from chalicelib.sharing import scheduler as sharing_scheduler
 from chalicelib.sharing.context import from_environment as sharing_context
 from chalicelib.sharing.messages import RefundNotification, SharingNotification, SharingRequest
-from chalicelib.subsidies import answers as subsidy_answers
 from chalicelib.subsidies import service as subsidies
 from chalicelib.subsidies import sweeper as subsidy_sweeper
 from chalicelib.subsidies import transactions as subsidy_transactions
@@ -195,28 +194,28 @@ def run_merchant_resolver(event):
 
 # Marketing subsidies and their returns (seed 000): answers {"code", "message", "data"}.
 @app.route("/subsidies", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def create_subsidy():
     request = parse(SubsidyRequest, app.current_request.raw_body)
-    return json_response(subsidy_answers.ok(subsidies.create(subsidy_context(), request)))
+    return envelope(subsidies.create(subsidy_context(), request))
 
 
 @app.route("/subsidies/returns", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def return_subsidy():
     request = parse(SubsidyReturnRequest, app.current_request.raw_body)
-    return json_response(subsidy_answers.ok(subsidies.return_subsidy(subsidy_context(), request)))
+    return envelope(subsidies.return_subsidy(subsidy_context(), request))
 
 
 @app.route("/subsidies/{bizSubsidiesId}", methods=["GET"])
-@subsidy_answers.enveloped
+@enveloped
 def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the API names it
-    return json_response(subsidy_answers.ok(subsidies.view(subsidy_context(), bizSubsidiesId)))
+    return envelope(subsidies.view(subsidy_context(), bizSubsidiesId))
 
 
 # The channel's notice of a paid order: paymentOrderId -> transaction_id, openid, sub_mchid.
 @app.route("/channel/notifications/transactions", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def channel_transaction_notification():
     notice = parse(TransactionNotification, app.current_request.raw_body)
     outcome = subsidy_transactions.record(subsidy_context(), notice)
@@ -233,33 +232,33 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 
 
 @app.route("/sharing/orders", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def create_sharing():
     request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    return json_response(subsidy_answers.ok(sharing_orders.share(sharing_context(), request)))
+    return envelope(sharing_orders.share(sharing_context(), request))
 
 
 @app.route("/sharing/orders/{tradeId}", methods=["GET"])
-@subsidy_answers.enveloped
+@enveloped
 def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the API names it
-    return json_response(subsidy_answers.ok(sharing_orders.view(sharing_context(), tradeId)))
+    return envelope(sharing_orders.view(sharing_context(), tradeId))
 
 
 @app.route("/sharing/refunds", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def sharing_refund():
     notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    return json_response(subsidy_answers.ok(sharing_refunds.handle(sharing_context(), notice)))
+    return envelope(sharing_refunds.handle(sharing_context(), notice))
 
 
 @app.route("/sharing/refunds/{refundId}", methods=["GET"])
-@subsidy_answers.enveloped
+@enveloped
 def sharing_refund_view(refundId):  # noqa: N803
-    return json_response(subsidy_answers.ok(sharing_refunds.view(sharing_context(), refundId)))
+    return envelope(sharing_refunds.view(sharing_context(), refundId))
 
 
 @app.route("/channel/notifications/profitsharing", methods=["POST"])
-@subsidy_answers.enveloped
+@enveloped
 def channel_profitsharing_notification():
     notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     outcome = sharing_notifications.profitsharing(sharing_context(), notice)

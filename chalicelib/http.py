@@ -1,5 +1,6 @@
 """Rendering service outcomes and refusals as HTTP responses."""
 import functools
+import logging
 import json
 import threading
 
@@ -62,8 +63,8 @@ def handled_as(render):
                 refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
                 return json_response(render(refusal), refusal.code.http_status)
             except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
-                log("route.failed", route=route.__name__, error=type(error).__name__,
-                    detail=str(error)[:300])
+                log("route.failed", level=logging.ERROR, route=route.__name__,
+                    error=type(error).__name__, detail=str(error)[:300])
                 return json_response(render(PaySettleError(ErrorCode.INTERNAL)), 500)
         return wrapper
     return decorate

@@ -7,8 +7,8 @@ from .. import clock
 from ..channel import port
 from ..dynamo import to_item
 from ..errors import ErrorCode
-from ..reentry import (Claimed, EffectRefused, Failed, InProgress, LeaseLost, Mismatch, Record,
-                       Reentry, Replayed, Scheduled, Succeeded, Unknown, attempt)
+from ..reentry import Failed, Record, Reentry, Succeeded, Unknown
+from ..reentry.drive import drive as reentry_drive
 from ..subsidies.answers import SubsidyError as SharingError  # a PaySettleError with data
 from .context import Sharing
 
@@ -40,37 +40,15 @@ def unfollow_item(ctx: Sharing, record_pk: str) -> dict:
     return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": f"FOLLOW#{record_pk}"})}}
 
 
-def _wait(ctx: Sharing, store: Reentry, pk: str, deadline: float) -> Optional[Record]:
-    while ctx.monotonic() < deadline:
-        ctx.sleep(ctx.poll_seconds)
-        record = store.get(pk)
-        if record is not None and not record.lease_live(int(ctx.now().timestamp() * 1000)):
-            return record
-    return None
+def _busy(record: Record) -> SharingError:
+    return SharingError(ErrorCode.REENTRY_IN_PROGRESS,
+                        detail=(f"{record.reentry_key}: the same request is being sent to the "
+                                "channel; retry it unchanged"))
 
 
 def drive(ctx: Sharing, store: Reentry, claim: Callable, send: Callable, effects: Callable,
           on_mismatch: Callable, on_refused: Callable) -> Record:
-    """Claim; send once if we hold the lease; else wait for the holder (as subsidies do).
+    """Claim; send once if we hold the lease; else wait for the holder (`chalicelib.reentry.drive`).
     A scheduled record not yet due is answered as it is (the scheduler sends it)."""
-    deadline = ctx.monotonic() + ctx.wait_seconds
-    while True:
-        outcome = claim()
-        if isinstance(outcome, Claimed):
-            finished = attempt(store, outcome.record, send, effects)
-            if not isinstance(finished, LeaseLost):
-                return finished.record
-            outcome = InProgress(finished.record)
-        if isinstance(outcome, (Replayed, Scheduled)):
-            return outcome.record
-        if isinstance(outcome, Mismatch):
-            raise on_mismatch(outcome.record)
-        if isinstance(outcome, EffectRefused):
-            raise on_refused(outcome)
-        record = _wait(ctx, store, outcome.record.pk, deadline)
-        if record is None:
-            raise SharingError(ErrorCode.REENTRY_IN_PROGRESS,
-                               detail=(f"{outcome.record.reentry_key}: the same request is being "
-                                       "sent to the channel; retry it unchanged"))
-        if record.final:
-            return record
+    return reentry_drive(ctx, store, claim, send, effects, on_mismatch, on_refused, _busy)
+

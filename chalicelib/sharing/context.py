@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from .. import aws, clock
 from ..config import sharing_settings
-from ..reentry import Reentry
+from ..reentry.drive import ReentryStores
 from ..reentry.store import new_outbound_no
 from ..subsidies.context import _channel
 
@@ -18,7 +18,7 @@ SCHEDULER_BUDGET_SECONDS = 100.0
 
 
 @dataclass
-class Sharing:
+class Sharing(ReentryStores):
     dynamodb: Any
     table: str
     transactions_table: str             # where the channel's paid-order notices are (TXN#...)
@@ -39,15 +39,6 @@ class Sharing:
     new_outbound_no: Callable[[datetime], str] = new_outbound_no
     poll_seconds: float = 0.05
     _stores: dict = field(default_factory=dict, repr=False)
-
-    def store(self, kind: str) -> Reentry:
-        found = self._stores.get(kind)
-        if found is None:
-            found = self._stores.setdefault(kind, Reentry(
-                self.dynamodb, self.table, kind, lease_seconds=self.lease_seconds,
-                retry_after_seconds=self.retry_after_seconds, now=self.now,
-                new_outbound_no=self.new_outbound_no, sleep=self.sleep))
-        return found
 
 
 def from_environment() -> Sharing:

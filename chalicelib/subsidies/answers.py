@@ -8,7 +8,6 @@ what is known: the outbound numbers, the channel's code and message), plus `erro
 from typing import Optional
 
 from ..errors import ErrorCode, PaySettleError
-from ..http import envelope_error_body, enveloped  # noqa: F401 - the routes use both
 
 
 class SubsidyError(PaySettleError):
@@ -18,9 +17,5 @@ class SubsidyError(PaySettleError):
                  data: Optional[dict] = None):
         super().__init__(code, detail=detail, field=field)
         self.data = data
-
-
-def ok(data: dict) -> dict:
-    return {"code": 0, "message": "success", "data": data}
 
 

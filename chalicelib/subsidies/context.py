@@ -7,7 +7,7 @@ from typing import Any, Callable
 from .. import aws, clock
 from ..channel.http_adapter import HttpChannel
 from ..config import subsidy_settings
-from ..reentry import Reentry
+from ..reentry.drive import ReentryStores
 from ..reentry.store import new_outbound_no
 
 # The sweeper starts no re-send that could end after this many seconds of its run (its Lambda
@@ -18,7 +18,7 @@ RETURN = "RETURN"
 
 
 @dataclass
-class Subsidies:
+class Subsidies(ReentryStores):
     dynamodb: Any
     table: str
     channel: Any                        # chalicelib.channel.port.Channel
@@ -34,15 +34,6 @@ class Subsidies:
     new_outbound_no: Callable[[datetime], str] = new_outbound_no
     poll_seconds: float = 0.05
     _stores: dict = field(default_factory=dict, repr=False)
-
-    def store(self, kind: str) -> Reentry:
-        found = self._stores.get(kind)
-        if found is None:
-            found = self._stores.setdefault(kind, Reentry(
-                self.dynamodb, self.table, kind, lease_seconds=self.lease_seconds,
-                retry_after_seconds=self.retry_after_seconds, now=self.now,
-                new_outbound_no=self.new_outbound_no, sleep=self.sleep))
-        return found
 
 
 _channels: dict = {}

@@ -27,8 +27,8 @@ from ..dynamo import to_item, values
 from ..errors import ErrorCode, InvalidField
 from ..logs import log
 from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
-                       Claimed, EffectRefused, Failed, InProgress, LeaseLost, Mismatch, Record,
-                       Reentry, Replayed, Succeeded, Unknown, attempt)
+                       EffectRefused, Failed, Record, Reentry, Succeeded, Unknown)
+from ..reentry.drive import drive
 from ..reentry.record import fingerprint
 from . import transactions
 from .answers import SubsidyError
@@ -88,42 +88,15 @@ def _mismatch(key_name: str, key: str, stored: Record, params: Dict) -> SubsidyE
                                 f"parameters ({', '.join(different) or 'other'})"))
 
 
-def _wait(ctx: Subsidies, store: Reentry, pk: str, deadline: float) -> Optional[Record]:
-    """Poll the record until its lease is released (or expires); None at the deadline."""
-    while ctx.monotonic() < deadline:
-        ctx.sleep(ctx.poll_seconds)
-        record = store.get(pk)
-        now_ms = int(ctx.now().timestamp() * 1000)
-        if record is not None and not record.lease_live(now_ms):
-            return record
-    return None
+def _busy(record: Record) -> SubsidyError:
+    return SubsidyError(ErrorCode.REENTRY_IN_PROGRESS,
+                        detail=(f"{record.reentry_key}: the same request is being sent to the "
+                                "channel; retry it unchanged"))
 
 
 def _drive(ctx: Subsidies, store: Reentry, claim: Callable, send: Callable, effects: Callable,
            on_mismatch: Callable, on_refused: Callable) -> Record:
-    """Claim, send once if we hold the lease, or wait for the holder; the record as it ends."""
-    deadline = ctx.monotonic() + ctx.wait_seconds
-    while True:
-        outcome = claim()
-        if isinstance(outcome, Claimed):
-            finished = attempt(store, outcome.record, send, effects)
-            if not isinstance(finished, LeaseLost):
-                return finished.record
-            outcome = InProgress(finished.record)
-        if isinstance(outcome, Replayed):
-            return outcome.record
-        if isinstance(outcome, Mismatch):
-            raise on_mismatch(outcome.record)
-        if isinstance(outcome, EffectRefused):
-            raise on_refused(outcome)
-        record = _wait(ctx, store, outcome.record.pk, deadline)
-        if record is None:
-            raise SubsidyError(ErrorCode.REENTRY_IN_PROGRESS,
-                               detail=(f"{outcome.record.reentry_key}: the same request is being "
-                                       "sent to the channel; retry it unchanged"))
-        if record.final:
-            return record
-        # UNKNOWN, or the holder's lease expired: claim it and re-send (same number).
+    return drive(ctx, store, claim, send, effects, on_mismatch, on_refused, _busy)
 
 
 def _answer(record: Record, data: Dict) -> Dict:
