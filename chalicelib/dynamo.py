@@ -23,14 +23,23 @@ def to_item(record: dict) -> dict:
             if value is not None}
 
 
+def _plain(value):
+    """DynamoDB numbers come back as Decimal, also inside maps, lists and sets. Every number
+    PaySettle stores is whole (fen, counts, versions, epoch times): those become int again; any
+    other stays an exact Decimal, never a float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, set):
+        return {_plain(inner) for inner in value}
+    return value
+
+
 def from_item(item: dict) -> dict:
-    out = {}
-    for key, value in item.items():
-        plain = _deserializer.deserialize(value)
-        if isinstance(plain, Decimal):
-            plain = int(plain)
-        out[key] = plain
-    return out
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def values(**named) -> dict:

@@ -77,20 +77,9 @@ class Record:
                    fingerprint=item["fingerprint"], outbound_no=item["outbound_no"],
                    state=item["state"], version=int(item["version"]),
                    lease_until=int(item.get("lease_until", 0)), sends=int(item.get("sends", 0)),
-                   sweeps=int(item.get("sweeps", 0)), request=_plain(item["request"]),
+                   sweeps=int(item.get("sweeps", 0)), request=item["request"],
                    created_at=item["created_at"], updated_at=item["updated_at"],
-                   result=_plain(item.get("result")), failure=item.get("failure"),
+                   result=item.get("result"), failure=item.get("failure"),
                    last_error=item.get("last_error"), not_before=int(item.get("not_before", 0)),
-                   extra={k: _plain(v) for k, v in item.items() if k not in MECHANISM_FIELDS})
+                   extra={k: v for k, v in item.items() if k not in MECHANISM_FIELDS})
 
-
-def _plain(value):
-    """DynamoDB numbers inside maps come back as Decimal: integers again."""
-    from decimal import Decimal
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value

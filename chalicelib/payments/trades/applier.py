@@ -35,7 +35,7 @@ from ...logs import log
 from . import ledger_items
 from .context import Trades
 from .postings import ASYNC_FEE, ASYNC_TRADE, Posting
-from .service import PENDING_INDEX, SETTLED, SETTLING, plain
+from .service import PENDING_INDEX, SETTLED, SETTLING
 
 MAX_ATTEMPTS = 8
 
@@ -70,7 +70,7 @@ def _pending_keys(ctx: Trades, limit: int) -> List[str]:
 def _read(ctx: Trades, pk: str):
     item = ctx.dynamodb.get_item(TableName=ctx.trades_table, ConsistentRead=True,
                                  Key=to_item({"pk": pk})).get("Item")
-    return plain(from_item(item)) if item else None
+    return from_item(item) if item else None
 
 
 def _record_item(ctx: Trades, record: dict, phase: str) -> dict:

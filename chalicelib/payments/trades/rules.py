@@ -34,7 +34,7 @@ The fee split: the fee F leaves the seller (or, deducted at source and settled l
 transit account); the wallet gets W, the middle up-merchant F - middle.fee_amount, the top one
 top.fee_plus_amount - top.fee_amount; W + earnings = F.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from ...errors import ErrorCode, InvalidField, PaySettleError

@@ -18,7 +18,6 @@ TRADE_BALANCE_SHORT (nothing written, the trade can be paid once funded); a conf
 with backoff, then BUSY (nothing written).
 """
 import random
-from decimal import Decimal
 from typing import List, Optional
 
 from botocore.exceptions import ClientError
@@ -51,22 +50,11 @@ def _trans_id(value: str) -> str:
         raise InvalidField("trans_id", str(exc)) from None
 
 
-def plain(value):
-    """A record read from DynamoDB with the numbers of nested maps and lists as int."""
-    if isinstance(value, Decimal):
-        return int(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 def _read(ctx: Trades, trans_id: str) -> Optional[dict]:
     answer = ctx.dynamodb.get_item(TableName=ctx.trades_table, ConsistentRead=True,
                                    Key=to_item({"pk": trade_key(ctx.tenant, trans_id)}))
     item = answer.get("Item")
-    return plain(from_item(item)) if item else None
+    return from_item(item) if item else None
 
 
 def view(record: dict) -> dict:
@@ -93,7 +81,7 @@ def record_trade(ctx: Trades, request: TradeRequest) -> dict:
                               ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ctx.dynamodb.exceptions.ConditionalCheckFailedException as failed:
         old = failed.response.get("Item")
-        existing = plain(from_item(old)) if old else _read(ctx, request.trans_id)
+        existing = from_item(old) if old else _read(ctx, request.trans_id)
         if {k: existing.get(k) for k in TRADE_FIELDS} != request.model_dump(mode="json"):
             log("trade.reentry_mismatch", trans_id=request.trans_id)
             raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="trans_id",
@@ -178,7 +166,7 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
         except TransactionCancelled as cancelled:
             if cancelled.condition_failed(0):
                 old = cancelled.old_item(0)
-                return _replay(ctx, plain(old) if old else _read(ctx, trans_id), request)
+                return _replay(ctx, old if old else _read(ctx, trans_id), request)
             short = [owners[i - 1] for i in range(1, len(items) + 1)
                      if owners[i - 1] is not None and cancelled.condition_failed(i)]
             if short:
