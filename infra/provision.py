@@ -5,6 +5,12 @@ the very resources the cloud gets: same keys, indexes, queues and redrive
 policies, and the same environment variables the template gives each function.
 Only the resource types PaySettle declares are understood; anything else in the
 template is IAM, alarms or function settings, which have no local meaning.
+
+The bucket policy (`AWS::S3::BucketPolicy`, TLS only) is deliberately not applied: the
+local endpoint is plain http on loopback, and moto enforces a bucket's Deny statements on
+object reads and writes while ignoring their Condition, so the TLS-only statement would
+refuse every local request, https or not. The bucket's default encryption and public
+access block are applied, as the cloud applies them.
 """
 import json
 import re
@@ -153,6 +159,16 @@ def _create_bucket(s3, name: str, properties: dict, done: Provisioned, logical: 
     region = s3.meta.region_name
     s3.create_bucket(Bucket=name, **({} if region in (None, "us-east-1") else
                                      {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+    if encryption:
+        # CloudFormation's property names differ from the API's.
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+            dict({"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]},
+                 **({"BucketKeyEnabled": r["BucketKeyEnabled"]} if "BucketKeyEnabled" in r else {}))
+            for r in encryption]})
+    if "PublicAccessBlockConfiguration" in properties:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties[
+            "PublicAccessBlockConfiguration"])
     queues = properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
     if queues:
         s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={

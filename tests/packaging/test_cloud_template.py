@@ -64,40 +64,143 @@ def _statements(template):
         assert not resource["Properties"].get("ManagedPolicyArns"), name
 
 
-def test_no_wildcard_actions_or_resources(packaged):
-    statements = list(_statements(_template(packaged)))
+def _log_group(function: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                       f"/aws/lambda/${{AWS::StackName}}-{function}-*"}
+
+
+# Lambda names a function's log group after the function's physical name (stack name, logical
+# id, a random suffix), known only once the function exists: the group is pinned to this
+# stack and this function, only the suffix is open.
+LOG_GROUP = "its own function's log group; the name's random suffix is known only after creation"
+# S3 object ARNs name keys: a grant on objects is a key pattern of one named bucket. Each
+# prefix is fixed; a `*` segment in the middle is the batch name (a date), chosen at run time.
+OBJECTS = "objects under a fixed key prefix of the one named bucket; the key ends in a run-time name"
+
+# Every IAM statement (role, Sid) that may hold a `*` in its Resource, the exact Resource it
+# may have and why it cannot be narrower. No action may hold a `*` at all. A wildcard
+# anywhere else fails, and so does an entry here the template no longer has.
+WILDCARD_RESOURCES = {
+    **{(role, "Logs"): (_log_group(function), LOG_GROUP) for role, function in (
+        ("ApiHandlerRole", "APIHandler"), ("SubsidySweeperRole", "SubsidySweeper"),
+        ("AggregatorRole", "Aggregator"), ("SweeperRole", "Sweeper"),
+        ("MerchantResolverRole", "MerchantResolver"), ("MerchantExportRole", "MerchantExport"),
+        ("PaymentExportRole", "PaymentExport"), ("TradeApplierRole", "TradeApplier"),
+        ("ReconHandlerRole", "Recon"), ("SharingSchedulerRole", "SharingScheduler"),
+        ("SharingRefundsRole", "SharingRefunds"))},
+    ("MerchantExportRole", "UploadMerchantSide"): (
+        {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/merchant/*"},
+        OBJECTS + ": the merchant side's files of any day's batch, nothing else"),
+    ("PaymentExportRole", "UploadPaymentSide"): (
+        {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/payment/*"},
+        OBJECTS + ": the payment side's files of any day's batch, nothing else"),
+    ("ReconHandlerRole", "ReadIncoming"): (
+        {"Fn::Sub": "${ReconBucket.Arn}/incoming/*"},
+        OBJECTS + ": the recon reads both sides' files of the batch it was told about"),
+    ("ReconHandlerRole", "WriteResults"): (
+        {"Fn::Sub": "${ReconBucket.Arn}/results/*"},
+        OBJECTS + ": the recon writes (and re-reads, when resumed) its own results"),
+}
+
+
+def test_no_wildcard_actions_or_resources_but_the_documented_ones(packaged):
+    template = _template(packaged)
+    statements = list(_statements(template))
     assert statements
+    used = set()
     for role, statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert statement["Effect"] == "Allow"
+        assert statement["Effect"] == "Allow", role
         for action in actions:
             assert "*" not in action, f"{role}: wildcard action {action}"
         resource = statement["Resource"]
-        text = json.dumps(resource)
-        if statement.get("Sid") == "Logs":
-            # A function's log group name is only known after creation; the
-            # pattern is pinned to the stack and the function's logical id.
-            assert "${AWS::StackName}-" in text, role
-        elif _s3_objects_under_a_prefix(resource):
-            pass  # objects under a fixed key prefix of one named bucket
-        else:
-            assert "*" not in text, f"{role}: wildcard resource {text}"
+        if "*" not in json.dumps(resource):
+            continue
+        key = (role, statement.get("Sid"))
+        assert key in WILDCARD_RESOURCES, f"{role}: wildcard resource {json.dumps(resource)} is in no allow-list entry"
+        allowed, reason = WILDCARD_RESOURCES[key]
+        assert reason
+        assert resource == allowed, f"{role} {key[1]}: {json.dumps(resource)} is not the allowed {json.dumps(allowed)}"
+        used.add(key)
+    assert used == set(WILDCARD_RESOURCES), f"allow-list entries the template no longer needs: {set(WILDCARD_RESOURCES) - used}"
+    # A Logs grant is for the function that has the role, not for a sibling's log group.
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0]: name for name, f in _functions(template).items()}
+    for role, function in roles.items():
+        assert WILDCARD_RESOURCES[(role, "Logs")][0] == _log_group(function), role
 
 
-def _s3_objects_under_a_prefix(resource) -> bool:
-    """`{"Fn::Sub": "${SomeBucket.Arn}/some/prefix/*"}`: S3 object ARNs need a key wildcard;
-    the bucket is named and the prefix fixed, so nothing outside it is reachable. A whole
-    inner segment may be `*` (a batch name: `incoming/*/payment/*`) when the first segment
-    and the one before the final wildcard are fixed."""
-    text = resource.get("Fn::Sub") if isinstance(resource, dict) else None
-    if not isinstance(text, str) or not text.startswith("${") or not text.endswith("/*"):
-        return False
-    bucket, _, rest = text[2:].partition(".Arn}/")
-    segments = rest[:-2].split("/")
-    fixed = [s for s in segments if s != "*"]
-    return (bool(bucket) and bool(rest[:-2]) and "$" not in rest
-            and segments[0] != "*" and segments[-1] != "*"
-            and all(s and "*" not in s for s in fixed))
+def test_resource_policies_allow_nothing_with_wildcards(packaged):
+    """Queue and bucket policies: an Allow names one service and no wildcard (a Deny may be
+    as wide as it likes: it only takes permissions away)."""
+    policies = [(name, r["Properties"]["PolicyDocument"]) for name, r in _template(packaged)["Resources"].items()
+                if r["Type"] in ("AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy")]
+    assert policies
+    for name, document in policies:
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Deny":
+                continue
+            assert statement["Effect"] == "Allow", name
+            assert set(statement["Principal"]) == {"Service"}, name
+            assert "*" not in json.dumps(statement["Action"]), name
+            assert "*" not in json.dumps(statement["Resource"]), name
+
+
+def _of_type(template, kind):
+    found = {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+    assert found, kind
+    return found
+
+
+def test_every_queue_is_encrypted_at_rest(packaged):
+    for name, queue in _of_type(_template(packaged), "AWS::SQS::Queue").items():
+        properties = queue["Properties"]
+        assert properties.get("SqsManagedSseEnabled") is True or properties.get("KmsMasterKeyId"), name
+
+
+# Tables that may go without point-in-time recovery, and why: none holds money or anything a
+# restore would need. A money table (orders, ledger, merchant orders, subsidies, sharing,
+# trades, reconciliation batches) is never listed here.
+WITHOUT_POINT_IN_TIME_RECOVERY = {
+    "NoncesTable": "replay guard: each entry expires minutes after its request; a restored "
+                   "copy would hold only expired nonces",
+}
+
+
+def test_every_table_is_encrypted_and_money_tables_recover_to_a_point_in_time(packaged):
+    tables = _of_type(_template(packaged), "AWS::DynamoDB::Table")
+    for name, table in tables.items():
+        properties = table["Properties"]
+        assert properties.get("SSESpecification", {}).get("SSEEnabled") is True, name
+        if name in WITHOUT_POINT_IN_TIME_RECOVERY:
+            continue
+        assert properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True, name
+        assert table.get("DeletionPolicy") == "Retain", name
+    assert {"OrdersTable", "LedgerTable", "MerchantOrdersTable", "SubsidiesTable", "SharingTable",
+            "TradesTable", "ReconBatchesTable"} <= set(tables) - set(WITHOUT_POINT_IN_TIME_RECOVERY)
+
+
+def test_every_bucket_is_encrypted_private_and_refuses_plain_http(packaged):
+    template = _template(packaged)
+    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]
+                for r in _of_type(template, "AWS::S3::BucketPolicy").values()}
+    for name, bucket in _of_type(template, "AWS::S3::Bucket").items():
+        properties = bucket["Properties"]
+        rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules and all(r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms", "aws:kms:dsse")
+                             for r in rules), name
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}, name
+        # ACLs off: only the bucket policy and IAM decide who reads an object.
+        assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, name
+        assert name in policies, f"{name} has no bucket policy"
+        tls_only = [s for s in policies[name]["Statement"]
+                    if s["Effect"] == "Deny" and s["Principal"] == "*" and s["Action"] in ("s3:*", ["s3:*"])
+                    and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+        assert len(tls_only) == 1, f"{name}: no statement denying every request made without TLS"
+        covered = sorted(json.dumps(r, sort_keys=True) for r in tls_only[0]["Resource"])
+        assert covered == sorted(json.dumps(r, sort_keys=True) for r in (
+            {"Fn::GetAtt": [name, "Arn"]}, {"Fn::Sub": f"${{{name}.Arn}}/*"})), name
 
 
 PAYMENT_FUNCTIONS = ("APIHandler", "Aggregator", "Sweeper")
