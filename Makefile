@@ -44,8 +44,9 @@ run: setup
 serve: setup
 	$(PY) -m infra.local_stack
 
+# Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
 test: setup $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 bench: setup
 	$(PY) -m benchmarks.run
