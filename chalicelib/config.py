@@ -61,6 +61,8 @@ class MerchantSettings:
     payment_timeout_seconds: float      # MERCHANT_PAYMENT_TIMEOUT_SECONDS: one call's budget; then UNKNOWN
     resolve_after_seconds: int          # MERCHANT_RESOLVE_AFTER_SECONDS: the resolver's wait before re-sending
     resolver_max_orders: int            # MERCHANT_RESOLVER_MAX_ORDERS: re-sends per resolver run at most
+    signing_secret_id: str              # MERCHANT_SIGNING_SECRET: Secrets Manager id of {"key_id", "secret"}
+    signing_key_cache_seconds: float    # MERCHANT_SIGNING_KEY_CACHE_SECONDS: a rotated key is seen after this
 
 
 def _number(name: str, default: float) -> float:
@@ -75,6 +77,10 @@ def merchant_settings() -> MerchantSettings:
         payment_timeout_seconds=_number("MERCHANT_PAYMENT_TIMEOUT_SECONDS", 5),
         resolve_after_seconds=_integer("MERCHANT_RESOLVE_AFTER_SECONDS", 60),
         resolver_max_orders=_integer("MERCHANT_RESOLVER_MAX_ORDERS", 100),
+        # Required: the payment API refuses an unsigned /pay or /withdraw, so a merchant
+        # system without its key would only make orders it can never get answered.
+        signing_secret_id=_required("MERCHANT_SIGNING_SECRET"),
+        signing_key_cache_seconds=_number("MERCHANT_SIGNING_KEY_CACHE_SECONDS", 300),
     )
 
 

@@ -1,15 +1,18 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
 Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table and queue of `infra/resources.json`, the channel simulator (`infra/channel/`, the
+table, queue, bucket and secret of `infra/resources.json`, the callers' credentials
+(`infra/callers.py`: fresh random secrets at every start, seeded into the secrets
+CallerCredentials and MerchantSigningKey), the channel simulator (`infra/channel/`, the
 WeChat-Pay-like channel: the template's ChannelUrl parameter, i.e. CHANNEL_URL, points at
 it; it notifies the API of paid transactions), the payment link (`infra/payment_link.py`,
 the fault-injecting proxy through which the merchant reaches the payment API:
 the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
 HTTP API (`chalice local --stage local` as a subprocess), and the event pump
 (schedules and SQS subscriptions).
-When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs
-and resource names. Ctrl-C or SIGTERM stops everything it started.
+When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
+the resource names and, under `merchants`, every caller's credential (readable by its
+owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
 
 Every function sees what it would see in Lambda: the chalice config's
 environment (global, then the stage's, then the stage's per-function), the
@@ -38,6 +41,7 @@ from chalice.app import SQSEventConfig
 
 from chalicelib.logs import log
 
+from . import callers
 from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
 from .channel import ChannelSimulator
@@ -153,6 +157,7 @@ class LocalStack:
         self._api: Optional[subprocess.Popen] = None
         self._interrupt = threading.Event()
         self._manifest_written = False
+        self.credentials: list = []     # infra/callers.py's callers with this start's secrets
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
@@ -176,6 +181,10 @@ class LocalStack:
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
         return session.client(service, endpoint_url=self.aws.url)
 
+    def credential(self, key_id: str) -> dict:
+        """One caller's credential of this start (`SignedAuth.from_credential(...)` signs with it)."""
+        return callers.by_key_id(self.credentials)[key_id]
+
     def function_environment(self, function: str) -> Environment:
         """Environment of a chalice function (`api_handler`, or an event source name)."""
         logical_id = API_LOGICAL_ID if function == API_FUNCTION else function_logical_id(function)
@@ -186,6 +195,13 @@ class LocalStack:
         if self.channel:
             parameters["ChannelUrl"] = self.channel.url
         variables.update(self.provisioned.environment(self._template, logical_id, parameters))
+        # The secrets' ids where the template does not give them yet: the API verifies
+        # callers; whatever calls the payment API (the merchant system) signs.
+        secrets = self.provisioned.secrets
+        if logical_id == API_LOGICAL_ID and callers.CALLER_CREDENTIALS in secrets:
+            variables.setdefault(callers.CALLER_CREDENTIALS_ENV, secrets[callers.CALLER_CREDENTIALS])
+        if "PAYMENT_API_URL" in variables and callers.MERCHANT_SIGNING_KEY in secrets:
+            variables.setdefault(callers.MERCHANT_SIGNING_ENV, secrets[callers.MERCHANT_SIGNING_KEY])
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
@@ -202,7 +218,9 @@ class LocalStack:
 
     def start(self) -> "LocalStack":
         try:
+            self.credentials = callers.new_credentials()
             self._start_aws()
+            self._seed_credentials()
             self._start_channel()
             self._start_payment_link()
             self._start_api()
@@ -226,11 +244,30 @@ class LocalStack:
             tables=self.provisioned.tables, queues=self.provisioned.queues,
             buckets=self.provisioned.buckets)
 
+    def _seed_credentials(self) -> None:
+        """Put this start's credentials into both secrets, creating a secret the template
+        does not declare yet under the name provisioning would give it."""
+        client = self._client("secretsmanager")
+        values = {callers.CALLER_CREDENTIALS: callers.caller_credentials_secret(self.credentials),
+                  callers.MERCHANT_SIGNING_KEY: callers.signing_key_secret(
+                      self.credential(callers.MERCHANT_SYSTEM_KEY))}
+        for logical, value in values.items():
+            arn = self.provisioned.secrets.get(logical)
+            if arn is None:
+                arn = client.create_secret(Name=f"{self.prefix}-{logical}")["ARN"]
+                self.provisioned.names[logical] = self.provisioned.arns[logical] = arn
+                self.provisioned.secrets[logical] = arn
+            client.put_secret_value(SecretId=arn, SecretString=value)
+        # Key ids only: a secret never goes to a log.
+        log("local_stack.credentials", key_ids=[c["key_id"] for c in self.credentials],
+            secrets=dict(self.provisioned.secrets))
+
     def _start_channel(self) -> None:
         # Before the API: every function's CHANNEL_URL must name it. It notifies the API
         # directly (not through the payment link, which fakes the merchant's network).
         try:
-            self.channel = ChannelSimulator(center_url=self.api_url, port=self.channel_port).start()
+            self.channel = ChannelSimulator(center_url=self.api_url, port=self.channel_port,
+                                            credential=self.credential(callers.CHANNEL_KEY)).start()
         except OSError as error:
             raise StackFailed(f"the channel simulator could not listen on port {self.channel_port} "
                               f"({error})") from None
@@ -324,14 +361,20 @@ class LocalStack:
                 "aws_endpoint_url": self.aws.url,
                 "region": self.region, "tables": dict(self.provisioned.tables),
                 "queues": dict(self.provisioned.queues),
-                "buckets": dict(self.provisioned.buckets)}
+                "buckets": dict(self.provisioned.buckets),
+                "secrets": dict(self.provisioned.secrets),
+                "merchants": [dict(c) for c in self.credentials]}
 
     def _write_manifest(self) -> None:
         if self.out_path is None:
             return
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.out_path.with_name(self.out_path.name + ".partial")
-        partial.write_text(json.dumps(self.manifest(), indent=2) + "\n")
+        partial.unlink(missing_ok=True)
+        # Owner-only from its first byte: the file holds every local caller's secret.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(self.manifest(), indent=2) + "\n")
         # Atomic: whoever waits for the file never reads half of it.
         os.replace(partial, self.out_path)
         self._manifest_written = True

@@ -30,6 +30,7 @@ class Provisioned:
     tables: Dict[str, str] = field(default_factory=dict)
     queues: Dict[str, str] = field(default_factory=dict)
     buckets: Dict[str, str] = field(default_factory=dict)
+    secrets: Dict[str, str] = field(default_factory=dict)   # logical id -> ARN (its Ref)
 
     def resolve(self, value):
         """Resolve `Ref` and `Fn::GetAtt ... Arn` as CloudFormation would."""
@@ -91,13 +92,19 @@ def _dependencies(value) -> set:
     return set()
 
 
-def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None) -> Provisioned:
-    """Create every table, queue and bucket of the template, named `<prefix>-<LogicalId>`
-    (buckets in lower case, with their notifications to queues). Without `s3`, a client on
-    the SQS client's endpoint and credentials is made for the buckets."""
+PROVISIONED_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket",
+                     "AWS::SecretsManager::Secret")
+
+
+def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
+              secretsmanager=None) -> Provisioned:
+    """Create every table, queue, bucket and secret of the template, named `<prefix>-<LogicalId>`
+    (buckets in lower case, with their notifications to queues; secrets empty: whoever runs
+    the stack puts their values). Without `s3` or `secretsmanager`, a client on the SQS
+    client's endpoint and credentials is made for them."""
     template = template or load_template()
     resources = {k: v for k, v in template["Resources"].items()
-                 if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")}
+                 if v.get("Type") in PROVISIONED_TYPES}
     done = Provisioned()
     remaining = dict(resources)
     while remaining:
@@ -112,8 +119,11 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None) -> Pro
             if resource["Type"] == "AWS::DynamoDB::Table":
                 _create_table(dynamodb, name, properties, done, logical)
             elif resource["Type"] == "AWS::S3::Bucket":
-                s3 = s3 or _s3_like(sqs)
+                s3 = s3 or _client_like(sqs, "s3")
                 _create_bucket(s3, name.lower(), properties, done, logical)
+            elif resource["Type"] == "AWS::SecretsManager::Secret":
+                secretsmanager = secretsmanager or _client_like(sqs, "secretsmanager")
+                _create_secret(secretsmanager, name, done, logical)
             else:
                 _create_queue(sqs, name, properties, done, logical)
     return done
@@ -142,14 +152,14 @@ def _create_queue(sqs, name: str, properties: dict, done: Provisioned, logical: 
     done.arns[logical] = arn
 
 
-def _s3_like(sqs):
-    """An S3 client on the same endpoint, region and credentials as `sqs`."""
+def _client_like(sqs, service: str):
+    """A client of `service` on the same endpoint, region and credentials as `sqs`."""
     import boto3
 
     credentials = sqs._request_signer._credentials.get_frozen_credentials()
     endpoint = sqs.meta.endpoint_url
     return boto3.session.Session().client(
-        "s3", endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
+        service, endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
         region_name=sqs.meta.region_name,
         aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
         aws_session_token=credentials.token)
@@ -180,3 +190,11 @@ def _create_bucket(s3, name: str, properties: dict, done: Provisioned, logical: 
     done.names[logical] = name
     done.buckets[logical] = name
     done.arns[logical] = f"arn:aws:s3:::{name}"
+
+
+def _create_secret(secretsmanager, name: str, done: Provisioned, logical: str) -> None:
+    # No value: a template never holds a credential; the local stack seeds fresh ones.
+    arn = secretsmanager.create_secret(Name=name)["ARN"]
+    done.names[logical] = arn     # a secret's Ref is its ARN, which SecretId accepts
+    done.arns[logical] = arn
+    done.secrets[logical] = arn

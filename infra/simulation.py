@@ -37,6 +37,7 @@ import requests
 
 from chalicelib.exports.window import SETTLE_SECONDS
 
+from . import callers
 from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
 
 OUT = REPO_ROOT / "out"
@@ -80,10 +81,14 @@ def _step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def wait_for_credits(api_url: str, salers: List[str]) -> bool:
+def wait_for_credits(api_url: str, salers: List[str], credential: dict) -> bool:
     deadline = time.monotonic() + CREDIT_DEADLINE_SECONDS
     waiting = set(salers)
+    from tools.signing import SignedAuth  # tools/ is importable once main() has set sys.path
+
     with requests.Session() as session:
+        # Reads of money data are signed: the merchant's key, whose salers these are.
+        session.auth = SignedAuth.from_credential(credential)
         while waiting and time.monotonic() < deadline:
             for saler in sorted(waiting):
                 answer = session.get(f"{api_url}/accounts/{saler}", timeout=HTTP_TIMEOUT_SECONDS)
@@ -241,7 +246,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         _step("waiting for the aggregator to credit every pay")
         salers = sorted({o.call.saler_id for o in result.outcomes})
-        verdict.check(wait_for_credits(stack.api_url, salers),
+        verdict.check(wait_for_credits(stack.api_url, salers,
+                                       stack.credential(callers.MERCHANT_SYSTEM_KEY)),
                       f"credits still pending after {CREDIT_DEADLINE_SECONDS} s")
 
         # The window ends after the last order the payment side recorded in this run, and an

@@ -7,6 +7,7 @@ from typing import Callable
 from .. import aws, clock
 from ..config import merchant_settings
 from .payment_client import PaymentApi
+from .signing_key import SecretsManagerKey
 from .repository import MerchantOrders
 from .request_ids import new_request_id
 
@@ -37,12 +38,14 @@ class Merchant:
 _payment_apis: dict = {}
 
 
-def _payment_api(url: str, timeout: float) -> PaymentApi:
-    # One connection pool per URL and timeout for the life of the process (a warm Lambda).
-    key = (url, timeout)
+def _payment_api(url: str, timeout: float, secret_id: str, cache_seconds: float) -> PaymentApi:
+    # One connection pool and one cached signing key per setting for the life of the
+    # process (a warm Lambda): the secret is read once, not once per payment.
+    key = (url, timeout, secret_id, cache_seconds)
     found = _payment_apis.get(key)
     if found is None:
-        found = _payment_apis.setdefault(key, PaymentApi(url, timeout))
+        found = _payment_apis.setdefault(
+            key, PaymentApi(url, timeout, SecretsManagerKey(secret_id, cache_seconds)))
     return found
 
 
@@ -50,7 +53,8 @@ def from_environment() -> Merchant:
     config = merchant_settings()
     return Merchant(
         orders=MerchantOrders(aws.client("dynamodb"), config.orders_table),
-        payment=_payment_api(config.payment_api_url, config.payment_timeout_seconds),
+        payment=_payment_api(config.payment_api_url, config.payment_timeout_seconds,
+                             config.signing_secret_id, config.signing_key_cache_seconds),
         resolve_after_seconds=config.resolve_after_seconds,
         resolver_max_orders=config.resolver_max_orders,
     )

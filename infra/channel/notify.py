@@ -1,12 +1,18 @@
 """The one place the simulator sends requests to the payment center.
 
-Issue 8 adds request signing to both directions: it belongs here. No retries: a failed
+Every notification is signed with the channel's credential (`{"key_id", "secret"}`, the
+contract's `channel` role) over the exact bytes sent: the center answers an unsigned one
+401 and records nothing. No retries: a failed
 notification is reported to whoever asked for it (the control API answers 502), so a test
 sees it instead of a center that silently missed a payment.
 """
 import json
 import urllib.error
 import urllib.request
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+from chalicelib.auth import signature
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 TRANSACTIONS_PATH = "/channel/notifications/transactions"
@@ -22,13 +28,20 @@ class NotificationFailed(RuntimeError):
         self.status = status
 
 
-def send(center_url: str, path: str, body: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> dict:
-    """POST `body` as JSON to `center_url` + `path`; the center's JSON answer on HTTP 200.
+def send(center_url: str, path: str, body: dict, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+         credential: Optional[Mapping] = None) -> dict:
+    """POST `body` as JSON to `center_url` + `path`, signed with `credential` when given;
+    the center's JSON answer on HTTP 200.
 
     Raises NotificationFailed with the reason otherwise."""
-    request = urllib.request.Request(
-        center_url.rstrip("/") + path, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-        headers={"Content-Type": "application/json"}, method="POST")
+    url = center_url.rstrip("/") + path
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json"}
+    if credential is not None:
+        # The signed path is the whole target, the center URL's own prefix included.
+        headers.update(signature.signed_headers(credential["key_id"], credential["secret"],
+                                                "POST", urlsplit(url).path, data))
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()

@@ -29,7 +29,7 @@ Control API (never faulted, never logged as calls):
 import json
 import threading
 from http.server import BaseHTTPRequestHandler
-from typing import Optional
+from typing import Mapping, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from chalicelib.logs import log
@@ -219,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                       "amount": transaction.amount, "success_time": transaction.success_time}
             try:
                 notify.send(self.server.center_url, notify.TRANSACTIONS_PATH, notice,
-                            self.server.notify_timeout)
+                            self.server.notify_timeout, self.server.credential)
             except notify.NotificationFailed as failure:
                 log("channel.notification_failed", transaction_id=transaction.transaction_id,
                     payment_order_id=transaction.payment_order_id, reason=str(failure))
@@ -241,10 +241,12 @@ class _Settler:
     """The worker that settles due profit sharing and posts the notifications: the book
     decides (pure, by its clock), this thread only keeps asking and delivers."""
 
-    def __init__(self, book: ChannelBook, center_url: Optional[str], notify_timeout: float):
+    def __init__(self, book: ChannelBook, center_url: Optional[str], notify_timeout: float,
+                 credential: Optional[Mapping] = None):
         self.book = book
         self.center_url = center_url
         self.notify_timeout = notify_timeout
+        self.credential = credential
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="channel-settler", daemon=True)
 
@@ -267,7 +269,8 @@ class _Settler:
         if not self.center_url:
             return
         try:
-            notify.send(self.center_url, notify.PROFITSHARING_PATH, notice.body, self.notify_timeout)
+            notify.send(self.center_url, notify.PROFITSHARING_PATH, notice.body, self.notify_timeout,
+                        self.credential)
         except notify.NotificationFailed as failure:
             log("channel.notification_failed", out_order_no=notice.out_order_no,
                 account=notice.account, reason=str(failure))
@@ -278,38 +281,43 @@ class _Settler:
 
 class _Server(LoopbackServer):
     def __init__(self, address, book: ChannelBook, faults: FaultSchedule,
-                 center_url: Optional[str], notify_timeout: float):
+                 center_url: Optional[str], notify_timeout: float, credential: Optional[Mapping]):
         super().__init__(address, _Handler)
         self.book = book
         self.faults = faults
         self.center_url = center_url
         self.notify_timeout = notify_timeout
+        self.credential = credential
 
 
 class ChannelSimulator(LoopbackService):
     """`ChannelSimulator(center_url).start()`; `.url`, `.book`, `.faults`, `.stop()`.
 
     `center_url`: the payment center's base URL, notified of every paid transaction
-    (None: nobody is notified). `port` 0 takes any free port."""
+    (None: nobody is notified). `port` 0 takes any free port. `credential`: the channel's
+    `{"key_id", "secret"}` signing every notification (None: sent unsigned, for a center
+    that does not verify, e.g. a test's recorder)."""
 
     thread_name = "channel"
 
     def __init__(self, center_url: Optional[str] = None, port: int = 0,
                  notify_timeout: float = notify.DEFAULT_TIMEOUT_SECONDS,
-                 book: Optional[ChannelBook] = None):
+                 book: Optional[ChannelBook] = None, credential: Optional[Mapping] = None):
         super().__init__(port)
         self.center_url = center_url
+        self.credential = credential
         self.notify_timeout = notify_timeout
         self.book = book or ChannelBook()
         self.faults = FaultSchedule()
         self._settler: Optional[_Settler] = None
 
     def _make_server(self, address) -> _Server:
-        return _Server(address, self.book, self.faults, self.center_url, self.notify_timeout)
+        return _Server(address, self.book, self.faults, self.center_url, self.notify_timeout,
+                       self.credential)
 
     def start(self):
         super().start()
-        self._settler = _Settler(self.book, self.center_url, self.notify_timeout)
+        self._settler = _Settler(self.book, self.center_url, self.notify_timeout, self.credential)
         self._settler.start()
         return self
 
@@ -320,4 +328,5 @@ class ChannelSimulator(LoopbackService):
         super().stop()
 
     def _started(self) -> None:
-        log("channel.started", url=self.url, center_url=self.center_url)
+        log("channel.started", url=self.url, center_url=self.center_url,
+            key_id=self.credential["key_id"] if self.credential else None)

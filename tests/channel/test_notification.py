@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from infra.channel import ChannelSimulator
+from chalicelib.auth import signature
+from infra.channel import ChannelSimulator, notify
 
 from .conftest import order_body
 
@@ -18,6 +19,7 @@ class Receiver:
         self.status = status
         self.delay = delay
         self.received = []
+        self.raw = []           # (path, headers, bytes): what a verifying center sees
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,6 +29,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+                receiver.raw.append((self.path, dict(self.headers), body))
                 threading.Event().wait(receiver.delay)
                 answer = json.dumps({"code": "SUCCESS" if receiver.status == 200 else "CONFLICT"}).encode()
                 self.send_response(receiver.status)
@@ -114,3 +117,37 @@ def test_a_center_slower_than_the_timeout_is_a_502_without_retry():
 def test_without_a_center_nobody_is_notified():
     with ChannelSimulator(center_url=None) as simulator:
         assert _post_order(simulator, order_body()).status_code == 200
+
+
+CHANNEL_KEY = {"key_id": "channel-test", "secret": "channel-test-secret"}
+
+
+def _verified(raw, secret=CHANNEL_KEY["secret"]) -> bool:
+    path, headers, body = raw
+    return signature.matches(secret, headers[signature.SIGNATURE], "POST", path,
+                             headers[signature.TIMESTAMP], headers[signature.NONCE], body)
+
+
+def test_a_notification_is_signed_with_the_channel_credential():
+    with Receiver() as center, ChannelSimulator(center_url=center.url,
+                                                credential=CHANNEL_KEY) as simulator:
+        assert _post_order(simulator, order_body()).status_code == 200
+    [raw] = center.raw
+    assert raw[1][signature.KEY_ID] == "channel-test"
+    assert _verified(raw) and not _verified(raw, secret="another")
+
+
+def test_the_signed_path_carries_the_center_urls_prefix_and_each_send_a_fresh_nonce():
+    with Receiver() as center:
+        for _ in range(2):
+            notify.send(center.url + "/api", notify.PROFITSHARING_PATH, {"out_order_no": "1"},
+                        credential=CHANNEL_KEY)
+    first, second = center.raw
+    assert first[0] == "/api" + notify.PROFITSHARING_PATH and _verified(first) and _verified(second)
+    assert first[1][signature.NONCE] != second[1][signature.NONCE]
+
+
+def test_without_a_credential_nothing_is_signed():
+    with Receiver() as center, ChannelSimulator(center_url=center.url) as simulator:
+        _post_order(simulator, order_body())
+    assert signature.SIGNATURE not in center.raw[0][1]

@@ -17,6 +17,8 @@ from typing import Callable, Optional, TypeVar
 import boto3
 import requests
 
+from tools.signing import SignedAuth
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHINA = timezone(timedelta(hours=8))
 STACK_START_SECONDS = 60
@@ -68,9 +70,19 @@ def request_time() -> str:
     return datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def signed_session(credentials, key_id: str) -> requests.Session:
+    """A session signing every request with one caller's credential of the manifest's `merchants`."""
+    [credential] = [c for c in credentials if c["key_id"] == key_id]
+    session = requests.Session()
+    session.auth = SignedAuth.from_credential(credential)
+    return session
+
+
 @dataclass
 class RunningStack:
-    """`python -m infra.local_stack` in a subprocess, as `make serve` runs it."""
+    """`python -m infra.local_stack` in a subprocess, as `make serve` runs it.
+
+    `http` signs as mch-demo, the stack's merchant, which owns every saler the tests invent."""
     process: subprocess.Popen
     manifest_path: Path
     log_path: Path
@@ -87,6 +99,13 @@ class RunningStack:
             service, endpoint_url=self.manifest["aws_endpoint_url"],
             region_name=self.manifest["region"], aws_access_key_id="e2e",
             aws_secret_access_key="e2e")
+
+    def credential(self, key_id: str) -> dict:
+        [found] = [c for c in self.manifest["merchants"] if c["key_id"] == key_id]
+        return found
+
+    def session(self, key_id: str) -> requests.Session:
+        return signed_session(self.manifest["merchants"], key_id)
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -151,6 +170,7 @@ def start_stack(workdir: Path, extra_env: Optional[dict] = None) -> RunningStack
         stop_stack(stack)
         raise
     stack.manifest = json.loads(manifest_path.read_text())
+    stack.http.auth = SignedAuth.from_credential(stack.credential("mch-demo"))
     return stack
 
 

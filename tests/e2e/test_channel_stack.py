@@ -46,3 +46,63 @@ def test_a_paid_order_notifies_the_api(local_stack):
     assert answer.status_code == 200 or (
         answer.status_code == 502 and "the center answered HTTP" in answer.json()["message"]), answer.text
     assert answer.json()["transaction_id"].startswith("4200")
+
+
+# -- the callers' credentials (issue 8): drawn at start, seeded, handed to whoever signs ----------
+
+def test_every_local_caller_has_a_fresh_credential_in_the_manifest(local_stack):
+    manifest = json.loads(local_stack.out_path.read_text())
+    merchants = {c["key_id"]: c for c in manifest["merchants"]}
+    assert set(merchants) == {"mch-demo", "mch-other", "biz-demo", "channel-sim"}
+    for credential in merchants.values():
+        assert set(credential) == {"key_id", "secret", "merchant_id", "roles", "salers",
+                                   "sub_mchs", "accounts"}
+        assert len(credential["secret"]) == 64 and int(credential["secret"], 16) >= 0
+    assert len({c["secret"] for c in merchants.values()}) == 4
+    assert (merchants["mch-demo"]["roles"], merchants["mch-demo"]["salers"]) == (["merchant"], ["*"])
+    assert merchants["mch-other"]["salers"] == ["other*"]
+    assert (merchants["biz-demo"]["sub_mchs"], merchants["biz-demo"]["accounts"]) == (["*"], ["*"])
+    assert merchants["channel-sim"]["roles"] == ["channel"]
+    # The file holds secrets: its owner alone may read it.
+    assert local_stack.out_path.stat().st_mode & 0o077 == 0
+    # No committed key: the next start draws others (the draw itself, without a second stack).
+    from infra.callers import new_credentials
+    assert not {c["secret"] for c in new_credentials()} & {c["secret"] for c in merchants.values()}
+
+
+def test_both_secrets_are_seeded_in_the_embedded_aws(local_stack):
+    secrets = local_stack._client("secretsmanager")
+    manifest = local_stack.manifest()
+    merchants = {c["key_id"]: c for c in manifest["merchants"]}
+    stored = json.loads(secrets.get_secret_value(
+        SecretId=manifest["secrets"]["CallerCredentials"])["SecretString"])
+    assert set(stored["callers"]) == set(merchants)
+    for key_id, entry in stored["callers"].items():
+        assert entry == {k: v for k, v in merchants[key_id].items() if k != "key_id"}
+    signing = json.loads(secrets.get_secret_value(
+        SecretId=manifest["secrets"]["MerchantSigningKey"])["SecretString"])
+    assert signing == {"key_id": "mch-demo", "secret": merchants["mch-demo"]["secret"]}
+
+
+def test_the_api_verifies_with_the_credentials_and_the_merchant_signs_with_its_key(local_stack):
+    secrets = local_stack.manifest()["secrets"]
+    api = local_stack.function_environment(API_FUNCTION).variables
+    assert api["CALLER_CREDENTIALS_SECRET"] == secrets["CallerCredentials"]
+    assert api["MERCHANT_SIGNING_SECRET"] == secrets["MerchantSigningKey"]     # /merchant/* routes
+    resolver = local_stack.function_environment("merchant_resolver").variables
+    assert resolver["MERCHANT_SIGNING_SECRET"] == secrets["MerchantSigningKey"]  # its re-sends
+    # A function that calls nobody gets neither.
+    aggregator = local_stack.function_environment("aggregator").variables
+    assert "MERCHANT_SIGNING_SECRET" not in aggregator and "CALLER_CREDENTIALS_SECRET" not in aggregator
+
+
+def test_the_simulator_signs_with_the_channel_credential(local_stack):
+    assert local_stack.channel.credential == local_stack.credential("channel-sim")
+
+
+def test_no_secret_reaches_the_apis_log(local_stack):
+    """After the calls above (a notification, the merchant's): the key ids may be logged, never a secret."""
+    log = (local_stack.out_path.parent / "api.log").read_text(encoding="utf-8", errors="replace")
+    assert log
+    for credential in local_stack.credentials:
+        assert credential["secret"] not in log

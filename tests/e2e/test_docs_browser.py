@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 
 from chalicelib import openapi
 
-from .support import new_request_id, new_saler, request_time
+from .support import new_saler
 
 pytestmark = pytest.mark.e2e
 
@@ -66,15 +66,11 @@ def test_the_docs_page_renders_every_operation_in_headless_chromium(stack, chrom
         assert f"opblock-{method}" in dom
 
 
-def seed_pay(saler):
-    return {"request_time": request_time(), "request_id": new_request_id(), "saler_id": saler,
-            "total_fee": "100"}
-
-
 # Operations a person sends from the page (the seed: "swagger triggers the merchant's request").
-# An operation not in the document yet is skipped: the merchant routes come with their branch.
+# The merchant system's own route: it signs its call to /pay. /pay itself needs a signature the
+# page cannot make (it holds no secret), so sent from the page it is refused
+# (test_signing_after_merge.py). An operation not in the document yet is skipped.
 TRY_IT_OUT = {
-    "pay": seed_pay,
     "merchantPay": lambda saler: {"saler_id": saler, "total_fee": "100"},
 }
 
@@ -110,10 +106,7 @@ def test_a_person_can_send_a_pay_from_swagger_ui(stack, chromium, operation_id):
         finally:
             browser.close()
     assert answer["saler_id"] == saler
-    if operation_id == "pay":
-        order = stack.http.get(f"{stack.api}/orders/pay/{body['request_id']}", timeout=30)
-        assert order.status_code == 200 and order.json() == answer
-        assert answer["response_code"] == "SUCCESS"
-    else:
-        order = stack.http.get(f"{stack.api}/merchant/orders/{answer['request_id']}", timeout=30)
-        assert order.status_code == 200 and order.json()["saler_id"] == saler
+    order = stack.http.get(f"{stack.api}/merchant/orders/{answer['request_id']}", timeout=30)
+    assert order.status_code == 200 and order.json()["saler_id"] == saler
+    # The merchant system signed its /pay: the payment side recorded it.
+    assert order.json()["state"] == "SUCCESS"

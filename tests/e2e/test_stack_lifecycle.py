@@ -20,7 +20,8 @@ def test_sigterm_stops_everything_the_stack_started(tmp_path):
     stack = start_stack(tmp_path)
     manifest = stack.manifest
     assert set(manifest) == {"api_url", "payment_link_url", "channel_url", "docs_url", "openapi_url",
-                             "aws_endpoint_url", "region", "tables", "queues", "buckets"}
+                             "aws_endpoint_url", "region", "tables", "queues", "buckets",
+                             "secrets", "merchants"}
     assert manifest["api_url"].startswith("http://127.0.0.1:")
     assert manifest["payment_link_url"].startswith("http://127.0.0.1:")
     assert manifest["channel_url"].startswith("http://127.0.0.1:")

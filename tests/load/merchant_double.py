@@ -95,6 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> Optional[dict]:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.raw = raw
         try:
             body = json.loads(raw)
         except ValueError:
@@ -106,6 +107,8 @@ class MerchantHandler(_Handler):
     def do_POST(self):
         merchant: "MerchantDouble" = self.server.merchant
         body = self._body()
+        with merchant.lock:     # what a verifying API would check the signature against
+            merchant.wire.append((self.path, dict(self.headers), self.raw))
         kind = {"/merchant/pay": "PAY", "/merchant/withdraw": "WITHDRAW"}.get(self.path)
         if kind is None:
             return self._answer(404, {"error_code": 4040})
@@ -160,6 +163,7 @@ class MerchantDouble:
         self.lock = threading.Lock()
         self.balances: Dict[str, int] = {}
         self.received: List[tuple] = []
+        self.wire: List[tuple] = []     # (path, headers, raw body) of every POST
         self._next_id = 0
         self._server = _Server(("127.0.0.1", 0), MerchantHandler)
         self._server.merchant = self

@@ -72,3 +72,22 @@ def test_options_passed_through_by_make_run_keep_its_defaults_unless_given(tmp_p
     with pytest.raises(SystemExit) as stopped:
         settings_from_argv(["--threads", "0"], **base)
     assert stopped.value.code == 2
+
+
+def test_a_key_id_takes_its_secret_from_the_stack_file_else_the_environment(tmp_path, monkeypatch, capsys):
+    from tools.load.command import settings_from_argv
+
+    stack = tmp_path / "local-stack.json"
+    stack.write_text(json.dumps({"api_url": "http://127.0.0.1:9",
+                                 "merchants": [{"key_id": "mch-demo", "secret": "from-the-file"}]}))
+    monkeypatch.delenv("PAYSETTLE_SIGNING_SECRET", raising=False)
+    given = settings_from_argv(["--stack-file", str(stack), "--key-id", "mch-demo"])
+    assert given.credential == {"key_id": "mch-demo", "secret": "from-the-file"}
+    assert "from-the-file" not in repr(given)
+    assert settings_from_argv(["--stack-file", str(stack)]).credential is None
+
+    err = _refused(capsys, "--stack-file", str(stack), "--key-id", "biz-prod")
+    assert "--key-id biz-prod: not in the merchants of" in err and "PAYSETTLE_SIGNING_SECRET" in err
+    monkeypatch.setenv("PAYSETTLE_SIGNING_SECRET", "from-the-env")
+    assert settings_from_argv(["--stack-file", str(stack), "--key-id", "biz-prod"]).credential == {
+        "key_id": "biz-prod", "secret": "from-the-env"}

@@ -209,3 +209,33 @@ def test_link_documents_with_flat_or_nested_counters_are_read_alike():
     assert settings_of(nested) == {"timeout_after_commit": 0.02, "timeout_before_commit": 0.0,
                                    "seed": 7}
     assert issubclass(FaultControlError, RuntimeError)
+
+
+def test_with_a_key_id_every_call_is_signed_with_the_stack_files_secret(tmp_path, capsys):
+    from chalicelib.auth import signature
+
+    secret = "load-test-secret"
+    with MerchantDouble() as double:
+        stack = tmp_path / "local-stack.json"
+        stack.write_text(json.dumps({"api_url": double.url, "merchants": [
+            {"key_id": "mch-other", "secret": "not this one"},
+            {"key_id": "mch-demo", "secret": secret}]}))
+        status = main(["load", "--stack-file", str(stack), "--key-id", "mch-demo", "--pays", "6",
+                       "--withdraws", "2", "--min-amount", "1", "--max-amount", "1", "--json",
+                       "--no-progress"])
+    assert status == 0
+    assert secret not in capsys.readouterr().out
+    assert len(double.wire) == 8
+    nonces = set()
+    for path, headers, raw in double.wire:
+        assert headers[signature.KEY_ID] == "mch-demo"
+        assert signature.matches(secret, headers[signature.SIGNATURE], "POST", path,
+                                 headers[signature.TIMESTAMP], headers[signature.NONCE], raw)
+        nonces.add(headers[signature.NONCE])
+    assert len(nonces) == 8
+
+
+def test_without_a_key_id_nothing_is_signed(merchant):
+    assert main(["load", "--api-url", merchant.url, "--pays", "2", "--withdraws", "0",
+                 "--min-amount", "1", "--max-amount", "1", "--no-progress"]) == 0
+    assert all("X-Signature" not in headers for _, headers, _ in merchant.wire)

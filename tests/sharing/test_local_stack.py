@@ -13,6 +13,7 @@ import requests
 from infra.local_stack import LocalStack
 from tests.e2e.support import free_port, wait_until
 from tests.sharing.support import next_id, refund_notice, sharing_body
+from tools.signing import SignedAuth
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,8 @@ def _paid(http, channel, order, amount=10000):
 def test_the_walk_through(local_stack):
     api, channel = local_stack.api_url, local_stack.channel.url
     http = requests.Session()
+    # The business line's key (the channel's control API ignores the headers).
+    http.auth = SignedAuth.from_credential(local_stack.credential("biz-demo"))
     order = next_id("13587585")
     transaction_id = _paid(http, channel, order)
     shared = http.post(f"{api}/sharing/orders", timeout=30,
@@ -72,6 +75,8 @@ def test_the_walk_through(local_stack):
 def test_a_delayed_sharing_is_executed_by_the_stacks_scheduler(local_stack):
     api, channel = local_stack.api_url, local_stack.channel.url
     http = requests.Session()
+    # The business line's key (the channel's control API ignores the headers).
+    http.auth = SignedAuth.from_credential(local_stack.credential("biz-demo"))
     order = next_id("13587585")
     _paid(http, channel, order)
     body = sharing_body(order, [("1900000109", 1000)], sharingMode=2, planSharingTime=int(time.time()) + 3)

@@ -104,6 +104,18 @@ class Stack:
             messages += batch
 
 
+# The simulated merchant system's signing key in these tests (the local stack draws fresh ones).
+MERCHANT_KEY = {"key_id": "mch-unit", "secret": "unit-test-merchant-secret-not-a-real-key"}
+
+
+def _seed_merchant_key(secretsmanager, prefix: str, provisioned) -> str:
+    """MerchantSigningKey holding MERCHANT_KEY (created here if the template has no such secret)."""
+    arn = provisioned.secrets.get("MerchantSigningKey") or secretsmanager.create_secret(
+        Name=f"{prefix}-MerchantSigningKey")["ARN"]
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps(MERCHANT_KEY))
+    return arn
+
+
 @contextlib.contextmanager
 def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
     """moto in-process, every table, queue and bucket of infra/resources.json, and the env vars
@@ -111,8 +123,12 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         session = boto3.session.Session()
         dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
-        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"))
+        secretsmanager = session.client("secretsmanager")
+        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
+                                secretsmanager=secretsmanager)
         environment = provisioned.environment(load_template(), "APIHandler")
+        environment.setdefault("MERCHANT_SIGNING_SECRET",
+                               _seed_merchant_key(secretsmanager, prefix, provisioned))
         for name, value in environment.items():
             patch.setenv(name, value)
         yield Stack(dynamodb=dynamodb, sqs=sqs,

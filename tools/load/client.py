@@ -50,9 +50,12 @@ def never_sent(error: requests.RequestException) -> bool:
 
 
 class MerchantClient:
-    def __init__(self, api_url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    def __init__(self, api_url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 auth: Optional[requests.auth.AuthBase] = None):
+        """`auth`: signs each request (tools.signing.SignedAuth); each attempt gets its own nonce."""
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        self.auth = auth
         self._local = threading.local()
         self._sessions = []
         self._lock = threading.Lock()
@@ -61,6 +64,7 @@ class MerchantClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.auth = self.auth
             with self._lock:
                 self._sessions.append(session)
         return session

@@ -18,6 +18,8 @@ from .runner import REALISTIC_FAULT_RATE, LoadSettings, run_load
 
 EXIT_COMPLETE, EXIT_UNANSWERED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 DEFAULTS = PlanSpec()
+# Where --key-id's secret comes from when the stack file does not list the key (another stage).
+SECRET_ENV = "PAYSETTLE_SIGNING_SECRET"
 DEFAULT_THREADS = 16
 
 
@@ -92,6 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "out/local-stack.json)")
     where.add_argument("--payment-link-url", help="the payment link for --fault-rate (default: "
                                                   "payment_link_url from the stack file)")
+    where.add_argument("--key-id", help="sign every call as this caller: its secret comes from "
+                                        f"the stack file's merchants, else from ${SECRET_ENV} "
+                                        "(default: unsigned; /merchant/* needs no signature)")
     what = parser.add_argument_group("what")
     what.add_argument("--pays", type=_count(0), default=DEFAULTS.pays,
                       help=f"merchant pays to send (default {DEFAULTS.pays})")
@@ -161,11 +166,25 @@ def settings_from(args, parser: argparse.ArgumentParser) -> LoadSettings:
         api_url=api_url, spec=spec, threads=args.threads, timeout=args.timeout,
         fault_rate=args.fault_rate,
         payment_link_url=args.payment_link_url or stack.get("payment_link_url"),
-        restore_faults=not args.keep_faults, progress=not args.no_progress)
+        restore_faults=not args.keep_faults, progress=not args.no_progress,
+        credential=_credential(getattr(args, "key_id", None), stack, stack_file, parser))
     problems = settings.problems()
     if problems:
         parser.error("; ".join(problems))
     return settings
+
+
+def _credential(key_id: Optional[str], stack: dict, stack_file: Path,
+                parser: argparse.ArgumentParser) -> Optional[dict]:
+    if not key_id:
+        return None
+    for credential in stack.get("merchants") or []:
+        if credential.get("key_id") == key_id and credential.get("secret"):
+            return {"key_id": key_id, "secret": credential["secret"]}
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        return {"key_id": key_id, "secret": secret}
+    parser.error(f"--key-id {key_id}: not in the merchants of {stack_file} and no ${SECRET_ENV}")
 
 
 def run(args, parser: argparse.ArgumentParser) -> int:

@@ -17,6 +17,7 @@ from . import outcomes as counting
 from .client import DEFAULT_TIMEOUT_SECONDS, CallOutcome, MerchantClient
 from .faults import FaultSession
 from .plan import PAY, WITHDRAW, PlanSpec, overdraw_count, plan
+from ..signing import SignedAuth
 from .report import render_table
 
 PERCENTILE_METHOD = "nearest-rank"
@@ -35,6 +36,9 @@ class LoadSettings:
     payment_link_url: Optional[str] = None     # needed when fault_rate > 0
     restore_faults: bool = True                # leave the payment link as it was found
     progress: bool = True                      # a progress bar on stderr
+    # {"key_id", "secret"}: every call signed with it (None: unsigned, the merchant API's
+    # /merchant/* routes need no signature). Never printed: repr leaves it out.
+    credential: Optional[dict] = field(default=None, repr=False)
 
     def problems(self) -> List[str]:
         found = list(self.spec.problems())
@@ -127,7 +131,8 @@ def run_load(settings: LoadSettings) -> LoadResult:
         fault_session = FaultSession(settings.payment_link_url, settings.fault_rate,
                                      settings.spec.seed)
         fault_session.start()
-    client = MerchantClient(settings.api_url, timeout=settings.timeout)
+    auth = SignedAuth.from_credential(settings.credential) if settings.credential else None
+    client = MerchantClient(settings.api_url, timeout=settings.timeout, auth=auth)
     try:
         started = time.perf_counter()
         outcomes = _send_all(client, calls, settings.threads, settings.progress)

@@ -15,6 +15,7 @@ from chalicelib.merchant.context import Merchant
 from chalicelib.merchant.orders import MerchantOrder
 from chalicelib.merchant.payment_client import PaymentApi
 from chalicelib.merchant.repository import MerchantOrders
+from chalicelib.merchant.signing_key import SecretsManagerKey
 from tests.unit.support import ROOT, Stack
 
 # The merchant's call timeout in these tests, and how long the payment link holds a faulted call.
@@ -54,7 +55,9 @@ class PaymentApiServer:
 
 def merchant_context(stack: Stack, payment_url: str, **overrides) -> Merchant:
     settings = dict(orders=MerchantOrders(stack.dynamodb, stack.environment["MERCHANT_ORDERS_TABLE"]),
-                    payment=PaymentApi(payment_url, TIMEOUT_SECONDS), resolve_after_seconds=60)
+                    payment=PaymentApi(payment_url, TIMEOUT_SECONDS, SecretsManagerKey(
+                        stack.environment["MERCHANT_SIGNING_SECRET"])),
+                    resolve_after_seconds=60)
     settings.update(overrides)
     return Merchant(**settings)
 
