@@ -31,6 +31,7 @@ import ipaddress
 import json
 import threading
 import time
+import urllib.request
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -241,6 +242,10 @@ class EmbeddedAWS:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="embedded-aws", daemon=True)
         self._thread.start()
+        # moto's backends are process-global: an endpoint started earlier in this process (or a
+        # test's mock) left its tables behind, and a new stack must start empty.
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10).close()
         return self
 
     def stop(self) -> None:
