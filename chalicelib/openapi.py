@@ -265,7 +265,10 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
                  "description": ("Payment and settlement center: pay and withdraw (seed 003), "
                                  "accounts and their journal, reconciliation batches, marketing "
                                  "subsidies and their returns (seed 000). Amounts are integers in "
-                                 "fen (分). Every refusal carries a code of the README's error "
+                                 "fen (分). A JSON integer is written without a fraction or "
+                                 "exponent (100, not 100.0 or 1e2): JSON Schema's `integer` "
+                                 "admits 100.0, this API refuses it (400, the field named), as "
+                                 "it may have passed through a float. Every refusal carries a code of the README's error "
                                  "table (the subsidy routes in seed 000's {code, message, data}).")},
         "servers": [{"url": server_url or "/"}],
         "tags": TAGS,

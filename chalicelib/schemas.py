@@ -4,7 +4,7 @@ parsers of `chalicelib.fields`, and one way to parse a request body into a model
 A refusal always names the first offending field (`InvalidField`, error 1001), or
 the body itself when it is not a JSON object (`chalicelib.json_body`).
 """
-from typing import Optional, Annotated, Callable, Type, TypeVar
+from typing import Optional, Annotated, Callable, Literal, Type, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, WithJsonSchema)
@@ -49,6 +49,20 @@ AmountFen = Annotated[int, BeforeValidator(checked(fields.amount_fen)), WithJson
     "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT_FEN},
               {"type": "string", "pattern": fields.AMOUNT_STRING_PATTERN}],
     "examples": ["100", 100]})]
+
+
+def _exactly_an_int(value):
+    # pydantic checks a Literal of integers with ==, even in strict mode: true and 1.0 would
+    # pass as 1 (and 2.0 as 2) without this.
+    if type(value) is not int:
+        raise ValueError("must be a JSON integer (not a boolean, a string, or a number written "
+                         "with a fraction or exponent)")
+    return value
+
+
+def int_choice(*choices: int):
+    """One of a few integer codes (1 or 2 ...), as a JSON integer and nothing equal to one."""
+    return Annotated[Literal[choices], BeforeValidator(checked(_exactly_an_int))]
 
 
 class StrictModel(BaseModel):

@@ -99,16 +99,26 @@ def chalice_environment(function: str, stage: str = STAGE) -> Dict[str, str]:
     return {name: str(value) for name, value in config.environment_variables.items()}
 
 
-# `chalice local` exactly as its console script runs it, with two additions:
+# `chalice local` exactly as its console script runs it, with three additions:
 # * a larger listen backlog: socketserver's default of 5 overflows when a load
 #   driver opens a few dozen connections at once (the kernel's ListenOverflows
 #   counter rises and clients see "connection reset"); API Gateway has no such limit;
+# * every HTTP method reaches the app: chalice's handler defines do_GET ... do_OPTIONS
+#   only, so http.server answered any other method (TRACE, QUERY, ...) with a 501 HTML
+#   page, a server error no deployed API gives (API Gateway refuses it with a 4xx JSON
+#   answer). Routed like the others, it gets chalice's own JSON refusal: 405 with an
+#   Allow header on a known path, 403 on an unknown one, as PUT or DELETE already did;
 # * it exits when the stack that started it is gone, even if that stack was
 #   killed outright, so no orphan keeps the API port.
 CHALICE_LOCAL_BOOTSTRAP = """\
 import os, sys, threading, time
 import chalice.local
 chalice.local.ThreadedHTTPServer.request_queue_size = {backlog}
+def any_method(self, name):
+    if name.startswith("do_"):
+        return self._generic_handle
+    raise AttributeError(name)
+chalice.local.ChaliceRequestHandler.__getattr__ = any_method
 parent = os.getppid()
 def exit_with_parent():
     while os.getppid() == parent:

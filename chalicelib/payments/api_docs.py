@@ -160,7 +160,8 @@ OPERATIONS = [
                 Param("limit", PageSize, "query", required=False,
                       description=f"entries per page, 1-{MAX_PAGE} (default 50)"),
                 Param("cursor", str, "query", required=False,
-                      description="`next_cursor` of the previous page"),
+                      description="`next_cursor` of the previous page, as it was given; any other "
+                                  "value is refused (400, field `cursor`)"),
                 Param("sub_account", Literal["1", "3"], "query", required=False,
                       description="the sub-account's journal: 1 (default) or 3")],
         ok=Reply("One page of the journal (empty for an unknown saler).", JournalPage,

@@ -4,7 +4,7 @@ from typing import Annotated, List, Literal, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..schemas import AmountFen, StrictModel
+from ..schemas import AmountFen, StrictModel, int_choice
 from ..subsidies.messages import BizId, DigitsId, SmallInt, Timestamp
 
 MAX_RECEIVERS = 50          # WeChat's limit per profit-sharing order
@@ -35,14 +35,14 @@ class SharingRequest(StrictModel):
     userId: BizId
     spId: ShortText
     spName: ShortText
-    platformSharingDimension: Literal[1, 2]
+    platformSharingDimension: int_choice(1, 2)
     paymentOrderId: DigitsId
     bizOrderId: BizId
     bizRelOrderId: BizId
-    sharingMode: Literal[1, 2] = Field(description="1 realtime, 2 delayed (planSharingTime)")
+    sharingMode: int_choice(1, 2) = Field(description="1 realtime, 2 delayed (planSharingTime)")
     planSharingTime: Optional[Timestamp] = Field(
         default=None, description="seconds since the epoch; required for sharingMode 2, absent or 0 for 1")
-    unfreezeOrder: Literal[1, 2] = Field(description="1: unfreeze what is not shared (unfreeze_unsplit), 2: keep it frozen")
+    unfreezeOrder: int_choice(1, 2) = Field(description="1: unfreeze what is not shared (unfreeze_unsplit), 2: keep it frozen")
     receivers: List[Receiver] = Field(min_length=1, max_length=MAX_RECEIVERS)
 
     @model_validator(mode="after")
@@ -73,7 +73,7 @@ class RefundNotification(StrictModel):
     amt: AmountText
     orderTotal: AmountText
     payerTotal: Optional[AmountText] = None
-    refundType: Literal[1, 2] = Field(description="1 full refund, 2 partial refund")
+    refundType: int_choice(1, 2) = Field(description="1 full refund, 2 partial refund")
     mchId: DigitsId
     subMchId: DigitsId
     productId: SmallInt

@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from ... import fields
 from ...config import MAX_AMOUNT_FEN
-from ...schemas import AmountFen, RequestId, SalerId, StrictModel, checked
+from ...schemas import AmountFen, RequestId, SalerId, StrictModel, checked, int_choice
 
 __all__ = ["AccountRequest", "TradeRequest", "PayTradeRequest", "UpMerchant", "SolutionItem",
            "MktSolution"]
@@ -28,13 +28,7 @@ def _fen_or_zero(value) -> int:
     return fields.amount_fen(value)
 
 
-def _not_boolean(value):
-    if isinstance(value, bool):
-        raise ValueError("must be the integer 1 or 2, not a boolean")
-    return value
-
-
-OneOrTwo = Annotated[Literal[1, 2], BeforeValidator(checked(_not_boolean))]
+OneOrTwo = int_choice(1, 2)
 
 
 FeeFen = Annotated[int, BeforeValidator(checked(_fen_or_zero)), WithJsonSchema({
