@@ -4,6 +4,7 @@ import os
 import pytest
 
 from chalicelib import aws
+from chalicelib.auth import credentials
 
 # Set before anything makes a client: dummy credentials, a fixed region.
 os.environ.update({
@@ -19,5 +20,7 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 @pytest.fixture(autouse=True)
 def _fresh_clients():
     aws.reset()
+    credentials.reset()
     yield
     aws.reset()
+    credentials.reset()

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from chalicelib.payments.context import Payments
 from infra.provision import load_template, provision
+from tests.support.signing import PLATFORM, SignedHttp, SigningKey, seed_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = "default"          # the `local` stage's DEFAULT_MERCHANT
@@ -48,6 +49,7 @@ class Stack:
     credit_queue_url: str
     dead_letter_queue_url: str
     environment: Dict[str, str] = field(default_factory=dict)
+    tables: Dict[str, str] = field(default_factory=dict)      # logical id -> name, every table
 
     def context(self, **overrides) -> Payments:
         settings = dict(dynamodb=self.dynamodb, sqs=self.sqs, orders_table=self.orders_table,
@@ -92,6 +94,12 @@ class Stack:
             found["dead_letter_queue"] = self.queue_depth(self.dead_letter_queue_url)
         return found
 
+    def snapshot(self) -> Dict[str, List[dict]]:
+        """Every item of every table of the template, by logical id, sorted: compared before and
+        after a request that must write nothing at all."""
+        return {logical: sorted((json.dumps(item, sort_keys=True) for item in self.scan(name)))
+                for logical, name in sorted(self.tables.items())}
+
     def receive_all(self, url: Optional[str] = None) -> List[dict]:
         """Receive (and leave in flight) every visible message of a queue."""
         messages = []
@@ -111,7 +119,11 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         session = boto3.session.Session()
         dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
-        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"))
+        secretsmanager = session.client("secretsmanager")
+        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
+                                secretsmanager=secretsmanager)
+        # The test callers of tests/support/signing.py, which `Api` signs with.
+        seed_secrets(secretsmanager, provisioned.secrets)
         environment = provisioned.environment(load_template(), "APIHandler")
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -120,23 +132,31 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
                     ledger_table=provisioned.tables["LedgerTable"],
                     credit_queue_url=provisioned.queues["CreditQueue"],
                     dead_letter_queue_url=provisioned.queues["CreditDeadLetterQueue"],
-                    environment=environment)
+                    environment=environment, tables=dict(provisioned.tables))
 
 
 class Api:
-    """`chalice.test.Client` with JSON conveniences."""
+    """`chalice.test.Client` with JSON conveniences; every request is signed with `credential`
+    (tests/support/signing.py) unless `signed=False`."""
 
-    def __init__(self, client):
+    def __init__(self, client, credential: SigningKey = PLATFORM):
         self.client = client
+        self.http = SignedHttp(client.http, credential)
 
-    def post(self, path: str, body: Any):
-        return self.client.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False))
+    def as_caller(self, credential: SigningKey) -> "Api":
+        """The same client, signing as another caller."""
+        return Api(self.client, credential)
 
-    def post_raw(self, path: str, raw: bytes, headers: Optional[dict] = None):
-        return self.client.http.post(path, headers=JSON if headers is None else headers, body=raw)
+    def post(self, path: str, body: Any, signed: bool = True):
+        return self.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False),
+                              signed=signed)
 
-    def get(self, path: str):
-        return self.client.http.get(path)
+    def post_raw(self, path: str, raw: bytes, headers: Optional[dict] = None, signed: bool = True):
+        return self.http.post(path, headers=JSON if headers is None else headers, body=raw,
+                              signed=signed)
+
+    def get(self, path: str, signed: bool = True):
+        return self.http.get(path, signed=signed)
 
     def invoke(self, function: str):
         """Run a scheduled function the way EventBridge would."""
