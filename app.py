@@ -2,6 +2,8 @@
 from chalice import Cron, Rate
 
 from chalicelib import docs_site, openapi
+from chalicelib.auth import gate
+from chalicelib.auth.credentials import ACCOUNTS, BUSINESS_LINE, CHANNEL, MERCHANT, SALERS, SUB_MCHS
 from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
 from chalicelib.merchant import context as merchant_context
@@ -34,41 +36,57 @@ from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
 app = ThreadSafeChalice(app_name="paysettle")
 
 
+def signed():
+    """The verified caller of the current request (else 401): every money route asks first,
+    before its body is parsed, so nothing about an unsigned request is looked at."""
+    return gate.caller(app.current_request)
+
+
 @app.route("/pay", methods=["POST"])
 @handled
 def pay():
+    caller = signed()
     request = parse(PayRequest, app.current_request.raw_body)
+    caller.require_role(MERCHANT)
+    caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.pay(from_environment(), request).order.response())
 
 
 @app.route("/withdraw", methods=["POST"])
 @handled
 def withdraw():
+    caller = signed()
     request = parse(WithdrawRequest, app.current_request.raw_body)
+    caller.require_role(MERCHANT)
+    caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.withdraw(from_environment(), request).order.response())
 
 
 @app.route("/orders/pay/{request_id}", methods=["GET"])
 @handled
 def pay_order(request_id):
+    signed()
     return json_response(service.find_order(from_environment(), Kind.PAY, request_id).response())
 
 
 @app.route("/orders/withdraw/{request_id}", methods=["GET"])
 @handled
 def withdraw_order(request_id):
+    signed()
     return json_response(service.find_order(from_environment(), Kind.WITHDRAW, request_id).response())
 
 
 @app.route("/accounts/{saler_id}", methods=["GET"])
 @handled
 def account(saler_id):
+    signed().require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
     return json_response(accounts.account_view(from_environment(), saler_id))
 
 
 @app.route("/accounts/{saler_id}/journal", methods=["GET"])
 @handled
 def account_journal(saler_id):
+    signed().require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
     query = app.current_request.query_params or {}
     return json_response(accounts.journal(from_environment(), saler_id,
                                           query.get("limit"), query.get("cursor"),
@@ -79,28 +97,43 @@ def account_journal(saler_id):
 @app.route("/accounts", methods=["POST"])
 @enveloped
 def declare_account():
+    caller = signed()
     request = parse(AccountRequest, app.current_request.raw_body)
+    caller.require_role(BUSINESS_LINE)
+    caller.require_subject(ACCOUNTS, request.account_id, "account_id")
     return envelope(accounts.declare(from_environment(), request))
 
 
 @app.route("/trades", methods=["POST"])
 @enveloped
 def record_trade():
+    caller = signed()
     request = parse(TradeRequest, app.current_request.raw_body)
+    caller.require_role(BUSINESS_LINE)
+    caller.require_subject(ACCOUNTS, request.buyer_id, "buyer_id")
+    caller.require_subject(ACCOUNTS, request.seller_id, "seller_id")
     return envelope(trades.record_trade(trades_context.from_environment(), request))
 
 
 @app.route("/trades/{trans_id}", methods=["GET"])
 @enveloped
 def get_trade(trans_id):
+    signed()
     return envelope(trades.find_trade(trades_context.from_environment(), trans_id))
 
 
 @app.route("/trades/{trans_id}/pay", methods=["POST"])
 @enveloped
 def pay_trade(trans_id):
+    caller = signed()
     request = parse(PayTradeRequest, app.current_request.raw_body)
-    return envelope(trades.pay_trade(trades_context.from_environment(), trans_id, request))
+    caller.require_role(BUSINESS_LINE)
+    # The parties are the recorded trade's (404 if there is none): paying moves their money.
+    context = trades_context.from_environment()
+    trade = trades.find_trade(context, trans_id)["trade"]
+    caller.require_subject(ACCOUNTS, trade["buyer_id"], "buyer_id")
+    caller.require_subject(ACCOUNTS, trade["seller_id"], "seller_id")
+    return envelope(trades.pay_trade(context, trans_id, request))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="trade_applier")
@@ -196,20 +229,27 @@ def run_merchant_resolver(event):
 @app.route("/subsidies", methods=["POST"])
 @enveloped
 def create_subsidy():
+    caller = signed()
     request = parse(SubsidyRequest, app.current_request.raw_body)
+    caller.require_role(BUSINESS_LINE)
+    caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.create(subsidy_context(), request))
 
 
 @app.route("/subsidies/returns", methods=["POST"])
 @enveloped
 def return_subsidy():
+    caller = signed()
     request = parse(SubsidyReturnRequest, app.current_request.raw_body)
+    caller.require_role(BUSINESS_LINE)
+    caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.return_subsidy(subsidy_context(), request))
 
 
 @app.route("/subsidies/{bizSubsidiesId}", methods=["GET"])
 @enveloped
 def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the API names it
+    signed()
     return envelope(subsidies.view(subsidy_context(), bizSubsidiesId))
 
 
@@ -217,7 +257,9 @@ def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the 
 @app.route("/channel/notifications/transactions", methods=["POST"])
 @enveloped
 def channel_transaction_notification():
+    caller = signed()
     notice = parse(TransactionNotification, app.current_request.raw_body)
+    caller.require_role(CHANNEL)
     outcome = subsidy_transactions.record(subsidy_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 
@@ -234,33 +276,42 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 @app.route("/sharing/orders", methods=["POST"])
 @enveloped
 def create_sharing():
+    caller = signed()
     request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    caller.require_role(BUSINESS_LINE)
     return envelope(sharing_orders.share(sharing_context(), request))
 
 
 @app.route("/sharing/orders/{tradeId}", methods=["GET"])
 @enveloped
 def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the API names it
+    signed()
     return envelope(sharing_orders.view(sharing_context(), tradeId))
 
 
 @app.route("/sharing/refunds", methods=["POST"])
 @enveloped
 def sharing_refund():
+    caller = signed()
     notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    caller.require_role(BUSINESS_LINE)
+    caller.require_subject(SUB_MCHS, notice.subMchId, "subMchId")
     return envelope(sharing_refunds.handle(sharing_context(), notice))
 
 
 @app.route("/sharing/refunds/{refundId}", methods=["GET"])
 @enveloped
 def sharing_refund_view(refundId):  # noqa: N803
+    signed()
     return envelope(sharing_refunds.view(sharing_context(), refundId))
 
 
 @app.route("/channel/notifications/profitsharing", methods=["POST"])
 @enveloped
 def channel_profitsharing_notification():
+    caller = signed()
     notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    caller.require_role(CHANNEL)
     outcome = sharing_notifications.profitsharing(sharing_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 

@@ -247,3 +247,21 @@ def trade_settings() -> TradeSettings:
     return TradeSettings(trades_table=_required("TRADES_TABLE"),
                          ledger_table=_required("LEDGER_TABLE"),
                          default_merchant=os.environ.get("DEFAULT_MERCHANT", "default"))
+
+
+# Request signing (chalicelib/auth): who may call the center, and replay protection.
+@dataclass(frozen=True)
+class AuthSettings:
+    credentials_secret: str     # CALLER_CREDENTIALS_SECRET: SecretId of every caller's credential
+    nonces_table: str           # NONCES_TABLE: one item per nonce seen, expiring by TTL
+    cache_seconds: int          # CALLER_CREDENTIALS_CACHE_SECONDS: how long a read secret is trusted
+    window_seconds: int         # SIGNATURE_WINDOW_SECONDS: |now - X-Timestamp| allowed
+
+
+def auth_settings() -> AuthSettings:
+    return AuthSettings(
+        credentials_secret=_required("CALLER_CREDENTIALS_SECRET"),
+        nonces_table=_required("NONCES_TABLE"),
+        cache_seconds=_integer("CALLER_CREDENTIALS_CACHE_SECONDS", 60),
+        window_seconds=_integer("SIGNATURE_WINDOW_SECONDS", 300),
+    )

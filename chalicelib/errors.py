@@ -47,6 +47,14 @@ class ErrorCode(Enum):
     SHARING_IN_PROGRESS = (3006, 409, "the order's profit sharing is still in progress at the channel; "
                                       "send the refund again later")
     REFUND_EXCEEDS_ORDER = (3007, 409, "the refunds of this order would exceed its total")
+    # Request signing (chalicelib/auth): 401 who is calling is not established, 403 it is but may not.
+    SIGNATURE_MISSING = (4011, 401, "a signing header is missing (X-Key-Id, X-Timestamp, X-Nonce, X-Signature)")
+    SIGNATURE_INVALID = (4012, 401, "the signature does not match the request")
+    KEY_UNKNOWN = (4013, 401, "no credential has this key id")
+    TIMESTAMP_OUT_OF_WINDOW = (4014, 401, "X-Timestamp is not epoch seconds within the allowed window of now")
+    NONCE_REPLAYED = (4015, 401, "this nonce was already used by this key, or is not 16-64 characters of A-Z a-z 0-9 _ -")
+    ROLE_NOT_ALLOWED = (4031, 403, "this key's roles do not allow this route")
+    SUBJECT_NOT_OWNED = (4032, 403, "the named subject is outside this key's scope")
     ORDER_NOT_FOUND = (4041, 404, "order not found")
     ACCOUNT_NOT_FOUND = (4042, 404, "account not found")
     RECON_BATCH_NOT_FOUND = (4043, 404, "reconciliation batch not found")

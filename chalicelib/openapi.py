@@ -119,6 +119,49 @@ class Operation:
     replies: Mapping[int, Reply] = field(default_factory=dict)
     # Refusals in the `{"code", "message", "data"}` envelope (EnvelopeError) rather than ErrorBody.
     envelope: bool = False
+    # Request signing (chalicelib/auth): the four headers are required, 401s are added; `role`
+    # (None: any) adds 403 ROLE_NOT_ALLOWED, `scoped` (the fields checked against the key's
+    # scope) 403 SUBJECT_NOT_OWNED.
+    signed: bool = False
+    role: Optional[str] = None
+    scoped: Sequence[str] = ()
+
+
+SECURITY_SCHEME = "RequestSignature"
+SIGNATURE_REFUSALS = (ErrorCode.SIGNATURE_MISSING, ErrorCode.KEY_UNKNOWN,
+                      ErrorCode.TIMESTAMP_OUT_OF_WINDOW, ErrorCode.SIGNATURE_INVALID,
+                      ErrorCode.NONCE_REPLAYED)
+SIGNING = ("Each money request is signed: X-Signature = lowercase hex HMAC-SHA256(secret, "
+           "\"METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n\"), PATH as sent (with the mount "
+           "prefix and the query string), BODY the exact bytes (empty if none); README, Request signing.")
+SIGNING_HEADERS = (
+    ("X-Key-Id", "The caller's key id (one entry of the CallerCredentials secret)",
+     {"type": "string", "minLength": 1, "examples": ["mch-demo"]}),
+    ("X-Timestamp", "Epoch seconds when signed; refused beyond 300 s of the center's clock",
+     {"type": "string", "pattern": "^[0-9]{1,12}$", "examples": ["1700000000"]}),
+    ("X-Nonce", "Single use per key: 16-64 characters of A-Z a-z 0-9 _ -",
+     {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$",
+      "examples": ["0f8e5c1b2a3d4e6f7a8b9c0d1e2f3a4b"]}),
+    ("X-Signature", SIGNING,
+     {"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+)
+
+
+def _signing(op: Operation) -> Tuple[List[dict], List[ErrorCode], str]:
+    """Header parameters, refusals and a sentence for a signed operation."""
+    if not op.signed:
+        return [], [], ""
+    codes = list(SIGNATURE_REFUSALS)
+    sentence = "Signed (any role)." if op.role is None else f"Signed; role `{op.role}`."
+    if op.role is not None:
+        codes.append(ErrorCode.ROLE_NOT_ALLOWED)
+    if op.scoped:
+        codes.append(ErrorCode.SUBJECT_NOT_OWNED)
+        sentence += " " + ", ".join(f"`{name}`" for name in op.scoped) + \
+            " must be in the key's scope (403 SUBJECT_NOT_OWNED otherwise)."
+    headers = [{"name": name, "in": "header", "required": True, "description": text,
+                "schema": dict(schema)} for name, text, schema in SIGNING_HEADERS]
+    return headers, codes, sentence
 
 
 def operations() -> List[Operation]:
@@ -204,13 +247,17 @@ UNSUPPORTED_MEDIA_TYPE = Reply(
 def _operation_object(op: Operation) -> dict:
     result: Dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                               "tags": [op.tag]}
-    if op.description:
-        result["description"] = op.description
-    if op.params:
+    headers, signing_codes, signing_sentence = _signing(op)
+    description = " ".join(part for part in (op.description, signing_sentence) if part)
+    if description:
+        result["description"] = description
+    if op.signed:
+        result["security"] = [{SECURITY_SCHEME: []}]
+    if op.params or headers:
         result["parameters"] = [
             {"name": p.name, "in": p.location, "required": p.required or p.location == "path",
              **({"description": p.description} if p.description else {}),
-             "schema": _param_schema(p.type)} for p in op.params]
+             "schema": _param_schema(p.type)} for p in op.params] + headers
     if op.request is not None:
         media: Dict[str, Any] = {"schema": {"$ref": REF.format(model=op.request.__name__)}}
         if op.request_examples:
@@ -221,7 +268,8 @@ def _operation_object(op: Operation) -> dict:
         responses[status] = _reply_object(reply)
     if op.request is not None:
         responses[415] = _reply_object(UNSUPPORTED_MEDIA_TYPE)
-    responses.update(_error_replies(list(op.errors) + [ErrorCode.INTERNAL], op.envelope))
+    responses.update(_error_replies(list(op.errors) + signing_codes + [ErrorCode.INTERNAL],
+                                    op.envelope))
     result["responses"] = {str(status): responses[status] for status in sorted(responses)}
     return result
 
@@ -273,7 +321,12 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
         "servers": [{"url": server_url or "/"}],
         "tags": TAGS,
         "paths": {path: paths[path] for path in sorted(paths)},
-        "components": {"schemas": top.get("$defs", {})},
+        "components": dict({"schemas": top.get("$defs", {})}, **(
+            {"securitySchemes": {SECURITY_SCHEME: {
+                "type": "apiKey", "in": "header", "name": "X-Signature",
+                "description": SIGNING + " X-Key-Id, X-Timestamp and X-Nonce go with it "
+                               "(header parameters of each signed operation)."}}}
+            if any(op.signed for op in ops) else {})),
     }
 
 

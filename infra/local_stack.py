@@ -205,13 +205,6 @@ class LocalStack:
         if self.channel:
             parameters["ChannelUrl"] = self.channel.url
         variables.update(self.provisioned.environment(self._template, logical_id, parameters))
-        # The secrets' ids where the template does not give them yet: the API verifies
-        # callers; whatever calls the payment API (the merchant system) signs.
-        secrets = self.provisioned.secrets
-        if logical_id == API_LOGICAL_ID and callers.CALLER_CREDENTIALS in secrets:
-            variables.setdefault(callers.CALLER_CREDENTIALS_ENV, secrets[callers.CALLER_CREDENTIALS])
-        if "PAYMENT_API_URL" in variables and callers.MERCHANT_SIGNING_KEY in secrets:
-            variables.setdefault(callers.MERCHANT_SIGNING_ENV, secrets[callers.MERCHANT_SIGNING_KEY])
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
@@ -249,25 +242,20 @@ class LocalStack:
         self._template = provisioning.load_template()
         self.provisioned = provisioning.provision(self._client("dynamodb"), self._client("sqs"),
                                                   self.prefix, self._template,
-                                                  s3=self._client("s3"))
+                                                  s3=self._client("s3"),
+                                                  secretsmanager=self._client("secretsmanager"))
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
             tables=self.provisioned.tables, queues=self.provisioned.queues,
             buckets=self.provisioned.buckets)
 
     def _seed_credentials(self) -> None:
-        """Put this start's credentials into both secrets, creating a secret the template
-        does not declare yet under the name provisioning would give it."""
+        """Put this start's credentials into both secrets the template declares."""
         client = self._client("secretsmanager")
         values = {callers.CALLER_CREDENTIALS: callers.caller_credentials_secret(self.credentials),
                   callers.MERCHANT_SIGNING_KEY: callers.signing_key_secret(
                       self.credential(callers.MERCHANT_SYSTEM_KEY))}
         for logical, value in values.items():
-            arn = self.provisioned.secrets.get(logical)
-            if arn is None:
-                arn = client.create_secret(Name=f"{self.prefix}-{logical}")["ARN"]
-                self.provisioned.names[logical] = self.provisioned.arns[logical] = arn
-                self.provisioned.secrets[logical] = arn
-            client.put_secret_value(SecretId=arn, SecretString=value)
+            client.put_secret_value(SecretId=self.provisioned.secrets[logical], SecretString=value)
         # Key ids only: a secret never goes to a log.
         log("local_stack.credentials", key_ids=[c["key_id"] for c in self.credentials],
             secrets=dict(self.provisioned.secrets))

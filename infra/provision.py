@@ -14,6 +14,7 @@ access block are applied, as the cloud applies them.
 """
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
@@ -30,7 +31,7 @@ class Provisioned:
     tables: Dict[str, str] = field(default_factory=dict)
     queues: Dict[str, str] = field(default_factory=dict)
     buckets: Dict[str, str] = field(default_factory=dict)
-    secrets: Dict[str, str] = field(default_factory=dict)   # logical id -> ARN (its Ref)
+    secrets: Dict[str, str] = field(default_factory=dict)  # logical id -> ARN (a secret's Ref)
 
     def resolve(self, value):
         """Resolve `Ref` and `Fn::GetAtt ... Arn` as CloudFormation would."""
@@ -60,7 +61,8 @@ class Provisioned:
 
         A `Ref` to a template Parameter takes its value from `parameters`, else the
         Parameter's Default; a variable whose Parameter has neither is left out (the
-        function then reports the missing setting by name when it needs it)."""
+        function then reports the missing setting by name when it needs it), and so is one
+        naming a secret that was not provisioned (`provision` without a Secrets Manager client)."""
         variables = (template["Resources"].get(function, {}).get("Properties", {})
                      .get("Environment", {}).get("Variables", {}))
         declared = template.get("Parameters", {})
@@ -71,6 +73,8 @@ class Provisioned:
             if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in declared:
                 if value["Ref"] in given:
                     resolved[name] = str(given[value["Ref"]])
+                continue
+            if _dependencies(value) & (set(_secret_ids(template)) - set(self.names)):
                 continue
             resolved[name] = str(self.resolve(value))
         return resolved
@@ -92,20 +96,26 @@ def _dependencies(value) -> set:
     return set()
 
 
-PROVISIONED_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket",
-                     "AWS::SecretsManager::Secret")
+def _secret_ids(template: dict) -> list:
+    return [k for k, v in template["Resources"].items()
+            if v.get("Type") == "AWS::SecretsManager::Secret"]
 
 
 def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
               secretsmanager=None) -> Provisioned:
-    """Create every table, queue, bucket and secret of the template, named `<prefix>-<LogicalId>`
-    (buckets in lower case, with their notifications to queues; secrets empty: whoever runs
-    the stack puts their values). Without `s3` or `secretsmanager`, a client on the SQS
-    client's endpoint and credentials is made for them."""
+    """Create every table, queue and bucket of the template, named `<prefix>-<LogicalId>`
+    (buckets in lower case, with their notifications to queues). Without `s3`, a client on
+    the SQS client's endpoint and credentials is made for the buckets. Secrets are created
+    only with a `secretsmanager` client (endpoints such as DynamoDB Local's tests have none),
+    holding what the template gives them; the caller puts the real values."""
     template = template or load_template()
-    resources = {k: v for k, v in template["Resources"].items()
-                 if v.get("Type") in PROVISIONED_TYPES}
     done = Provisioned()
+    if secretsmanager is not None:
+        for logical in _secret_ids(template):
+            _create_secret(secretsmanager, f"{prefix}-{logical}",
+                           template["Resources"][logical].get("Properties", {}), done, logical)
+    resources = {k: v for k, v in template["Resources"].items()
+                 if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")}
     remaining = dict(resources)
     while remaining:
         ready = [k for k, v in remaining.items()
@@ -121,9 +131,6 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
             elif resource["Type"] == "AWS::S3::Bucket":
                 s3 = s3 or _client_like(sqs, "s3")
                 _create_bucket(s3, name.lower(), properties, done, logical)
-            elif resource["Type"] == "AWS::SecretsManager::Secret":
-                secretsmanager = secretsmanager or _client_like(sqs, "secretsmanager")
-                _create_secret(secretsmanager, name, done, logical)
             else:
                 _create_queue(sqs, name, properties, done, logical)
     return done
@@ -133,6 +140,9 @@ def _create_table(dynamodb, name: str, properties: dict, done: Provisioned, logi
     request = {k: properties[k] for k in TABLE_KEYS if k in properties}
     answer = dynamodb.create_table(TableName=name, **request)
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     done.names[logical] = name
     done.tables[logical] = name
     done.arns[logical] = answer["TableDescription"]["TableArn"]
@@ -192,9 +202,25 @@ def _create_bucket(s3, name: str, properties: dict, done: Provisioned, logical: 
     done.arns[logical] = f"arn:aws:s3:::{name}"
 
 
-def _create_secret(secretsmanager, name: str, done: Provisioned, logical: str) -> None:
-    # No value: a template never holds a credential; the local stack seeds fresh ones.
-    arn = secretsmanager.create_secret(Name=name)["ARN"]
-    done.names[logical] = arn     # a secret's Ref is its ARN, which SecretId accepts
+def _generated(spec: dict) -> str:
+    """What CloudFormation's GenerateSecretString would store: the template's JSON with one
+    random key added. Only lower-case hex is generated, whatever the exclusions: that is all
+    PaySettle's template asks for (a 64-hex signing secret)."""
+    length = int(spec.get("PasswordLength", 64))
+    value = secrets.token_hex((length + 1) // 2)[:length]
+    if "SecretStringTemplate" in spec:
+        document = json.loads(spec["SecretStringTemplate"])
+        document[spec["GenerateStringKey"]] = value
+        return json.dumps(document)
+    return value
+
+
+def _create_secret(secretsmanager, name: str, properties: dict, done: Provisioned,
+                   logical: str) -> None:
+    text = properties.get("SecretString")
+    if not isinstance(text, str):
+        text = _generated(properties.get("GenerateSecretString", {}))
+    arn = secretsmanager.create_secret(Name=name, SecretString=text)["ARN"]
+    done.names[logical] = arn        # a secret's Ref is its ARN
     done.arns[logical] = arn
     done.secrets[logical] = arn

@@ -4,6 +4,7 @@ import os
 import pytest
 
 from chalicelib import aws
+from chalicelib.auth import credentials
 
 # Set before anything makes a client: dummy credentials, a fixed region.
 os.environ.update({
@@ -19,8 +20,10 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 @pytest.fixture(autouse=True)
 def _fresh_clients():
     aws.reset()
+    credentials.reset()
     yield
     aws.reset()
+    credentials.reset()
 
 
 # `make test` spreads the tests over every core (pytest-xdist, `--dist loadgroup`). A fixture

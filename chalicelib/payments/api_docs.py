@@ -9,6 +9,7 @@ from typing import Annotated, List, Literal, Optional
 from pydantic import BaseModel, Field
 
 from .. import fields
+from ..auth.credentials import MERCHANT
 from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from .accounts import MAX_PAGE
@@ -114,7 +115,8 @@ OPERATIONS = [
                  examples={"seed": ("The seed's pay answer", SEED_PAY_ANSWER)},
                  links={"GetPayOrder": ("getPayOrder", {"request_id": "$response.body#/request_id"}),
                         "GetAccount": TO_ACCOUNT}),
-        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY)),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY),
+        signed=True, role=MERCHANT, scoped=("saler_id",)),
     Operation(
         "POST", "/withdraw", "withdraw", "Withdraw from a saler's account", "payments",
         description=("Debits the balance if it covers the amount, in one transaction with the "
@@ -128,20 +130,23 @@ OPERATIONS = [
                  links={"GetWithdrawOrder": ("getWithdrawOrder",
                                              {"request_id": "$response.body#/request_id"}),
                         "GetAccount": TO_ACCOUNT}),
-        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY)),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY),
+        signed=True, role=MERCHANT, scoped=("saler_id",)),
     Operation(
         "GET", "/orders/pay/{request_id}", "getPayOrder", "A pay order's answer", "payments",
         params=[Param("request_id", RequestId)],
         ok=Reply("The order's response message.", PayResponse,
                  examples={"seed": SEED_PAY_ANSWER}),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY)),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
+        signed=True),
     Operation(
         "GET", "/orders/withdraw/{request_id}", "getWithdrawOrder", "A withdraw order's answer",
         "payments",
         params=[Param("request_id", RequestId)],
         ok=Reply("The order's response message.", WithdrawResponse,
                  examples={"seed": SEED_WITHDRAW_ANSWER}),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY)),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
+        signed=True),
     Operation(
         "GET", "/accounts/{saler_id}", "getAccount", "A saler's balance and pending credits",
         "payments",
@@ -152,7 +157,8 @@ OPERATIONS = [
                                                     "pending_credit_amount": 0}},
                  links={"GetJournal": ("getAccountJournal",
                                        {"saler_id": "$response.body#/saler_id"})}),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.BUSY)),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.BUSY),
+        signed=True, scoped=("saler_id",)),
     Operation(
         "GET", "/accounts/{saler_id}/journal", "getAccountJournal", "A saler's journal, paged",
         "payments",
@@ -169,5 +175,6 @@ OPERATIONS = [
                      {"entry": "PAY#20190829171520123456", "amount": 100,
                       "request_id": "20190829171520123456",
                       "posted_at": "2019-08-29T09:15:27.123456Z"}]}}),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.BUSY)),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.BUSY),
+        signed=True, scoped=("saler_id",)),
 ]

@@ -3,6 +3,7 @@ from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
+from ..auth.credentials import BUSINESS_LINE, CHANNEL
 from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from ..subsidies.api_docs import NotificationAck
@@ -133,12 +134,14 @@ OPERATIONS = [
         request=SharingRequest, request_examples={"realtime": ("Two receivers, realtime", SEED_SHARING)},
         ok=Reply("Accepted by the channel (or scheduled): the sharing and its receivers.", SharingAnswer),
         errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND, ErrorCode.SHARING_EXCEEDS_ORDER,
-                           ErrorCode.CHANNEL_REJECTED, ErrorCode.OUTCOME_UNKNOWN), envelope=True),
+                           ErrorCode.CHANNEL_REJECTED, ErrorCode.OUTCOME_UNKNOWN), envelope=True,
+        signed=True, role=BUSINESS_LINE),
     Operation(
         "GET", "/sharing/orders/{tradeId}", "getSharing", "A profit sharing and its receivers", "sharing",
         params=[Param("tradeId", BizId)],
         ok=Reply("The sharing as recorded.", SharingAnswer),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True,
+        signed=True),
     Operation(
         "POST", "/sharing/refunds", "refundSharing", "Return profit sharing on a refund (分账回退)",
         "sharing",
@@ -149,13 +152,15 @@ OPERATIONS = [
                      "the records; other amounts for the same refundId: 1030."),
         request=RefundNotification, request_examples={"seed": ("The seed's first refund", SEED_REFUND)},
         ok=Reply("The relation(s) and the return orders.", RefundAnswer),
-        errors=CHANGING + (ErrorCode.SHARING_IN_PROGRESS, ErrorCode.REFUND_EXCEEDS_ORDER), envelope=True),
+        errors=CHANGING + (ErrorCode.SHARING_IN_PROGRESS, ErrorCode.REFUND_EXCEEDS_ORDER), envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("subMchId",)),
     Operation(
         "GET", "/sharing/refunds/{refundId}", "getSharingRefund", "The profit-sharing returns of a refund",
         "sharing", params=[Param("refundId", DigitsId)],
         ok=Reply("The relation(s) and the return orders.", RefundAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_REFUND_NOT_FOUND, ErrorCode.BUSY),
-        envelope=True),
+        envelope=True,
+        signed=True),
     Operation(
         "POST", "/channel/notifications/profitsharing", "notifyProfitSharing",
         "The channel's notice of one receiver's sharing result", "sharing",
@@ -163,5 +168,6 @@ OPERATIONS = [
         request=SharingNotification,
         ok=Reply("Recorded, or nothing new.", NotificationAck),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
-                ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True),
+                ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True,
+        signed=True, role=CHANNEL),
 ]

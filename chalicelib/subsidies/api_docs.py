@@ -3,6 +3,7 @@ from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
+from ..auth.credentials import BUSINESS_LINE, CHANNEL
 from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from .messages import (DigitsId, SubsidyRequest, SubsidyReturnRequest, TransactionNotification)
@@ -133,7 +134,8 @@ OPERATIONS = [
         request=SubsidyRequest, request_examples={"seed": ("The seed's first case", SEED_CREATE)},
         ok=Reply("SUCCEEDED: the subsidy moved on the channel.", SubsidyAnswer,
                  examples={"seed": {"code": 0, "message": "success", "data": SUBSIDY_DATA}}),
-        errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND,), envelope=True),
+        errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND,), envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("subMchId",)),
     Operation(
         "POST", "/subsidies/returns", "returnSubsidy", "Take a subsidy back on a refund (补差回退)",
         "subsidies",
@@ -144,12 +146,14 @@ OPERATIONS = [
         ok=Reply("SUCCEEDED: the amount came back on the channel.", SubsidyReturnAnswer),
         errors=CHANGING + (ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.SUBSIDY_NOT_RETURNABLE,
                            ErrorCode.RETURN_EXCEEDS_SUBSIDY),
-        envelope=True),
+        envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("subMchId",)),
     Operation(
         "GET", "/subsidies/{bizSubsidiesId}", "getSubsidy", "A subsidy with its returns", "subsidies",
         params=[Param("bizSubsidiesId", DigitsId)],
         ok=Reply("The subsidy, its amounts and its returns (the seed's rows).", SubsidyViewAnswer),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.BUSY), envelope=True),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.BUSY), envelope=True,
+        signed=True),
     Operation(
         "POST", "/channel/notifications/transactions", "notifyTransaction",
         "The channel's notice of a paid order", "subsidies",
@@ -164,5 +168,6 @@ OPERATIONS = [
         ok=Reply("Recorded, or the same notice again.", NotificationAck,
                  examples={"recorded": {"code": "SUCCESS", "message": "recorded"}}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
-                ErrorCode.TRANSACTION_CONFLICT, ErrorCode.BUSY), envelope=True),
+                ErrorCode.TRANSACTION_CONFLICT, ErrorCode.BUSY), envelope=True,
+        signed=True, role=CHANNEL),
 ]

@@ -359,3 +359,35 @@ def test_the_trade_applier_reads_pending_trades_and_writes_the_journal_only(pack
                        ("dynamodb:PutItem", ledger), ("dynamodb:UpdateItem", ledger)}
     api = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["TRADES_TABLE"] == {"Ref": "TradesTable"}
+
+
+def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged):
+    """The API verifies callers (CallerCredentials, NoncesTable) and hosts the merchant system,
+    which signs with MerchantSigningKey, as does the merchant resolver; nothing else may read
+    either secret, and each grant names its one resource."""
+    template = _template(packaged)
+    resources = template["Resources"]
+    assert resources["CallerCredentials"]["Type"] == "AWS::SecretsManager::Secret"
+    assert json.loads(resources["CallerCredentials"]["Properties"]["SecretString"]) == {"callers": {}}
+    assert resources["MerchantSigningKey"]["Type"] == "AWS::SecretsManager::Secret"
+    nonces = resources["NoncesTable"]["Properties"]
+    assert nonces["KeySchema"] == [{"AttributeName": "nonce_key", "KeyType": "HASH"}]
+    assert nonces["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    functions = _functions(template)
+    api = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["CALLER_CREDENTIALS_SECRET"] == {"Ref": "CallerCredentials"}
+    assert api["NONCES_TABLE"] == {"Ref": "NoncesTable"}
+    assert api["MERCHANT_SIGNING_SECRET"] == {"Ref": "MerchantSigningKey"}
+    resolver = functions["MerchantResolver"]["Properties"]["Environment"]["Variables"]
+    assert resolver["MERCHANT_SIGNING_SECRET"] == {"Ref": "MerchantSigningKey"}
+    readers = {}
+    for role, statement in _statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(action.startswith("secretsmanager:") for action in actions):
+            assert actions == ["secretsmanager:GetSecretValue"], role
+            readers.setdefault(json.dumps(statement["Resource"], sort_keys=True), set()).add(role)
+        if statement["Resource"] == {"Fn::GetAtt": ["NoncesTable", "Arn"]}:
+            assert (role, actions) == ("ApiHandlerRole", ["dynamodb:PutItem"])
+    assert readers == {json.dumps({"Ref": "CallerCredentials"}): {"ApiHandlerRole"},
+                       json.dumps({"Ref": "MerchantSigningKey"}): {"ApiHandlerRole",
+                                                                   "MerchantResolverRole"}}

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from chalicelib.payments.context import Payments
 from infra.provision import load_template, provision
+from tests.support.signing import MERCHANT_SYSTEM, PLATFORM, SignedHttp, SigningKey, seed_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = "default"          # the `local` stage's DEFAULT_MERCHANT
@@ -48,6 +49,7 @@ class Stack:
     credit_queue_url: str
     dead_letter_queue_url: str
     environment: Dict[str, str] = field(default_factory=dict)
+    tables: Dict[str, str] = field(default_factory=dict)      # logical id -> name, every table
 
     def context(self, **overrides) -> Payments:
         settings = dict(dynamodb=self.dynamodb, sqs=self.sqs, orders_table=self.orders_table,
@@ -92,6 +94,12 @@ class Stack:
             found["dead_letter_queue"] = self.queue_depth(self.dead_letter_queue_url)
         return found
 
+    def snapshot(self) -> Dict[str, List[dict]]:
+        """Every item of every table of the template, by logical id, sorted: compared before and
+        after a request that must write nothing at all."""
+        return {logical: sorted((json.dumps(item, sort_keys=True) for item in self.scan(name)))
+                for logical, name in sorted(self.tables.items())}
+
     def receive_all(self, url: Optional[str] = None) -> List[dict]:
         """Receive (and leave in flight) every visible message of a queue."""
         messages = []
@@ -105,15 +113,8 @@ class Stack:
 
 
 # The simulated merchant system's signing key in these tests (the local stack draws fresh ones).
-MERCHANT_KEY = {"key_id": "mch-unit", "secret": "unit-test-merchant-secret-not-a-real-key"}
-
-
-def _seed_merchant_key(secretsmanager, prefix: str, provisioned) -> str:
-    """MerchantSigningKey holding MERCHANT_KEY (created here if the template has no such secret)."""
-    arn = provisioned.secrets.get("MerchantSigningKey") or secretsmanager.create_secret(
-        Name=f"{prefix}-MerchantSigningKey")["ARN"]
-    secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps(MERCHANT_KEY))
-    return arn
+# The merchant system's own key (seeded into MerchantSigningKey by `seed_secrets`).
+MERCHANT_KEY = {"key_id": MERCHANT_SYSTEM.key_id, "secret": MERCHANT_SYSTEM.secret}
 
 
 @contextlib.contextmanager
@@ -126,9 +127,9 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
         secretsmanager = session.client("secretsmanager")
         provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
                                 secretsmanager=secretsmanager)
+        # The test callers of tests/support/signing.py, which `Api` signs with.
+        seed_secrets(secretsmanager, provisioned.secrets)
         environment = provisioned.environment(load_template(), "APIHandler")
-        environment.setdefault("MERCHANT_SIGNING_SECRET",
-                               _seed_merchant_key(secretsmanager, prefix, provisioned))
         for name, value in environment.items():
             patch.setenv(name, value)
         yield Stack(dynamodb=dynamodb, sqs=sqs,
@@ -136,23 +137,31 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
                     ledger_table=provisioned.tables["LedgerTable"],
                     credit_queue_url=provisioned.queues["CreditQueue"],
                     dead_letter_queue_url=provisioned.queues["CreditDeadLetterQueue"],
-                    environment=environment)
+                    environment=environment, tables=dict(provisioned.tables))
 
 
 class Api:
-    """`chalice.test.Client` with JSON conveniences."""
+    """`chalice.test.Client` with JSON conveniences; every request is signed with `credential`
+    (tests/support/signing.py) unless `signed=False`."""
 
-    def __init__(self, client):
+    def __init__(self, client, credential: SigningKey = PLATFORM):
         self.client = client
+        self.http = SignedHttp(client.http, credential)
 
-    def post(self, path: str, body: Any):
-        return self.client.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False))
+    def as_caller(self, credential: SigningKey) -> "Api":
+        """The same client, signing as another caller."""
+        return Api(self.client, credential)
 
-    def post_raw(self, path: str, raw: bytes, headers: Optional[dict] = None):
-        return self.client.http.post(path, headers=JSON if headers is None else headers, body=raw)
+    def post(self, path: str, body: Any, signed: bool = True):
+        return self.http.post(path, headers=JSON, body=json.dumps(body, ensure_ascii=False),
+                              signed=signed)
 
-    def get(self, path: str):
-        return self.client.http.get(path)
+    def post_raw(self, path: str, raw: bytes, headers: Optional[dict] = None, signed: bool = True):
+        return self.http.post(path, headers=JSON if headers is None else headers, body=raw,
+                              signed=signed)
+
+    def get(self, path: str, signed: bool = True):
+        return self.http.get(path, signed=signed)
 
     def invoke(self, function: str):
         """Run a scheduled function the way EventBridge would."""

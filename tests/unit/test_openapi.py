@@ -85,7 +85,7 @@ def test_refusals_list_exactly_the_codes_of_their_status():
     assert narrowed["error_code"]["enum"] == [1001, 1002, 1003]
     assert pay["409"]["content"]["application/json"]["schema"]["allOf"][1]["properties"][
         "error_code"]["enum"] == [ErrorCode.REENTRY_MISMATCH.number]
-    assert {"200", "400", "409", "415", "500", "503"} == set(pay)
+    assert {"200", "400", "401", "403", "409", "415", "500", "503"} == set(pay)
 
 
 def test_every_refusal_of_the_error_table_is_documented_on_some_route():

@@ -7,6 +7,7 @@ from typing import Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field
 
+from ...auth.credentials import BUSINESS_LINE
 from ...errors import ErrorCode
 from ...openapi import Operation, Param, Reply
 from .messages import AccountRequest, PayTradeRequest, TradeRequest, TransId
@@ -109,7 +110,8 @@ OPERATIONS = [
                      "account_id": "wallet", "kind": "C", "status": "NORMAL", "currency": "CNY"}}},
                  links={"GetAccount": ("getAccount",
                                        {"saler_id": "$response.body#/data/account_id"})}),
-        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY), envelope=True),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY), envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("account_id",)),
     Operation(
         "POST", "/trades", "recordTrade", "Record a trade", "trades",
         description=IDEMPOTENT, request=TradeRequest,
@@ -117,13 +119,15 @@ OPERATIONS = [
                                        EXAMPLE_TRADE)},
         ok=Reply("The trade, RECORDED.", TradeAnswer,
                  links={"PayTrade": ("payTrade", {"trans_id": "$response.body#/data/trans_id"})}),
-        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY), envelope=True),
+        errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY), envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("buyer_id", "seller_id")),
     Operation(
         "GET", "/trades/{trans_id}", "getTrade", "A trade and its settlement", "trades",
         params=[Param("trans_id", TransId)],
         ok=Reply("The trade.", TradeAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.TRADE_NOT_FOUND, ErrorCode.BUSY),
-        envelope=True),
+        envelope=True,
+        signed=True),
     Operation(
         "POST", "/trades/{trans_id}/pay", "payTrade", "Settle a trade", "trades",
         description=("Validates the rules of seed 002 (README, Trade settlement), then writes the "
@@ -137,5 +141,6 @@ OPERATIONS = [
         ok=Reply("The settled trade, its postings.", TradeAnswer),
         errors=BODY_REFUSALS + RULE_REFUSALS + (ErrorCode.TRADE_NOT_FOUND,
                                                  ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY),
-        envelope=True),
+        envelope=True,
+        signed=True, role=BUSINESS_LINE, scoped=("buyer_id", "seller_id")),
 ]

@@ -6,11 +6,14 @@ import pytest
 import requests
 
 from infra.payment_link import FaultPlan, PaymentLink
+from tests.support.signing import PLATFORM
 from tests.unit.merchant.support import committed_order, payment_orders
+from tools.signing import SignedAuth
 
 HOLD = 1.0
 UNUSED_UPSTREAM = "http://127.0.0.1:9"    # control calls are never forwarded
 CLIENT_TIMEOUT = 0.2
+SIGNED = SignedAuth(PLATFORM.key_id, PLATFORM.secret)     # the payment API's routes are signed
 
 
 @pytest.fixture
@@ -31,10 +34,11 @@ def control(link, name, body=None):
 
 
 def test_without_faults_answers_are_relayed_unchanged(stack, payment_api, quick_link):
-    direct = requests.get(f"{payment_api.url}/accounts/nobody", timeout=5)
-    relayed = requests.get(f"{quick_link.url}/accounts/nobody", timeout=5)
+    direct = requests.get(f"{payment_api.url}/accounts/nobody", auth=SIGNED, timeout=5)
+    relayed = requests.get(f"{quick_link.url}/accounts/nobody", auth=SIGNED, timeout=5)
     assert (relayed.status_code, relayed.json()["error_code"]) == (direct.status_code, 4042)
-    answer = requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000011"), timeout=5)
+    answer = requests.post(f"{quick_link.url}/pay", auth=SIGNED,
+                           json=pay_message("20190829171520000011"), timeout=5)
     assert answer.status_code == 200 and answer.json()["response_code"] == "SUCCESS"
     assert control(quick_link, "faults").json() == {
         "timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": None,
@@ -45,7 +49,7 @@ def test_after_commit_the_order_is_recorded_and_the_answer_withheld(stack, quick
     assert control(quick_link, "faults", {"timeout_after_commit": 1.0, "seed": 1}).status_code == 200
     started = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000012"),
+        requests.post(f"{quick_link.url}/pay", auth=SIGNED, json=pay_message("20190829171520000012"),
                       timeout=CLIENT_TIMEOUT)
     assert time.monotonic() - started < HOLD
     committed_order(stack, "20190829171520000012")     # forwarded: the payment side has it
@@ -58,14 +62,14 @@ def test_held_connections_are_closed_without_an_answer(stack, quick_link):
     control(quick_link, "faults", {"timeout_before_commit": 1.0, "seed": 1})
     with pytest.raises(requests.exceptions.ConnectionError):
         # A client more patient than the hold sees the connection closed, never an answer.
-        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000013"), timeout=5)
+        requests.post(f"{quick_link.url}/pay", auth=SIGNED, json=pay_message("20190829171520000013"), timeout=5)
     assert payment_orders(stack) == []        # before commit: never forwarded
 
 
 def test_counters_and_reset(stack, quick_link):
     control(quick_link, "faults", {"timeout_before_commit": 1.0, "seed": 1})
     with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.post(f"{quick_link.url}/pay", json=pay_message("20190829171520000014"),
+        requests.post(f"{quick_link.url}/pay", auth=SIGNED, json=pay_message("20190829171520000014"),
                       timeout=CLIENT_TIMEOUT)
     assert quick_link.plan.status()["counters"] == {
         "forwarded": 0, "timeout_after_commit": 0, "timeout_before_commit": 1}

@@ -1,0 +1,38 @@
+"""Replay protection: each (key id, nonce) is accepted once.
+
+One item per nonce in NONCES_TABLE, put only if absent; DynamoDB's conditional write decides
+between concurrent replays, so exactly one of them is accepted. The item expires (TTL
+attribute `expires_at`) once its timestamp has left the window: by then the timestamp check
+refuses the request anyway, and the table does not grow without end.
+"""
+import re
+
+NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+CONDITION = "attribute_not_exists(nonce_key)"
+# Kept a minute past the window: a clock a little ahead of the caller's cannot let the
+# item expire while the request it guards is still acceptable.
+TTL_MARGIN_SECONDS = 60
+
+
+def well_formed(nonce: str) -> bool:
+    return NONCE_PATTERN.fullmatch(nonce) is not None
+
+
+def nonce_key(key_id: str, nonce: str) -> str:
+    return f"{key_id}#{nonce}"
+
+
+def expires_at(timestamp: int, window_seconds: int) -> int:
+    return timestamp + window_seconds + TTL_MARGIN_SECONDS
+
+
+def claim(dynamodb, table: str, key_id: str, nonce: str, expires: int) -> bool:
+    """True if this call is the first to use the nonce; False if it was already used."""
+    try:
+        dynamodb.put_item(TableName=table,
+                          Item={"nonce_key": {"S": nonce_key(key_id, nonce)},
+                                "expires_at": {"N": str(expires)}},
+                          ConditionExpression=CONDITION)
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
