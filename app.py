@@ -36,18 +36,21 @@ from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
 app = ThreadSafeChalice(app_name="paysettle")
 
 
-def signed():
-    """The verified caller of the current request (else 401): every money route asks first,
-    before its body is parsed, so nothing about an unsigned request is looked at."""
-    return gate.caller(app.current_request)
+def signed(role=None):
+    """The verified caller of the current request (else 401), holding `role` if one is named
+    (else 403): every money route asks first, before its body is parsed, so nothing about an
+    unsigned or misdirected request is looked at."""
+    caller = gate.caller(app.current_request)
+    if role is not None:
+        caller.require_role(role)
+    return caller
 
 
 @app.route("/pay", methods=["POST"])
 @handled
 def pay():
-    caller = signed()
+    caller = signed(MERCHANT)
     request = parse(PayRequest, app.current_request.raw_body)
-    caller.require_role(MERCHANT)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.pay(from_environment(), request).order.response())
 
@@ -55,9 +58,8 @@ def pay():
 @app.route("/withdraw", methods=["POST"])
 @handled
 def withdraw():
-    caller = signed()
+    caller = signed(MERCHANT)
     request = parse(WithdrawRequest, app.current_request.raw_body)
-    caller.require_role(MERCHANT)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.withdraw(from_environment(), request).order.response())
 
@@ -97,9 +99,8 @@ def account_journal(saler_id):
 @app.route("/accounts", methods=["POST"])
 @enveloped
 def declare_account():
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     request = parse(AccountRequest, app.current_request.raw_body)
-    caller.require_role(BUSINESS_LINE)
     caller.require_subject(ACCOUNTS, request.account_id, "account_id")
     return envelope(accounts.declare(from_environment(), request))
 
@@ -107,9 +108,8 @@ def declare_account():
 @app.route("/trades", methods=["POST"])
 @enveloped
 def record_trade():
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     request = parse(TradeRequest, app.current_request.raw_body)
-    caller.require_role(BUSINESS_LINE)
     caller.require_subject(ACCOUNTS, request.buyer_id, "buyer_id")
     caller.require_subject(ACCOUNTS, request.seller_id, "seller_id")
     return envelope(trades.record_trade(trades_context.from_environment(), request))
@@ -125,9 +125,8 @@ def get_trade(trans_id):
 @app.route("/trades/{trans_id}/pay", methods=["POST"])
 @enveloped
 def pay_trade(trans_id):
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     request = parse(PayTradeRequest, app.current_request.raw_body)
-    caller.require_role(BUSINESS_LINE)
     # The parties are the recorded trade's (404 if there is none): paying moves their money.
     context = trades_context.from_environment()
     trade = trades.find_trade(context, trans_id)["trade"]
@@ -229,9 +228,8 @@ def run_merchant_resolver(event):
 @app.route("/subsidies", methods=["POST"])
 @enveloped
 def create_subsidy():
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     request = parse(SubsidyRequest, app.current_request.raw_body)
-    caller.require_role(BUSINESS_LINE)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.create(subsidy_context(), request))
 
@@ -239,9 +237,8 @@ def create_subsidy():
 @app.route("/subsidies/returns", methods=["POST"])
 @enveloped
 def return_subsidy():
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     request = parse(SubsidyReturnRequest, app.current_request.raw_body)
-    caller.require_role(BUSINESS_LINE)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.return_subsidy(subsidy_context(), request))
 
@@ -257,9 +254,8 @@ def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the 
 @app.route("/channel/notifications/transactions", methods=["POST"])
 @enveloped
 def channel_transaction_notification():
-    caller = signed()
+    signed(CHANNEL)
     notice = parse(TransactionNotification, app.current_request.raw_body)
-    caller.require_role(CHANNEL)
     outcome = subsidy_transactions.record(subsidy_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 
@@ -276,9 +272,8 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 @app.route("/sharing/orders", methods=["POST"])
 @enveloped
 def create_sharing():
-    caller = signed()
+    signed(BUSINESS_LINE)
     request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    caller.require_role(BUSINESS_LINE)
     return envelope(sharing_orders.share(sharing_context(), request))
 
 
@@ -292,9 +287,8 @@ def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the A
 @app.route("/sharing/refunds", methods=["POST"])
 @enveloped
 def sharing_refund():
-    caller = signed()
+    caller = signed(BUSINESS_LINE)
     notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    caller.require_role(BUSINESS_LINE)
     caller.require_subject(SUB_MCHS, notice.subMchId, "subMchId")
     return envelope(sharing_refunds.handle(sharing_context(), notice))
 
@@ -309,9 +303,8 @@ def sharing_refund_view(refundId):  # noqa: N803
 @app.route("/channel/notifications/profitsharing", methods=["POST"])
 @enveloped
 def channel_profitsharing_notification():
-    caller = signed()
+    signed(CHANNEL)
     notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    caller.require_role(CHANNEL)
     outcome = sharing_notifications.profitsharing(sharing_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 

@@ -37,8 +37,8 @@ PROFITSHARING_NOTICE = {
 
 
 def send(api, method: str, path: str, body: Optional[bytes] = None):
-    """Every request of this module: the one place to sign them once the money routes require
-    signed requests (then: sign with the caller credential the route's role needs)."""
+    """Every request of this module, signed by `api` with a key of every role and scope: what
+    is refused here is refused for its content, never for its signature."""
     if method == "GET":
         return api.get(path)
     return api.post_raw(path, body if body is not None else b"")

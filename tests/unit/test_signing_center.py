@@ -372,9 +372,10 @@ def test_a_merchant_acts_on_its_own_salers_and_reads_only_their_accounts(stack, 
     assert _answer(merchant.get("/accounts/other7/journal?limit=5")) == (403, 4032)
 
 
-def test_a_bad_body_from_a_signed_caller_is_400_and_checked_before_the_role(stack, api):
-    response = api.as_caller(CHANNEL).post_raw("/pay", b"{not json")
-    assert _answer(response) == (400, 1002)
+def test_the_role_is_checked_before_the_body_is_parsed(stack, api):
+    """A key of another role learns nothing about the route's request schema."""
+    assert _answer(api.as_caller(CHANNEL).post_raw("/pay", b"{not json")) == (403, 4031)
+    assert _answer(api.as_caller(MERCHANT).post_raw("/pay", b"{not json")) == (400, 1002)
 
 
 def _assert_only_a_nonce_was_written(stack, before, key):

@@ -311,11 +311,15 @@ def test_a_409_keeps_the_order_unknown_and_is_logged_as_an_error(stack, merchant
     """The merchant never re-sends other parameters, so a 409 means someone else used its
     request id: the order stays UNKNOWN (never FAIL, never a new id) and an error is logged."""
     import requests
+
+    from tests.support.signing import PLATFORM
+    from tools.signing import SignedAuth
     link.plan.configure(BEFORE)
     order = service.place(merchant, pay(amount=12))
     link.plan.reset()
     intruder = dict(order.message(), total_fee="13")
-    assert requests.post(f"{payment_api.url}/pay", json=intruder, timeout=5).status_code == 200
+    assert requests.post(f"{payment_api.url}/pay", json=intruder, timeout=5,
+                         auth=SignedAuth(PLATFORM.key_id, PLATFORM.secret)).status_code == 200
 
     again = service.find(merchant, order.request_id)
 
