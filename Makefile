@@ -46,7 +46,7 @@ serve: setup
 
 # Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
 test: setup $(CHROMIUM)
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadscope
 
 bench: setup
 	$(PY) -m benchmarks.run
