@@ -3,13 +3,14 @@ service context, request bodies (the seed's shapes)."""
 import time
 from typing import Any, Dict, List, Optional
 
+from chalicelib import aws
 from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.sharing.context import Sharing
 from tests.subsidies.support import (CONNECT_TIMEOUT, MCH_ID, READ_TIMEOUT, SUB_MCHID, Channel,
                                      Clock, next_id)
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
-           "SEED_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID"]
+           "SEED_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb"]
 
 # The seed's two refund notifications, as is.
 SEED_REFUNDS = [
@@ -121,3 +122,17 @@ class Serialized:
             with self._lock:
                 return method(*args, **kwargs)
         return call
+
+
+def serialize_app_dynamodb(lock, monkeypatch) -> None:
+    """The app's own DynamoDB client (the routes' contexts) takes `lock` per call too. A route
+    called by the test thread and a notification handled by the bridge write receiver results
+    of one item at the same moment; moto applies a conditional update in several steps, so
+    without this one of the two can be lost (DynamoDB applies each atomically)."""
+    real = aws.client
+
+    def client(service: str):
+        found = real(service)
+        return Serialized(found, lock) if service == "dynamodb" else found
+    monkeypatch.setattr(aws, "client", client)
+

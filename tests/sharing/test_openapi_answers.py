@@ -22,7 +22,9 @@ def test_every_sharing_answer_is_documented(api, channel, paid):
     channel.paid(third)
     channel.fault("profitsharing.orders", "system_error")
     conforms("/sharing/orders", "POST", api.post("/sharing/orders", sharing_body(third, [("1", 1)])))  # 5041
-    assert wait_until(lambda: json.loads(api.get(f"/sharing/orders/{order}").body)["data"]["state"] == "FINISHED")
+    def state():
+        return json.loads(api.get(f"/sharing/orders/{order}").body)["data"]
+    assert wait_until(lambda: state()["state"] == "FINISHED"), state()
     conforms("/sharing/orders/{tradeId}", "GET", api.get(f"/sharing/orders/{order}"))
     conforms("/sharing/orders/{tradeId}", "GET", api.get("/sharing/orders/nothing-here"))          # 4049
     notice = refund_notice(order, 5000, 10000)

@@ -105,7 +105,9 @@ class CenterBridge:
                 self.end_headers()
                 self.wfile.write(response.body)
 
-        self.lock = threading.Lock()
+        # Re-entrant: a notification handled under it may take it again through app clients
+        # serialized on it (tests/sharing).
+        self.lock = threading.RLock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
