@@ -272,9 +272,15 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 @app.route("/sharing/orders", methods=["POST"])
 @enveloped
 def create_sharing():
-    signed(BUSINESS_LINE)
+    caller = signed(BUSINESS_LINE)
     request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    return envelope(sharing_orders.share(sharing_context(), request))
+    context = sharing_context()
+    # The body names no sub-merchant: the paid order's does (an order not notified as paid
+    # is refused by share() itself, 4047).
+    owner = sharing_orders.paid_sub_merchant(context, request.paymentOrderId)
+    if owner is not None:
+        caller.require_subject(SUB_MCHS, owner, "paymentOrderId")
+    return envelope(sharing_orders.share(context, request))
 
 
 @app.route("/sharing/orders/{tradeId}", methods=["GET"])

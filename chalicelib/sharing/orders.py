@@ -57,6 +57,13 @@ def _receivers(request: SharingRequest) -> List[Dict]:
                   key=lambda r: r["receiveMchId"])
 
 
+def paid_sub_merchant(ctx: Sharing, payment_order_id: str) -> Optional[str]:
+    """The sub-merchant the channel says was paid for this order (its transaction notice), or
+    None while no notice has come: whose money a sharing of it would move."""
+    paid = _find_paid(ctx, payment_order_id)
+    return paid.get("sub_mchid") if paid else None
+
+
 def _find_paid(ctx: Sharing, payment_order_id: str) -> Optional[dict]:
     if not ctx.transactions_table:
         return None
