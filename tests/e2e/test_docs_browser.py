@@ -69,7 +69,7 @@ def test_the_docs_page_renders_every_operation_in_headless_chromium(stack, chrom
 # Operations a person sends from the page (the seed: "swagger triggers the merchant's request").
 # The merchant system's own route: it signs its call to /pay. /pay itself needs a signature the
 # page cannot make (it holds no secret), so sent from the page it is refused
-# (test_signing_after_merge.py). An operation not in the document yet is skipped.
+# (test_signing_refusals.py). An operation not in the document yet is skipped.
 TRY_IT_OUT = {
     "merchantPay": lambda saler: {"saler_id": saler, "total_fee": "100"},
 }

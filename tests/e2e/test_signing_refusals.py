@@ -4,9 +4,6 @@ For every money route: unsigned, a tampered body, a wrong secret, an unknown key
 timestamp, a replayed nonce, a key of another role and (for /pay, /withdraw) a merchant acting
 on a saler that is not its own are refused (401 / 403), and nothing mentioning the request is
 written anywhere; balances stay as they were.
-
-These tests need the center's verification (the `auth` branch of issue 8): on a branch
-without it the refused requests are accepted, so they fail there by design.
 """
 import json
 import secrets
