@@ -34,10 +34,16 @@ def test_mutated_bodies_never_5xx_and_refusals_write_nothing(api, stack, paid, d
             body.pop(field, None)
         else:
             body[field] = data.draw(VALUES)
-    before = stack.count(table)
+    before = _keys(stack, table)
     response = api.post_raw(route, json.dumps(body).encode())
     answer = json.loads(response.body)
     assert response.status_code < 500, answer
     if response.status_code == 400:
         assert answer["code"] in (1001, 1002) and (answer["field"] or answer["code"] == 1002)
-        assert stack.count(table) == before
+        # No new record. (Not "the same count": the channel's notifications of an earlier,
+        # valid example go on in the background and may remove a follow-up item meanwhile.)
+        assert _keys(stack, table) <= before
+
+
+def _keys(stack, table) -> set:
+    return {item["pk"]["S"] for item in stack.scan(table)}
