@@ -17,7 +17,6 @@ what an operator searches the logs for, and are allowed.
 import json
 import re
 import secrets
-import time
 
 import pytest
 import requests
@@ -118,11 +117,16 @@ def test_the_logs_of_a_run_hold_no_secret_signature_or_account_number(run):
                   json=sharing_body(order, [(CARD_ACCOUNT, 1000), ("1900000110", 800)]))
     assert shared.status_code == 200 and shared.json()["code"] == 0, shared.text
 
+    polls = []
+
     def finished():
         answer = call(sharer, "GET", f"{run.api}/sharing/orders/{order}")
+        polls.append(answer)
         return answer.status_code == 200 and answer.json()["data"]["state"] == "FINISHED"
     wait_until(finished, 30, "the receivers' results are in")
-    time.sleep(0.5)                   # the last access-log lines are written after the answers
+    # chalice local writes a request's access-log line after its answer: wait for the last one.
+    wait_until(lambda: run.log_text().count(f'"GET /sharing/orders/{order} HTTP') >= len(polls),
+               10, "the last access-log line is written")
 
     text = run.log_text()
     forbidden = {"a credential's secret": [m["secret"] for m in manifest["merchants"]]
