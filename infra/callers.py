@@ -24,13 +24,11 @@ LOCAL_CALLERS = (
 )
 MERCHANT_SYSTEM_KEY = "mch-demo"    # the simulated merchant system (chalicelib/merchant) signs as it
 CHANNEL_KEY = "channel-sim"         # the channel simulator signs its notifications as it
-BUSINESS_LINE_KEY = "biz-demo"
 
-# Template logical ids of the two secrets (infra/resources.json) and the env vars naming them.
+# Template logical ids of the two secrets (infra/resources.json); the template gives the
+# functions their ARNs (CALLER_CREDENTIALS_SECRET, MERCHANT_SIGNING_SECRET).
 CALLER_CREDENTIALS = "CallerCredentials"
 MERCHANT_SIGNING_KEY = "MerchantSigningKey"
-CALLER_CREDENTIALS_ENV = "CALLER_CREDENTIALS_SECRET"
-MERCHANT_SIGNING_ENV = "MERCHANT_SIGNING_SECRET"
 
 
 def new_credentials() -> List[dict]:
