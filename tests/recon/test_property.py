@@ -56,14 +56,20 @@ def balances_for(draw, pays, withdraws):
 @st.composite
 def paired_rows(draw):
     """A merchant file and a payment file that mostly agree: each merchant row is copied to
-    the payment side as it is, one fen more or less, or not at all; plus rows of the payment's own."""
+    the payment side as it is, one fen more or less, with another request_id or saler_id, or not
+    at all; plus rows of the payment's own."""
     merchant = draw(order_rows)
     copies = []
     for request, key, saler, amount, shape in merchant:
-        choice = draw(st.sampled_from(["same", "same", "same", "more", "less", "drop"]))
+        choice = draw(st.sampled_from(["same", "same", "same", "more", "less", "drop",
+                                       "other_request", "other_saler"]))
         if choice == "drop":
             continue
-        if choice != "same" and amount.strip(" ").isdigit():
+        if choice == "other_request":
+            request = draw(st.sampled_from(["", "q", "qq"]))
+        elif choice == "other_saler":
+            saler = draw(st.sampled_from(SALERS))
+        elif choice != "same" and amount.strip(" ").isdigit():
             amount = str(max(int(amount) + (1 if choice == "more" else -1), 0))
         copies.append((request, key, saler, amount, "ok"))
     payment = draw(st.permutations(copies + draw(st.lists(order_row, max_size=4))))
@@ -152,6 +158,33 @@ def reference_recon(merchant, payment):
         else:
             records.append((key, "F000" if m[3] == p[3] else "F115", m[3], p[3], m[2], p[2]))
     return records
+
+
+def reference_lines(merchant, payment):
+    """Multiset of the recon file's (response_id, diff_type, amounts, saler_id, request_id, note):
+    a duplicated id's rows as each side has them; a record found on both sides with the payment
+    side's saler_id and request_id, and the merchant's where they differ in the note."""
+    m_count, p_count = Counter(r[0] for r in merchant), Counter(r[0] for r in payment)
+    duplicated = {k for k in m_count | p_count if m_count[k] > 1 or p_count[k] > 1}
+    lines = [(r[0], "DUPLICATE", str(r[3]), "", r[2], r[1], "") for r in merchant if r[0] in duplicated]
+    lines += [(r[0], "DUPLICATE", "", str(r[3]), r[2], r[1], "") for r in payment if r[0] in duplicated]
+    m_by, p_by = {r[0]: r for r in merchant}, {r[0]: r for r in payment}
+    for key in (set(m_by) | set(p_by)) - duplicated:
+        m, p = m_by.get(key), p_by.get(key)
+        if m is None:
+            lines.append((key, "F113", "", str(p[3]), p[2], p[1], ""))
+        elif p is None:
+            lines.append((key, "F114", str(m[3]), "", m[2], m[1], ""))
+        else:
+            notes = []
+            if m[2] != p[2]:
+                notes.append(f"saler_id differs (merchant {m[2]})")
+            if m[1] != p[1]:
+                notes.append(f"request_id differs (merchant {m[1]})" if m[1]
+                             else "request_id differs (merchant has none)")
+            lines.append((key, "F000" if m[3] == p[3] else "F115", str(m[3]), str(p[3]), p[2], p[1],
+                          "; ".join(notes)))
+    return Counter(lines)
 
 
 def reference_audit(pay_records, withdraw_records, merchant_pay, merchant_withdraw, balance_rows):
@@ -254,6 +287,9 @@ def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, with_openi
         got = Counter((r["response_id"], r["diff_type"], r[f"merchant_{amount}"], r[f"payment_{amount}"])
                       for r in read_csv(out / f"{kind}_recon.csv"))
         assert got == expected, kind
+        lines = Counter((r["response_id"], r["diff_type"], r[f"merchant_{amount}"], r[f"payment_{amount}"],
+                         r["saler_id"], r["request_id"], r["note"]) for r in read_csv(out / f"{kind}_recon.csv"))
+        assert lines == reference_lines(valid["merchant", kind], valid["payment", kind]), kind
 
     expected_audit = reference_audit(records["pay"], records["withdraw"], valid["merchant", "pay"],
                                      valid["merchant", "withdraw"], balances)
