@@ -2,7 +2,9 @@
 
     formats.py    the batch's files, columns, result names, diff types, INVALID problems
     manifest.py   manifests: parsing, SHA-256 and row counts of the files
-    engine.py     DuckDB: one SQL pass per file pair, the audit, the result CSVs
+    engine.py     both kinds' file pairs, the audit, errors.csv and the figures of summary.json
+    pairing.py    one file pair joined on response_id (in buckets when large), its result CSV
+    duckdb_session.py  the DuckDB connection and the SQL that reads CSV cells
     rowerrors.py  line numbers of the rows the engine set aside
     report.py     report.html
     batch.py      one batch folder in, one set of result files out (Lambda and CLI)

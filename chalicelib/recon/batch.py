@@ -6,6 +6,7 @@
              a column; nothing is reconciled
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +38,30 @@ def _clear(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
+def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) -> tuple:
+    """(manifest facts, engine figures, ms the manifest check took).
+
+    The manifest check reads every input byte (SHA-256) and the engine reads them too:
+    the check runs in a thread beside the engine (hashlib and DuckDB both release the
+    GIL), and the engine's results count only if the check passes. A manifest problem
+    wins over whatever the engine made of the same files: a corrupt upload is INVALID
+    for its checksum, not for the column or parse error it may also cause."""
+    def timed_check():
+        started = time.monotonic()
+        found = manifest.check(batch_dir)
+        return found, int((time.monotonic() - started) * 1000)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest") as pool:
+        checking = pool.submit(timed_check)
+        try:
+            figures = engine.run(batch_dir, out_dir, options)
+        except Exception:
+            checking.result()  # raises InvalidBatch if the manifests and files disagree
+            raise
+        facts, checked = checking.result()
+    return facts, figures, checked
+
+
 def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptions,
                      batch: Optional[str] = None, run_id: Optional[str] = None) -> Outcome:
     batch_dir, out_dir = Path(batch_dir), Path(out_dir)
@@ -45,9 +70,7 @@ def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptio
     _clear(out_dir)
     started = time.monotonic()
     try:
-        facts = manifest.check(batch_dir)
-        checked = time.monotonic()
-        figures = engine.run(batch_dir, out_dir, options)
+        facts, figures, checked = _checked_run(batch_dir, out_dir, options)
     except InvalidBatch as invalid:
         _clear(out_dir)
         document = {"batch": batch, "status": INVALID, "reason": str(invalid),
@@ -66,7 +89,8 @@ def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptio
         "inputs": {f"{side}/{name}": fact for side, files in facts.items()
                    for name, fact in files.items()},
         "files": figures["files"],
-        "timings_ms": dict(figures["timings_ms"], manifest=int((checked - started) * 1000)),
+        "timings_ms": dict(figures["timings_ms"], manifest=checked),
+        "buckets": figures["buckets"],
     }
     if run_id:
         summary["run_id"] = run_id

@@ -13,8 +13,11 @@ from infra.provision import provision
 
 
 @pytest.fixture
-def options(tmp_path):
-    return engine.EngineOptions(work_dir=tmp_path / "work", memory_limit="256MB", threads=2)
+def options(tmp_path, request):
+    """The engine's options; a test parametrized indirectly on `options` with a number of
+    bytes joins its file pairs in buckets of that size (several buckets even for tiny files)."""
+    return engine.EngineOptions(work_dir=tmp_path / "work", memory_limit="256MB", threads=2,
+                                bucket_bytes=getattr(request, "param", None))
 
 
 @pytest.fixture

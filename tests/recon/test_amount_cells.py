@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.recon.engine import _amount
+from chalicelib.recon.duckdb_session import amount_sql as _amount
 from chalicelib.recon.rowerrors import MAX_AMOUNT_DIGITS, _amount_ok
 
 CELL_CHARS = string.digits + " -+.eE_x,\t" + "０٣¹𝟏\u00a0\u200b\u200f\ufeff"

@@ -6,6 +6,10 @@ import pytest
 from tests.recon.support import batch_files, csv_bytes, orders, read_csv
 
 
+# Each test twice: the pairs joined at once, and in buckets of 64 bytes (several per file).
+pytestmark = pytest.mark.parametrize("options", [None, 64], indirect=True, ids=["one_join", "buckets"])
+
+
 def _ids(rows):
     return {(r["response_id"], r["diff_type"]) for r in rows}
 

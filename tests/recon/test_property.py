@@ -4,6 +4,7 @@ import io
 import re
 from collections import Counter, defaultdict
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -253,9 +254,10 @@ def _opt(value):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
+@pytest.mark.parametrize("options", [None, 120], indirect=True, ids=["one_join", "buckets"])
 @given(pays=paired_rows(), withdraws=paired_rows(), with_opening=st.booleans(),
        style_a=styles, style_b=styles, data=st.data())
-def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, with_opening, style_a,
+def test_engine_agrees_with_the_reference(reconcile, options, pays, withdraws, with_opening, style_a,
                                           style_b, data):
     (mp, pp), (mw, pw) = pays, withdraws
     bal = data.draw(balances_for(mp, mw))
@@ -271,6 +273,8 @@ def test_engine_agrees_with_the_reference(reconcile, pays, withdraws, with_openi
                                                     dict(style_a, order=[0, 1]))}}
     outcome, out = reconcile(data)
     assert outcome.status == "DONE"
+    if options.bucket_bytes:
+        assert outcome.document["buckets"]["pay"] > 1 or len(data["merchant"]["pay.csv"]) + len(data["payment"]["pay.csv"]) <= 120
 
     errors, valid = [], {}
     for side in ("merchant", "payment"):

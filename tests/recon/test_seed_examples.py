@@ -1,7 +1,13 @@
 """The seed's two worked examples (seed 003, 对账示例 and 稽核示例), exactly."""
 import json
 
+import pytest
+
 from tests.recon.support import read_csv, seed_audit_files, seed_recon_files
+
+
+# Each test twice: the pairs joined at once, and in buckets of 64 bytes (several per file).
+pytestmark = pytest.mark.parametrize("options", [None, 64], indirect=True, ids=["one_join", "buckets"])
 
 
 def test_reconciliation_example_comes_out_as_the_seed_prints_it(reconcile):
