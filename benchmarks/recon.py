@@ -16,7 +16,8 @@ taken in a fresh wrapper process per run, so runs do not mask each other).
 * paysettle: `paysettle recon <batch> <out>`: manifest check (SHA-256 of every
   file), both reconciliations, the audit, every result file and report.html.
 * duckdb-join: the same files, all VARCHAR, one `FULL OUTER JOIN ... USING
-  (response_id)` per kind copied to CSV: the floor any DuckDB engine pays.
+  (response_id)` per kind copied to CSV: the floor any DuckDB engine pays. Run twice:
+  with DuckDB's default memory limit (80 % of RAM) and with paysettle's.
 * datacompy: pandas read_csv (dtype=str) of each pair, datacompy.PandasCompare on
   response_id, the mismatch and unique-row frames written to CSV.
 """
@@ -30,6 +31,8 @@ import time
 from pathlib import Path
 
 import duckdb
+
+from chalicelib.config import RECON_DEFAULT_MEMORY_LIMIT
 
 ROOT = Path(__file__).resolve().parents[1]
 SALERS = 10_000
@@ -157,7 +160,10 @@ def contenders(batch: Path, work: Path, memory_limit: str, baselines: bool, data
     if baselines:
         (work / "duckdb").mkdir(exist_ok=True)
         yield "duckdb full outer join", [sys.executable, "-c", DUCKDB_JOIN, batch, work / "duckdb",
-                                         memory_limit or ""], None
+                                         ""], None
+        same = memory_limit or RECON_DEFAULT_MEMORY_LIMIT
+        yield f"duckdb join, {same}", [sys.executable, "-c", DUCKDB_JOIN, batch, work / "duckdb",
+                                       same], None
     if datacompy:
         (work / "datacompy").mkdir(exist_ok=True)
         yield "datacompy (pandas)", [sys.executable, "-c", DATACOMPY, batch, work / "datacompy"], None
@@ -167,9 +173,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "bench-recon")
-    parser.add_argument("--memory-limit", default="", help="RECON_MEMORY_LIMIT for paysettle "
-                        "(and the DuckDB baseline), e.g. 512MB; default: paysettle's own (640MB) "
-                        "and DuckDB's own for the baseline")
+    parser.add_argument("--memory-limit", default="", help="RECON_MEMORY_LIMIT for paysettle, "
+                        "e.g. 512MB (default: paysettle's own); the DuckDB join runs twice: with "
+                        "DuckDB's default limit and with paysettle's")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of paysettle and the DuckDB join, interleaved (best is reported)")
     parser.add_argument("--datacompy-max", type=int, default=5_000_000,

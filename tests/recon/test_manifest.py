@@ -46,6 +46,17 @@ def test_a_truncated_upload_fails_its_checksum(reconcile):
     assert problem["expected"] == json.loads(listed)["files"][1]["sha256"]
 
 
+def test_a_corrupt_upload_is_reported_for_its_checksum_not_for_what_the_engine_made_of_it(reconcile):
+    # The checksums are checked beside the engine: a file that fails its checksum and has lost
+    # a column on the way is INVALID for the checksum, with nothing else written.
+    files = seed_recon_files()
+    listed = manifest_for({n: b for n, b in files["merchant"].items() if n != "_manifest"})
+    files["merchant"]["pay.csv"] = files["merchant"]["pay.csv"].replace(b"saler_id", b"saler", 1)
+    outcome, out = reconcile(files, manifests={"merchant": listed})
+    assert outcome.status == "INVALID"
+    assert _problems(out) == [("merchant", "pay.csv", "CHECKSUM_MISMATCH")]
+
+
 def test_a_wrong_row_count(reconcile):
     files = seed_recon_files()
     data = {n: b for n, b in files["merchant"].items() if n != "_manifest"}
