@@ -65,10 +65,9 @@ EPILOG = ("exit status: 0 every call answered, 1 some calls got an HTTP error or
           "2 bad options, 3 the driver failed")
 
 
-def add_parser(commands) -> argparse.ArgumentParser:
+def add_parser(commands, help_text: str) -> argparse.ArgumentParser:
     """`paysettle load`, as a subcommand of `paysettle`."""
-    parser = commands.add_parser("load", help="fire merchant pays and withdraws from many threads",
-                                 description=DESCRIPTION, epilog=EPILOG)
+    parser = commands.add_parser("load", help=help_text, description=DESCRIPTION, epilog=EPILOG)
     add_arguments(parser)
     return parser
 

@@ -1,0 +1,33 @@
+"""How large a file pair is joined at once: half the memory limit, unless told."""
+from pathlib import Path
+
+import pytest
+
+from chalicelib.recon import engine, pairing
+from chalicelib.recon.formats import MERCHANT, PAYMENT, FileSpec
+
+
+@pytest.mark.parametrize("limit, expected", [
+    ("640MB", 320_000_000), ("1GiB", 2**29), ("1.5GB", 750_000_000), (" 512 mib ", 2**28),
+    (None, None), ("", None), ("80%", None)])
+def test_a_pair_may_take_half_the_memory_limit(limit, expected):
+    assert engine.EngineOptions(work_dir=Path("."), memory_limit=limit).pair_bytes() == expected
+
+
+def test_an_explicit_bucket_size_wins_over_the_memory_limit():
+    options = engine.EngineOptions(work_dir=Path("."), memory_limit="640MB", bucket_bytes=1000)
+    assert options.pair_bytes() == 1000
+
+
+def _spec(path: Path, side: str, size: int) -> FileSpec:
+    path.write_bytes(b"x" * size)
+    return FileSpec(side=side, name="pay.csv", path=path, width=4, positions={})
+
+
+@pytest.mark.parametrize("sizes, bucket_bytes, buckets", [
+    ((10, 10), None, 1), ((10, 10), 20, 1), ((10, 11), 20, 2), ((300, 100), 100, 4),
+    ((0, 0), 100, 1)])
+def test_buckets_keep_each_join_under_the_pair_size(tmp_path, sizes, bucket_bytes, buckets):
+    merchant = _spec(tmp_path / "m.csv", MERCHANT, sizes[0])
+    payment = _spec(tmp_path / "p.csv", PAYMENT, sizes[1])
+    assert pairing.bucket_count(merchant, payment, bucket_bytes) == buckets
