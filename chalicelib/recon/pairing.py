@@ -21,6 +21,7 @@ Per bucket, the matched F000 records are copied straight into a part of the resu
 file; only the discrepancies (a few per cent) are kept, for the sorted head of the
 result file, the audit's explanations and the report.
 """
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,7 @@ def _tally(session: Session, r: str, result: KindResult) -> None:
             totals["payment_amount"] += int(p_sum)
 
 
-def _append(session: Session, table: str, select: str, first: bool) -> None:
+def _append_rows(session: Session, table: str, select: str, first: bool) -> None:
     session.sql(f"CREATE TEMP TABLE {table} AS {select}" if first
                 else f"INSERT INTO {table} {select}")
 
@@ -218,10 +219,10 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
         _join(session, r, m_source, p_source)
         result.duplicated += _split_duplicates(session, r)
         _tally(session, r, result)
-        _append(session, f"{kind}_net_parts", f"""
+        _append_rows(session, f"{kind}_net_parts", f"""
             SELECT coalesce(m_saler_other, saler_id) AS saler_id, {sign}sum(m_amount) AS net
             FROM {r} WHERE m_amount IS NOT NULL AND {USABLE} GROUP BY 1""", first=index == 0)
-        _append(session, f"{kind}_disc", f"""
+        _append_rows(session, f"{kind}_disc", f"""
             SELECT * FROM {r}
             WHERE (diff_type <> '{F000}' OR m_saler_other IS NOT NULL) AND {USABLE}""",
                 first=index == 0)
@@ -244,11 +245,36 @@ def _write_recon(session: Session, kind: str, path: Path, parts: List[Path]) -> 
         COPY (SELECT {_recon_columns(kind)} FROM {kind}_disc WHERE diff_type <> '{F000}'
               ORDER BY diff_type, response_id, m_amount IS NULL, m_amount, p_amount)
         TO {quote(path)} (FORMAT csv, HEADER true)""")
-    with open(path, "ab") as target:
+    target = os.open(path, os.O_WRONLY)  # not O_APPEND: sendfile refuses to append to such
+    try:
+        os.lseek(target, 0, os.SEEK_END)
         for part in parts:
-            with open(part, "rb") as source:
-                shutil.copyfileobj(source, target, 8 << 20)
+            _append_file(target, part)
             part.unlink()
+    finally:
+        os.close(target)
+
+
+def _append_file(target: int, part: Path) -> None:
+    """Write a file at `target`'s position, in the kernel (sendfile) where it can: the parts
+    are most of the result's bytes."""
+    with open(part, "rb") as source:
+        size, offset = os.fstat(source.fileno()).st_size, 0
+        try:
+            while offset < size:
+                sent = os.sendfile(target, source.fileno(), offset, size - offset)
+                if not sent:
+                    break
+                offset += sent
+        except OSError:  # no sendfile between these files: copy the rest in user space
+            pass
+        source.seek(offset)
+        while True:
+            chunk = memoryview(source.read(8 << 20))
+            if not chunk:
+                break
+            while chunk:
+                chunk = chunk[os.write(target, chunk):]
 
 
 def _condense(session: Session, kind: str, result: KindResult, report_rows: int) -> None:

@@ -31,3 +31,19 @@ def test_buckets_keep_each_join_under_the_pair_size(tmp_path, sizes, bucket_byte
     merchant = _spec(tmp_path / "m.csv", MERCHANT, sizes[0])
     payment = _spec(tmp_path / "p.csv", PAYMENT, sizes[1])
     assert pairing.bucket_count(merchant, payment, bucket_bytes) == buckets
+
+
+@pytest.mark.parametrize("options", [64], indirect=True)
+@pytest.mark.parametrize("sendfile", ["works", "refused"])
+def test_the_result_file_has_every_record_of_every_bucket(reconcile, monkeypatch, sendfile):
+    from tests.recon.support import seed_recon_files
+    if sendfile == "refused":
+        def refuse(*args):
+            raise OSError(22, "sendfile between these files is not supported")
+        monkeypatch.setattr("os.sendfile", refuse)
+    outcome, out = reconcile(seed_recon_files())
+    assert outcome.status == "DONE" and outcome.document["buckets"]["pay"] > 1
+    rows = (out / "pay_recon.csv").read_text().splitlines()
+    assert rows[0].startswith("request_id,response_id,")
+    assert sorted(row.split(",")[1] + " " + row.split(",")[6] for row in rows[1:]) == [
+        "response_id_1 F000", "response_id_2 F114", "response_id_3 F115", "response_id_4 F113"]
