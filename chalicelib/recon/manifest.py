@@ -58,17 +58,20 @@ def parse(side: str, raw: bytes) -> Dict[str, dict]:
 
 
 def file_facts(path: Path) -> dict:
-    """SHA-256, size and row count (lines after the header) of a file, in one streaming pass."""
+    """SHA-256, size and row count (lines after the header) of a file, in one streaming pass.
+    (One reused buffer: a fresh 4 MB bytes object per chunk costs page faults on every read.)"""
     digest, newlines, size, last = hashlib.sha256(), 0, 0, b"\n"
-    with open(path, "rb") as stream:
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as stream:
         while True:
-            chunk = stream.read(CHUNK)
-            if not chunk:
+            read = stream.readinto(buffer)
+            if not read:
                 break
-            digest.update(chunk)
-            newlines += chunk.count(b"\n")
-            size += len(chunk)
-            last = chunk[-1:]
+            digest.update(view[:read])
+            newlines += buffer.count(b"\n", 0, read)
+            size += read
+            last = buffer[read - 1:read]
     lines = newlines + (1 if size and last != b"\n" else 0)
     return {"rows": max(lines - 1, 0), "sha256": digest.hexdigest(), "bytes": size}
 

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.recon import manifest
 from tests.recon.support import manifest_for, seed_recon_files, write_batch
@@ -96,6 +98,17 @@ def test_rows_count_lines_after_the_header_as_wc_does(tmp_path):
         facts = manifest.file_facts(path)
         assert facts["rows"] == rows, content
         assert facts["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=64), chunk=st.integers(min_value=1, max_value=9))
+def test_facts_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeypatch, content, chunk):
+    monkeypatch.setattr(manifest, "CHUNK", chunk)
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    lines = content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+    assert manifest.file_facts(path) == {"rows": max(lines - 1, 0), "bytes": len(content),
+                                         "sha256": hashlib.sha256(content).hexdigest()}
 
 
 def test_a_manifest_made_with_sha256sum_and_wc_is_accepted(tmp_path, options):
