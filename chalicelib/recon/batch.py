@@ -4,6 +4,8 @@
              was set aside), report.html, and summary.json written last
     INVALID  error.json only: the manifests and the files disagree, or a file lacks
              a column; nothing is reconciled
+    (failed) no result file: what an unexpected error interrupted is removed before
+             the error propagates
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +81,9 @@ def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptio
             document["run_id"] = run_id
         (out_dir / ERROR).write_text(engine.dumps(document), encoding="utf-8")
         return Outcome(INVALID, document)
+    except BaseException:
+        _clear(out_dir)  # no half-written result files for a reader to take as results
+        raise
     recon, audit = figures["recon"], figures["audit"]
     discrepancies = sum(recon[k][d]["count"] for k in recon for d in (F113, F114, F115, DUPLICATE))
     summary = {

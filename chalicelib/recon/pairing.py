@@ -207,7 +207,8 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
                         summary={d: {"count": 0, "merchant_amount": 0, "payment_amount": 0}
                                  for d in REPORTED_TYPES},
                         buckets=buckets)
-    stage = session.stage / kind
+    stage = session.stage / kind   # the staged inputs and the matched records' parts
+    stage.mkdir(parents=True, exist_ok=True)
     if buckets == 1:
         sources = [(m_select, p_select)]
     else:
@@ -226,12 +227,12 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
             SELECT * FROM {r}
             WHERE (diff_type <> '{F000}' OR m_saler_other IS NOT NULL) AND {USABLE}""",
                 first=index == 0)
-        parts.append(path.with_name(f".{path.name}.{index}"))
+        parts.append(stage / f"matched-{index}.csv")
         session.sql(f"COPY (SELECT {columns} FROM {r} WHERE diff_type = '{F000}') "
                     f"TO {quote(parts[-1])} (FORMAT csv, HEADER false)")
         session.sql(f"DROP TABLE {r}")
-    shutil.rmtree(stage, ignore_errors=True)
     _write_recon(session, kind, path, parts)
+    shutil.rmtree(stage, ignore_errors=True)
     _condense(session, kind, result, report_rows)
     return result
 

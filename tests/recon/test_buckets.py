@@ -43,7 +43,22 @@ def test_the_result_file_has_every_record_of_every_bucket(reconcile, monkeypatch
         monkeypatch.setattr("os.sendfile", refuse)
     outcome, out = reconcile(seed_recon_files())
     assert outcome.status == "DONE" and outcome.document["buckets"]["pay"] > 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "audit.csv", "pay_recon.csv", "report.html", "summary.json", "withdraw_recon.csv"]
     rows = (out / "pay_recon.csv").read_text().splitlines()
     assert rows[0].startswith("request_id,response_id,")
     assert sorted(row.split(",")[1] + " " + row.split(",")[6] for row in rows[1:]) == [
         "response_id_1 F000", "response_id_2 F114", "response_id_3 F115", "response_id_4 F113"]
+
+
+@pytest.mark.parametrize("options", [64], indirect=True)
+def test_a_run_that_fails_midway_leaves_no_file_in_the_out_folder(reconcile, monkeypatch, tmp_path):
+    from tests.recon.support import seed_recon_files
+
+    def fail(*args):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(pairing, "_append_file", fail)
+    with pytest.raises(RuntimeError):
+        reconcile(seed_recon_files())
+    left = [p.name for p in tmp_path.glob("out*/*")] + [p.name for p in tmp_path.glob("out*/.*")]
+    assert left == []
