@@ -9,7 +9,7 @@ import app as paysettle
 from chalicelib import clock
 from chalicelib.recon import service
 from chalicelib.recon.store import RUNNING
-from tests.recon.support import orders, read_csv, seed_audit_files, seed_recon_files
+from tests.recon.support import orders, seed_audit_files, seed_recon_files
 
 
 def _handle_all(ctx, stack):
