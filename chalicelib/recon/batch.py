@@ -58,7 +58,10 @@ def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) 
         try:
             figures = engine.run(batch_dir, out_dir, options)
         except Exception:
-            checking.result()  # raises InvalidBatch if the manifests and files disagree
+            # Whatever the engine failed on (a parse error, a missing column, a file that is
+            # not there), a manifest problem with the same files is the answer if there is one:
+            # result() raises it as InvalidBatch; otherwise the engine's own error propagates.
+            checking.result()
             raise
         facts, checked = checking.result()
     return facts, figures, checked

@@ -6,6 +6,7 @@ numbers); amounts become BIGINT only through `amount_sql`'s strict pattern.
 import re
 import shutil
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +35,7 @@ def size_bytes(text: Optional[str]) -> Optional[int]:
     match = _SIZE.fullmatch(text or "")
     if not match:
         return None
-    return int(float(match.group(1)) * _UNIT[(match.group(2) or "").upper()])
+    return int(Decimal(match.group(1)) * _UNIT[(match.group(2) or "").upper()])
 
 
 class Session:

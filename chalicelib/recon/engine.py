@@ -185,8 +185,7 @@ def run(batch_dir: Path, out_dir: Path, options: EngineOptions) -> dict:
                 files[spec.label], found = _errors_for(session, spec, result.rejects[spec.side],
                                                        *result.counts[spec.side])
                 errors.extend(found)
-            kinds[kind] = dict(result.summary)
-            kinds[kind][DUPLICATE] = dict(result.summary[DUPLICATE], response_ids=result.duplicated)
+            kinds[kind] = result.summary
             discrepancies[kind] = result.top
             timings[kind] = int((time.monotonic() - started) * 1000)
             buckets[kind] = result.buckets

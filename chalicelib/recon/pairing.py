@@ -43,7 +43,7 @@ class KindResult:
     """What the engine needs of one kind once its result file is written."""
     rejects: Dict[str, str]                       # side -> DuckDB rejects table
     counts: Dict[str, List[int]]                  # side -> [rows parsed, rows usable]
-    summary: Dict[str, dict]                      # diff type -> count and amount sums
+    summary: Dict[str, dict]                      # diff type -> count, sums (DUPLICATE: ids too)
     duplicated: int = 0                           # response_ids listed as DUPLICATE
     top: List[dict] = field(default_factory=list)  # the largest discrepancies
     buckets: int = 1
@@ -234,6 +234,7 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     _write_recon(session, kind, path, parts)
     shutil.rmtree(stage, ignore_errors=True)
     _condense(session, kind, result, report_rows)
+    result.summary[DUPLICATE]["response_ids"] = result.duplicated
     return result
 
 
