@@ -10,6 +10,7 @@ from chalicelib.merchant import context as merchant_context
 from chalicelib.merchant import resolver as merchant_resolver
 from chalicelib.merchant import service as merchant
 from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
+from chalicelib.merchant.messages import idempotency_key as merchant_idempotency_key
 from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
@@ -202,15 +203,17 @@ def reconcile(event):
 @app.route("/merchant/pay", methods=["POST"])
 @handled
 def merchant_pay():
+    key = merchant_idempotency_key(app.current_request.headers)
     request = parse(MerchantPayRequest, app.current_request.raw_body)
-    return json_response(merchant.place(merchant_context.from_environment(), request).view())
+    return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
 
 
 @app.route("/merchant/withdraw", methods=["POST"])
 @handled
 def merchant_withdraw():
+    key = merchant_idempotency_key(app.current_request.headers)
     request = parse(MerchantWithdrawRequest, app.current_request.raw_body)
-    return json_response(merchant.place(merchant_context.from_environment(), request).view())
+    return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
 
 
 @app.route("/merchant/orders/{request_id}", methods=["GET"])

@@ -14,6 +14,7 @@ class ErrorCode(Enum):
     BODY_TOO_LARGE = (1003, 400, "request body is too large")
     REENTRY_MISMATCH = (1030, 409, "请求重入参数校验失败: request_id was already used with other parameters")
     TRANSACTION_CONFLICT = (1031, 409, "another transaction was already notified for this payment_order_id")
+    IDEMPOTENCY_KEY_REUSED = (1032, 422, "this Idempotency-Key was already used for a different request")
     INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
     # Trade settlement (chalicelib/payments/trades/rules.py): one code per rule of the seed.
     FEE_FIELDS_NOT_TOGETHER = (2101, 422, "fee_type, fee_settlement_type and pay_mode are given together or not at all")

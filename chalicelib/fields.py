@@ -12,6 +12,7 @@ _DIGITS = re.compile(r"[1-9][0-9]*")
 _REQUEST_ID = re.compile(r"[0-9]{20}")
 _REQUEST_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _SALER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 REQUEST_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 ID_TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
@@ -66,6 +67,13 @@ def saler_id(value: str) -> str:
     return value
 
 
+def idempotency_key(value: str) -> str:
+    """A caller's key for one request (a UUID fits): retries of the request carry it again."""
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise ValueError("must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-', '.' or ':'")
+    return value
+
+
 # -- The same rules as JSON-Schema patterns, for the API documentation ---------------------
 #
 # The parsers above are the rules; these regular expressions describe exactly the strings they
@@ -109,4 +117,5 @@ def decimal_at_most(limit: int) -> str:
 REQUEST_TIME_PATTERN = f"^{_date_pattern('-')} {_time_pattern(':')}$"
 REQUEST_ID_PATTERN = f"^{_date_pattern('')}{_time_pattern('')}[0-9]{{6}}$"
 SALER_ID_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
 AMOUNT_STRING_PATTERN = f"^{decimal_at_most(MAX_AMOUNT_FEN)}$"

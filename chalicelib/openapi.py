@@ -94,10 +94,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Param:
-    """A path or query parameter, its schema taken from a (pydantic-annotated) type."""
+    """A path, query or header parameter, its schema taken from a (pydantic-annotated) type."""
     name: str
     type: Any
-    location: Literal["path", "query"] = "path"
+    location: Literal["path", "query", "header"] = "path"
     description: str = ""
     required: bool = True
 

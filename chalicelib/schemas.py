@@ -42,6 +42,11 @@ SalerId = Annotated[str, AfterValidator(checked(fields.saler_id)), Field(
     description="The receiving user's account: 1-64 characters of A-Z a-z 0-9 _ - .",
     examples=["saler2"],
     json_schema_extra={"pattern": fields.SALER_ID_PATTERN})]
+IdempotencyKey = Annotated[str, AfterValidator(checked(fields.idempotency_key)), Field(
+    description=("Optional. The caller's key for this request, e.g. a UUID: a retry with the same "
+                 "key and body gets the first request's order instead of placing another one."),
+    examples=["3f0c5b8e-8d44-4c1e-9a55-1d6c0f2a7b10"],
+    json_schema_extra={"pattern": fields.IDEMPOTENCY_KEY_PATTERN})]
 # Before: a string of digits becomes the integer (strict mode would refuse it as a string).
 AmountFen = Annotated[int, BeforeValidator(checked(fields.amount_fen)), WithJsonSchema({
     "description": ("An amount in fen (分): a JSON integer or a string of the digits 0-9, "

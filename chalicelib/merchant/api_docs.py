@@ -6,8 +6,8 @@ from pydantic import BaseModel, Field
 from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from ..payments.api_docs import AmountString
-from ..schemas import RequestId, RequestTime, SalerId
-from .messages import MerchantPayRequest, MerchantWithdrawRequest
+from ..schemas import IdempotencyKey, RequestId, RequestTime, SalerId
+from .messages import IDEMPOTENCY_KEY_HEADER, MerchantPayRequest, MerchantWithdrawRequest
 
 
 class MerchantOrderView(BaseModel):
@@ -25,20 +25,28 @@ class MerchantOrderView(BaseModel):
     response_code: Optional[Literal["SUCCESS", "FAIL"]] = Field(description="null until answered")
     response_msg: Optional[str] = Field(description="null until answered")
     attempts: int = Field(ge=0, description="messages sent to the payment API for this order")
+    idempotency_key: Optional[str] = Field(description="the Idempotency-Key it was placed with, or null")
 
 
 MERCHANT_PAY_ANSWER = {
     "request_id": "20190829171520123456", "request_time": "2019-08-29 17:15:20", "kind": "PAY",
     "saler_id": "saler2", "total_fee": "100", "state": "SUCCESS",
     "response_id": "20190829171525654321", "response_time": "2019-08-29 17:15:25",
-    "response_code": "SUCCESS", "response_msg": "OK", "attempts": 1}
+    "response_code": "SUCCESS", "response_msg": "OK", "attempts": 1,
+    "idempotency_key": "3f0c5b8e-8d44-4c1e-9a55-1d6c0f2a7b10"}
 MERCHANT_WITHDRAW_ANSWER = {
     "request_id": "20190829171621334455", "request_time": "2019-08-29 17:16:21", "kind": "WITHDRAW",
     "saler_id": "saler1", "withdraw_money": "100", "state": "FAIL",
     "response_id": "20190829171630554433", "response_time": "2019-08-29 17:16:30",
-    "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message, "attempts": 1}
-BODY_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
-                 ErrorCode.BUSY)
+    "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message, "attempts": 1,
+    "idempotency_key": None}
+PLACE_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
+                  ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY)
+KEY = [Param(IDEMPOTENCY_KEY_HEADER, IdempotencyKey, location="header", required=False,
+             description=("Makes retries safe: the first request with a key places the order; "
+                          "a request with the same key and body gets that order (an UNKNOWN one "
+                          "resolved first), 409 while it is still being sent, and 422 with "
+                          "another body. Without it, every request places a new order."))]
 TO_ORDER = {"GetMerchantOrder": ("getMerchantOrder", {"request_id": "$response.body#/request_id"})}
 
 OPERATIONS = [
@@ -48,21 +56,21 @@ OPERATIONS = [
         description=("Builds the seed's pay request (request_time now, a new request_id), stores "
                      "it (INIT), sends it and stores the answer. A lost answer leaves the order "
                      "UNKNOWN; it is resolved by re-sending the identical message."),
-        request=MerchantPayRequest,
+        request=MerchantPayRequest, params=KEY,
         request_examples={"seed": ("The seed's saler and amount",
                                    {"saler_id": "saler2", "total_fee": "100"})},
         ok=Reply("The merchant order.", MerchantOrderView,
                  examples={"answered": MERCHANT_PAY_ANSWER}, links=TO_ORDER),
-        errors=BODY_REFUSALS),
+        errors=PLACE_REFUSALS),
     Operation(
         "POST", "/merchant/withdraw", "merchantWithdraw",
         "The merchant sends a withdraw to the payment API", "merchant",
-        request=MerchantWithdrawRequest,
+        request=MerchantWithdrawRequest, params=KEY,
         request_examples={"seed": ("The seed's saler and amount",
                                    {"saler_id": "saler1", "withdraw_money": "100"})},
         ok=Reply("The merchant order (FAIL when the balance does not cover it).", MerchantOrderView,
                  examples={"balance too low": MERCHANT_WITHDRAW_ANSWER}, links=TO_ORDER),
-        errors=BODY_REFUSALS),
+        errors=PLACE_REFUSALS),
     Operation(
         "GET", "/merchant/orders/{request_id}", "getMerchantOrder", "A merchant order", "merchant",
         description="An UNKNOWN order is resolved first, by re-sending its identical message.",

@@ -3,12 +3,16 @@
 The merchant makes `request_time` and `request_id` itself; the caller gives only
 the saler and the amount, checked by the same rules as the payment API's
 (`chalicelib.fields`), so a request the merchant accepts is one the payment API
-accepts.
+accepts; and, optionally, an `Idempotency-Key` header that makes its retries safe.
 """
-from typing import ClassVar
+from typing import ClassVar, Mapping, Optional
 
+from .. import fields
+from ..errors import InvalidField
 from ..payments.orders import Kind
 from ..schemas import AmountFen, SalerId, StrictModel
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 class _MerchantRequest(StrictModel):
@@ -35,3 +39,15 @@ class MerchantWithdrawRequest(_MerchantRequest):
     @property
     def amount(self) -> int:
         return self.withdraw_money
+
+
+def idempotency_key(headers: Mapping[str, str]) -> Optional[str]:
+    """The request's Idempotency-Key (None without one). `headers` must look names up
+    case-insensitively, as Chalice's do."""
+    value = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if value is None:
+        return None
+    try:
+        return fields.idempotency_key(value)
+    except ValueError as exc:
+        raise InvalidField(IDEMPOTENCY_KEY_HEADER, str(exc)) from None

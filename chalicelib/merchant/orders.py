@@ -74,16 +74,17 @@ class MerchantOrder:
     response_code: Optional[str] = None
     response_msg: Optional[str] = None
     last_error: Optional[str] = None    # why the last send was lost (UNKNOWN only)
+    idempotency_key: Optional[str] = None  # the caller's Idempotency-Key, if it sent one
 
     # -- making and moving ---------------------------------------------------
 
     @classmethod
     def new(cls, kind: Kind, request_id: str, saler_id: str, amount: int,
-            moment: datetime) -> "MerchantOrder":
+            moment: datetime, idempotency_key: Optional[str] = None) -> "MerchantOrder":
         stamp = clock.iso_utc(moment)
         return cls(kind=kind, request_id=request_id, request_time=clock.message_time(moment),
                    saler_id=saler_id, amount=amount, state=State.INIT,
-                   created_at=stamp, updated_at=stamp)
+                   created_at=stamp, updated_at=stamp, idempotency_key=idempotency_key)
 
     def _moved(self, state: State, moment: datetime, **changes) -> "MerchantOrder":
         if self.state.final:
@@ -110,6 +111,10 @@ class MerchantOrder:
             cutoff = clock.iso_utc(now - timedelta(seconds=stranded_after_seconds))
             return self.created_at <= cutoff
         return False
+
+    def same_request(self, kind: Kind, saler_id: str, amount: int) -> bool:
+        """Whether a request for (kind, saler_id, amount) is the one this order was made for."""
+        return (self.kind, self.saler_id, self.amount) == (kind, saler_id, amount)
 
     # -- what is sent, stored and shown ----------------------------------------
 
@@ -156,7 +161,7 @@ class MerchantOrder:
                 self.kind.amount_field: str(self.amount), "state": self.state.value,
                 "response_id": self.response_id, "response_time": self.response_time,
                 "response_code": self.response_code, "response_msg": self.response_msg,
-                "attempts": self.attempts}
+                "attempts": self.attempts, "idempotency_key": self.idempotency_key}
 
 
 def success_day_key(kind: Kind, day: str) -> str:

@@ -2,6 +2,9 @@
 
 Outcomes, all named:
 * `insert`: stored, or `RequestIdTaken` (the conditional put found the id used);
+* `insert_keyed`: the order and its caller's idempotency key stored in one transaction;
+  or `KeyUsed` carrying the request_id the key already names; or `RequestIdTaken`;
+  or `KeyContended` when concurrent transactions on the key kept cancelling this one;
 * `get`: the order (read consistently), or None;
 * `save`: the transition stored, or `AlreadyFinal` carrying the order as stored,
   when a concurrent writer made it SUCCESS or FAIL first. The update is
@@ -10,15 +13,22 @@ Outcomes, all named:
 * `unresolved_page`: INIT and UNKNOWN orders of one kind created before a
   cutoff, oldest first, from the sparse `unresolved` index, with a cursor.
 
+An idempotency key is a guard item in the same table, its `request_id` attribute being
+`IDEMPOTENCY#<key>` (never 20 digits, so never an order's) and `order_request_id` the
+order's. Like the order it is never deleted: the key lives as long as the business
+record. It has no index attribute, so the sparse indexes never list it.
+
 The sparse index keys are written from the order's own state on every change:
 `unresolved_kind` is removed when the order becomes final, `success_day` set
 when it becomes SUCCESS.
 """
+import random
+import time
 from typing import Any, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import error_code, from_item, to_item, values
+from ..dynamo import TransactionCancelled, error_code, from_item, to_item, transact_write, values
 from .orders import UNRESOLVED_INDEX, MerchantOrder, State
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -29,6 +39,27 @@ _CHANGING = ("state", "updated_at", "attempts", "response_id", "response_time",
 
 class RequestIdTaken(Exception):
     """An order with this request_id already exists."""
+
+
+class KeyUsed(Exception):
+    """The idempotency key already names an order (`request_id`)."""
+
+    def __init__(self, key: str, request_id: str):
+        super().__init__(f"idempotency key {key!r} names order {request_id}")
+        self.request_id = request_id
+
+
+class KeyContended(Exception):
+    """Concurrent transactions on the same idempotency key cancelled every attempt."""
+
+
+# Attempts of the keyed insert while concurrent transactions on the key cancel it.
+KEYED_ATTEMPTS = 6
+GUARD, ORDER = 0, 1
+
+
+def key_guard(key: str) -> str:
+    return f"IDEMPOTENCY#{key}"
 
 
 class AlreadyFinal(Exception):
@@ -52,6 +83,42 @@ class MerchantOrders:
             if error_code(error) == CONDITION_FAILED:
                 raise RequestIdTaken(order.request_id) from None
             raise
+
+    def insert_keyed(self, order: MerchantOrder, key: str) -> None:
+        """Store the order and its key's guard together, each only if new."""
+        guard = {"request_id": key_guard(key), "order_request_id": order.request_id,
+                 "created_at": order.created_at}
+        items = [
+            {"Put": {"TableName": self.table, "Item": to_item(guard),
+                     "ConditionExpression": "attribute_not_exists(request_id)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Put": {"TableName": self.table, "Item": to_item(order.to_record()),
+                     "ConditionExpression": "attribute_not_exists(request_id)"}},
+        ]
+        for attempt in range(KEYED_ATTEMPTS):
+            try:
+                transact_write(self.dynamodb, items)
+                return
+            except TransactionCancelled as cancelled:
+                if cancelled.condition_failed(GUARD):
+                    stored = cancelled.old_item(GUARD) or self._guard(key)
+                    if stored is None:  # nothing deletes a guard: a real fault
+                        raise
+                    raise KeyUsed(key, stored["order_request_id"]) from None
+                if cancelled.condition_failed(ORDER):
+                    raise RequestIdTaken(order.request_id) from None
+                if not cancelled.conflicted:
+                    raise
+            # Another transaction on the key is under way: once it is done, the guard's
+            # condition tells who won.
+            time.sleep(random.random() * 0.01 * 2 ** attempt)
+        raise KeyContended(key)
+
+    def _guard(self, key: str) -> Optional[dict]:
+        answer = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
+                                        Key=to_item({"request_id": key_guard(key)}))
+        item = answer.get("Item")
+        return from_item(item) if item else None
 
     def get(self, request_id: str) -> Optional[MerchantOrder]:
         answer = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,

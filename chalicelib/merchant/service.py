@@ -15,6 +15,17 @@ the outcome. Outcomes, all named:
   failed: nothing was sent. When storing the outcome failed, the order stays
   INIT and is resolved like a sender that died.
 
+With an idempotency key (the caller's `Idempotency-Key` header), the order and
+the key are stored together, and a request whose key is already stored places
+nothing. Its outcomes:
+* the key's order, as `find` gives it (an UNKNOWN or stranded INIT order is
+  resolved first): the request was the same kind, saler_id and amount;
+* IDEMPOTENCY_KEY_REUSED (422 / 1032): the key's order is for something else;
+* REENTRY_IN_PROGRESS (409 / 3002): the key's order is INIT and its sender is
+  still waiting for the payment API; the same request may be sent again later;
+* BUSY (503) when concurrent requests with the key kept cancelling each other.
+Without a key, every request places a new order.
+
 `find(ctx, request_id)`: the order; an UNKNOWN order, or an INIT order whose
 sender must have died, is resolved first. Outcomes: the order as stored after
 the attempt; INVALID_FIELD for a malformed request_id; MERCHANT_ORDER_NOT_FOUND.
@@ -27,27 +38,32 @@ the first stores it, the others find the order final (`AlreadyFinal`) and
 return what is stored.
 """
 import logging
+from typing import Optional
 
 from .. import fields
 from ..errors import ErrorCode, InvalidField, PaySettleError
 from ..logs import log
 from . import payment_client
 from .context import Merchant
+from .messages import IDEMPOTENCY_KEY_HEADER
 from .orders import MerchantOrder
-from .repository import AlreadyFinal, RequestIdTaken
+from .repository import AlreadyFinal, KeyContended, KeyUsed, RequestIdTaken
 
 # Draws of a fresh request id before giving up (a collision needs the same second
 # and the same 6 random digits: a second draw practically never collides).
 MAX_ID_DRAWS = 10
 
 
-def _store_new(ctx: Merchant, request) -> MerchantOrder:
+def _store_new(ctx: Merchant, request, key: Optional[str]) -> MerchantOrder:
     for _ in range(MAX_ID_DRAWS):
         moment = ctx.now()
         order = MerchantOrder.new(request.kind, ctx.new_request_id(moment), request.saler_id,
-                                  request.amount, moment)
+                                  request.amount, moment, idempotency_key=key)
         try:
-            ctx.orders.insert(order)
+            if key is None:
+                ctx.orders.insert(order)
+            else:
+                ctx.orders.insert_keyed(order, key)
             return order
         except RequestIdTaken:
             log("merchant.request_id_collision", request_id=order.request_id)
@@ -85,9 +101,36 @@ def _send(ctx: Merchant, order: MerchantOrder) -> MerchantOrder:
     return _record(ctx, order, ctx.payment.send(order.kind, order.message()))
 
 
-def place(ctx: Merchant, request) -> MerchantOrder:
-    """Store INIT, send, store the outcome (SUCCESS | FAIL | UNKNOWN)."""
-    return _send(ctx, _store_new(ctx, request))
+def place(ctx: Merchant, request, idempotency_key: Optional[str] = None) -> MerchantOrder:
+    """Store INIT, send, store the outcome (SUCCESS | FAIL | UNKNOWN); or, for a key
+    already stored, the key's order."""
+    try:
+        order = _store_new(ctx, request, idempotency_key)
+    except KeyUsed as used:
+        return _placed_before(ctx, request, used.request_id)
+    except KeyContended:
+        raise PaySettleError(ErrorCode.BUSY, field=IDEMPOTENCY_KEY_HEADER,
+                             detail="concurrent requests with this key; retry the same request") from None
+    return _send(ctx, order)
+
+
+def _placed_before(ctx: Merchant, request, request_id: str) -> MerchantOrder:
+    order = ctx.orders.get(request_id)
+    if order is None:  # the key and its order were stored in one transaction
+        raise RuntimeError(f"idempotency key names a missing order {request_id}")
+    if not order.same_request(request.kind, request.saler_id, request.amount):
+        log("merchant.idempotency_key_reused", request_id=order.request_id)
+        raise PaySettleError(ErrorCode.IDEMPOTENCY_KEY_REUSED, field=IDEMPOTENCY_KEY_HEADER,
+                             detail=f"names order {order.request_id}, placed for another kind, "
+                                    "saler_id or amount")
+    log("merchant.idempotent_replay", request_id=order.request_id, state=order.state.value)
+    if order.needs_resolution(ctx.now(), ctx.stranded_after_seconds):
+        return resolve(ctx, order)
+    if not order.state.final:
+        raise PaySettleError(ErrorCode.REENTRY_IN_PROGRESS, field=IDEMPOTENCY_KEY_HEADER,
+                             detail=f"order {order.request_id} is still being sent; "
+                                    "send the same request again later")
+    return order
 
 
 def resolve(ctx: Merchant, order: MerchantOrder) -> MerchantOrder:

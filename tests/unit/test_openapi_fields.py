@@ -112,6 +112,13 @@ def test_saler_id_pattern_agrees_with_the_parser(value):
 
 
 @MANY
+@given(st.text(st.sampled_from(string.ascii_letters[:3] + string.digits[:3] + "_.:-#/ \n键"),
+               max_size=70) | st.text(min_size=60, max_size=70, alphabet="a:"))
+def test_idempotency_key_pattern_agrees_with_the_parser(value):
+    agree(fields.IDEMPOTENCY_KEY_PATTERN, fields.idempotency_key, value)
+
+
+@MANY
 @given(st.text(st.sampled_from("aZ9._-/ \n"), max_size=12) | st.text("a.", min_size=120, max_size=135))
 def test_batch_name_pattern_agrees_with_the_recon_rule(value):
     documented = matches(BATCH_NAME_PATTERN, value) and 1 <= len(value) <= 128

@@ -1,6 +1,7 @@
 """Sends one planned call to the merchant API and says what came back.
 
-One keep-alive `requests.Session` per thread. A merchant POST is NOT
+One keep-alive `requests.Session` per thread. The driver sends no
+Idempotency-Key (it measures what single calls do), so its POSTs are NOT
 idempotent: each one makes a new merchant order with a new request_id that the
 driver only learns from the answer. So a call is retried only when the request
 certainly never left this machine (the TCP connection could not be opened, or

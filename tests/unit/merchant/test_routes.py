@@ -7,10 +7,10 @@ import pytest
 import app as paysettle
 from infra.payment_link import PaymentLink
 from tests.unit.merchant.support import PaymentApiServer, committed_order, merchant_items, payment_orders
-from tests.unit.support import body_of
+from tests.unit.support import JSON, body_of
 
 VIEW_KEYS = {"request_id", "request_time", "kind", "saler_id", "state", "response_id",
-             "response_time", "response_code", "response_msg", "attempts"}
+             "response_time", "response_code", "response_msg", "attempts", "idempotency_key"}
 # The local stage's MERCHANT_PAYMENT_TIMEOUT_SECONDS is 2: a faulted call is held longer.
 LOCAL_HOLD_SECONDS = 2.5
 
@@ -69,6 +69,53 @@ def test_a_timeout_after_commit_over_http_is_unknown_and_a_get_resolves_it(stack
     assert resolved["response_id"] == committed["response_id"]
     assert resolved["attempts"] == 2
     assert len(payment_orders(stack, view["request_id"])) == 1
+
+
+def _keyed(api, route, body, key, header="Idempotency-Key"):
+    return api.post_raw(route, json.dumps(body).encode(), headers=dict(JSON, **{header: key}))
+
+
+def test_a_retried_trigger_with_its_idempotency_key_answers_the_same_order(stack, api, routed_link):
+    body = {"saler_id": "saler4", "total_fee": "12"}
+    first = _keyed(api, "/merchant/pay", body, "retry-1")
+    # Header names are case-insensitive.
+    again = _keyed(api, "/merchant/pay", body, "retry-1", header="idempotency-key")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert body_of(again) == body_of(first)
+    assert body_of(first)["idempotency_key"] == "retry-1"
+    assert len(payment_orders(stack)) == 1
+    assert routed_link.plan.status()["counters"]["forwarded"] == 1
+
+    other = _keyed(api, "/merchant/pay", dict(body, total_fee="13"), "retry-1")
+    assert other.status_code == 422
+    assert (body_of(other)["error_code"], body_of(other)["field"]) == (1032, "Idempotency-Key")
+    assert routed_link.plan.status()["counters"]["forwarded"] == 1
+
+
+def test_a_retry_after_a_lost_answer_over_http_resolves_the_order(stack, api, routed_link):
+    routed_link.plan.configure({"timeout_after_commit": 1.0, "seed": 5})
+    body = {"saler_id": "saler5", "withdraw_money": "1"}
+    lost = body_of(_keyed(api, "/merchant/withdraw", body, "w-1"))
+    assert lost["state"] == "UNKNOWN"
+    committed = committed_order(stack, lost["request_id"])
+    routed_link.plan.reset()
+
+    retried = body_of(_keyed(api, "/merchant/withdraw", body, "w-1"))
+
+    assert (retried["request_id"], retried["response_id"], retried["attempts"]) == \
+        (lost["request_id"], committed["response_id"], 2)
+    assert len(payment_orders(stack, lost["request_id"])) == 1
+
+
+@pytest.mark.parametrize("key", ["", "has space", "a/b", "x" * 65, "key\t1"])
+def test_a_malformed_idempotency_key_is_refused_and_nothing_is_stored_or_sent(
+        stack, api, routed_link, key):
+    response = _keyed(api, "/merchant/pay", {"saler_id": "saler1", "total_fee": "1"}, key)
+    assert response.status_code == 400
+    assert (body_of(response)["error_code"], body_of(response)["field"]) == (1001, "Idempotency-Key")
+    assert merchant_items(stack) == []
+    assert routed_link.plan.status()["counters"]["forwarded"] == 0
 
 
 def test_lookups_name_the_problem(stack, api, routed_link):
