@@ -50,3 +50,14 @@ def log(event: str, level: int = logging.INFO, **fields) -> None:
     record.update(_masked(fields))
     _logger.log(level, json.dumps(record, ensure_ascii=False, default=str,
                                   separators=(",", ":")))
+
+
+def count_metric(event: str, namespace: str, name: str, timestamp_ms: int,
+                 dimensions: dict, **fields) -> None:
+    """A count of 1 of the metric `namespace`/`name`, as a log line in CloudWatch's embedded
+    metric format: CloudWatch Logs publishes it once per dimension set, per `dimensions` and
+    (the empty set) for the whole namespace, which is what an alarm watches."""
+    directive = {"Namespace": namespace, "Dimensions": [sorted(dimensions), []],
+                 "Metrics": [{"Name": name, "Unit": "Count"}]}
+    log(event, _aws={"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive]},
+        **dimensions, **{name: 1}, **fields)

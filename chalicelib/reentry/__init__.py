@@ -35,13 +35,14 @@ The rules:
 * The lease outlives a whole channel call (connect + read timeouts + margin): a holder whose
   lease expired has already given up on its call.
 """
-from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, OPEN_STATES, RECEIVED, SUCCEEDED, UNKNOWN,
+from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, NEEDS_ATTENTION_METRIC, OPEN_STATES, RECEIVED, SUCCEEDED, UNKNOWN,
                      Failed, Record, Succeeded, Unknown)
 from .store import (CLAIMED, AlreadyFinal, Claimed, EffectRefused, Finished, InProgress, LeaseLost, Mismatch,
                     Reentry, Replayed, Scheduled)
 from .attempt import attempt
 
 __all__ = ["CLAIMED", "CANCELLED", "Scheduled", "RECEIVED", "IN_FLIGHT", "SUCCEEDED", "FAILED", "UNKNOWN", "NEEDS_ATTENTION",
+           "NEEDS_ATTENTION_METRIC",
            "OPEN_STATES", "Record", "Succeeded", "Failed", "Unknown", "Reentry", "Claimed",
            "Replayed", "Mismatch", "InProgress", "EffectRefused", "Finished", "AlreadyFinal",
            "LeaseLost", "attempt"]

@@ -10,6 +10,8 @@ SUCCEEDED = "SUCCEEDED"          # the channel applied it (final)
 FAILED = "FAILED"                # the channel refused definitively; nothing moved (may be executed again)
 UNKNOWN = "UNKNOWN"              # the answer was lost: re-send the same request with the same number
 NEEDS_ATTENTION = "NEEDS_ATTENTION"  # UNKNOWN after the sweeper's bounded tries; a caller may still re-send
+# The CloudWatch metric counting records given NEEDS_ATTENTION (an alarm per namespace watches it).
+NEEDS_ATTENTION_METRIC = "NeedsAttention"
 CANCELLED = "CANCELLED"          # never sent, and never will be (e.g. a delayed sharing cancelled by a refund)
 
 OPEN_STATES = (RECEIVED, IN_FLIGHT, UNKNOWN)          # in the sweeper's `open` index

@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 from .. import clock
 from ..channel import port
 from ..dynamo import error_code, from_item, to_item, values
-from ..logs import log
-from ..reentry import Claimed, LeaseLost, SUCCEEDED, attempt
+from ..logs import count_metric, log
+from ..reentry import NEEDS_ATTENTION_METRIC, Claimed, LeaseLost, SUCCEEDED, attempt
 from . import orders, refunds
 from .common import FOLLOW_INDEX, unfollow_item
 from .context import SHARING, SHARING_RETURN, Sharing
@@ -110,12 +110,9 @@ def _give_up(ctx: Sharing, store, record, report: SchedulerReport) -> None:
     report.needs_attention += 1
     log("sharing_scheduler.needs_attention", level=logging.ERROR, kind=record.kind, pk=record.pk,
         outbound_no=record.outbound_no, sends=record.sends, last_error=record.last_error)
-    # CloudWatch Embedded Metric Format: CloudWatch Logs turns this line into the metric.
-    log("sharing_scheduler.needs_attention_metric",
-        _aws={"Timestamp": int(ctx.now().timestamp() * 1000),
-              "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [["Kind"]],
-                                     "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}]},
-        Kind=record.kind, NeedsAttention=1, pk=record.pk, outbound_no=record.outbound_no)
+    count_metric("sharing_scheduler.needs_attention_metric", METRIC_NAMESPACE, NEEDS_ATTENTION_METRIC,
+                 int(ctx.now().timestamp() * 1000), {"Kind": record.kind},
+                 pk=record.pk, outbound_no=record.outbound_no)
 
 
 def _follow_sharing(ctx: Sharing, record_pk: str) -> bool:

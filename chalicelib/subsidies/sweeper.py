@@ -19,8 +19,8 @@ import logging
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..logs import log
-from ..reentry import (FAILED, SUCCEEDED, Claimed, LeaseLost, Record, attempt)
+from ..logs import count_metric, log
+from ..reentry import (FAILED, NEEDS_ATTENTION_METRIC, SUCCEEDED, Claimed, LeaseLost, Record, attempt)
 from .context import RETURN, SUBSIDY, Subsidies
 from .service import _channel_outcome, _return_effects
 from .messages import SubsidyReturnRequest
@@ -79,13 +79,9 @@ def _give_up(ctx: Subsidies, kind: str, record: Record, report: SweepReport) -> 
     log("subsidy_sweeper.needs_attention", level=logging.ERROR, kind=kind, pk=record.pk,
         outbound_no=record.outbound_no, sends=record.sends, sweeps=record.sweeps,
         last_error=record.last_error)
-    # CloudWatch Embedded Metric Format: CloudWatch Logs turns this line into the metric.
-    stamp = int(ctx.now().timestamp() * 1000)
-    log("subsidy_sweeper.needs_attention_metric",
-        _aws={"Timestamp": stamp,
-              "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [["Kind"]],
-                                     "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}]},
-        Kind=kind, NeedsAttention=1, pk=record.pk, outbound_no=record.outbound_no)
+    count_metric("subsidy_sweeper.needs_attention_metric", METRIC_NAMESPACE, NEEDS_ATTENTION_METRIC,
+                 int(ctx.now().timestamp() * 1000), {"Kind": kind},
+                 pk=record.pk, outbound_no=record.outbound_no)
 
 
 def sweep_one(ctx: Subsidies, kind: str, record: Record, report: SweepReport) -> None:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.reentry import NEEDS_ATTENTION_METRIC
+from chalicelib.sharing import scheduler as sharing_scheduler
+from chalicelib.subsidies import sweeper as subsidy_sweeper
+
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = Path(sys.executable).with_name("chalice")
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -149,6 +153,28 @@ def _of_type(template, kind):
     found = {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
     assert found, kind
     return found
+
+
+def test_every_alarm_notifies_the_alarm_topic(packaged):
+    template = _template(packaged)
+    alarms = _of_type(template, "AWS::CloudWatch::Alarm")
+    assert {"CreditDeadLetterAlarm", "ReconDeadLetterAlarm", "RefundDeadLetterAlarm",
+            "SubsidyNeedsAttentionAlarm", "SharingNeedsAttentionAlarm"} <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    assert template["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+@pytest.mark.parametrize("alarm,namespace", [("SubsidyNeedsAttentionAlarm", subsidy_sweeper.METRIC_NAMESPACE),
+                                             ("SharingNeedsAttentionAlarm", sharing_scheduler.METRIC_NAMESPACE)])
+def test_needs_attention_alarms_watch_the_metric_the_code_emits(packaged, alarm, namespace):
+    properties = _template(packaged)["Resources"][alarm]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, NEEDS_ATTENTION_METRIC)
+    # The code emits the count with no dimension too (chalicelib.logs.count_metric): the alarm
+    # watches that series, so every kind of record trips it.
+    assert "Dimensions" not in properties
+    assert (properties["Statistic"], properties["Threshold"], properties["ComparisonOperator"]) == \
+        ("Sum", 0, "GreaterThanThreshold")
 
 
 def test_every_queue_is_encrypted_at_rest(packaged):

@@ -8,6 +8,7 @@ import pytest
 from chalicelib.errors import ErrorCode
 from chalicelib.sharing import orders, refunds, scheduler
 from chalicelib.sharing.common import SharingError
+from chalicelib.sharing.context import SHARING
 from chalicelib.sharing.messages import RefundNotification, SharingRequest
 from tests.sharing.support import next_id, refund_notice, sharing_body, wait_until
 from tests.subsidies.support import HOLD_MS
@@ -147,6 +148,11 @@ def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx,
     view = orders.view(ctx, order)
     assert view["state"] == "UNKNOWN" and view["sends"] == 1 + ctx.scheduler_max_tries
     assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [f"SHARING#{order}"]
+    [metric] = log_lines.events("sharing_scheduler.needs_attention_metric")
+    assert (metric["Kind"], metric["NeedsAttention"], metric["pk"]) == (SHARING, 1, f"SHARING#{order}")
+    assert metric["_aws"]["CloudWatchMetrics"] == [{
+        "Namespace": "PaySettle/Sharing", "Dimensions": [["Kind"], []],
+        "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}]
     scheduler.run(ctx)
     assert orders.view(ctx, order)["sends"] == 1 + ctx.scheduler_max_tries     # out of the index
     orders.share(ctx, request)                                                  # the business line's re-send

@@ -121,7 +121,9 @@ def test_the_sweeper_gives_up_after_its_bounded_tries_and_says_so(ctx, channel, 
     assert line["level"] == "ERROR" and line["outbound_no"] == view["paymentSubsidiesId"]
     [metric] = log_lines.events("subsidy_sweeper.needs_attention_metric")
     assert metric["NeedsAttention"] == 1 and metric["Kind"] == "SUBSIDY"
-    assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "NeedsAttention", "Unit": "Count"}]
+    [directive] = metric["_aws"]["CloudWatchMetrics"]
+    assert directive == {"Namespace": "PaySettle/Subsidies", "Dimensions": [["Kind"], []],
+                         "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}
     assert sweeper.run(ctx).examined == 0                 # out of the sweeper's index
     # Still never failed, never re-numbered: the business line's retry re-sends and finishes it.
     data = service.create(ctx, request)
