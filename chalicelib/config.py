@@ -6,6 +6,7 @@ and is read when asked for, never at import time: `chalice.test.Client` and the
 local stack set the environment only around a call.
 """
 import os
+import re
 from dataclasses import dataclass
 
 # The largest amount one pay or withdraw may carry: 100,000,000.00 yuan in fen.
@@ -15,7 +16,7 @@ MAX_BODY_BYTES = 4096
 
 
 class MissingSetting(RuntimeError):
-    """A required environment variable is not set."""
+    """A required environment variable is not set, or not usable."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,20 @@ def _required(name: str) -> str:
     return value
 
 
+# A merchant (tenant) id is part of every record key ("<tenant>#..."): a "#" in it would let one
+# merchant's keys run into another's.
+_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _default_merchant() -> str:
+    """DEFAULT_MERCHANT: the merchant whose records the stage keeps (default "default")."""
+    value = os.environ.get("DEFAULT_MERCHANT") or "default"
+    if not _TENANT.fullmatch(value):
+        raise MissingSetting(f"environment variable DEFAULT_MERCHANT must be 1 to 64 characters of "
+                             f"A-Z a-z 0-9 _ - . (it becomes part of every record's key), not {value!r}")
+    return value
+
+
 def _integer(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
@@ -46,7 +61,7 @@ def settings() -> Settings:
         orders_table=_required("ORDERS_TABLE"),
         ledger_table=_required("LEDGER_TABLE"),
         credit_queue_url=_required("CREDIT_QUEUE_URL"),
-        default_merchant=os.environ.get("DEFAULT_MERCHANT", "default"),
+        default_merchant=_default_merchant(),
         credit_grace_seconds=_integer("CREDIT_GRACE_SECONDS", 120),
         aggregator_max_credits=_integer("AGGREGATOR_MAX_CREDITS", 2000),
         sweeper_max_orders=_integer("SWEEPER_MAX_ORDERS", 5000),
@@ -162,7 +177,7 @@ def export_settings() -> ExportSettings:
         bucket=_required("EXPORT_BUCKET"),
         tmp_dir=os.environ.get("EXPORT_TMP_DIR") or tempfile.gettempdir(),
         page_size=_integer("EXPORT_PAGE_SIZE", 1000),
-        tenant=os.environ.get("DEFAULT_MERCHANT", "default"),
+        tenant=_default_merchant(),
         merchant_orders_table=os.environ.get("MERCHANT_ORDERS_TABLE", ""),
         orders_table=os.environ.get("ORDERS_TABLE", ""),
         ledger_table=os.environ.get("LEDGER_TABLE", ""),
@@ -246,7 +261,7 @@ class TradeSettings:
 def trade_settings() -> TradeSettings:
     return TradeSettings(trades_table=_required("TRADES_TABLE"),
                          ledger_table=_required("LEDGER_TABLE"),
-                         default_merchant=os.environ.get("DEFAULT_MERCHANT", "default"))
+                         default_merchant=_default_merchant())
 
 
 # Request signing (chalicelib/auth): who may call the center, and replay protection.
