@@ -33,7 +33,7 @@ from .formats import (AMOUNT_COLUMN, DUPLICATE, F000, F113, F114, F115, MERCHANT
                       FileSpec)
 
 REPORTED_TYPES = (F000, F113, F114, F115, DUPLICATE)
-ORDER_FIELDS = "k, request_id, saler_id, amount, row_id"
+STAGED_FIELDS = "k, request_id, saler_id, amount"
 _EMPTY_SIDE = ("SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS request_id, NULL::VARCHAR AS saler_id, "
                "NULL::BIGINT AS amount, NULL::BIGINT AS row_id WHERE false")
 
@@ -57,18 +57,19 @@ def bucket_count(merchant: FileSpec, payment: FileSpec, bucket_bytes: Optional[i
     return max(1, -(-size // bucket_bytes))
 
 
-def orders_select(session: Session, spec: FileSpec) -> Tuple[str, str]:
+def orders_select(session: Session, spec: FileSpec, numbered: bool = True) -> Tuple[str, str]:
     """A SELECT over one order file: its fields; `k`, the response_id of a usable row
-    (NULL for a row without response_id, saler_id or a valid amount); and `row_id`, a
-    number no other row of the session has (it tells identical copies of a row apart).
-    Returns it with the name of the file's rejects table."""
+    (NULL for a row without response_id, saler_id or a valid amount); and, if `numbered`,
+    `row_id`, a number no other row of the session has (it tells identical copies of a
+    row apart). Returns it with the name of the file's rejects table."""
     source, rejects = session.read_csv(spec)
     p = spec.positions
     # `k` is the only copy of the id carried through the join (an unusable row's id is not
     # needed: it is only counted, and errors.csv names it by line).
+    row_id = f", nextval('{ROW_IDS}') AS row_id" if numbered else ""
     select = f"""
         SELECT CASE WHEN saler_id IS NOT NULL AND amount IS NOT NULL THEN response_id END AS k,
-               request_id, saler_id, amount, nextval('{ROW_IDS}') AS row_id
+               request_id, saler_id, amount{row_id}
         FROM (SELECT {value_sql(p['response_id'])} AS response_id,
                      {value_sql(p['request_id'])} AS request_id,
                      {value_sql(p['saler_id'])} AS saler_id,
@@ -78,17 +79,24 @@ def orders_select(session: Session, spec: FileSpec) -> Tuple[str, str]:
 
 
 def _stage(session: Session, select: str, folder: Path, buckets: int) -> List[str]:
-    """Copy one side into Parquet partitioned by bucket; the SELECT of each bucket."""
+    """Copy one side into Parquet partitioned by bucket; the SELECT of each bucket, its rows
+    numbered by file and position (unique within the side's bucket, which is all the
+    duplicates need).
+
+    The stage is written uncompressed: it is read once, from the page cache, and snappy
+    cost more time than the smaller files save (benchmarks/RESULTS.md)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     session.sql(f"""
-        COPY (SELECT {ORDER_FIELDS}, CAST(hash(k) % {buckets} AS INTEGER) AS bucket
+        COPY (SELECT {STAGED_FIELDS}, CAST(hash(k) % {buckets} AS INTEGER) AS bucket
               FROM ({select}))
-        TO {quote(folder)} (FORMAT parquet, PARTITION_BY (bucket))""")
+        TO {quote(folder)} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION uncompressed)""")
     sources = []
     for index in range(buckets):
-        part = folder / f"bucket={index}"
-        sources.append(f"SELECT {ORDER_FIELDS} FROM read_parquet({quote(part / '*.parquet')}, "
-                       f"hive_partitioning = false)" if part.is_dir() else _EMPTY_SIDE)
+        files = sorted((folder / f"bucket={index}").glob("*.parquet"))
+        sources.append(" UNION ALL ".join(
+            f"SELECT {STAGED_FIELDS}, file_row_number + {number << 40} AS row_id "
+            f"FROM read_parquet({quote(path)}, file_row_number = true, hive_partitioning = false)"
+            for number, path in enumerate(files)) or _EMPTY_SIDE)
     return sources
 
 
@@ -200,8 +208,11 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     much the discrepancies move the payment side's figure away from the merchant's) for the
     audit; return the counts, sums and largest discrepancies."""
     buckets = bucket_count(merchant, payment, bucket_bytes)
-    m_select, m_rejects = orders_select(session, merchant)
-    p_select, p_rejects = orders_select(session, payment)
+    # Staged rows are numbered when read back: drawing from the sequence while the files
+    # are parsed costs more (benchmarks/RESULTS.md).
+    numbered = buckets == 1
+    m_select, m_rejects = orders_select(session, merchant, numbered)
+    p_select, p_rejects = orders_select(session, payment, numbered)
     result = KindResult(rejects={MERCHANT: m_rejects, PAYMENT: p_rejects},
                         counts={MERCHANT: [0, 0], PAYMENT: [0, 0]},
                         summary={d: {"count": 0, "merchant_amount": 0, "payment_amount": 0}
