@@ -16,9 +16,11 @@ seed and the same sequence of calls give the same faults):
 Control (never forwarded, never faulted):
 * `POST /_control/faults` `{"timeout_after_commit": 0.02, "timeout_before_commit": 0.0,
   "seed": 7}` (each key optional; a given seed restarts the draws) → the settings;
-* `GET /_control/faults` → the settings plus `counters`: `{"forwarded"` (answered
-  normally), `"timeout_after_commit", "timeout_before_commit"}` (the counters
-  are nested because they share the names of the settings);
+* `GET /_control/faults` → the settings plus `counters`: `{"forwarded"` (no fault
+  drawn), `"caller_gone"` (of those, the ones whose caller had hung up, its own
+  timeout spent, before the API answered: the answer is dropped),
+  `"timeout_after_commit", "timeout_before_commit"}` (the counters are nested
+  because they share the names of the settings);
 * `POST /_control/reset` → no faults, counters zero.
 
 A bad control body is answered 400 with `{"error": ...}`.
@@ -26,6 +28,8 @@ A bad control body is answered 400 with `{"error": ...}`.
 import http.client
 import json
 import random
+import select
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -39,6 +43,7 @@ from .loopback import LoopbackServer, LoopbackService
 CONTROL_PREFIX = "/_control/"
 FAULTS = ("timeout_after_commit", "timeout_before_commit")
 FORWARD = "forwarded"
+CALLER_GONE = "caller_gone"
 UPSTREAM_TIMEOUT_SECONDS = 30
 # Headers that describe one hop, not the message.
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -67,7 +72,7 @@ class FaultPlan:
         with self._lock:
             self._faults = Faults()
             self._random = random.Random(0)
-            self._counts = {FORWARD: 0, **{name: 0 for name in FAULTS}}
+            self._counts = {FORWARD: 0, CALLER_GONE: 0, **{name: 0 for name in FAULTS}}
 
     def configure(self, body: dict) -> dict:
         if not isinstance(body, dict):
@@ -111,6 +116,10 @@ class FaultPlan:
                 outcome = "timeout_before_commit"
             self._counts[outcome] += 1
             return outcome
+
+    def caller_gone(self) -> None:
+        with self._lock:
+            self._counts[CALLER_GONE] += 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,7 +185,30 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(502, {"error": f"payment API unreachable: {type(error).__name__}"})
         if outcome == "timeout_after_commit":
             return self._hold_and_close(outcome)
-        self._answer(status, answer, headers)
+        if self._caller_hung_up():
+            return self._drop_answer(status)
+        try:
+            self._answer(status, answer, headers)
+        except (BrokenPipeError, ConnectionResetError):  # hung up while the answer was sent
+            self._drop_answer(status)
+
+    def _caller_hung_up(self) -> bool:
+        """Whether the caller closed its end (a timed-out client does): its socket then reads
+        as at end of file. A client sends nothing else while it waits for the answer."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def _drop_answer(self, status: int) -> None:
+        # Not an error of the link: the caller's own timeout, which the merchant records as
+        # UNKNOWN. One JSON line instead of the socket server's traceback.
+        self.server.plan.caller_gone()
+        log("payment_link.caller_gone", method=self.command, path=self.path, status=status)
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _relay
 

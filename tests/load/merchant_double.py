@@ -41,7 +41,7 @@ class Faults:
     def __init__(self, forwarded: int = 0):
         self.lock = threading.Lock()
         self.settings = {"timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": 0}
-        self.counters = {"forwarded": forwarded, "timeout_after_commit": 0,
+        self.counters = {"forwarded": forwarded, "caller_gone": 0, "timeout_after_commit": 0,
                          "timeout_before_commit": 0}
         self.posts: List[dict] = []
         self._rng = random.Random(0)

@@ -168,8 +168,8 @@ def test_fault_mode_sets_the_link_reports_its_counters_and_restores_it():
     doc = result.to_dict()
     unknown = doc["operations"]["overall"]["outcomes"]["UNKNOWN"]
     assert 0 < unknown < 140
-    assert doc["faults"] == {"forwarded": 140 - unknown, "timeout_after_commit": unknown,
-                             "timeout_before_commit": 0}
+    assert doc["faults"] == {"forwarded": 140 - unknown, "caller_gone": 0,
+                             "timeout_after_commit": unknown, "timeout_before_commit": 0}
     assert len(result.unknown_request_ids) == unknown
     assert faults.posts[0] == {"timeout_after_commit": 0.25, "timeout_before_commit": 0.0,
                                "seed": 4}

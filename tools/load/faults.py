@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import requests
 
 CONTROL_PATH = "/_control/faults"
-COUNTERS = ("forwarded", "timeout_after_commit", "timeout_before_commit")
+COUNTERS = ("forwarded", "caller_gone", "timeout_after_commit", "timeout_before_commit")
 SETTINGS = ("timeout_after_commit", "timeout_before_commit", "seed")
 CONTROL_TIMEOUT_SECONDS = 10
 

@@ -1,6 +1,8 @@
 """The payment link: a real HTTP proxy with seeded faults, in front of the real payment API."""
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -42,7 +44,7 @@ def test_without_faults_answers_are_relayed_unchanged(stack, payment_api, quick_
     assert answer.status_code == 200 and answer.json()["response_code"] == "SUCCESS"
     assert control(quick_link, "faults").json() == {
         "timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": None,
-        "counters": {"forwarded": 2, "timeout_after_commit": 0, "timeout_before_commit": 0}}
+        "counters": {"forwarded": 2, "caller_gone": 0, "timeout_after_commit": 0, "timeout_before_commit": 0}}
 
 
 def test_after_commit_the_order_is_recorded_and_the_answer_withheld(stack, quick_link):
@@ -55,7 +57,7 @@ def test_after_commit_the_order_is_recorded_and_the_answer_withheld(stack, quick
     committed_order(stack, "20190829171520000012")     # forwarded: the payment side has it
     assert control(quick_link, "faults").json() == {
         "timeout_after_commit": 1.0, "timeout_before_commit": 0.0, "seed": 1,
-        "counters": {"forwarded": 0, "timeout_after_commit": 1, "timeout_before_commit": 0}}
+        "counters": {"forwarded": 0, "caller_gone": 0, "timeout_after_commit": 1, "timeout_before_commit": 0}}
 
 
 def test_held_connections_are_closed_without_an_answer(stack, quick_link):
@@ -72,10 +74,10 @@ def test_counters_and_reset(stack, quick_link):
         requests.post(f"{quick_link.url}/pay", auth=SIGNED, json=pay_message("20190829171520000014"),
                       timeout=CLIENT_TIMEOUT)
     assert quick_link.plan.status()["counters"] == {
-        "forwarded": 0, "timeout_after_commit": 0, "timeout_before_commit": 1}
+        "forwarded": 0, "caller_gone": 0, "timeout_after_commit": 0, "timeout_before_commit": 1}
     reset = control(quick_link, "reset").json()
     assert reset == {"timeout_after_commit": 0.0, "timeout_before_commit": 0.0, "seed": None,
-                     "counters": {"forwarded": 0, "timeout_after_commit": 0, "timeout_before_commit": 0}}
+                     "counters": {"forwarded": 0, "caller_gone": 0, "timeout_after_commit": 0, "timeout_before_commit": 0}}
 
 
 @pytest.mark.parametrize("body", [
@@ -103,3 +105,67 @@ def test_the_same_seed_gives_the_same_faults():
     assert first != sequence(8)
     assert 20 <= first.count("timeout_after_commit") <= 60
     assert 5 <= first.count("timeout_before_commit") <= 40
+
+
+class _SlowUpstream(BaseHTTPRequestHandler):
+    """An upstream that takes SLOW_ANSWER seconds to answer every call."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 - the base class's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        time.sleep(SLOW_ANSWER)
+        body = b'{"response_code": "SUCCESS"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+SLOW_ANSWER = 0.6
+
+
+@pytest.fixture
+def slow_link():
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _SlowUpstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        with PaymentLink(f"http://127.0.0.1:{upstream.server_address[1]}", HOLD) as running:
+            yield running
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def _counters_once_settled(link, expected_calls):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        counters = link.plan.status()["counters"]
+        if counters["caller_gone"] >= expected_calls:
+            break
+        time.sleep(0.05)
+    time.sleep(SLOW_ANSWER)   # anything still in flight has answered (or been dropped) by now
+    return link.plan.status()["counters"]
+
+
+def test_an_answer_for_a_caller_that_hung_up_is_dropped_and_counted_without_a_traceback(
+        slow_link, capfd, caplog):
+    for request_id in ("20190829171520000021", "20190829171520000022"):
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.post(f"{slow_link.url}/pay", json=pay_message(request_id),
+                          timeout=CLIENT_TIMEOUT)
+    counters = _counters_once_settled(slow_link, 2)
+    assert counters == {"forwarded": 2, "caller_gone": 2, "timeout_after_commit": 0,
+                        "timeout_before_commit": 0}
+    assert "Traceback" not in capfd.readouterr().err
+    assert [json.loads(line)["status"] for line in caplog.messages
+            if '"payment_link.caller_gone"' in line] == [200, 200]
+
+
+def test_a_patient_caller_gets_a_slow_answer(slow_link):
+    answer = requests.post(f"{slow_link.url}/pay", json=pay_message("20190829171520000023"), timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"response_code": "SUCCESS"}
+    assert _counters_once_settled(slow_link, 0)["caller_gone"] == 0
