@@ -74,8 +74,8 @@ def test_timeout_before_commit_then_resolution_records_it_once(stack, link):
     link("faults", {"timeout_before_commit": 1.0, "seed": 12})
     order = merchant_pay(stack, saler, "33")
     assert order["state"] == "UNKNOWN"
-    assert link("status")["counters"] == {"forwarded": 0, "timeout_after_commit": 0,
-                                          "timeout_before_commit": 1}
+    assert link("status")["counters"] == {"forwarded": 0, "caller_gone": 0,
+                                          "timeout_after_commit": 0, "timeout_before_commit": 1}
     assert payment_order(stack, order["request_id"]) is None
 
     link("reset")
