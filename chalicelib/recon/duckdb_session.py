@@ -61,7 +61,8 @@ class Session:
         self.con.execute("SET enable_progress_bar = false")
         # Inside Lambda only /tmp is writable: DuckDB must not look at ~.
         self.con.execute(f"SET home_directory = {quote(self.work / 'home')}")
-        # A sequence is nearly free in a parallel scan, where row_number() OVER () is not.
+        # Row numbers for the pairs joined straight from CSV: a sequence is cheap in a parallel
+        # scan, where row_number() OVER () is not (staged rows use the Parquet row number).
         self.con.execute(f"CREATE SEQUENCE {ROW_IDS}")
         # One byte per row instead of a 16-byte string slot in the biggest table.
         labels = ", ".join(quote(label) for label in DIFF_LABELS)
