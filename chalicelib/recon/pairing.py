@@ -131,33 +131,31 @@ def _split_duplicates(session: Session, r: str) -> int:
     A response_id present more than once on one side makes more than one joined row, and
     only then. Every field of a side's row can be recovered from its joined rows."""
     dup = f"{r}_dup"
-    # Grouping by the 64-bit hash of the id first keeps the big aggregate small (no spill);
-    # only the few candidate ids (hash collisions included) are grouped by the id itself.
+    # Grouping by the 64-bit hash of the id keeps the big aggregate small (no spill); one
+    # more scan takes the rows of the candidate hashes (the duplicates and any collisions),
+    # and only those few rows are grouped by the id itself and removed, by their rowid.
     session.sql(f"""
         CREATE TEMP TABLE {dup} AS
-        WITH candidates AS (
-          SELECT hash(response_id) AS h FROM {r} WHERE {USABLE} GROUP BY 1 HAVING count(*) > 1)
-        SELECT response_id FROM {r}
-        WHERE {USABLE} AND hash(response_id) IN (SELECT h FROM candidates)
-        GROUP BY 1 HAVING count(*) > 1""")
-    duplicated = session.sql(f"SELECT count(*) FROM {dup}").fetchone()[0]
+        SELECT *, rowid AS r_rowid FROM {r}
+        WHERE {USABLE} AND hash(response_id) IN (
+          SELECT hash(response_id) FROM {r} WHERE {USABLE} GROUP BY 1 HAVING count(*) > 1)""")
+    session.sql(f"""
+        DELETE FROM {dup} WHERE response_id IN (
+          SELECT response_id FROM {dup} GROUP BY 1 HAVING count(*) = 1)""")
+    duplicated = session.sql(f"SELECT count(DISTINCT response_id) FROM {dup}").fetchone()[0]
     if duplicated:
-        session.sql(f"""
-            CREATE TEMP TABLE {dup}_rows AS
-            SELECT * FROM {r} SEMI JOIN {dup} USING (response_id) WHERE {USABLE}""")
-        session.sql(f"DELETE FROM {r} WHERE {USABLE} AND response_id IN (SELECT response_id FROM {dup})")
+        session.sql(f"DELETE FROM {r} WHERE rowid IN (SELECT r_rowid FROM {dup})")
         merchant_request = ("CASE WHEN m_request_other IS NULL THEN request_id "
                             "ELSE nullif(m_request_other, '') END")
         session.sql(f"""
             INSERT INTO {r}
             SELECT DISTINCT ON (m_row) response_id, {merchant_request}, coalesce(m_saler_other, saler_id),
                    NULL, NULL, m_amount, NULL, '{DUPLICATE}', m_row, NULL
-            FROM {dup}_rows WHERE m_row IS NOT NULL
+            FROM {dup} WHERE m_row IS NOT NULL
             UNION ALL
             SELECT DISTINCT ON (p_row) response_id, request_id, saler_id,
                    NULL, NULL, NULL, p_amount, '{DUPLICATE}', NULL, p_row
-            FROM {dup}_rows WHERE p_row IS NOT NULL""")
-        session.sql(f"DROP TABLE {dup}_rows")
+            FROM {dup} WHERE p_row IS NOT NULL""")
     session.sql(f"DROP TABLE {dup}")
     return int(duplicated)
 
