@@ -51,6 +51,7 @@ test: setup $(CHROMIUM)
 bench: setup
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
+	$(PY) -m benchmarks.recon_breakdown
 
 package: setup
 	rm -rf out/package

@@ -1,0 +1,28 @@
+"""The benchmark's breakdown of the engine's time names every phase it claims to measure."""
+from benchmarks import recon, recon_breakdown
+
+
+def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_path):
+    from chalicelib.recon.duckdb_session import Session
+    execute = Session.sql
+    batch = recon.generate(tmp_path / "batch", 3_000)   # 0.1 % duplicated response_ids
+
+    phases = recon_breakdown.engine_child(batch, tmp_path / "work", "256MB")
+
+    assert Session.sql is execute   # the timing wrapper is removed again
+
+    assert set(phases) >= {"engine total", "read, join", "duplicates", "write results",
+                           "counts, sums, discrepancies", "audit", "row errors (DuckDB's rejects)",
+                           recon_breakdown.MANIFEST_CHECK}
+    assert "stage (copy into Parquet buckets)" not in phases   # a small pair is not staged
+    assert all(wall >= 0 and cpu >= 0 for wall, cpu in phases.values())
+    assert (tmp_path / "work" / "out" / "pay_recon.csv").is_file()
+
+
+def test_statements_are_classified_by_what_they_do():
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == "read, join"
+    assert recon_breakdown._phase("COPY (SELECT k, request_id FROM x) TO 'y'") == \
+        "stage (copy into Parquet buckets)"
+    assert recon_breakdown._phase("DELETE FROM withdraw_r WHERE true") == "duplicates"
+    assert recon_breakdown._phase("DROP TABLE pay_r") == "other"
+
