@@ -14,10 +14,19 @@ are reported once, by DuckDB.
 
 The scan reads bytes: a line without a quote character is split on commas (what
 RFC 4180 makes of it); only lines with quotes go through Python's csv module.
+
+Reading a whole file in Python costs about a second per million lines, so a file with
+only a few such rows is searched instead (`search_value_errors`): each row's longest
+value, as DuckDB parsed it, is looked up in the file's bytes, and only the lines it
+occurs on are read. The answer counts only when it is certain: every line is one record
+(the file's line count equals DuckDB's record count, so no blank line and no value with
+a line break shifts the numbering), and the lines found are exactly as many as the rows
+set aside. Otherwise the whole file is read as before.
 """
 import csv
 import io
-from typing import Iterator, List, Optional, Set, Tuple
+import mmap
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from .formats import OPENING_BALANCE, FileSpec
 
@@ -66,22 +75,99 @@ def _amount_ok(value: bytes, balance: bool) -> bool:
     return 1 <= len(digits) <= MAX_AMOUNT_DIGITS and digits.isdigit()
 
 
+def required_columns(spec: FileSpec) -> List[Tuple[str, str]]:
+    """(column, error) of the values a usable row must have."""
+    if spec.kind == "balances":
+        return [("saler_id", "MISSING_SALER_ID")]
+    return [("response_id", "MISSING_RESPONSE_ID"), ("saler_id", "MISSING_SALER_ID")]
+
+
+def amount_columns(spec: FileSpec) -> List[str]:
+    """The columns that must hold an amount (of fen, negative allowed in balances.csv)."""
+    return [c for c in (spec.amount_column, OPENING_BALANCE) if c in spec.positions]
+
+
+def _row_errors(spec: FileSpec, line: int, row: List[bytes]) -> Iterator[dict]:
+    balance = spec.kind == "balances"
+    for column, error in required_columns(spec):
+        if not row[spec.positions[column]].strip(b" "):
+            yield {"file": spec.label, "line": line, "error": error, "column": column, "value": ""}
+    for column in amount_columns(spec):
+        raw = row[spec.positions[column]]
+        if not _amount_ok(raw.strip(b" "), balance):
+            yield {"file": spec.label, "line": line, "error": "INVALID_AMOUNT", "column": column,
+                   "value": clip(raw.decode("utf-8", errors="replace"))}
+
+
 def value_errors(spec: FileSpec, rejected_lines: Set[int]) -> Iterator[dict]:
     """Each unusable row of the file: {"file", "line", "error", "column", "value"}."""
-    balance = spec.kind == "balances"
-    checks = [("saler_id", "MISSING_SALER_ID")] if balance else \
-        [("response_id", "MISSING_RESPONSE_ID"), ("saler_id", "MISSING_SALER_ID")]
-    checks = [(spec.positions[column], column, error) for column, error in checks]
-    amounts = [(spec.positions[c], c) for c in (spec.amount_column, OPENING_BALANCE)
-               if c in spec.positions]
     for line, row in records(spec.path):
         if row is None or len(row) != spec.width or line in rejected_lines:
             continue
-        for position, column, error in checks:
-            if not row[position].strip(b" "):
-                yield {"file": spec.label, "line": line, "error": error, "column": column, "value": ""}
-        for position, column in amounts:
-            raw = row[position]
-            if not _amount_ok(raw.strip(b" "), balance):
-                yield {"file": spec.label, "line": line, "error": "INVALID_AMOUNT", "column": column,
-                       "value": clip(raw.decode("utf-8", errors="replace"))}
+        yield from _row_errors(spec, line, row)
+
+
+# A row is looked up by a value at least this long; a value found on more lines than
+# MAX_HITS is too common to narrow the search down.
+MIN_KEY_BYTES = 4
+MAX_HITS = 64
+COUNT_CHUNK = 16 << 20
+
+
+def _line_numbers(data, starts: Sequence[int]) -> Tuple[Dict[int, int], int]:
+    """The line number of each line start (sorted), and the file's number of lines."""
+    numbers, position, newlines = {}, 0, 0
+    for start in list(starts) + [len(data)]:
+        while position < start:   # in chunks: a slice of an mmap is a copy
+            end = min(start, position + COUNT_CHUNK)
+            newlines += data[position:end].count(b"\n")
+            position = end
+        numbers[start] = newlines + 1
+    ends_open = len(data) > 0 and data[len(data) - 1:] != b"\n"
+    return numbers, newlines + (1 if ends_open else 0)
+
+
+def search_value_errors(spec: FileSpec, rejected_lines: Set[int], set_aside: List[Sequence],
+                        records_read: int) -> Optional[List[dict]]:
+    """The errors of `set_aside`, the file's unusable rows (every field, as DuckDB parsed it),
+    found by searching for one value of each; None when that cannot be sure of the answer.
+    `records_read`: the records DuckDB read, parsed or rejected."""
+    keys = set()
+    for row in set_aside:
+        values = [v.encode("utf-8", errors="surrogateescape") for v in row if v]
+        longest = max(values, key=len, default=b"")
+        if len(longest) < MIN_KEY_BYTES:
+            return None
+        keys.add(longest)
+    with open(spec.path, "rb") as stream:
+        if not set_aside or not stream.seek(0, io.SEEK_END):
+            return None
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            starts = set()
+            for key in keys:
+                hits, at = 0, data.find(key)
+                while at != -1:
+                    hits += 1
+                    if hits > MAX_HITS:
+                        return None
+                    starts.add(data.rfind(b"\n", 0, at) + 1)
+                    at = data.find(key, at + 1)
+            starts.discard(0)   # the header
+            numbers, lines = _line_numbers(data, sorted(starts))
+            if lines - 1 != records_read:
+                return None     # a blank line or a line break in a value: lines are not records
+            errors, located = [], set()
+            for start in sorted(starts):
+                line = numbers[start]
+                end = data.find(b"\n", start)
+                raw = data[start:end if end != -1 else len(data)]
+                if line in rejected_lines:
+                    continue
+                row = _quoted(raw) if b'"' in raw else raw.rstrip(b"\r\n").split(b",")
+                if len(row) != spec.width:
+                    continue
+                found = list(_row_errors(spec, line, row))
+                if found:
+                    located.add(line)
+                    errors.extend(found)
+    return errors if len(located) == len(set_aside) else None
