@@ -65,30 +65,31 @@ def test_a_blank_line_sends_the_file_to_the_full_read(tmp_path):
     assert rowerrors.search_value_errors(spec, set(), _set_aside(rows), len(rows)) is None
 
 
-def test_a_value_with_a_line_break_sends_the_file_to_the_full_read(tmp_path):
+def _with(changes, extra=()):
     rows = [_good(i) for i in range(20)]
-    rows[3][0] = "two\nlines"
-    rows[5][3] = "n/a"
+    for (row, column), value in changes.items():
+        rows[row][column] = value
+    return rows + [list(row) for row in extra]
+
+
+GIVING_UP = {
+    # DuckDB counts such a record once: its lines are not its records.
+    "a value with a line break": _with({(3, 0): "two\nlines", (5, 3): "n/a"}),
+    "a row without a value of 4 bytes": _with({}, [("q", "", "s", "x")]),
+    # The unusable row's longest value is on every line.
+    "a value on too many lines": [["q", f"r{i:05d}", "common-saler", str(i)]
+                                  for i in range(rowerrors.MAX_HITS + 5)]
+                                 + [["q", "", "common-saler", "1"]],
+    # In the file it reads say ""hello"" again: not found, so the count falls short.
+    "a value escaped in the file": _with({}, [('say "hello" again', "", "s1", "1")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GIVING_UP))
+def test_the_search_gives_up_rather_than_guess(tmp_path, case):
+    rows = GIVING_UP[case]
     spec = _file(tmp_path, rows)
-    assert _search(spec, rows) is None
-
-
-def test_a_row_without_a_distinctive_value_sends_the_file_to_the_full_read(tmp_path):
-    rows = [_good(i) for i in range(20)] + [["q", "", "s", "x"]]
-    spec = _file(tmp_path, rows)
-    assert _search(spec, rows) is None
-
-
-def test_a_value_on_too_many_lines_sends_the_file_to_the_full_read(tmp_path):
-    rows = [["q", f"r{i:05d}", "common-saler", str(i)] for i in range(rowerrors.MAX_HITS + 5)]
-    rows.append(["q", "", "common-saler", "1"])   # its longest value is on every line
-    spec = _file(tmp_path, rows)
-    assert _search(spec, rows) is None
-
-
-def test_a_value_escaped_in_the_file_is_not_found_and_the_full_read_runs(tmp_path):
-    rows = [_good(i) for i in range(20)] + [['say "hello" again', "", "s1", "1"]]
-    spec = _file(tmp_path, rows)
+    assert _set_aside(rows)
     assert _search(spec, rows) is None
 
 
