@@ -195,8 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _caller_hung_up(self) -> bool:
         """Whether the caller closed its end (a timed-out client does): its socket then reads
         as at end of file. A client sends nothing else while it waits for the answer."""
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        if not readable:
+        # poll, not select: select refuses a descriptor numbered 1024 or more, which a busy
+        # process reaches.
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN)
+        if not poller.poll(0):
             return False
         try:
             return self.connection.recv(1, socket.MSG_PEEK) == b""
