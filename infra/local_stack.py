@@ -263,9 +263,12 @@ class LocalStack:
     def _start_channel(self) -> None:
         # Before the API: every function's CHANNEL_URL must name it. It notifies the API
         # directly (not through the payment link, which fakes the merchant's network).
+        # Neither it nor the payment link may draw the API's port, which is not bound yet:
+        # chalice would fail to listen, and the link would forward to itself.
         try:
             self.channel = ChannelSimulator(center_url=self.api_url, port=self.channel_port,
-                                            credential=self.credential(callers.CHANNEL_KEY)).start()
+                                            credential=self.credential(callers.CHANNEL_KEY)
+                                            ).start(avoid={self.api_port})
         except OSError as error:
             raise StackFailed(f"the channel simulator could not listen on port {self.channel_port} "
                               f"({error})") from None
@@ -276,7 +279,8 @@ class LocalStack:
                         or DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS)
         try:
             self.payment_link = PaymentLink(self.api_url, timeout + PAYMENT_LINK_HOLD_MARGIN_SECONDS,
-                                            port=self.payment_link_port).start()
+                                            port=self.payment_link_port
+                                            ).start(avoid={self.api_port})
         except OSError as error:
             raise StackFailed(f"the payment link could not listen on port {self.payment_link_port} "
                               f"({error})") from None

@@ -2,7 +2,7 @@
 (the payment link, the channel simulator). Only start, stop and the URL live here."""
 import threading
 from http.server import ThreadingHTTPServer
-from typing import Optional
+from typing import Collection, Optional
 
 from .embedded_aws import LOOPBACK
 
@@ -38,8 +38,15 @@ class LoopbackService:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
-    def start(self):
-        self._server = self._make_server((LOOPBACK, self.port))
+    def start(self, avoid: Collection[int] = ()):
+        """`avoid`: ports another process is about to listen on; port 0 never lands on them
+        (the kernel hands out any port nothing has bound yet)."""
+        self._server, taken = self._make_server((LOOPBACK, self.port)), []
+        while not self.port and self._server.server_address[1] in avoid:
+            taken.append(self._server)   # held until another port is drawn
+            self._server = self._make_server((LOOPBACK, self.port))
+        for server in taken:
+            server.server_close()
         self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name,
                                         daemon=True)
         self._thread.start()

@@ -315,8 +315,8 @@ class ChannelSimulator(LoopbackService):
         return _Server(address, self.book, self.faults, self.center_url, self.notify_timeout,
                        self.credential)
 
-    def start(self):
-        super().start()
+    def start(self, avoid=()):
+        super().start(avoid)
         self._settler = _Settler(self.book, self.center_url, self.notify_timeout, self.credential)
         self._settler.start()
         return self

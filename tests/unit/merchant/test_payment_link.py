@@ -168,3 +168,55 @@ def test_a_patient_caller_gets_a_slow_answer(slow_link):
     # The answer arrived, so the link is done with the call: nothing more will be counted.
     assert slow_link.plan.status()["counters"] == {
         "forwarded": 1, "caller_gone": 0, "timeout_after_commit": 0, "timeout_before_commit": 0}
+
+
+@pytest.fixture
+def over_a_thousand_files_open():
+    """More than 1,024 descriptors open, so that the next socket is numbered above select's
+    limit (a long test session or a busy stack reaches that)."""
+    import os
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the descriptor limit is too low")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        yield
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_with_sockets_numbered_above_1024_answers_are_relayed_and_hang_ups_counted(
+        slow_link, over_a_thousand_files_open, capfd):
+    answer = requests.post(f"{slow_link.url}/pay", json=pay_message("20190829171520000024"), timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"response_code": "SUCCESS"}
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(f"{slow_link.url}/pay", json=pay_message("20190829171520000025"),
+                      timeout=CLIENT_TIMEOUT)
+    assert _counters_after_caller_gone(slow_link, 1)["caller_gone"] == 1
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_on_any_free_port_the_link_never_takes_a_port_it_must_avoid():
+    import socket
+    from infra.dynamodb_local import free_port
+    reserved = free_port()   # the API's: chalice has not bound it yet
+
+    class FirstDrawIsTheReservedPort(PaymentLink):
+        """The kernel's first free port happens to be the reserved one."""
+        draws = 0
+
+        def _make_server(self, address):
+            self.draws += 1
+            return super()._make_server((address[0], reserved) if self.draws == 1 else address)
+
+    link = FirstDrawIsTheReservedPort(UNUSED_UPSTREAM, HOLD).start(avoid={reserved})
+    try:
+        assert link.draws == 2 and link.url != f"http://127.0.0.1:{reserved}"
+        with socket.socket() as owner:
+            owner.bind(("127.0.0.1", reserved))   # released again for the API
+    finally:
+        link.stop()
