@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 from ..logs import log
 from . import pairing, rowerrors
 from .duckdb_session import Session, amount_sql, quote, size_bytes, value_sql
-from .formats import (AUDIT, BALANCES, DUPLICATE, ERRORS, F113, F114, F115, FAIL, KINDS, MERCHANT,
+from .formats import (AUDIT, DUPLICATE, ERRORS, F113, F114, F115, FAIL, KINDS, MERCHANT,
                       OPENING_BALANCE, PAY_RECON, PAYMENT, SUCCESS, WITHDRAW_RECON, FileSpec,
                       file_spec)
 
@@ -146,7 +146,7 @@ def _rejects(session: Session, rejects: str, spec: FileSpec) -> List[dict]:
 def _set_aside_rows(session: Session, spec: FileSpec) -> List[tuple]:
     """Every field of the file's unusable rows (by rowerrors' rules, in SQL), as parsed."""
     source, _ = session.read_csv(spec)
-    p, negative = spec.positions, spec.kind == BALANCES
+    p, negative = spec.positions, rowerrors.negative_amounts(spec)
     unusable = " OR ".join(
         [f"{value_sql(p[column])} IS NULL" for column, _ in rowerrors.required_columns(spec)]
         + [f"{amount_sql(p[column], negative=negative)} IS NULL"

@@ -26,9 +26,10 @@ set aside. Otherwise the whole file is read as before.
 import csv
 import io
 import mmap
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .formats import OPENING_BALANCE, FileSpec
+from .formats import BALANCES, OPENING_BALANCE, FileSpec
 
 MAX_VALUE_CHARS = 200
 MAX_AMOUNT_DIGITS = 18
@@ -44,6 +45,11 @@ def _quoted(record: bytes) -> List[bytes]:
     return [field.encode("utf-8", errors="surrogateescape") for field in row]
 
 
+def _fields(record: bytes) -> List[bytes]:
+    """The fields of one complete record."""
+    return _quoted(record) if b'"' in record else record.rstrip(b"\r\n").split(b",")
+
+
 def records(path) -> Iterator[Tuple[int, Optional[List[bytes]]]]:
     """(line, fields) of every record after the header; fields None if a quote never closes."""
     with open(path, "rb") as stream:
@@ -57,15 +63,11 @@ def records(path) -> Iterator[Tuple[int, Optional[List[bytes]]]]:
                     yield line, _quoted(pending)
                     pending = None
                 continue
-            if b'"' in raw:
-                if raw.count(b'"') % 2:
-                    pending = raw
-                    continue
-                line += 1
-                yield line, _quoted(raw)
+            if raw.count(b'"') % 2:
+                pending = raw
                 continue
             line += 1
-            yield line, raw.rstrip(b"\r\n").split(b",")
+            yield line, _fields(raw)
         if pending is not None:
             yield line + 1, None
 
@@ -77,18 +79,23 @@ def _amount_ok(value: bytes, balance: bool) -> bool:
 
 def required_columns(spec: FileSpec) -> List[Tuple[str, str]]:
     """(column, error) of the values a usable row must have."""
-    if spec.kind == "balances":
+    if spec.kind == BALANCES:
         return [("saler_id", "MISSING_SALER_ID")]
     return [("response_id", "MISSING_RESPONSE_ID"), ("saler_id", "MISSING_SALER_ID")]
 
 
 def amount_columns(spec: FileSpec) -> List[str]:
-    """The columns that must hold an amount (of fen, negative allowed in balances.csv)."""
+    """The columns that must hold an amount of fen."""
     return [c for c in (spec.amount_column, OPENING_BALANCE) if c in spec.positions]
 
 
+def negative_amounts(spec: FileSpec) -> bool:
+    """Whether the file's amounts may be negative (a balance may; an order's amount not)."""
+    return spec.kind == BALANCES
+
+
 def _row_errors(spec: FileSpec, line: int, row: List[bytes]) -> Iterator[dict]:
-    balance = spec.kind == "balances"
+    balance = negative_amounts(spec)
     for column, error in required_columns(spec):
         if not row[spec.positions[column]].strip(b" "):
             yield {"file": spec.label, "line": line, "error": error, "column": column, "value": ""}
@@ -132,6 +139,8 @@ def search_value_errors(spec: FileSpec, rejected_lines: Set[int], set_aside: Lis
     """The errors of `set_aside`, the file's unusable rows (every field, as DuckDB parsed it),
     found by searching for one value of each; None when that cannot be sure of the answer.
     `records_read`: the records DuckDB read, parsed or rejected."""
+    if not set_aside or not Path(spec.path).stat().st_size:
+        return None
     keys = set()
     for row in set_aside:
         values = [v.encode("utf-8", errors="surrogateescape") for v in row if v]
@@ -140,8 +149,6 @@ def search_value_errors(spec: FileSpec, rejected_lines: Set[int], set_aside: Lis
             return None
         keys.add(longest)
     with open(spec.path, "rb") as stream:
-        if not set_aside or not stream.seek(0, io.SEEK_END):
-            return None
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
             starts = set()
             for key in keys:
@@ -153,17 +160,17 @@ def search_value_errors(spec: FileSpec, rejected_lines: Set[int], set_aside: Lis
                     starts.add(data.rfind(b"\n", 0, at) + 1)
                     at = data.find(key, at + 1)
             starts.discard(0)   # the header
-            numbers, lines = _line_numbers(data, sorted(starts))
+            starts = sorted(starts)
+            numbers, lines = _line_numbers(data, starts)
             if lines - 1 != records_read:
                 return None     # a blank line or a line break in a value: lines are not records
             errors, located = [], set()
-            for start in sorted(starts):
+            for start in starts:
                 line = numbers[start]
-                end = data.find(b"\n", start)
-                raw = data[start:end if end != -1 else len(data)]
                 if line in rejected_lines:
                     continue
-                row = _quoted(raw) if b'"' in raw else raw.rstrip(b"\r\n").split(b",")
+                end = data.find(b"\n", start)
+                row = _fields(data[start:end if end != -1 else len(data)])
                 if len(row) != spec.width:
                     continue
                 found = list(_row_errors(spec, line, row))
