@@ -4,6 +4,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Collection, Optional
 
+from . import ports
 from .embedded_aws import LOOPBACK
 
 
@@ -39,8 +40,10 @@ class LoopbackService:
         return f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
     def start(self, avoid: Collection[int] = ()):
-        """`avoid`: ports another process is about to listen on; port 0 never lands on them
-        (the kernel hands out any port nothing has bound yet)."""
+        """`avoid`: ports another process is about to listen on; port 0 never lands on them,
+        nor on any port `ports.free_port()` handed out (the kernel hands out any port nothing
+        has bound yet)."""
+        avoid = set(avoid) | ports.handed_out()
         self._server, taken = self._make_server((LOOPBACK, self.port)), []
         while not self.port and self._server.server_address[1] in avoid:
             taken.append(self._server)   # held until another port is drawn

@@ -24,7 +24,6 @@ import importlib
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ import requests
 from chalicelib.exports.window import SETTLE_SECONDS
 
 from . import callers
+from .ports import free_port
 from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
 
 OUT = REPO_ROOT / "out"
@@ -49,18 +49,6 @@ HTTP_TIMEOUT_SECONDS = 30
 FINAL_RECON_STATES = ("DONE", "INVALID", "FAILED")
 DIFF_TYPES = ("F000", "F113", "F114", "F115", "DUPLICATE")
 MESSAGE_TIME = "%Y-%m-%d %H:%M:%S"
-
-
-def free_port(preferred: int) -> int:
-    """`preferred` if nothing listens on it, else any free loopback port."""
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return probe.getsockname()[1]
-            except OSError:
-                continue
-    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def message_time(moment: datetime) -> str:

@@ -9,7 +9,6 @@ delivery, which the payment code must survive anyway.
 Clients get explicit endpoint URLs (never the environment, never real AWS) and a
 connection pool large enough for the tests' thread pools.
 """
-import socket
 import threading
 import uuid
 from collections import Counter
@@ -20,6 +19,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from infra.dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
+from infra.ports import free_port
 from infra.provision import provision
 from tests.support.concurrency import ObservedClient
 from tests.support.world import World
@@ -29,12 +29,6 @@ REGION = "us-east-1"
 CLIENT_CONFIG = Config(region_name=REGION, max_pool_connections=96,
                        retries={"mode": "standard", "max_attempts": 4},
                        connect_timeout=5, read_timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _client(service: str, endpoint: str):
@@ -57,7 +51,7 @@ def dynamodb_local_endpoint():
 
 @pytest.fixture(scope="session")
 def sqs_endpoint():
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -3,7 +3,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from typing import Callable, Optional, TypeVar
 import boto3
 import requests
 
+from infra.ports import free_port
 from tools.signing import SignedAuth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +42,6 @@ def wait_until(probe: Callable[[], T], timeout: float, what: str, interval: floa
         if time.monotonic() >= deadline:
             raise Deadline(f"{what}: not true after {timeout} s (last: {last!r})")
         time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 _sequence = itertools.count(1)

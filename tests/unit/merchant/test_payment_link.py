@@ -202,7 +202,7 @@ def test_with_sockets_numbered_above_1024_answers_are_relayed_and_hang_ups_count
 
 def test_on_any_free_port_the_link_never_takes_a_port_it_must_avoid():
     import socket
-    from infra.dynamodb_local import free_port
+    from infra.ports import free_port
     reserved = free_port()   # the API's: chalice has not bound it yet
 
     class FirstDrawIsTheReservedPort(PaymentLink):
