@@ -6,7 +6,7 @@ it always did: `saler_id`, `balance`, the pending credits. An account declared w
 `kind`, `status`, `currency` and `sub_accounts` (the balance of sub-account 1 and 3; `balance`
 stays sub-account 1, the one pay and withdraw move).
 """
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from .. import fields
 from ..dynamo import from_item, values
@@ -18,6 +18,7 @@ from .orders import Kind
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+SNAPSHOT_TRIES = 5
 
 
 def _saler(saler_id: str) -> str:
@@ -27,30 +28,50 @@ def _saler(saler_id: str) -> str:
         raise InvalidField("saler_id", str(exc)) from None
 
 
-def _pending_credits(ctx: Payments, saler_id: str):
-    """Successful pays of this saler whose credit is not yet in the journal."""
-    account = account_key(ctx.tenant, saler_id)
+def _unsettled_pays(ctx: Payments, saler_id: str) -> List[dict]:
+    """Successful pays of this saler not yet marked settled: their credit may or may not be in
+    the journal. A pay leaves this index only after its credit is journaled."""
     orders = []
     request = {"TableName": ctx.orders_table, "IndexName": UNSETTLED_INDEX,
                "KeyConditionExpression": "unsettled_account = :account",
-               "ExpressionAttributeValues": values(account=account)}
+               "ExpressionAttributeValues": values(account=account_key(ctx.tenant, saler_id))}
     while True:
         answer = ctx.dynamodb.query(**request)
         orders += [from_item(item) for item in answer.get("Items", [])]
         if "LastEvaluatedKey" not in answer:
             break
         request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-    keys = [(account, journal_entry(Kind.PAY, o["request_id"])) for o in orders]
-    journaled = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, keys)
-    return [o for o, key in zip(orders, keys) if key not in journaled]
+    return orders
+
+
+def _read_together(ctx: Payments, saler_id: str, journal_keys: List[Tuple[str, str]]):
+    """The account (sub-account 1 and 3) and which of `journal_keys` exist, as of one moment.
+
+    Read apart, a credit applied between the reads would be in neither the balance nor the
+    pending credits (or in both). A credit's journal entry is written in the balance's own
+    transaction and never removed, so when the same entries exist before and after the balance
+    is read, that balance holds exactly those credits.
+    """
+    journaled = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, journal_keys)
+    for _ in range(SNAPSHOT_TRIES):
+        info = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant, [saler_id])[saler_id]
+        async_part = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
+                                        ASYNC_SUB_ACCOUNT)
+        again = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, journal_keys)
+        if again == journaled:
+            return info, async_part, journaled
+        journaled = again           # credits were applied meanwhile: read the balance again
+    raise PaySettleError(ErrorCode.BUSY, field="saler_id",
+                         detail="credits kept being applied while the account was read")
 
 
 def account_view(ctx: Payments, saler_id: str) -> dict:
     saler_id = _saler(saler_id)
-    info = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant, [saler_id])[saler_id]
-    async_part = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
-                                    ASYNC_SUB_ACCOUNT)
-    pending = _pending_credits(ctx, saler_id)
+    unsettled = _unsettled_pays(ctx, saler_id)
+    account = account_key(ctx.tenant, saler_id)
+    keys = [(account, journal_entry(Kind.PAY, o["request_id"])) for o in unsettled]
+    info, async_part, journaled = _read_together(ctx, saler_id, keys)
+    pending = [o for o, key in zip(unsettled, keys) if key not in journaled]
     if not info.exists and not async_part.exists and not pending:
         raise PaySettleError(ErrorCode.ACCOUNT_NOT_FOUND, field="saler_id",
                              detail="has no account and no pending credit")
