@@ -39,24 +39,31 @@ def test_a_preferred_port_is_taken_once_and_only_while_nothing_listens_on_it():
         listener.listen()
         busy = listener.getsockname()[1]
         assert ports.free_port(busy) != busy
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        idle = probe.getsockname()[1]
+    idle = _unbound_port()
     assert ports.free_port(idle) == idle
 
 
-def test_a_loopback_service_on_port_0_never_keeps_a_port_handed_out():
-    reserved = ports.free_port()                     # say, the API's: not listening yet
+def _unbound_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["handed out by free_port", "named in avoid"])
+def test_a_loopback_service_on_port_0_never_keeps_a_port_it_must_avoid(how):
+    """Say the API's port: chalice has not bound it yet when the link starts."""
+    reserved = ports.free_port() if how == "handed out by free_port" else _unbound_port()
+    avoid = {reserved} if how == "named in avoid" else ()
 
     class FirstDrawIsTheReservedPort(PaymentLink):
-        """The kernel's first free port happens to be the one handed out."""
+        """The kernel's first free port happens to be the reserved one."""
         draws = 0
 
         def _make_server(self, address):
             self.draws += 1
             return super()._make_server((address[0], reserved) if self.draws == 1 else address)
 
-    link = FirstDrawIsTheReservedPort(UNUSED_UPSTREAM, 1.0).start()     # nothing to avoid named
+    link = FirstDrawIsTheReservedPort(UNUSED_UPSTREAM, 1.0).start(avoid=avoid)
     try:
         assert link.draws == 2 and link.url != f"http://127.0.0.1:{reserved}"
         with socket.socket() as owner:

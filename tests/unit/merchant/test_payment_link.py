@@ -198,25 +198,3 @@ def test_with_sockets_numbered_above_1024_answers_are_relayed_and_hang_ups_count
                       timeout=CLIENT_TIMEOUT)
     assert _counters_after_caller_gone(slow_link, 1)["caller_gone"] == 1
     assert "Traceback" not in capfd.readouterr().err
-
-
-def test_on_any_free_port_the_link_never_takes_a_port_it_must_avoid():
-    import socket
-    from infra.ports import free_port
-    reserved = free_port()   # the API's: chalice has not bound it yet
-
-    class FirstDrawIsTheReservedPort(PaymentLink):
-        """The kernel's first free port happens to be the reserved one."""
-        draws = 0
-
-        def _make_server(self, address):
-            self.draws += 1
-            return super()._make_server((address[0], reserved) if self.draws == 1 else address)
-
-    link = FirstDrawIsTheReservedPort(UNUSED_UPSTREAM, HOLD).start(avoid={reserved})
-    try:
-        assert link.draws == 2 and link.url != f"http://127.0.0.1:{reserved}"
-        with socket.socket() as owner:
-            owner.bind(("127.0.0.1", reserved))   # released again for the API
-    finally:
-        link.stop()
