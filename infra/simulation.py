@@ -37,8 +37,8 @@ import requests
 from chalicelib.exports.window import SETTLE_SECONDS
 
 from . import callers
-from .ports import free_port
 from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
+from .ports import free_port
 
 OUT = REPO_ROOT / "out"
 LOG_FILE = OUT / "simulation.log"

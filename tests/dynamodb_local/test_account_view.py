@@ -1,6 +1,7 @@
 """GET /accounts/{saler_id} under real contention on AWS's DynamoDB Local: 120 pays from 32
-threads, then the aggregator applies their credits, 8 a run, while four readers view the account. Every
-view's balance plus pending credits is exactly what was paid: no credit in neither, none in both."""
+threads, then the aggregator applies their credits, 8 a run, while four readers view the
+account. Every view's balance plus pending credits is exactly what was paid: no credit in
+neither, none in both."""
 import dataclasses
 import threading
 import time
