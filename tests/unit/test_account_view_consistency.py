@@ -1,5 +1,8 @@
 """GET /accounts/{saler_id} reads the balance and the pending credits as of one moment, while
 the aggregator moves credits from one to the other."""
+import pytest
+
+from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.payments import accounts, aggregator, service
 from chalicelib.payments.messages import PayRequest
 from tests.support.proxy import ClientProxy
@@ -7,8 +10,9 @@ from tests.unit.support import pay_body
 
 
 class AggregatorRunsAfterCall(ClientProxy):
-    """The view's client: right after its `after`-th DynamoDB call answers, the aggregator
-    applies the pending credits (on its own client), as it may at any moment in the cloud."""
+    """The view's client: right after its `after`-th DynamoDB call answers (every call when
+    `after` is None), the aggregator applies pending credits (on its own client), as it may at
+    any moment in the cloud."""
 
     def __init__(self, client, after: int, aggregate):
         super().__init__(client)
@@ -17,7 +21,7 @@ class AggregatorRunsAfterCall(ClientProxy):
     def _call(self, operation, method, *args, **kwargs):
         answer = method(*args, **kwargs)
         self.calls += 1
-        if self.calls == self.after:
+        if self.after is None or self.calls == self.after:
             self.aggregate()
         return answer
 
@@ -52,3 +56,17 @@ def test_more_pending_credits_than_one_batch_read_holds_are_all_counted(stack):
     view = accounts.account_view(ctx, "many")
     assert (view["balance"], view["pending_credit_count"], view["pending_credit_amount"]) == (
         sum(amounts), 0, 0)
+
+
+
+def test_credits_applied_during_every_try_end_in_busy_and_a_later_view_is_exact(stack):
+    """Five tries, each seeing the journal change under it: 503 BUSY (retry), never a guess."""
+    ctx = stack.context(aggregator_max_credits=1)             # one credit a run
+    for _ in range(20):
+        service.pay(ctx, PayRequest(**pay_body(saler_id="hot", total_fee=5)))
+    reader = AggregatorRunsAfterCall(stack.dynamodb, None, lambda: aggregator.run(ctx))
+    with pytest.raises(PaySettleError) as busy:
+        accounts.account_view(stack.context(dynamodb=reader), "hot")
+    assert (busy.value.code, busy.value.field) == (ErrorCode.BUSY, "saler_id")
+    view = accounts.account_view(ctx, "hot")
+    assert view["balance"] + view["pending_credit_amount"] == 100 and view["balance"] > 0
