@@ -161,7 +161,7 @@ def test_scope_patterns(pattern, subject, expected):
     assert pattern_matches(pattern, subject) is expected
 
 
-def test_a_missing_scope_list_allows_nothing():
+def test_an_empty_scope_list_allows_nothing():
     caller = _verify(_signed(key=CHANNEL))
     assert not in_scope(caller.scopes["salers"], "saler1")
     with pytest.raises(PaySettleError) as refused:
@@ -272,7 +272,7 @@ CONTRACT_ROLES = {
     "/channel/notifications/transactions": "channel",
     "/channel/notifications/profitsharing": "channel",
 }
-UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}", "/recon/{batch}", "/merchant/pay",
+UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}", "/merchant/pay",
             "/merchant/withdraw", "/merchant/orders/{request_id}"}
 
 
@@ -282,7 +282,7 @@ def test_every_money_route_is_signed_with_the_contracts_role():
 
 def test_unsigned_requests_are_401_exactly_on_the_signed_routes(stack, api):
     """Every route of the app, asked without headers: 401 unless it is one of the few the
-    contract leaves open (docs, recon status, the merchant system's own routes)."""
+    contract leaves open (docs, the merchant system's own routes)."""
     for path, methods in paysettle_routes().items():
         for method in methods:
             target = _fill(path).replace("{", "").replace("}", "")
