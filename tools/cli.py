@@ -25,6 +25,7 @@ again after the aggregator), 2 bad arguments (nothing written), 3 a side FAILED.
 import argparse
 import json
 import logging
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,8 +123,10 @@ def main(argv=None) -> int:
                     "opening_balance at --from, from the journal).",
         epilog="exit status: 0 exported, 1 payment side refused: credits still pending (retry "
                "after the aggregator), 2 bad arguments, 3 a side failed")
-    export.add_argument("--tenant", required=True,
-                        help="whose batch: the merchant_id of the tenant's keys, e.g. demo")
+    export.add_argument("--tenant", default=os.environ.get("MERCHANT_SYSTEM_TENANT") or None,
+                        required=not os.environ.get("MERCHANT_SYSTEM_TENANT"),
+                        help="whose batch: the merchant_id of the tenant's keys, e.g. demo "
+                             "(default: MERCHANT_SYSTEM_TENANT, the simulated merchant system's)")
     export.add_argument("--batch", required=True, help="batch name, e.g. 20261121")
     export.add_argument("--from", dest="start", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
                         help="window start, inclusive, China time")

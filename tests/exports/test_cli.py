@@ -8,6 +8,7 @@ from tools import cli
 
 @pytest.fixture
 def env(world, monkeypatch):
+    monkeypatch.delenv("MERCHANT_SYSTEM_TENANT", raising=False)
     for name, value in {"EXPORT_BUCKET": world.bucket, "EXPORT_TMP_DIR": str(world.tmp_dir),
                         "MERCHANT_ORDERS_TABLE": world.merchant_table,
                         "ORDERS_TABLE": world.provisioned.tables["OrdersTable"],
