@@ -40,7 +40,8 @@ app = ThreadSafeChalice(app_name="paysettle")
 def signed(role=None):
     """The verified caller of the current request (else 401), holding `role` if one is named
     (else 403): every money route asks first, before its body is parsed, so nothing about an
-    unsigned or misdirected request is looked at."""
+    unsigned or misdirected request is looked at. `caller.tenant` is whose records the request
+    may write and read (403 for a key of no tenant)."""
     caller = gate.caller(app.current_request)
     if role is not None:
         caller.require_role(role)
@@ -53,7 +54,7 @@ def pay():
     caller = signed(MERCHANT)
     request = parse(PayRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
-    return json_response(service.pay(from_environment(), request).order.response())
+    return json_response(service.pay(from_environment(caller.tenant), request).order.response())
 
 
 @app.route("/withdraw", methods=["POST"])
@@ -62,36 +63,40 @@ def withdraw():
     caller = signed(MERCHANT)
     request = parse(WithdrawRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
-    return json_response(service.withdraw(from_environment(), request).order.response())
+    return json_response(service.withdraw(from_environment(caller.tenant), request).order.response())
 
 
 @app.route("/orders/pay/{request_id}", methods=["GET"])
 @handled
 def pay_order(request_id):
-    signed()
-    return json_response(service.find_order(from_environment(), Kind.PAY, request_id).response())
+    context = from_environment(signed().tenant)
+    return json_response(service.find_order(context, Kind.PAY, request_id).response())
 
 
 @app.route("/orders/withdraw/{request_id}", methods=["GET"])
 @handled
 def withdraw_order(request_id):
-    signed()
-    return json_response(service.find_order(from_environment(), Kind.WITHDRAW, request_id).response())
+    context = from_environment(signed().tenant)
+    return json_response(service.find_order(context, Kind.WITHDRAW, request_id).response())
 
 
 @app.route("/accounts/{saler_id}", methods=["GET"])
 @handled
 def account(saler_id):
-    signed().require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
-    return json_response(accounts.account_view(from_environment(), saler_id))
+    caller = signed()
+    context = from_environment(caller.tenant)
+    caller.require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
+    return json_response(accounts.account_view(context, saler_id))
 
 
 @app.route("/accounts/{saler_id}/journal", methods=["GET"])
 @handled
 def account_journal(saler_id):
-    signed().require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
+    caller = signed()
+    context = from_environment(caller.tenant)
+    caller.require_any_subject((SALERS, ACCOUNTS), saler_id, "saler_id")
     query = app.current_request.query_params or {}
-    return json_response(accounts.journal(from_environment(), saler_id,
+    return json_response(accounts.journal(context, saler_id,
                                           query.get("limit"), query.get("cursor"),
                                           query.get("sub_account")))
 
@@ -103,7 +108,7 @@ def declare_account():
     caller = signed(BUSINESS_LINE)
     request = parse(AccountRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.account_id, "account_id")
-    return envelope(accounts.declare(from_environment(), request))
+    return envelope(accounts.declare(from_environment(caller.tenant), request))
 
 
 @app.route("/trades", methods=["POST"])
@@ -113,14 +118,13 @@ def record_trade():
     request = parse(TradeRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.buyer_id, "buyer_id")
     caller.require_subject(ACCOUNTS, request.seller_id, "seller_id")
-    return envelope(trades.record_trade(trades_context.from_environment(), request))
+    return envelope(trades.record_trade(trades_context.from_environment(caller.tenant), request))
 
 
 @app.route("/trades/{trans_id}", methods=["GET"])
 @enveloped
 def get_trade(trans_id):
-    signed()
-    return envelope(trades.find_trade(trades_context.from_environment(), trans_id))
+    return envelope(trades.find_trade(trades_context.from_environment(signed().tenant), trans_id))
 
 
 @app.route("/trades/{trans_id}/pay", methods=["POST"])
@@ -128,8 +132,9 @@ def get_trade(trans_id):
 def pay_trade(trans_id):
     caller = signed(BUSINESS_LINE)
     request = parse(PayTradeRequest, app.current_request.raw_body)
-    # The parties are the recorded trade's (404 if there is none): paying moves their money.
-    context = trades_context.from_environment()
+    # The parties are the recorded trade's (404 if the caller's tenant has none): paying moves
+    # their money.
+    context = trades_context.from_environment(caller.tenant)
     trade = trades.find_trade(context, trans_id)["trade"]
     caller.require_subject(ACCOUNTS, trade["buyer_id"], "buyer_id")
     caller.require_subject(ACCOUNTS, trade["seller_id"], "seller_id")
@@ -167,7 +172,7 @@ def run_payment_export(event):
 @app.route("/recon/{batch}", methods=["GET"])
 @handled
 def recon_batch(batch):
-    return json_response(recon.batch_status(batch))
+    return json_response(recon.batch_status(signed().tenant, batch))
 
 
 @app.route("/openapi.json", methods=["GET"])

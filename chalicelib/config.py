@@ -24,7 +24,6 @@ class Settings:
     orders_table: str
     ledger_table: str
     credit_queue_url: str
-    default_merchant: str
     credit_grace_seconds: int
     aggregator_max_credits: int
     sweeper_max_orders: int
@@ -37,16 +36,15 @@ def _required(name: str) -> str:
     return value
 
 
-# A merchant (tenant) id is part of every record key ("<tenant>#..."): a "#" in it would let one
-# merchant's keys run into another's.
-_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# A tenant is part of every record key ("<tenant>#..."): a "#" in it would let one tenant's
+# keys run into another's. A credential's merchant_id (chalicelib/auth) must match it too.
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-def _default_merchant() -> str:
-    """DEFAULT_MERCHANT: the merchant whose records the stage keeps (default "default")."""
-    value = os.environ.get("DEFAULT_MERCHANT") or "default"
-    if not _TENANT.fullmatch(value):
-        raise MissingSetting(f"environment variable DEFAULT_MERCHANT must be 1 to 64 characters of "
+def _optional_tenant(name: str) -> str:
+    value = os.environ.get(name, "")
+    if value and not TENANT_PATTERN.fullmatch(value):
+        raise MissingSetting(f"environment variable {name} must be 1 to 64 characters of "
                              f"A-Z a-z 0-9 _ - . (it becomes part of every record's key), not {value!r}")
     return value
 
@@ -61,7 +59,6 @@ def settings() -> Settings:
         orders_table=_required("ORDERS_TABLE"),
         ledger_table=_required("LEDGER_TABLE"),
         credit_queue_url=_required("CREDIT_QUEUE_URL"),
-        default_merchant=_default_merchant(),
         credit_grace_seconds=_integer("CREDIT_GRACE_SECONDS", 120),
         aggregator_max_credits=_integer("AGGREGATOR_MAX_CREDITS", 2000),
         sweeper_max_orders=_integer("SWEEPER_MAX_ORDERS", 5000),
@@ -102,7 +99,7 @@ def merchant_settings() -> MerchantSettings:
 # Reconciliation (chalicelib/recon). The Lambda and the CLI read the same settings.
 @dataclass(frozen=True)
 class ReconSettings:
-    bucket: str                 # RECON_BUCKET: incoming/<batch>/... in, results/<batch>/... out
+    bucket: str                 # RECON_BUCKET: incoming/<tenant>/<batch>/... in, results/<tenant>/<batch>/... out
     batches_table: str          # RECON_BATCHES_TABLE: one item per batch (state, claim, summary)
     queue_url: str              # RECON_QUEUE_URL: where the S3 events arrive (to delay a busy batch)
     tmp_dir: str                # RECON_TMP_DIR: downloads, results and DuckDB spill files
@@ -161,10 +158,11 @@ def swagger_ui_dir() -> str:
 # the same variables, and a side whose variables are missing cannot be exported.
 @dataclass(frozen=True)
 class ExportSettings:
-    bucket: str                 # EXPORT_BUCKET: the recon bucket; files go to incoming/<batch>/<side>/
+    bucket: str                 # EXPORT_BUCKET: the recon bucket; files go to incoming/<tenant>/<batch>/<side>/
     tmp_dir: str                # EXPORT_TMP_DIR: where a file is spooled before its upload
     page_size: int              # EXPORT_PAGE_SIZE: items per DynamoDB query/scan page
-    tenant: str                 # DEFAULT_MERCHANT: whose payment orders and accounts are exported
+    merchant_tenant: str        # MERCHANT_SYSTEM_TENANT: the simulated merchant system's tenant at
+                                # the center, under which its own side is filed ("" : not exported)
     merchant_orders_table: str  # MERCHANT_ORDERS_TABLE (merchant side)
     orders_table: str           # ORDERS_TABLE (payment side)
     ledger_table: str           # LEDGER_TABLE (payment side)
@@ -177,7 +175,7 @@ def export_settings() -> ExportSettings:
         bucket=_required("EXPORT_BUCKET"),
         tmp_dir=os.environ.get("EXPORT_TMP_DIR") or tempfile.gettempdir(),
         page_size=_integer("EXPORT_PAGE_SIZE", 1000),
-        tenant=_default_merchant(),
+        merchant_tenant=_optional_tenant("MERCHANT_SYSTEM_TENANT"),
         merchant_orders_table=os.environ.get("MERCHANT_ORDERS_TABLE", ""),
         orders_table=os.environ.get("ORDERS_TABLE", ""),
         ledger_table=os.environ.get("LEDGER_TABLE", ""),
@@ -255,13 +253,11 @@ def sharing_settings() -> SharingSettings:
 class TradeSettings:
     trades_table: str                   # TRADES_TABLE: trades and their settlement records
     ledger_table: str                   # LEDGER_TABLE: the accounts and journal of the core
-    default_merchant: str
 
 
 def trade_settings() -> TradeSettings:
     return TradeSettings(trades_table=_required("TRADES_TABLE"),
-                         ledger_table=_required("LEDGER_TABLE"),
-                         default_merchant=_default_merchant())
+                         ledger_table=_required("LEDGER_TABLE"))
 
 
 # Request signing (chalicelib/auth): who may call the center, and replay protection.
@@ -271,6 +267,11 @@ class AuthSettings:
     nonces_table: str           # NONCES_TABLE: one item per nonce seen, expiring by TTL
     cache_seconds: int          # CALLER_CREDENTIALS_CACHE_SECONDS: how long a read secret is trusted
     window_seconds: int         # SIGNATURE_WINDOW_SECONDS: |now - X-Timestamp| allowed
+
+
+def caller_credentials_secret() -> str:
+    """CALLER_CREDENTIALS_SECRET alone: all the scheduled exports need to list the tenants."""
+    return _required("CALLER_CREDENTIALS_SECRET")
 
 
 def auth_settings() -> AuthSettings:

@@ -125,6 +125,9 @@ class Operation:
     signed: bool = False
     role: Optional[str] = None
     scoped: Sequence[str] = ()
+    # Reads one of the caller's tenant's records by its id: another tenant's record answers
+    # exactly like a missing one (the 404 of `errors`).
+    tenant_read: bool = False
 
 
 SECURITY_SCHEME = "RequestSignature"
@@ -132,8 +135,14 @@ SIGNATURE_REFUSALS = (ErrorCode.SIGNATURE_MISSING, ErrorCode.KEY_UNKNOWN,
                       ErrorCode.TIMESTAMP_OUT_OF_WINDOW, ErrorCode.SIGNATURE_INVALID,
                       ErrorCode.NONCE_REPLAYED)
 SIGNING = ("Each money request is signed: X-Signature = lowercase hex HMAC-SHA256(secret, "
-           "\"METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n\"), PATH as sent (with the mount "
-           "prefix and the query string), BODY the exact bytes (empty if none); README, Request signing.")
+           "\"METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n\"), PATH the target with the mount "
+           "prefix and the query string, its path in canonical form (empty segments dropped: "
+           "`//pay` and `/pay/` are signed as `/pay`), BODY the exact bytes (empty if none); "
+           "README, Request signing.")
+TENANCY = ("The caller's tenant is its key's `merchant_id`: what this request writes or reads "
+           "is that tenant's only (ids are unique within a tenant).")
+TENANT_READ = (" Another tenant's record answers exactly so (same status, same body): whether "
+               "it exists never shows across tenants.")
 SIGNING_HEADERS = (
     ("X-Key-Id", "The caller's key id (one entry of the CallerCredentials secret)",
      {"type": "string", "minLength": 1, "examples": ["mch-demo"]}),
@@ -153,12 +162,17 @@ def _signing(op: Operation) -> Tuple[List[dict], List[ErrorCode], str]:
         return [], [], ""
     codes = list(SIGNATURE_REFUSALS)
     sentence = "Signed (any role)." if op.role is None else f"Signed; role `{op.role}`."
+    if op.tenant_read or op.role in ("merchant", "business_line"):
+        sentence += " " + TENANCY
     if op.role is not None:
         codes.append(ErrorCode.ROLE_NOT_ALLOWED)
+    elif op.tenant_read:
+        codes.append(ErrorCode.ROLE_NOT_ALLOWED)
+        sentence += " A key of no tenant (the channel's) is refused (403 ROLE_NOT_ALLOWED)."
     if op.scoped:
         codes.append(ErrorCode.SUBJECT_NOT_OWNED)
         sentence += " " + ", ".join(f"`{name}`" for name in op.scoped) + \
-            " must be in the key's scope (403 SUBJECT_NOT_OWNED otherwise)."
+            " must be in the key's scope if it has one (403 SUBJECT_NOT_OWNED otherwise)."
     headers = [{"name": name, "in": "header", "required": True, "description": text,
                 "schema": dict(schema)} for name, text, schema in SIGNING_HEADERS]
     return headers, codes, sentence
@@ -270,6 +284,8 @@ def _operation_object(op: Operation) -> dict:
         responses[415] = _reply_object(UNSUPPORTED_MEDIA_TYPE)
     responses.update(_error_replies(list(op.errors) + signing_codes + [ErrorCode.INTERNAL],
                                     op.envelope))
+    if op.tenant_read and 404 in responses:
+        responses[404]["description"] += TENANT_READ
     result["responses"] = {str(status): responses[status] for status in sorted(responses)}
     return result
 
@@ -317,7 +333,12 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
                                  "exponent (100, not 100.0 or 1e2): JSON Schema's `integer` "
                                  "admits 100.0, this API refuses it (400, the field named), as "
                                  "it may have passed through a float. Every refusal carries a code of the README's error "
-                                 "table (the subsidy routes in seed 000's {code, message, data}).")},
+                                 "table (the subsidy routes in seed 000's {code, message, data}). "
+                                 "Tenants: every signed request acts for its key's tenant "
+                                 "(`merchant_id`); records are keyed under it, request ids and "
+                                 "saler, account and trade ids are unique within a tenant only "
+                                 "(response ids across all), and another tenant's record is a "
+                                 "404 with the body of a missing one.")},
         "servers": [{"url": server_url or "/"}],
         "tags": TAGS,
         "paths": {path: paths[path] for path in sorted(paths)},

@@ -1,4 +1,4 @@
-"""The local stack's callers and their credentials (the issue-8 contract's "Local callers").
+"""The local stack's callers and their credentials.
 
 Every start draws fresh secrets: a key that outlives one stack could be copied into a
 script or a commit and then work against the next stack too. Nothing here is ever
@@ -9,17 +9,19 @@ import json
 import secrets
 from typing import Dict, List
 
-# Who may do what locally. mch-demo is the one merchant system of the local stack: it owns
-# every saler the tests and `make run` invent. mch-other owns only salers starting "other",
-# so acting on anyone else's is the 403 the tests look for.
+# Who may do what locally. Two tenants (merchant_id): `demo`, whose merchant system (mch-demo)
+# and business line (biz-demo) share its records, and `other`, a second merchant (mch-other)
+# that uses the same saler ids and request ids and never sees, blocks or moves demo's money.
+# Within its tenant a key may name any saler or account ("*"). The channel's key belongs to no
+# tenant (merchant_id null): it may call the channel's notification routes only.
 LOCAL_CALLERS = (
-    {"key_id": "mch-demo", "merchant_id": "mch-demo", "roles": ["merchant"],
+    {"key_id": "mch-demo", "merchant_id": "demo", "roles": ["merchant"],
      "salers": ["*"], "sub_mchs": [], "accounts": []},
-    {"key_id": "mch-other", "merchant_id": "mch-other", "roles": ["merchant"],
-     "salers": ["other*"], "sub_mchs": [], "accounts": []},
-    {"key_id": "biz-demo", "merchant_id": "biz-demo", "roles": ["business_line"],
+    {"key_id": "mch-other", "merchant_id": "other", "roles": ["merchant"],
+     "salers": ["*"], "sub_mchs": [], "accounts": []},
+    {"key_id": "biz-demo", "merchant_id": "demo", "roles": ["business_line"],
      "salers": [], "sub_mchs": ["*"], "accounts": ["*"]},
-    {"key_id": "channel-sim", "merchant_id": "channel-sim", "roles": ["channel"],
+    {"key_id": "channel-sim", "merchant_id": None, "roles": ["channel"],
      "salers": [], "sub_mchs": [], "accounts": []},
 )
 MERCHANT_SYSTEM_KEY = "mch-demo"    # the simulated merchant system (chalicelib/merchant) signs as it

@@ -6,18 +6,18 @@
 `paysettle load` is the load driver (tools/load/command.py has its exit statuses).
 
 The batch folder holds `merchant/` and `payment/` exactly as S3 holds
-`incoming/<batch>/`; the out folder receives the files the Lambda writes under
-`results/<batch>/`. Exit status: 0 reconciled and everything balances, 1
+`incoming/<tenant>/<batch>/`; the out folder receives the files the Lambda writes under
+`results/<tenant>/<batch>/`. Exit status: 0 reconciled and everything balances, 1
 reconciled with discrepancies, row errors or failed audits (see the files), 2
 the batch is INVALID (see error.json), 3 the run itself failed.
 
-    paysettle export --batch NAME --from "yyyy-MM-dd HH:mm:ss" --to "yyyy-MM-dd HH:mm:ss"
+    paysettle export --tenant TENANT --batch NAME --from "yyyy-MM-dd HH:mm:ss" --to "yyyy-MM-dd HH:mm:ss"
                      [--side merchant|payment|both]
 
-Exports the successful orders answered in [from, to) (China time) to the recon
-bucket, as the daily Lambdas do, reading the same environment variables
-(EXPORT_BUCKET, MERCHANT_ORDERS_TABLE, ORDERS_TABLE, LEDGER_TABLE, ...). Prints
-one JSON line: the batch, the window and, per side, its outcome and the files
+Exports one tenant's successful orders answered in [from, to) (China time) to the
+recon bucket, under incoming/<tenant>/<batch>/, as the daily Lambdas do, reading the
+same environment variables (EXPORT_BUCKET, MERCHANT_ORDERS_TABLE, ORDERS_TABLE, LEDGER_TABLE, ...). Prints
+one JSON line: the tenant, the batch, the window and, per side, its outcome and the files
 written (key, rows, sha256). Exit status: 0 every side EXPORTED, 1 the payment
 side refused because credits are still pending (nothing of it written; run
 again after the aggregator), 2 bad arguments (nothing written), 3 a side FAILED.
@@ -25,6 +25,7 @@ again after the aggregator), 2 bad arguments (nothing written), 3 a side FAILED.
 import argparse
 import json
 import logging
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,7 @@ def _export(args) -> int:
 
     try:
         window = Window.parse(args.start, args.end)
-        ctx = service.from_environment()
+        ctx = service.from_environment(args.tenant)
         report = service.export_batch(ctx, args.batch, window, SIDE_CHOICES[args.side])
     except (InvalidWindow, service.InvalidExport) as error:
         print(f"export refused: {error}", file=sys.stderr)
@@ -116,12 +117,16 @@ def main(argv=None) -> int:
     recon.set_defaults(run=_recon)
     export = commands.add_parser(
         "export", help="export both sides' successful orders of a window to the recon bucket",
-        description="Exports the successful orders answered in [--from, --to) (China time, by "
-                    "response_time) to incoming/<batch>/<side>/ in EXPORT_BUCKET, each side's "
+        description="Exports one tenant's successful orders answered in [--from, --to) (China "
+                    "time, by response_time) to incoming/<tenant>/<batch>/<side>/ in EXPORT_BUCKET, each side's "
                     "_manifest.json last; the payment side adds balances.csv (balance at --to, "
                     "opening_balance at --from, from the journal).",
         epilog="exit status: 0 exported, 1 payment side refused: credits still pending (retry "
                "after the aggregator), 2 bad arguments, 3 a side failed")
+    export.add_argument("--tenant", default=os.environ.get("MERCHANT_SYSTEM_TENANT") or None,
+                        required=not os.environ.get("MERCHANT_SYSTEM_TENANT"),
+                        help="whose batch: the merchant_id of the tenant's keys, e.g. demo "
+                             "(default: MERCHANT_SYSTEM_TENANT, the simulated merchant system's)")
     export.add_argument("--batch", required=True, help="batch name, e.g. 20261121")
     export.add_argument("--from", dest="start", required=True, metavar="'yyyy-MM-dd HH:mm:ss'",
                         help="window start, inclusive, China time")

@@ -1,6 +1,6 @@
 """Signing for callers that use `requests` (tools, tests): `session.auth = SignedAuth(...)`.
 
-Signs the prepared request, so PATH and BODY are exactly what goes on the wire.
+Signs the prepared request, so PATH (in its canonical form) and BODY are what goes on the wire.
 """
 from typing import Mapping
 

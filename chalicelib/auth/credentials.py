@@ -1,8 +1,19 @@
 """Who may call: every caller's credential, read from the CallerCredentials secret.
 
 SecretString: {"callers": {"<key_id>": {"secret", "merchant_id", "roles", "salers", "sub_mchs",
-"accounts"}}}. A scope is a list of patterns: an exact id, or a prefix ending in one `*` ("*"
-alone matches everything, for platform-level callers). A missing list matches nothing.
+"accounts"}}}.
+
+`merchant_id` is the key's tenant: every record a request of this key writes or reads is keyed
+under it, and several keys (a merchant system, a business line) may share one. It is part of
+every record key, so it is 1-64 characters of A-Z a-z 0-9 _ - . ; an entry with any other
+merchant_id is left out. A key without one (the payment channel's) belongs to no tenant: it
+may call the channel's routes and nothing that reads or writes a tenant's records.
+
+Within its tenant a key may name any saler or account. A scope (`salers`, `sub_mchs`,
+`accounts`) only narrows that: when present it is a list of patterns, an exact id or a prefix
+ending in one `*` ("*" alone matches everything); a present list that is empty or malformed
+matches nothing (a typo in the secret must narrow access, never widen it). An absent scope
+does not narrow.
 
 The secret is read through a per-process cache: one Secrets Manager call per
 CALLER_CREDENTIALS_CACHE_SECONDS, not one per request. A key id the cache does not know
@@ -17,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
 from .. import aws
-from ..config import auth_settings
+from ..config import TENANT_PATTERN, auth_settings, caller_credentials_secret
 from ..logs import log
 
 MERCHANT = "merchant"
@@ -37,9 +48,9 @@ UNKNOWN_KEY_REFRESH_SECONDS = 5
 class Credential:
     key_id: str
     secret: str = field(repr=False)
-    merchant_id: str
+    merchant_id: str                                # the tenant; "" for a tenant-less key
     roles: FrozenSet[str]
-    scopes: Mapping[str, Tuple[str, ...]]
+    scopes: Mapping[str, Optional[Tuple[str, ...]]]  # None: the scope does not narrow
 
 
 def pattern_matches(pattern: str, subject: str) -> bool:
@@ -60,6 +71,13 @@ def _strings(value) -> Tuple[str, ...]:
     return tuple(item for item in value if isinstance(item, str) and item)
 
 
+def _scope(entry: dict, scope: str) -> Optional[Tuple[str, ...]]:
+    """None when the entry does not name the scope (no narrowing), else its patterns."""
+    if entry.get(scope) is None:
+        return None
+    return _strings(entry.get(scope))
+
+
 def parse(text: str) -> Dict[str, Credential]:
     """The credentials of a SecretString. An entry without a usable secret is left out (logged
     by key id), so one bad entry cannot lock every other caller out."""
@@ -70,10 +88,14 @@ def parse(text: str) -> Dict[str, Credential]:
         if not isinstance(secret, str) or not secret:
             log("auth.credential_skipped", key_id=str(key_id)[:64])
             continue
+        merchant_id = entry.get("merchant_id") or ""
+        if merchant_id and not (isinstance(merchant_id, str) and TENANT_PATTERN.fullmatch(merchant_id)):
+            log("auth.credential_skipped", key_id=str(key_id)[:64], reason="merchant_id")
+            continue
         found[key_id] = Credential(
-            key_id=key_id, secret=secret, merchant_id=str(entry.get("merchant_id") or ""),
+            key_id=key_id, secret=secret, merchant_id=merchant_id,
             roles=frozenset(role for role in _strings(entry.get("roles")) if role in ROLES),
-            scopes={scope: _strings(entry.get(scope)) for scope in SCOPES})
+            scopes={scope: _scope(entry, scope) for scope in SCOPES})
     return found
 
 
@@ -130,3 +152,14 @@ def reset() -> None:
     """Forget every cached secret (tests, between AWS fakes)."""
     with _caches_lock:
         _caches.clear()
+
+
+def tenants(credentials: Iterable[Credential]) -> Tuple[str, ...]:
+    """Every tenant that holds at least one key, sorted."""
+    return tuple(sorted({c.merchant_id for c in credentials if c.merchant_id}))
+
+
+def all_tenants() -> Tuple[str, ...]:
+    """The tenants of the configured secret, read now (not from the cache: a scheduled run is
+    rare, and must see a tenant onboarded a moment ago)."""
+    return tenants(parse(_reader(caller_credentials_secret())()).values())

@@ -2,8 +2,15 @@
 
     X-Signature = lowercase hex of HMAC-SHA256(secret, "METHOD\nPATH\nTIMESTAMP\nNONCE\nBODY\n")
 
-PATH is the request target as sent, query string included; BODY the exact bytes sent (empty
-when there is none). Pure: no I/O, no clock unless one is not given.
+PATH is the request target in its canonical form (`canonical_target`): its path with empty
+segments dropped (`//pay` and `/pay/` are `/pay`), then the query string as sent. BODY is the
+exact bytes sent (empty when there is none). Pure: no I/O, no clock unless one is not given.
+
+Why a canonical path rather than the target exactly as sent: the center never sees the path as
+sent. API Gateway and the local server route `/pay/` and `//pay` to `/pay` and hand the app a
+routed path (locally, only the route and its parameters), so "as sent" could not be verified
+the same way everywhere. Both sides compute this one form instead: a caller may send either
+spelling, and a signature over the uncanonical spelling never verifies (4012).
 """
 import hashlib
 import hmac
@@ -26,8 +33,16 @@ def _bytes(body: Body) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+def canonical_target(target: str) -> str:
+    """The target as signed: empty path segments dropped, the query string (if any) unchanged."""
+    path, _, query = target.partition("?")
+    path = "/" + "/".join(segment for segment in path.split("/") if segment)
+    return f"{path}?{query}" if query else path
+
+
 def message(method: str, path: str, timestamp: str, nonce: str, body: Body) -> bytes:
-    head = f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n".encode("utf-8")
+    """The string to sign; `path` is put in its canonical form first."""
+    head = f"{method.upper()}\n{canonical_target(path)}\n{timestamp}\n{nonce}\n".encode("utf-8")
     return head + _bytes(body) + b"\n"
 
 

@@ -32,9 +32,18 @@ class SignedRequest:
 @dataclass(frozen=True)
 class Caller:
     key_id: str
-    merchant_id: str
+    merchant_id: str                                    # the tenant; "" for a tenant-less key
     roles: FrozenSet[str]
-    scopes: Mapping[str, Tuple[str, ...]]
+    scopes: Mapping[str, Optional[Tuple[str, ...]]]     # None: the scope does not narrow
+
+    @property
+    def tenant(self) -> str:
+        """The tenant every record of this request is keyed under. A tenant-less key (the
+        payment channel's) has none: it may not touch a tenant's records (403)."""
+        if not self.merchant_id:
+            raise PaySettleError(ErrorCode.ROLE_NOT_ALLOWED,
+                                 detail="this route needs a key that belongs to a tenant")
+        return self.merchant_id
 
     def require_role(self, role: str) -> None:
         if role not in self.roles:
@@ -42,14 +51,17 @@ class Caller:
                                  detail=f"this route needs the role {role}")
 
     def require_subject(self, scope: str, subject: str, field: str) -> None:
-        if not in_scope(self.scopes.get(scope, ()), subject):
+        """Within its tenant a key may name any subject; a scope the key has narrows that."""
+        patterns = self.scopes.get(scope)
+        if patterns is not None and not in_scope(patterns, subject):
             raise PaySettleError(ErrorCode.SUBJECT_NOT_OWNED, field=field,
                                  detail=f"is not in this key's {scope}")
 
     def require_any_subject(self, scopes: Sequence[str], subject: str, field: str) -> None:
-        """The subject is in at least one of `scopes` (an account id is a saler's or a trade
-        party's)."""
-        if not any(in_scope(self.scopes.get(scope, ()), subject) for scope in scopes):
+        """The subject is in at least one of `scopes` the key has (an account id is a saler's
+        or a trade party's); a key with none of them is not narrowed."""
+        narrowing = [self.scopes[scope] for scope in scopes if self.scopes.get(scope) is not None]
+        if narrowing and not any(in_scope(patterns, subject) for patterns in narrowing):
             raise PaySettleError(ErrorCode.SUBJECT_NOT_OWNED, field=field,
                                  detail=f"is not in this key's {' or '.join(scopes)}")
 

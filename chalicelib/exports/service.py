@@ -1,7 +1,10 @@
-"""Export one batch: each side's successful orders of a window to the recon bucket.
+"""Export one tenant's batch: each side's successful orders of a window to the recon bucket.
 
-    incoming/<batch>/merchant/pay.csv, withdraw.csv, then _manifest.json
-    incoming/<batch>/payment/pay.csv, withdraw.csv, balances.csv, then _manifest.json
+    incoming/<tenant>/<batch>/merchant/pay.csv, withdraw.csv, then _manifest.json
+    incoming/<tenant>/<batch>/payment/pay.csv, withdraw.csv, balances.csv, then _manifest.json
+
+The payment side holds the tenant's own orders and accounts only; the merchant side is that
+tenant's merchant system's own record (the simulated merchant system is one tenant's).
 
 Each file is streamed from DynamoDB to a temporary file (hashed and counted on the
 way) and uploaded with boto3's managed transfer (multipart when large); the side's
@@ -28,11 +31,12 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from .. import aws, clock
-from ..config import MissingSetting, export_settings
+from ..auth.credentials import all_tenants
+from ..config import TENANT_PATTERN, MissingSetting, export_settings
 from ..logs import log
 from ..payments.orders import Kind
 from ..recon.formats import MANIFEST, MERCHANT, PAYMENT, valid_batch_name
-from ..recon.s3 import incoming_prefix
+from ..recon.s3 import BatchRef, incoming_prefix
 from . import balances, sources
 from .csvfile import BALANCE_COLUMNS, CsvSpool, order_header
 from .window import InvalidWindow, Window, not_after, previous_day
@@ -54,7 +58,7 @@ class Exports:
     dynamodb: Any
     bucket: str
     tmp_dir: str
-    tenant: str = "default"
+    tenant: str                         # whose batch: its orders, accounts and S3 folder
     merchant_orders_table: str = ""
     orders_table: str = ""
     ledger_table: str = ""
@@ -63,10 +67,10 @@ class Exports:
     now: Callable[[], datetime] = clock.utc_now
 
 
-def from_environment() -> Exports:
+def from_environment(tenant: str) -> Exports:
     settings = export_settings()
     return Exports(s3=aws.client("s3"), dynamodb=aws.client("dynamodb"), bucket=settings.bucket,
-                   tmp_dir=settings.tmp_dir, tenant=settings.tenant,
+                   tmp_dir=settings.tmp_dir, tenant=tenant,
                    merchant_orders_table=settings.merchant_orders_table,
                    orders_table=settings.orders_table, ledger_table=settings.ledger_table,
                    page_size=settings.page_size)
@@ -104,6 +108,7 @@ class SideOutcome:
 
 @dataclass
 class ExportReport:
+    tenant: str
     batch: str
     window: Window
     sides: Dict[str, SideOutcome]
@@ -113,7 +118,7 @@ class ExportReport:
         return all(s.outcome == EXPORTED for s in self.sides.values())
 
     def as_dict(self) -> dict:
-        return {"batch": self.batch, "window": self.window.as_dict(),
+        return {"tenant": self.tenant, "batch": self.batch, "window": self.window.as_dict(),
                 "sides": {name: outcome.as_dict() for name, outcome in self.sides.items()}}
 
 
@@ -128,18 +133,18 @@ def _upload_csv(ctx: Exports, batch: str, side: str, name: str, header: Sequence
     with CsvSpool(ctx.tmp_dir, header) as spool:
         spool.write_all(rows)
         spooled = spool.close()
-    key = f"{incoming_prefix(batch)}{side}/{name}"
+    key = f"{incoming_prefix(BatchRef(ctx.tenant, batch))}{side}/{name}"
     try:
         ctx.s3.upload_file(str(spooled.path), ctx.bucket, key, ExtraArgs={"ContentType": CSV_TYPE})
     finally:
         Path(spooled.path).unlink(missing_ok=True)
-    log("export.file_uploaded", batch=batch, side=side, key=key, rows=spooled.rows,
-        bytes=spooled.size, sha256=spooled.sha256)
+    log("export.file_uploaded", tenant=ctx.tenant, batch=batch, side=side, key=key,
+        rows=spooled.rows, bytes=spooled.size, sha256=spooled.sha256)
     return WrittenFile(name, key, spooled.rows, spooled.sha256, spooled.size)
 
 
 def _upload_manifest(ctx: Exports, batch: str, side: str, files: List[WrittenFile]) -> str:
-    key = f"{incoming_prefix(batch)}{side}/{MANIFEST}"
+    key = f"{incoming_prefix(BatchRef(ctx.tenant, batch))}{side}/{MANIFEST}"
     body = json.dumps({"files": [f.manifest_entry() for f in files]}, indent=1).encode() + b"\n"
     ctx.s3.put_object(Bucket=ctx.bucket, Key=key, Body=body, ContentType="application/json")
     return key
@@ -180,17 +185,17 @@ def _export_side(ctx: Exports, batch: str, window: Window, side: str) -> SideOut
         EXPORTERS[side](ctx, batch, window, outcome)
         outcome.manifest = _upload_manifest(ctx, batch, side, outcome.files)
         outcome.outcome = EXPORTED
-        log("export.side_exported", batch=batch, side=side,
+        log("export.side_exported", tenant=ctx.tenant, batch=batch, side=side,
             rows={f.name: f.rows for f in outcome.files})
     except balances.PendingCredits as pending:
         outcome.outcome, outcome.detail = PENDING_CREDITS, str(pending)
         outcome.pending_credits = {"count": pending.count, "amount": pending.amount,
                                    "request_ids": pending.request_ids}
-        log("export.pending_credits", level=logging.WARNING, batch=batch, side=side,
-            count=pending.count, amount=pending.amount)
+        log("export.pending_credits", level=logging.WARNING, tenant=ctx.tenant, batch=batch,
+            side=side, count=pending.count, amount=pending.amount)
     except Exception as error:  # noqa: BLE001 - one side's failure must not stop the other
         outcome.detail = f"{type(error).__name__}: {error}"
-        log("export.side_failed", level=logging.ERROR, batch=batch, side=side,
+        log("export.side_failed", level=logging.ERROR, tenant=ctx.tenant, batch=batch, side=side,
             error_type=type(error).__name__, error=str(error), uploaded=[f.key for f in outcome.files])
     return outcome
 
@@ -200,6 +205,8 @@ def export_batch(ctx: Exports, batch: str, window: Window,
     """Export the successful orders answered in `window` (and, for the payment side, the
     balances at its end and start) as batch `batch`; see the module docstring for outcomes.
     Raises InvalidExport, before anything is read or written, for a bad request."""
+    if not TENANT_PATTERN.fullmatch(ctx.tenant or ""):
+        raise InvalidExport(f"tenant {ctx.tenant!r}: 1-64 characters of A-Z a-z 0-9 _ - .")
     if not valid_batch_name(batch):
         raise InvalidExport(f"batch {batch!r}: 1-128 characters of A-Z a-z 0-9 . _ - "
                             "starting with a letter or digit")
@@ -210,7 +217,7 @@ def export_batch(ctx: Exports, batch: str, window: Window,
         not_after(window, ctx.now())
     except InvalidWindow as error:
         raise InvalidExport(str(error)) from None
-    report = ExportReport(batch, window, {})
+    report = ExportReport(ctx.tenant, batch, window, {})
     for side in dict.fromkeys(sides):
         report.sides[side] = _export_side(ctx, batch, window, side)
     log("export.batch", **report.as_dict())
@@ -221,16 +228,38 @@ class ExportIncomplete(RuntimeError):
     """A scheduled export did not export its side; raising lets Lambda retry the invocation."""
 
 
+def scheduled_tenants(side: str) -> List[str]:
+    """Whose batches a daily run of `side` exports.
+
+    Payment side: every tenant of the caller credentials secret. A record gets a tenant only
+    from a signed request of one of that tenant's keys, so the secret names every tenant that
+    can have records, in one read, where finding them in the data would mean scanning whole
+    tables; and a tenant with no order that day still gets its (empty) batch, reconciled like
+    any other, so a quiet day is proven balanced rather than skipped. (A tenant whose last
+    key is removed is no longer exported: export its final batch before removing it.)
+    Merchant side: the simulated merchant system is one tenant's, MERCHANT_SYSTEM_TENANT."""
+    if side == PAYMENT:
+        return list(all_tenants())
+    tenant = export_settings().merchant_tenant
+    return [tenant] if tenant else []
+
+
 def scheduled(side: str, event_time: Optional[str]) -> dict:
-    """The daily run of one side: the China-time day before the event's time, as batch
-    `yyyyMMdd`. The event's own time (not the clock) names the day, so a retried or late
-    invocation exports the same batch."""
+    """The daily run of one side, for every tenant (scheduled_tenants): the China-time day
+    before the event's time, as batch `yyyyMMdd`. The event's own time (not the clock) names
+    the day, so a retried or late invocation exports the same batches. Every tenant is
+    exported before a failure is raised: one tenant's pending credits never hold back another's."""
     moment = None
     if event_time:
         moment = datetime.strptime(event_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     batch, window = previous_day(moment)
-    report = export_batch(from_environment(), batch, window, sides=(side,))
-    if not report.exported:
-        raise ExportIncomplete(f"batch {batch} {side}: {report.sides[side].outcome}: "
-                               f"{report.sides[side].detail}")
-    return report.as_dict()
+    reports = {}
+    for tenant in scheduled_tenants(side):
+        reports[tenant] = export_batch(from_environment(tenant), batch, window, sides=(side,))
+    incomplete = {tenant: report.sides[side] for tenant, report in reports.items()
+                  if not report.exported}
+    if incomplete:
+        raise ExportIncomplete(f"batch {batch} {side}: " + "; ".join(
+            f"{tenant}: {outcome.outcome}: {outcome.detail}" for tenant, outcome in incomplete.items()))
+    return {"batch": batch, "window": window.as_dict(), "side": side,
+            "tenants": {tenant: report.sides[side].as_dict() for tenant, report in reports.items()}}

@@ -138,7 +138,7 @@ OPERATIONS = [
         ok=Reply("The order's response message.", PayResponse,
                  examples={"seed": SEED_PAY_ANSWER}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
-        signed=True),
+        signed=True, tenant_read=True),
     Operation(
         "GET", "/orders/withdraw/{request_id}", "getWithdrawOrder", "A withdraw order's answer",
         "payments",
@@ -146,7 +146,7 @@ OPERATIONS = [
         ok=Reply("The order's response message.", WithdrawResponse,
                  examples={"seed": SEED_WITHDRAW_ANSWER}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
-        signed=True),
+        signed=True, tenant_read=True),
     Operation(
         "GET", "/accounts/{saler_id}", "getAccount", "A saler's balance and pending credits",
         "payments",
@@ -158,7 +158,7 @@ OPERATIONS = [
                  links={"GetJournal": ("getAccountJournal",
                                        {"saler_id": "$response.body#/saler_id"})}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.BUSY),
-        signed=True, scoped=("saler_id",)),
+        signed=True, scoped=("saler_id",), tenant_read=True),
     Operation(
         "GET", "/accounts/{saler_id}/journal", "getAccountJournal", "A saler's journal, paged",
         "payments",
@@ -170,11 +170,12 @@ OPERATIONS = [
                                   "value is refused (400, field `cursor`)"),
                 Param("sub_account", Literal["1", "3"], "query", required=False,
                       description="the sub-account's journal: 1 (default) or 3")],
-        ok=Reply("One page of the journal (empty for an unknown saler).", JournalPage,
+        ok=Reply("One page of the journal (empty for an unknown saler, and so for another "
+                 "tenant's).", JournalPage,
                  examples={"one credit": {"saler_id": "saler2", "next_cursor": None, "entries": [
                      {"entry": "PAY#20190829171520123456", "amount": 100,
                       "request_id": "20190829171520123456",
                       "posted_at": "2019-08-29T09:15:27.123456Z"}]}}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.BUSY),
-        signed=True, scoped=("saler_id",)),
+        signed=True, scoped=("saler_id",), tenant_read=True),
 ]

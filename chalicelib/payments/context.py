@@ -1,7 +1,7 @@
 """The collaborators of the payment services, passed in rather than imported."""
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .. import aws, clock
 from ..config import settings
@@ -14,7 +14,10 @@ class Payments:
     orders_table: str
     ledger_table: str
     credit_queue_url: str
-    tenant: str
+    # The signed caller's tenant: every record a request writes or reads is keyed under it.
+    # None for the scheduled functions, which work across every tenant (each credit and order
+    # carries its own).
+    tenant: Optional[str]
     now: Callable[[], datetime] = clock.utc_now
     new_response_id: Callable[[datetime], str] = clock.new_response_id
     credit_grace_seconds: int = 120
@@ -28,7 +31,9 @@ class Payments:
             self.sleep = time.sleep
 
 
-def from_environment() -> Payments:
+def from_environment(tenant: Optional[str] = None) -> Payments:
+    """The services' collaborators for one request of `tenant` (the caller's), or, without a
+    tenant, for a scheduled run across every tenant."""
     config = settings()
     return Payments(
         dynamodb=aws.client("dynamodb"),
@@ -36,7 +41,7 @@ def from_environment() -> Payments:
         orders_table=config.orders_table,
         ledger_table=config.ledger_table,
         credit_queue_url=config.credit_queue_url,
-        tenant=config.default_merchant,
+        tenant=tenant,
         credit_grace_seconds=config.credit_grace_seconds,
         aggregator_max_credits=config.aggregator_max_credits,
         sweeper_max_orders=config.sweeper_max_orders,

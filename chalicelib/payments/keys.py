@@ -7,8 +7,16 @@ POSTED_INDEX = "by_posted"            # ledger LSI: an account's journal in post
 SUCCESSFUL_INDEX = "successful_by_day"  # orders GSI: successful orders by tenant, kind and day
 
 
+def tenant_part(tenant) -> str:
+    """The tenant as the first part of a record key: a service asked to key a record without
+    one (a scheduled run's context used for a request) is a bug, never a shared "None#" key."""
+    if not isinstance(tenant, str) or not tenant or "#" in tenant:
+        raise ValueError(f"a record key needs a tenant, got {tenant!r}")
+    return tenant
+
+
 def order_key(tenant: str, kind: Kind, request_id: str) -> str:
-    return f"{tenant}#{kind.value}#{request_id}"
+    return f"{tenant_part(tenant)}#{kind.value}#{request_id}"
 
 
 def response_guard_key(response_id: str) -> str:
@@ -16,7 +24,7 @@ def response_guard_key(response_id: str) -> str:
 
 
 def account_key(tenant: str, saler_id: str) -> str:
-    return f"{tenant}#{saler_id}"
+    return f"{tenant_part(tenant)}#{saler_id}"
 
 
 def journal_entry(kind: Kind, request_id: str) -> str:
@@ -26,7 +34,7 @@ def journal_entry(kind: Kind, request_id: str) -> str:
 
 def success_day_key(tenant: str, kind: Kind, day: str) -> str:
     """The `successful_by_day` hash key of one day (`yyyyMMdd`): `<tenant>#<KIND>#<yyyyMMdd>`."""
-    return f"{tenant}#{kind.value}#{day}"
+    return f"{tenant_part(tenant)}#{kind.value}#{day}"
 
 
 def success_day(tenant: str, kind: Kind, response_time: str) -> str:
@@ -60,7 +68,7 @@ def sub_account_key(tenant: str, account_id: str, sub_account: int) -> str:
 
 
 def trade_key(tenant: str, trans_id: str) -> str:
-    return f"{tenant}#TRADE#{trans_id}"
+    return f"{tenant_part(tenant)}#TRADE#{trans_id}"
 
 
 def trade_entry(trans_id: str, leg: str) -> str:

@@ -19,6 +19,8 @@ BatchName = Annotated[str, Field(
 
 class ReconBatchStatus(BaseModel):
     """A batch's state and its last run (`service.batch_view`); absent keys are not known yet."""
+    tenant: str = Field(description="whose batch: the caller's tenant (its key's merchant_id)",
+                        examples=["demo"])
     batch: BatchName
     status: Literal[STATUSES]  # type: ignore[valid-type]
     run_id: Optional[str] = None
@@ -29,7 +31,7 @@ class ReconBatchStatus(BaseModel):
                                                          "missing, comma-separated",
                                        examples=["payment"])
     results: Optional[str] = Field(None, description="DONE / INVALID: where the run's files are",
-                                   examples=["s3://bucket/results/2019-08-29/runs/<run_id>/"])
+                                   examples=["s3://bucket/results/demo/2019-08-29/runs/<run_id>/"])
     summary: Optional[Dict[str, Any]] = Field(None, description="DONE: the counts of summary.json "
                                                                 "(README, Results)")
     error: Optional[Dict[str, Any]] = Field(None, description="INVALID: error.json; FAILED: the failure")
@@ -41,8 +43,11 @@ OPERATIONS = [
         "reconciliation",
         params=[Param("batch", BatchName)],
         ok=Reply("The batch.", ReconBatchStatus,
-                 examples={"pending": {"batch": "2019-08-29", "status": "PENDING",
+                 examples={"pending": {"tenant": "demo", "batch": "2019-08-29", "status": "PENDING",
                                        "waiting_for": "payment",
                                        "updated_at": "2019-08-29T16:00:01.000000Z"}}),
-        errors=(ErrorCode.INVALID_FIELD, ErrorCode.RECON_BATCH_NOT_FOUND, ErrorCode.BUSY)),
+        description=("The caller's tenant's batch of this name (exported to "
+                     "incoming/<tenant>/<batch>/, results under results/<tenant>/<batch>/)."),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.RECON_BATCH_NOT_FOUND, ErrorCode.BUSY),
+        signed=True, tenant_read=True),
 ]

@@ -1,8 +1,11 @@
 """The recon bucket: what a batch's inputs are, fetching them, publishing results.
 
-    incoming/<batch>/<side>/...             the sides' uploads
-    results/<batch>/runs/<run_id>/...       one run's result files, never modified afterwards
-    results/<batch>/latest.json             the pointer to the current run, replaced in one PUT
+    incoming/<tenant>/<batch>/<side>/...            the sides' uploads
+    results/<tenant>/<batch>/runs/<run_id>/...      one run's result files, never modified afterwards
+    results/<tenant>/<batch>/latest.json            the pointer to the current run, replaced in one PUT
+
+Batch names are unique within a tenant only: a batch is always named with its tenant
+(`BatchRef`), and nothing of one tenant's batch is read from or written to another's folder.
 
 A result set is published by writing its run folder completely and then
 replacing the pointer: S3 replaces one object atomically, so a reader that
@@ -12,12 +15,14 @@ mix. Earlier runs stay where they are (the history of the batch).
 import hashlib
 import json
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
+from ..config import TENANT_PATTERN
 from .formats import MANIFEST, SIDES, valid_batch_name
 
 INCOMING, RESULTS = "incoming/", "results/"
@@ -26,24 +31,37 @@ CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json",
                  ".html": "text/html; charset=utf-8"}
 
 
-def incoming_prefix(batch: str) -> str:
-    return f"{INCOMING}{batch}/"
+@dataclass(frozen=True)
+class BatchRef:
+    """One tenant's batch."""
+    tenant: str
+    name: str
+
+    @property
+    def path(self) -> str:
+        """`<tenant>/<batch>`: its folder under incoming/ and results/, and its key in the
+        batches table (neither part can hold a "/")."""
+        return f"{self.tenant}/{self.name}"
 
 
-def run_prefix(batch: str, run_id: str) -> str:
-    return f"{RESULTS}{batch}/runs/{run_id}/"
+def incoming_prefix(batch: BatchRef) -> str:
+    return f"{INCOMING}{batch.path}/"
 
 
-def pointer_key(batch: str) -> str:
-    return f"{RESULTS}{batch}/{POINTER}"
+def run_prefix(batch: BatchRef, run_id: str) -> str:
+    return f"{RESULTS}{batch.path}/runs/{run_id}/"
 
 
-def manifest_batch(key: str) -> Optional[str]:
-    """The batch of `incoming/<batch>/<side>/_manifest.json`, else None."""
+def pointer_key(batch: BatchRef) -> str:
+    return f"{RESULTS}{batch.path}/{POINTER}"
+
+
+def manifest_batch(key: str) -> Optional[BatchRef]:
+    """The batch of `incoming/<tenant>/<batch>/<side>/_manifest.json`, else None."""
     parts = key.split("/")
-    if (len(parts) == 4 and parts[0] + "/" == INCOMING and parts[2] in SIDES
-            and parts[3] == MANIFEST and valid_batch_name(parts[1])):
-        return parts[1]
+    if (len(parts) == 5 and parts[0] + "/" == INCOMING and TENANT_PATTERN.fullmatch(parts[1])
+            and valid_batch_name(parts[2]) and parts[3] in SIDES and parts[4] == MANIFEST):
+        return BatchRef(parts[1], parts[2])
     return None
 
 
@@ -64,8 +82,8 @@ def object_keys(message_body: str) -> list:
     return found
 
 
-def listing(s3, bucket: str, batch: str) -> Dict[str, dict]:
-    """key -> {"etag", "size"} of every object under incoming/<batch>/."""
+def listing(s3, bucket: str, batch: BatchRef) -> Dict[str, dict]:
+    """key -> {"etag", "size"} of every object under incoming/<tenant>/<batch>/."""
     found = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
                                                              Prefix=incoming_prefix(batch)):
@@ -74,7 +92,7 @@ def listing(s3, bucket: str, batch: str) -> Dict[str, dict]:
     return found
 
 
-def read_manifests(s3, bucket: str, batch: str, objects: Dict[str, dict]) -> Dict[str, bytes]:
+def read_manifests(s3, bucket: str, batch: BatchRef, objects: Dict[str, dict]) -> Dict[str, bytes]:
     """Each side's manifest bytes, for the sides that have one."""
     manifests = {}
     for side in SIDES:
@@ -101,7 +119,7 @@ def fingerprint(manifests: Dict[str, bytes], objects: Dict[str, dict]) -> str:
     return digest.hexdigest()
 
 
-def download(s3, bucket: str, batch: str, manifests: Dict[str, bytes],
+def download(s3, bucket: str, batch: BatchRef, manifests: Dict[str, bytes],
              objects: Dict[str, dict], folder: Path) -> None:
     """The batch folder the engine reads: the manifests as fingerprinted, and every file a
     manifest lists that was uploaded (a missing one is left missing: the check names it)."""
@@ -131,12 +149,12 @@ def upload_run(s3, bucket: str, prefix: str, folder: Path) -> list:
     return names
 
 
-def write_pointer(s3, bucket: str, batch: str, pointer: dict) -> None:
+def write_pointer(s3, bucket: str, batch: BatchRef, pointer: dict) -> None:
     s3.put_object(Bucket=bucket, Key=pointer_key(batch), ContentType="application/json",
                   Body=json.dumps(pointer, ensure_ascii=False, indent=1).encode())
 
 
-def read_pointer(s3, bucket: str, batch: str) -> Optional[dict]:
+def read_pointer(s3, bucket: str, batch: BatchRef) -> Optional[dict]:
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=pointer_key(batch))["Body"].read())
     except ClientError as error:

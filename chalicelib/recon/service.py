@@ -2,16 +2,19 @@
 
 `handle_sqs_event(ctx, event)` takes the Lambda SQS event as a plain dict, so the
 Chalice handler, the local stack's pump and the tests all call the same thing.
-For each `incoming/<batch>/<side>/_manifest.json` created:
+For each `incoming/<tenant>/<batch>/<side>/_manifest.json` created:
 
-1. list `incoming/<batch>/`; without both manifests the batch is PENDING;
+1. list `incoming/<tenant>/<batch>/`; without both manifests the batch is PENDING;
 2. fingerprint the inputs (both manifests, every object's ETag) and claim the
    batch for them with a conditional write (see store.py): a duplicate event, or
    one for inputs already reconciled, does nothing;
 3. download, check the manifests, reconcile and audit (batch.py) in a scratch
    folder under RECON_TMP_DIR, upload the result files to
-   `results/<batch>/runs/<run_id>/`, record the outcome, then replace
-   `results/<batch>/latest.json` (see s3.py).
+   `results/<tenant>/<batch>/runs/<run_id>/`, record the outcome, then replace
+   `results/<tenant>/<batch>/latest.json` (see s3.py).
+
+Every batch is one tenant's (batch names are unique within a tenant only): its state is kept
+under `<tenant>/<batch>` and `GET /recon/{batch}` answers the caller's tenant only.
 
 A batch another run is busy with for other inputs is retried later: the message's
 visibility is shortened and the handler raises, so SQS delivers it again. An
@@ -33,6 +36,7 @@ from . import batch as batches
 from . import s3 as bucket_io
 from .engine import EngineOptions
 from .formats import SIDES
+from .s3 import BatchRef
 from .store import ALREADY, BUSY, CLAIMED, DONE, FAILED, INVALID, PENDING, BatchStore
 
 IGNORED = "IGNORED"
@@ -112,61 +116,64 @@ def _retry_soon(ctx: Recon, record: dict) -> None:
         log("recon.retry_delay_failed", error=type(error).__name__)
 
 
-def process_batch(ctx: Recon, batch: str) -> dict:
+def process_batch(ctx: Recon, batch: BatchRef) -> dict:
     objects = bucket_io.listing(ctx.s3, ctx.bucket, batch)
     manifests = bucket_io.read_manifests(ctx.s3, ctx.bucket, batch, objects)
     missing = [side for side in SIDES if side not in manifests]
+    named = {"tenant": batch.tenant, "batch": batch.name}
     if missing:
-        ctx.store.mark_pending(batch, ",".join(missing), _stamp(ctx.now()))
-        log("recon.pending", batch=batch, waiting_for=missing)
-        return {"batch": batch, "outcome": PENDING, "waiting_for": missing}
+        ctx.store.mark_pending(batch.path, ",".join(missing), _stamp(ctx.now()))
+        log("recon.pending", **named, waiting_for=missing)
+        return {**named, "outcome": PENDING, "waiting_for": missing}
     fingerprint = bucket_io.fingerprint(manifests, objects)
     moment = ctx.now()
     run_id = ctx.new_run_id(moment)
-    claim = ctx.store.claim(batch, fingerprint, run_id, _stamp(moment), int(moment.timestamp()),
-                            ctx.lease_seconds)
+    claim = ctx.store.claim(batch.path, fingerprint, run_id, _stamp(moment),
+                            int(moment.timestamp()), ctx.lease_seconds)
     if claim.outcome != CLAIMED:
-        log("recon.not_claimed", batch=batch, outcome=claim.outcome,
+        log("recon.not_claimed", **named, outcome=claim.outcome,
             status=(claim.item or {}).get("status"), run_id=(claim.item or {}).get("run_id"))
         if claim.outcome == ALREADY:
             _repair_pointer(ctx, batch, claim.item)
-        return {"batch": batch, "outcome": claim.outcome,
-                "run_id": (claim.item or {}).get("run_id")}
+        return {**named, "outcome": claim.outcome, "run_id": (claim.item or {}).get("run_id")}
     return _run(ctx, batch, run_id, fingerprint, manifests, objects)
 
 
-def _run(ctx: Recon, batch: str, run_id: str, fingerprint: str, manifests: Dict[str, bytes],
-         objects: Dict[str, dict]) -> dict:
+def _run(ctx: Recon, batch: BatchRef, run_id: str, fingerprint: str,
+         manifests: Dict[str, bytes], objects: Dict[str, dict]) -> dict:
     prefix = bucket_io.run_prefix(batch, run_id)
+    named = {"tenant": batch.tenant, "batch": batch.name}
     Path(ctx.options.work_dir).mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"recon-{batch}-", dir=ctx.options.work_dir))
-    log("recon.run.started", batch=batch, run_id=run_id)
+    scratch = Path(tempfile.mkdtemp(prefix=f"recon-{batch.tenant}-{batch.name}-",
+                                    dir=ctx.options.work_dir))
+    log("recon.run.started", **named, run_id=run_id)
     try:
         folder, out = scratch / "batch", scratch / "out"
         bucket_io.download(ctx.s3, ctx.bucket, batch, manifests, objects, folder)
         if ctx.on_run:
-            ctx.on_run(batch, folder)
-        outcome = batches.reconcile_folder(folder, out, ctx.options, batch=batch, run_id=run_id)
+            ctx.on_run(batch.name, folder)
+        outcome = batches.reconcile_folder(folder, out, ctx.options, batch=batch.name,
+                                           run_id=run_id)
         files = bucket_io.upload_run(ctx.s3, ctx.bucket, prefix, out)
         finished = _stamp(ctx.now())
         summary = _brief(outcome.document) if outcome.status == DONE else None
         error = outcome.document if outcome.status == INVALID else None
-        if not ctx.store.finish(batch, run_id, outcome.status, finished, prefix,
+        if not ctx.store.finish(batch.path, run_id, outcome.status, finished, prefix,
                                 summary=summary, error=error):
-            log("recon.run.claim_lost", batch=batch, run_id=run_id)
-            return {"batch": batch, "outcome": "CLAIM_LOST", "run_id": run_id}
+            log("recon.run.claim_lost", **named, run_id=run_id)
+            return {**named, "outcome": "CLAIM_LOST", "run_id": run_id}
         bucket_io.write_pointer(ctx.s3, ctx.bucket, batch, {
-            "batch": batch, "run_id": run_id, "status": outcome.status, "prefix": prefix,
+            **named, "run_id": run_id, "status": outcome.status, "prefix": prefix,
             "files": files, "finished_at": finished, "fingerprint": fingerprint})
-        log("recon.run.finished", batch=batch, run_id=run_id, status=outcome.status,
+        log("recon.run.finished", **named, run_id=run_id, status=outcome.status,
             discrepancies=outcome.document.get("discrepancies"),
             audit_fail=(outcome.document.get("audit") or {}).get("FAIL"))
-        return {"batch": batch, "outcome": CLAIMED, "status": outcome.status, "run_id": run_id,
+        return {**named, "outcome": CLAIMED, "status": outcome.status, "run_id": run_id,
                 "prefix": prefix}
     except Exception as error:
-        log("recon.run.failed", batch=batch, run_id=run_id, error=type(error).__name__,
+        log("recon.run.failed", **named, run_id=run_id, error=type(error).__name__,
             detail=str(error)[:500])
-        ctx.store.finish(batch, run_id, FAILED, _stamp(ctx.now()), prefix,
+        ctx.store.finish(batch.path, run_id, FAILED, _stamp(ctx.now()), prefix,
                          error={"error": type(error).__name__, "detail": str(error)[:500]})
         raise
     finally:
@@ -180,7 +187,7 @@ def _brief(summary: dict) -> dict:
     return {k: summary[k] for k in keep if k in summary}
 
 
-def _repair_pointer(ctx: Recon, batch: str, item: Optional[dict]) -> None:
+def _repair_pointer(ctx: Recon, batch: BatchRef, item: Optional[dict]) -> None:
     """A run that recorded its outcome but died before replacing the pointer: replace it now."""
     if not item or not item.get("results_prefix"):
         return
@@ -189,20 +196,21 @@ def _repair_pointer(ctx: Recon, batch: str, item: Optional[dict]) -> None:
         return
     listed = ctx.s3.list_objects_v2(Bucket=ctx.bucket, Prefix=item["results_prefix"]).get("Contents", [])
     bucket_io.write_pointer(ctx.s3, ctx.bucket, batch, {
-        "batch": batch, "run_id": item["run_id"], "status": item["status"],
+        "tenant": batch.tenant, "batch": batch.name, "run_id": item["run_id"], "status": item["status"],
         "prefix": item["results_prefix"], "files": sorted(o["Key"].rsplit("/", 1)[-1] for o in listed),
         "finished_at": item.get("finished_at"), "fingerprint": item.get("fingerprint")})
-    log("recon.pointer_repaired", batch=batch, run_id=item["run_id"])
+    log("recon.pointer_repaired", tenant=batch.tenant, batch=batch.name, run_id=item["run_id"])
 
 
-def batch_view(store: BatchStore, bucket: Optional[str], batch: str) -> Optional[dict]:
+def batch_view(store: BatchStore, bucket: Optional[str], batch: BatchRef) -> Optional[dict]:
     """`GET /recon/{batch}`: the batch's state and its last run's summary."""
-    item = store.get(batch)
+    item = store.get(batch.path)
     if item is None:
         return None
-    view = {key: item.get(key) for key in ("batch", "status", "run_id", "started_at",
-                                           "finished_at", "updated_at", "waiting_for")
-            if item.get(key) is not None}
+    view = {"tenant": batch.tenant, "batch": batch.name}
+    view.update({key: item.get(key) for key in ("status", "run_id", "started_at",
+                                                "finished_at", "updated_at", "waiting_for")
+                 if item.get(key) is not None})
     if item.get("results_prefix") and item.get("status") in (DONE, INVALID):
         view["results"] = (f"s3://{bucket}/{item['results_prefix']}" if bucket
                            else item["results_prefix"])
@@ -213,8 +221,9 @@ def batch_view(store: BatchStore, bucket: Optional[str], batch: str) -> Optional
     return view
 
 
-def batch_status(batch: str) -> dict:
-    """`GET /recon/{batch}` from the environment; a refusal from the error table otherwise."""
+def batch_status(tenant: str, batch: str) -> dict:
+    """`GET /recon/{batch}` of the caller's `tenant`, from the environment; a refusal from the
+    error table otherwise. Another tenant's batch of that name is not found, like a missing one."""
     import os
 
     from ..config import recon_batches_table
@@ -225,7 +234,7 @@ def batch_status(batch: str) -> dict:
         raise InvalidField("batch", "must be 1-128 characters of A-Z a-z 0-9 . _ - "
                                     "starting with a letter or digit")
     view = batch_view(BatchStore(aws.client("dynamodb"), recon_batches_table()),
-                      os.environ.get("RECON_BUCKET"), batch)
+                      os.environ.get("RECON_BUCKET"), BatchRef(tenant, batch))
     if view is None:
         raise PaySettleError(ErrorCode.RECON_BATCH_NOT_FOUND)
     return view

@@ -60,7 +60,11 @@ def test_every_local_caller_has_a_fresh_credential_in_the_manifest(local_stack):
         assert len(credential["secret"]) == 64 and int(credential["secret"], 16) >= 0
     assert len({c["secret"] for c in merchants.values()}) == 4
     assert (merchants["mch-demo"]["roles"], merchants["mch-demo"]["salers"]) == (["merchant"], ["*"])
-    assert merchants["mch-other"]["salers"] == ["other*"]
+    assert merchants["mch-other"]["salers"] == ["*"]
+    # Two tenants: mch-demo and biz-demo share demo's records, mch-other has its own; the
+    # channel's key belongs to no tenant.
+    assert {k: c["merchant_id"] for k, c in merchants.items()} == {
+        "mch-demo": "demo", "biz-demo": "demo", "mch-other": "other", "channel-sim": None}
     assert (merchants["biz-demo"]["sub_mchs"], merchants["biz-demo"]["accounts"]) == (["*"], ["*"])
     assert merchants["channel-sim"]["roles"] == ["channel"]
     # The file holds secrets: its owner alone may read it.

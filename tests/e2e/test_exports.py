@@ -63,7 +63,7 @@ def test_an_export_from_the_command_line_is_reconciled_by_the_stack(stack):
                MERCHANT_ORDERS_TABLE=merchant_table, ORDERS_TABLE=stack.manifest["tables"]["OrdersTable"],
                LEDGER_TABLE=stack.manifest["tables"]["LedgerTable"])
     env.pop("AWS_SESSION_TOKEN", None)
-    command = [sys.executable, "-m", "tools.cli", "export", "--batch", batch,
+    command = [sys.executable, "-m", "tools.cli", "export", "--tenant", "demo", "--batch", batch,
                "--from", start.strftime(FORMAT), "--to", end.strftime(FORMAT)]
 
     def exported():
@@ -90,6 +90,6 @@ def test_an_export_from_the_command_line_is_reconciled_by_the_stack(stack):
     assert summary["audit"]["FAIL"] == 0 and summary["audit"]["basis"] == "balance - opening_balance"
     s3 = stack.client("s3")
     balances = s3.get_object(Bucket=stack.manifest["buckets"]["ReconBucket"],
-                             Key=f"incoming/{batch}/payment/balances.csv")["Body"].read().decode()
+                             Key=f"incoming/demo/{batch}/payment/balances.csv")["Body"].read().decode()
     mine = {line.split(",")[0]: line.split(",")[1:] for line in balances.splitlines()[1:]}
     assert mine[salers[0]] == ["380", "0"] and mine[salers[1]] == ["50", "0"]

@@ -34,4 +34,6 @@ def test_the_simulators_notification_is_accepted(stack):
 def test_the_stack_file_lists_the_keys_a_caller_signs_with(stack):
     merchants = {c["key_id"]: c for c in stack.manifest["merchants"]}
     assert {"mch-demo", "mch-other", "biz-demo", "channel-sim"} <= set(merchants)
+    assert (merchants["mch-demo"]["merchant_id"], merchants["mch-other"]["merchant_id"]) == (
+        "demo", "other")
     assert stack.http.auth.key_id == "mch-demo"

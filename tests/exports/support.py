@@ -82,34 +82,40 @@ class World:
 
     # -- the payment side ------------------------------------------------------
 
-    def pay(self, saler_id: str, amount: int, at: str, mirror: bool = True) -> Order:
-        """A pay answered at `at` (China time); by default the merchant records it too."""
+    def pay(self, saler_id: str, amount: int, at: str, mirror: bool = True,
+            tenant: str = TENANT, rid: Optional[str] = None,
+            merchant_table: Optional[str] = None) -> Order:
+        """A pay of `tenant` answered at `at` (China time); by default its merchant records it
+        too (in `merchant_table`, that tenant's merchant system's, default the world's)."""
         self.clock.set(at)
-        request = PayRequest(request_time=at, request_id=request_id(self.clock()),
+        request = PayRequest(request_time=at, request_id=rid or request_id(self.clock()),
                              saler_id=saler_id, total_fee=amount)
-        order = service.pay(self.payments(), request).order
+        order = service.pay(self.payments(tenant=tenant), request).order
         if mirror and order.succeeded:
-            self.merchant_order(order)
+            self.merchant_order(order, table=merchant_table)
         return order
 
-    def withdraw(self, saler_id: str, amount: int, at: str, mirror: bool = True) -> Order:
+    def withdraw(self, saler_id: str, amount: int, at: str, mirror: bool = True,
+                 tenant: str = TENANT, rid: Optional[str] = None,
+                 merchant_table: Optional[str] = None) -> Order:
         self.clock.set(at)
-        request = WithdrawRequest(request_time=at, request_id=request_id(self.clock()),
+        request = WithdrawRequest(request_time=at, request_id=rid or request_id(self.clock()),
                                   saler_id=saler_id, withdraw_money=amount)
-        order = service.withdraw(self.payments(), request).order
+        order = service.withdraw(self.payments(tenant=tenant), request).order
         if mirror:
-            self.merchant_order(order)
+            self.merchant_order(order, table=merchant_table)
         return order
 
     def aggregate(self, at: Optional[str] = None) -> None:
         """The aggregator's run (at `at`, later than the pays it credits)."""
         if at:
             self.clock.set(at)
-        aggregator.run(self.payments())
+        aggregator.run(self.payments(tenant=None))       # every tenant's credits
 
     # -- the merchant side -----------------------------------------------------
 
-    def merchant_order(self, order: Order, state: Optional[str] = None, amount: Optional[int] = None) -> dict:
+    def merchant_order(self, order: Order, state: Optional[str] = None, amount: Optional[int] = None,
+                       table: Optional[str] = None) -> dict:
         """The merchant's record of a payment order, in the merchant table's schema."""
         state = state or ("SUCCESS" if order.succeeded else "FAIL")
         record = {"request_id": order.request_id, "kind": order.kind.value,
@@ -122,7 +128,7 @@ class World:
             record["success_day"] = f"{order.kind.value}#{order.response_time[:10].replace('-', '')}"
         if state in ("INIT", "UNKNOWN"):
             record["unresolved_kind"] = order.kind.value
-        self.dynamodb.put_item(TableName=self.merchant_table, Item=to_item(record))
+        self.dynamodb.put_item(TableName=table or self.merchant_table, Item=to_item(record))
         return record
 
     # -- the bucket ------------------------------------------------------------
@@ -134,16 +140,16 @@ class World:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
-    def rows(self, batch: str, side: str, name: str) -> List[dict]:
-        text = self.get(f"incoming/{batch}/{side}/{name}").decode("utf-8")
+    def rows(self, batch: str, side: str, name: str, tenant: str = TENANT) -> List[dict]:
+        text = self.get(f"incoming/{tenant}/{batch}/{side}/{name}").decode("utf-8")
         return list(csv.DictReader(io.StringIO(text, newline="")))
 
-    def manifest(self, batch: str, side: str) -> dict:
-        return json.loads(self.get(f"incoming/{batch}/{side}/_manifest.json"))
+    def manifest(self, batch: str, side: str, tenant: str = TENANT) -> dict:
+        return json.loads(self.get(f"incoming/{tenant}/{batch}/{side}/_manifest.json"))
 
-    def download(self, batch: str, folder: Path) -> Path:
-        for key in self.keys(f"incoming/{batch}/"):
-            target = folder / key[len(f"incoming/{batch}/"):]
+    def download(self, batch: str, folder: Path, tenant: str = TENANT) -> Path:
+        for key in self.keys(f"incoming/{tenant}/{batch}/"):
+            target = folder / key[len(f"incoming/{tenant}/{batch}/"):]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.get(key))
         return folder

@@ -8,6 +8,7 @@ from tools import cli
 
 @pytest.fixture
 def env(world, monkeypatch):
+    monkeypatch.delenv("MERCHANT_SYSTEM_TENANT", raising=False)
     for name, value in {"EXPORT_BUCKET": world.bucket, "EXPORT_TMP_DIR": str(world.tmp_dir),
                         "MERCHANT_ORDERS_TABLE": world.merchant_table,
                         "ORDERS_TABLE": world.provisioned.tables["OrdersTable"],
@@ -16,8 +17,8 @@ def env(world, monkeypatch):
     return world
 
 
-def _run(capsys, *argv):
-    code = cli.main(["export", *argv])
+def _run(capsys, *argv, tenant="default"):
+    code = cli.main(["export", *(("--tenant", tenant) if tenant else ()), *argv])
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert len(lines) <= 1, lines            # stdout: the one JSON line (logs go to stderr)
@@ -35,9 +36,10 @@ def test_export_prints_what_it_wrote_and_exits_0(env, capsys):
 
     assert code == cli.EXIT_EXPORTED
     assert line["batch"] == "cli1" and line["window"] == {"from": WINDOW[1], "to": WINDOW[3]}
+    assert line["tenant"] == "default"
     assert {s: v["outcome"] for s, v in line["sides"].items()} == {"merchant": "EXPORTED", "payment": "EXPORTED"}
     pay = next(f for f in line["sides"]["payment"]["files"] if f["name"] == "pay.csv")
-    assert pay["key"] == "incoming/cli1/payment/pay.csv" and pay["rows"] == 1
+    assert pay["key"] == "incoming/default/cli1/payment/pay.csv" and pay["rows"] == 1
     assert [r["response_id"] for r in env.rows("cli1", "merchant", "pay.csv")] == [order.response_id]
 
 
@@ -81,3 +83,17 @@ def test_without_a_bucket_exits_3(env, capsys, monkeypatch):
     monkeypatch.delenv("EXPORT_BUCKET")
     code, line, err = _run(capsys, "--batch", "cli5", *WINDOW)
     assert code == cli.EXIT_EXPORT_FAILED and line is None and "EXPORT_BUCKET" in err
+
+
+def test_the_tenant_names_whose_batch_and_a_bad_one_writes_nothing(env, capsys):
+    env.pay("s1", 10, "2026-11-01 10:00:00")
+    env.aggregate("2026-11-01 10:01:00")
+    code, line, _ = _run(capsys, "--batch", "cli9", *WINDOW, "--side", "payment", tenant="nobody")
+    assert code == cli.EXIT_EXPORTED
+    assert env.rows("cli9", "payment", "pay.csv", tenant="nobody") == []     # not default's orders
+    code, line, err = _run(capsys, "--batch", "cli9", *WINDOW, tenant="a#b")
+    assert code == cli.EXIT_BAD_ARGUMENTS and line is None and "tenant" in err
+    with pytest.raises(SystemExit) as usage:
+        _run(capsys, "--batch", "cli9", *WINDOW, tenant=None)          # --tenant is required
+    assert usage.value.code == 2
+    assert not [k for k in env.keys() if not k.startswith("incoming/nobody/")]

@@ -37,11 +37,11 @@ def test_both_sides_export_exactly_the_successful_orders_of_the_window(world):
         assert _by_id(world.rows("20261101", side, "pay.csv")) == _by_id(
             [order_row(o) for o in pays] + ([order_row(unknown)] if side == "payment" else []))
         assert _by_id(world.rows("20261101", side, "withdraw.csv")) == _by_id([order_row(o) for o in withdraws])
-    assert world.get("incoming/20261101/merchant/pay.csv").decode().splitlines()[0] == HEADER_PAY
-    assert world.get("incoming/20261101/payment/withdraw.csv").decode().splitlines()[0] == HEADER_WITHDRAW
+    assert world.get("incoming/default/20261101/merchant/pay.csv").decode().splitlines()[0] == HEADER_PAY
+    assert world.get("incoming/default/20261101/payment/withdraw.csv").decode().splitlines()[0] == HEADER_WITHDRAW
     assert world.keys() == sorted(
-        [f"incoming/20261101/merchant/{n}" for n in ("_manifest.json", "pay.csv", "withdraw.csv")]
-        + [f"incoming/20261101/payment/{n}" for n in ("_manifest.json", "balances.csv", "pay.csv", "withdraw.csv")])
+        [f"incoming/default/20261101/merchant/{n}" for n in ("_manifest.json", "pay.csv", "withdraw.csv")]
+        + [f"incoming/default/20261101/payment/{n}" for n in ("_manifest.json", "balances.csv", "pay.csv", "withdraw.csv")])
 
 
 def test_the_window_is_start_inclusive_end_exclusive_by_response_time(world):
@@ -94,8 +94,8 @@ def test_a_window_without_orders_writes_header_only_files_and_the_manifests(worl
         manifest = world.manifest("quiet", side)
         assert [(f["name"], f["rows"]) for f in manifest["files"]] == [(n, 0) for n in names]
         for name in names:
-            assert world.get(f"incoming/quiet/{side}/{name}").count(b"\n") == 1    # the header only
-    assert world.get("incoming/quiet/payment/balances.csv") == b"saler_id,balance,opening_balance\n"
+            assert world.get(f"incoming/default/quiet/{side}/{name}").count(b"\n") == 1    # the header only
+    assert world.get("incoming/default/quiet/payment/balances.csv") == b"saler_id,balance,opening_balance\n"
 
 
 def test_manifests_list_every_file_with_the_uploaded_bytes_rows_and_sha256(world):
@@ -113,7 +113,7 @@ def test_manifests_list_every_file_with_the_uploaded_bytes_rows_and_sha256(world
         assert set(manifest) == {"files"}
         assert {f["name"]: f["rows"] for f in manifest["files"]} == expected
         for entry in manifest["files"]:
-            data = world.get(f"incoming/20261101/{side}/{entry['name']}")
+            data = world.get(f"incoming/default/20261101/{side}/{entry['name']}")
             assert entry["sha256"] == hashlib.sha256(data).hexdigest()
             assert entry["rows"] == data.count(b"\n") - 1 and data.endswith(b"\n")
             assert set(entry) == {"name", "rows", "sha256"}
@@ -140,7 +140,7 @@ def test_the_manifest_is_uploaded_last_on_each_side(world):
     world.export("ordered", START, END, s3=RecordingS3(world.s3))
 
     for side in ("merchant", "payment"):
-        mine = [k.rsplit("/", 1)[1] for k in uploads if k.startswith(f"incoming/ordered/{side}/")]
+        mine = [k.rsplit("/", 1)[1] for k in uploads if k.startswith(f"incoming/default/ordered/{side}/")]
         assert mine[-1] == "_manifest.json" and mine.count("_manifest.json") == 1
         assert len(mine) == (3 if side == "merchant" else 4)
 
@@ -166,8 +166,8 @@ def test_a_side_whose_upload_fails_writes_no_manifest_and_the_other_side_still_e
     assert report.sides["merchant"].outcome == exports.EXPORTED
     assert report.sides["payment"].outcome == exports.FAILED
     assert "connection reset" in report.sides["payment"].detail
-    assert "incoming/halfway/merchant/_manifest.json" in world.keys()
-    assert "incoming/halfway/payment/_manifest.json" not in world.keys()
+    assert "incoming/default/halfway/merchant/_manifest.json" in world.keys()
+    assert "incoming/default/halfway/payment/_manifest.json" not in world.keys()
 
 
 def test_a_window_that_ended_5_seconds_ago_is_exported(world):
@@ -183,7 +183,7 @@ def test_one_side_only(world):
     report = world.export("merchant-only", START, END, sides=("merchant",))
 
     assert list(report.sides) == ["merchant"]
-    assert all(k.startswith("incoming/merchant-only/merchant/") for k in world.keys())
+    assert all(k.startswith("incoming/default/merchant-only/merchant/") for k in world.keys())
 
 
 def test_a_side_without_its_table_fails_alone(world):
@@ -233,4 +233,4 @@ def test_the_report_is_one_json_document(world):
     document = world.export("doc", START, END).as_dict()
     assert json.loads(json.dumps(document)) == document
     assert document["window"] == {"from": START, "to": END}
-    assert document["sides"]["payment"]["manifest"] == "incoming/doc/payment/_manifest.json"
+    assert document["sides"]["payment"]["manifest"] == "incoming/default/doc/payment/_manifest.json"

@@ -1,8 +1,10 @@
 """The daily export schedules: the handlers through chalice's test client, the batch they pick,
 and the local pump's rule that a LOCAL_SCHEDULE_SECONDS of "0" means "not run locally"."""
+import dataclasses
 from datetime import datetime, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 from chalice import Chalice, Cron, Rate
 from chalice.test import Client
@@ -13,7 +15,9 @@ from chalicelib.exports.window import previous_day
 from infra.local_stack import chalice_environment
 from infra.pump import Environment, Pump
 from tests.e2e.support import wait_until
+from tests.exports.support import TENANT
 from tests.support.logs import captured_log_lines
+from tests.support.signing import NO_TENANT, PLATFORM, TENANT_A, callers_secret
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +43,13 @@ def _event(function: str, utc: str) -> dict:
 
 @pytest.fixture
 def lambda_env(world, monkeypatch):
-    """The variables the template gives the export functions, pointing at the moto world."""
+    """The variables the template gives the export functions, pointing at the moto world; the
+    caller credentials name two tenants (the world's and "other") and a key of no tenant."""
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    keys = (dataclasses.replace(PLATFORM, merchant_id=TENANT), dataclasses.replace(TENANT_A, merchant_id="other"),
+            NO_TENANT)
+    arn = secrets.create_secret(Name="exports-callers", SecretString=callers_secret(keys))["ARN"]
+    monkeypatch.setenv("CALLER_CREDENTIALS_SECRET", arn)
     monkeypatch.setenv("EXPORT_BUCKET", world.bucket)
     monkeypatch.setenv("EXPORT_TMP_DIR", str(world.tmp_dir))
     monkeypatch.setenv("MERCHANT_ORDERS_TABLE", world.merchant_table)
@@ -48,7 +58,7 @@ def lambda_env(world, monkeypatch):
     return world
 
 
-def test_the_scheduled_functions_export_their_side_of_the_previous_day(lambda_env):
+def test_the_scheduled_functions_export_their_side_of_the_previous_day_for_every_tenant(lambda_env):
     world = lambda_env
     order = world.pay("s1", 10, "2026-11-20 12:00:00")
     world.aggregate("2026-11-20 12:01:00")
@@ -56,19 +66,31 @@ def test_the_scheduled_functions_export_their_side_of_the_previous_day(lambda_en
         merchant = client.lambda_.invoke("merchant_export", _event("merchant_export", "2026-11-20T16:30:00Z"))
         payment = client.lambda_.invoke("payment_export", _event("payment_export", "2026-11-20T16:30:00Z"))
 
-    assert merchant.payload["sides"]["merchant"]["outcome"] == "EXPORTED"
-    assert list(merchant.payload["sides"]) == ["merchant"]
-    assert payment.payload["sides"]["payment"]["outcome"] == "EXPORTED"
+    # The merchant side: the simulated merchant system's own tenant (the stage's
+    # MERCHANT_SYSTEM_TENANT). The payment side: every tenant of the credentials, each apart.
+    assert {t: o["outcome"] for t, o in merchant.payload["tenants"].items()} == {"demo": "EXPORTED"}
+    assert merchant.payload["side"] == "merchant" and merchant.payload["batch"] == "20261120"
+    assert {t: o["outcome"] for t, o in payment.payload["tenants"].items()} == {
+        TENANT: "EXPORTED", "other": "EXPORTED"}
     assert [r["response_id"] for r in world.rows("20261120", "payment", "pay.csv")] == [order.response_id]
-    assert "incoming/20261120/merchant/_manifest.json" in world.keys()
+    assert world.rows("20261120", "payment", "pay.csv", tenant="other") == []
+    assert world.rows("20261120", "payment", "balances.csv", tenant="other") == []
+    assert [r["response_id"] for r in world.rows("20261120", "merchant", "pay.csv", tenant="demo")] == [
+        order.response_id]
+    assert not [k for k in world.keys() if not k.startswith((f"incoming/{TENANT}/20261120/payment/",
+                                                             "incoming/other/20261120/payment/",
+                                                             "incoming/demo/20261120/merchant/"))]
 
 
 def test_a_scheduled_payment_export_with_pending_credits_raises_so_lambda_retries(lambda_env):
     world = lambda_env
     world.pay("s1", 10, "2026-11-20 12:00:00")                       # not credited yet
-    with pytest.raises(service.ExportIncomplete, match="PENDING_CREDITS"):
+    with pytest.raises(service.ExportIncomplete, match=f"{TENANT}: PENDING_CREDITS"):
         service.scheduled(service.PAYMENT, "2026-11-20T16:30:00Z")
-    assert not [k for k in world.keys() if "/payment/" in k]
+    # The tenant without pending credits was exported all the same; the other wrote nothing.
+    assert [k for k in world.keys() if "/payment/" in k] == [
+        f"incoming/other/20261120/payment/{n}"
+        for n in ("_manifest.json", "balances.csv", "pay.csv", "withdraw.csv")]
 
 
 # -- the local pump ---------------------------------------------------------------------------

@@ -381,7 +381,7 @@ def test_the_trade_applier_reads_pending_trades_and_writes_the_journal_only(pack
     ledger = json.dumps({"Fn::GetAtt": ["LedgerTable", "Arn"]}, sort_keys=True)
     index = json.dumps({"Fn::Sub": "${TradesTable.Arn}/index/pending_async"}, sort_keys=True)
     assert granted == {("dynamodb:GetItem", trades), ("dynamodb:UpdateItem", trades),
-                       ("dynamodb:Query", index),
+                       ("dynamodb:Scan", index),       # every tenant's pending trades
                        ("dynamodb:PutItem", ledger), ("dynamodb:UpdateItem", ledger)}
     api = _functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["TRADES_TABLE"] == {"Ref": "TradesTable"}
@@ -389,8 +389,9 @@ def test_the_trade_applier_reads_pending_trades_and_writes_the_journal_only(pack
 
 def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged):
     """The API verifies callers (CallerCredentials, NoncesTable) and hosts the merchant system,
-    which signs with MerchantSigningKey, as does the merchant resolver; nothing else may read
-    either secret, and each grant names its one resource."""
+    which signs with MerchantSigningKey, as does the merchant resolver; the payment export reads
+    CallerCredentials for its tenants; nothing else may read either secret, and each grant names
+    its one resource."""
     template = _template(packaged)
     resources = template["Resources"]
     assert resources["CallerCredentials"]["Type"] == "AWS::SecretsManager::Secret"
@@ -414,6 +415,7 @@ def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged
             readers.setdefault(json.dumps(statement["Resource"], sort_keys=True), set()).add(role)
         if statement["Resource"] == {"Fn::GetAtt": ["NoncesTable", "Arn"]}:
             assert (role, actions) == ("ApiHandlerRole", ["dynamodb:PutItem"])
-    assert readers == {json.dumps({"Ref": "CallerCredentials"}): {"ApiHandlerRole"},
+    # The payment export lists the tenants from CallerCredentials (each credential's merchant_id).
+    assert readers == {json.dumps({"Ref": "CallerCredentials"}): {"ApiHandlerRole", "PaymentExportRole"},
                        json.dumps({"Ref": "MerchantSigningKey"}): {"ApiHandlerRole",
                                                                    "MerchantResolverRole"}}

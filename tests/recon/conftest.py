@@ -58,7 +58,8 @@ class Stack:
             **overrides)
 
     def upload(self, batch_name: str, files, manifests=True, sides=("merchant", "payment")):
-        """Upload a batch the way a side does: its files, then its manifest."""
+        """Upload a batch the way a side does: its files, then its manifest. `batch_name` is
+        the batch's folder under incoming/: `<tenant>/<batch>`."""
         from tests.recon.support import manifest_for
         for side in sides:
             data = {n: b for n, b in files[side].items() if n != "_manifest" and b is not None}

@@ -58,7 +58,7 @@ def _race(stack, tmp_path, event, runs):
 
 def test_concurrent_duplicate_events_run_the_batch_once(endpoint, tmp_path):
     stack = _stack(endpoint, "race1")
-    stack.upload("race", seed_recon_files())
+    stack.upload("demo/race", seed_recon_files())
     event = stack.drain()[-1]
     runs = []
     outcomes, failures = _race(stack, tmp_path, event, runs)
@@ -68,21 +68,22 @@ def test_concurrent_duplicate_events_run_the_batch_once(endpoint, tmp_path):
     assert kinds.count("CLAIMED") == 1 and len(kinds) == THREADS
     assert set(kinds) <= {"CLAIMED", "IN_PROGRESS", "ALREADY"}
     winner = next(o for o in outcomes if o["outcome"] == "CLAIMED")
-    assert {k.split("/")[3] for k in stack.keys("results/race/runs/")} == {winner["run_id"]}
+    assert {k.split("/")[4] for k in stack.keys("results/demo/race/runs/")} == {winner["run_id"]}
     store = stack.context(tmp_path).store
-    assert store.get("race")["run_id"] == winner["run_id"] and store.get("race")["status"] == "DONE"
+    assert store.get("demo/race")["run_id"] == winner["run_id"]
+    assert store.get("demo/race")["status"] == "DONE"
 
 
 def test_concurrent_events_after_a_new_manifest_rerun_once(endpoint, tmp_path):
     stack = _stack(endpoint, "race2")
     files = seed_recon_files()
-    stack.upload("again", files)
+    stack.upload("demo/again", files)
     service.handle_sqs_event(stack.context(tmp_path / "first"), stack.drain()[-1])
     files["merchant"]["pay.csv"] = files["payment"]["pay.csv"]
-    stack.upload("again", files, sides=("merchant",))
+    stack.upload("demo/again", files, sides=("merchant",))
     event = stack.drain()[-1]
     runs = []
     outcomes, failures = _race(stack, tmp_path, event, runs)
     assert failures == [] and runs == ["again"]
     assert sorted(o["outcome"] for o in outcomes).count("CLAIMED") == 1
-    assert len({k.split("/")[3] for k in stack.keys("results/again/runs/")}) == 2
+    assert len({k.split("/")[4] for k in stack.keys("results/demo/again/runs/")}) == 2

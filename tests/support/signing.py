@@ -23,10 +23,13 @@ class SigningKey:
     sub_mchs: Sequence[str] = ()
     accounts: Sequence[str] = ()
 
+    narrowed: bool = True       # False: the entry names no scope, so none narrows the key
+
     def entry(self) -> dict:
-        return {"secret": self.secret, "merchant_id": self.merchant_id, "roles": list(self.roles),
-                "salers": list(self.salers), "sub_mchs": list(self.sub_mchs),
-                "accounts": list(self.accounts)}
+        scopes = {"salers": list(self.salers), "sub_mchs": list(self.sub_mchs),
+                  "accounts": list(self.accounts)} if self.narrowed else {}
+        return {"secret": self.secret, "merchant_id": self.merchant_id or None,
+                "roles": list(self.roles), **scopes}
 
 
 # Every role, every subject: the existing tests' caller, so their only change is being signed.
@@ -39,7 +42,15 @@ CHANNEL = SigningKey("test-channel", "d4" * 32, roles=("channel",))
 # The simulated merchant system's own key (MerchantSigningKey), listed among the callers too.
 MERCHANT_SYSTEM = SigningKey("test-merchant-system", "e5" * 32, roles=("merchant",),
                                  salers=("*",))
-CALLERS = (PLATFORM, MERCHANT, BUSINESS, CHANNEL, MERCHANT_SYSTEM)
+# Two more tenants, each one key with the roles of a merchant and a business line and no scope
+# (within its tenant a key may name any saler or account): the tenant-separation tests.
+TENANT_A = SigningKey("test-tenant-a", "f6" * 32, merchant_id="tenant-a",
+                      roles=("merchant", "business_line"), narrowed=False)
+TENANT_B = SigningKey("test-tenant-b", "a7" * 32, merchant_id="tenant-b",
+                      roles=("merchant", "business_line"), narrowed=False)
+# A key of no tenant (the channel's in the local stack): it may touch no tenant's record.
+NO_TENANT = SigningKey("test-no-tenant", "b8" * 32, merchant_id="", roles=("channel",))
+CALLERS = (PLATFORM, MERCHANT, BUSINESS, CHANNEL, MERCHANT_SYSTEM, TENANT_A, TENANT_B, NO_TENANT)
 
 
 def callers_secret(credentials: Sequence[SigningKey] = CALLERS) -> str:

@@ -125,12 +125,15 @@ def journal_through_api(ctx: Payments, saler_id: str) -> List[dict]:
 
 
 def read_orders(ctx: Payments) -> Tuple[Dict[str, dict], Dict[str, str]]:
-    """Orders by request id, and response guards (response id -> order key)."""
+    """The tenant's orders by key, and their response guards (response id -> order key); other
+    tenants' records in the same table are left out."""
     orders, guards = {}, {}
+    prefix = ctx.tenant + "#"
     for item in _scan(ctx.dynamodb, TableName=ctx.orders_table, ConsistentRead=True):
         if item["pk"].startswith("RESPONSE#"):
-            guards[item["pk"][len("RESPONSE#"):]] = item["order"]
-        else:
+            if item["order"].startswith(prefix):
+                guards[item["pk"][len("RESPONSE#"):]] = item["order"]
+        elif item["pk"].startswith(prefix):
             orders[item["pk"]] = item
     return orders, guards
 
@@ -222,10 +225,11 @@ class World:
         if plan is not None:
             dynamodb, sqs = FaultyClient(dynamodb, plan), FaultyClient(sqs, plan)
         values = dict(self.settings, **overrides)
+        values.setdefault("tenant", self.tenant)    # tenant=None: a scheduled run's context
         return Payments(dynamodb=dynamodb, sqs=sqs,
                         orders_table=self.provisioned.tables["OrdersTable"],
                         ledger_table=self.provisioned.tables["LedgerTable"],
-                        credit_queue_url=self.queue_url, tenant=self.tenant, **values)
+                        credit_queue_url=self.queue_url, **values)
 
     # The merchant: sends a request, keeps the final answer.
     def pay(self, saler_id: str, amount: int, request_id: str = None, ctx: Payments = None) -> Order:

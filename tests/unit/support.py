@@ -15,7 +15,7 @@ from infra.provision import load_template, provision
 from tests.support.signing import MERCHANT_SYSTEM, PLATFORM, SignedHttp, SigningKey, seed_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
-TENANT = "default"          # the `local` stage's DEFAULT_MERCHANT
+TENANT = "default"          # the tenant (merchant_id) of every test key of tests/support/signing.py
 JSON = {"Content-Type": "application/json"}
 
 _serial = itertools.count(1)

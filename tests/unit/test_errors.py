@@ -58,7 +58,7 @@ class Unreachable(Recording):
 @pytest.mark.parametrize("wrapper", [Throttled, Unreachable])
 def test_aws_trouble_is_a_503_busy_answer_not_a_stack_trace(stack, api, monkeypatch, wrapper):
     broken = stack.context(dynamodb=wrapper(stack.dynamodb))
-    monkeypatch.setattr(paysettle, "from_environment", lambda: broken)
+    monkeypatch.setattr(paysettle, "from_environment", lambda tenant=None: broken)
     response = api.post("/pay", pay_body())
     assert response.status_code == 503
     answer = body_of(response)

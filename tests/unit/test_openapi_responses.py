@@ -15,7 +15,7 @@ import app as paysettle
 from chalicelib import aws, docs_site, openapi
 from chalicelib.payments import aggregator
 from chalicelib.recon.store import BatchStore
-from tests.unit.support import Recording, body_of, pay_body, withdraw_body
+from tests.unit.support import TENANT, Recording, body_of, pay_body, withdraw_body
 
 DOC = openapi.document()
 
@@ -121,11 +121,11 @@ class Throttled(Recording):
 
 def test_busy_and_internal_failures_are_documented(stack, api, monkeypatch):
     busy = stack.context(dynamodb=Throttled(stack.dynamodb))
-    monkeypatch.setattr(paysettle, "from_environment", lambda: busy)
+    monkeypatch.setattr(paysettle, "from_environment", lambda tenant: busy)
     assert api.post("/pay", pay_body()).status_code == 503
     conforms("/pay", "POST", api.post("/pay", pay_body()))
 
-    def broken():
+    def broken(tenant):
         raise RuntimeError("boom")
     monkeypatch.setattr(paysettle, "from_environment", broken)
     response = api.post("/withdraw", withdraw_body())
@@ -135,14 +135,15 @@ def test_busy_and_internal_failures_are_documented(stack, api, monkeypatch):
 
 def test_recon_batch_views_conform(stack, api, monkeypatch):
     store = BatchStore(aws.client("dynamodb"), stack.environment["RECON_BATCHES_TABLE"])
-    store.mark_pending("docs-pending", "payment", "2019-08-29T16:00:01.000000Z")
+    store.mark_pending(f"{TENANT}/docs-pending", "payment", "2019-08-29T16:00:01.000000Z")
     pending = conforms("/recon/{batch}", "GET", api.get("/recon/docs-pending"))
     assert pending["status"] == "PENDING"
 
-    claim = store.claim("docs-done", "fp", "run-1", "2019-08-29T16:00:02.000000Z", 1, 900)
+    claim = store.claim(f"{TENANT}/docs-done", "fp", "run-1", "2019-08-29T16:00:02.000000Z", 1, 900)
     assert claim.outcome == "CLAIMED"
-    store.finish("docs-done", "run-1", "DONE", "2019-08-29T16:00:03.000000Z",
-                 "results/docs-done/runs/run-1/", summary={"balanced": True, "discrepancies": 0})
+    store.finish(f"{TENANT}/docs-done", "run-1", "DONE", "2019-08-29T16:00:03.000000Z",
+                 f"results/{TENANT}/docs-done/runs/run-1/",
+                 summary={"balanced": True, "discrepancies": 0})
     done = conforms("/recon/{batch}", "GET", api.get("/recon/docs-done"))
     assert done["status"] == "DONE" and done["summary"]["balanced"] is True
 

@@ -1,6 +1,8 @@
 """Request signing, the center's side: the ordered checks, roles and scopes, and that a refused
 request writes nothing (moto in-process, `chalice.test.Client`)."""
 import dataclasses
+import hashlib
+import hmac
 import json
 from types import SimpleNamespace
 
@@ -161,7 +163,7 @@ def test_scope_patterns(pattern, subject, expected):
     assert pattern_matches(pattern, subject) is expected
 
 
-def test_a_missing_scope_list_allows_nothing():
+def test_an_empty_scope_list_allows_nothing():
     caller = _verify(_signed(key=CHANNEL))
     assert not in_scope(caller.scopes["salers"], "saler1")
     with pytest.raises(PaySettleError) as refused:
@@ -272,7 +274,7 @@ CONTRACT_ROLES = {
     "/channel/notifications/transactions": "channel",
     "/channel/notifications/profitsharing": "channel",
 }
-UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}", "/recon/{batch}", "/merchant/pay",
+UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}", "/merchant/pay",
             "/merchant/withdraw", "/merchant/orders/{request_id}"}
 
 
@@ -282,7 +284,7 @@ def test_every_money_route_is_signed_with_the_contracts_role():
 
 def test_unsigned_requests_are_401_exactly_on_the_signed_routes(stack, api):
     """Every route of the app, asked without headers: 401 unless it is one of the few the
-    contract leaves open (docs, recon status, the merchant system's own routes)."""
+    contract leaves open (docs, the merchant system's own routes)."""
     for path, methods in paysettle_routes().items():
         for method in methods:
             target = _fill(path).replace("{", "").replace("}", "")
@@ -424,3 +426,28 @@ def test_secrets_and_signatures_never_reach_the_logs(stack, api):
 
 def test_the_cached_credentials_are_dropped_between_tests():
     assert credentials._caches == {}
+
+
+# -- PATH: the target in canonical form ------------------------------------------------------
+
+@pytest.mark.parametrize("sent", ["/pay/", "//pay", "/pay//", "//pay/"])
+def test_the_path_is_signed_in_its_canonical_form(sent):
+    """Whatever spelling is sent, PATH is `/pay`: signed so, it verifies; an HMAC over the
+    spelling as sent does not (4012). signed_headers applies the canonical form itself."""
+    assert signature.canonical_target(sent) == "/pay"
+    assert _verify(_signed(path="/pay")).key_id == PLATFORM.key_id
+    assert _verify(dataclasses.replace(_signed(path=sent), targets=["/pay"])).key_id == PLATFORM.key_id
+    body, nonce, timestamp = b'{"a": 1}', "n" * 16, str(NOW)
+    as_sent = hmac.new(PLATFORM.secret.encode(), f"POST\n{sent}\n{timestamp}\n{nonce}\n".encode()
+                       + body + b"\n", hashlib.sha256).hexdigest()
+    request = SignedRequest(method="POST", targets=["/pay"], body=body, headers={
+        signature.KEY_ID: PLATFORM.key_id, signature.TIMESTAMP: timestamp,
+        signature.NONCE: nonce, signature.SIGNATURE: as_sent})
+    assert _refusal(request).code is ErrorCode.SIGNATURE_INVALID
+
+
+@pytest.mark.parametrize("target, canonical", [
+    ("/", "/"), ("", "/"), ("/api//pay/", "/api/pay"), ("/orders/pay/1?x=a//b", "/orders/pay/1?x=a//b"),
+    ("/accounts/s1/journal/?limit=5", "/accounts/s1/journal?limit=5"), ("/pay?", "/pay")])
+def test_only_empty_path_segments_are_dropped_and_the_query_stays_as_sent(target, canonical):
+    assert signature.canonical_target(target) == canonical

@@ -74,7 +74,7 @@ def test_the_sweeper_racing_a_late_credit_still_credits_once(stack):
 
 def test_a_pay_through_http_answers_success_when_the_send_fails(stack, api, monkeypatch):
     broken = stack.context(sqs=FailingSend(stack.sqs))
-    monkeypatch.setattr(paysettle, "from_environment", lambda: broken)
+    monkeypatch.setattr(paysettle, "from_environment", lambda tenant=None: broken)
     request = pay_body(saler_id="httpswept", total_fee="77")
     response = api.post("/pay", request)
     assert response.status_code == 200

@@ -127,7 +127,7 @@ OPERATIONS = [
         ok=Reply("The trade.", TradeAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.TRADE_NOT_FOUND, ErrorCode.BUSY),
         envelope=True,
-        signed=True),
+        signed=True, tenant_read=True),
     Operation(
         "POST", "/trades/{trans_id}/pay", "payTrade", "Settle a trade", "trades",
         description=("Validates the rules of seed 002 (README, Trade settlement), then writes the "
@@ -142,5 +142,5 @@ OPERATIONS = [
         errors=BODY_REFUSALS + RULE_REFUSALS + (ErrorCode.TRADE_NOT_FOUND,
                                                  ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY),
         envelope=True,
-        signed=True, role=BUSINESS_LINE, scoped=("buyer_id", "seller_id")),
+        signed=True, role=BUSINESS_LINE, scoped=("buyer_id", "seller_id"), tenant_read=True),
 ]

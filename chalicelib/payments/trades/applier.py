@@ -17,9 +17,10 @@ that died after its transaction committed, or from a stale read. A cancelled con
 trade item means someone else applied it: re-read and go on. A fee collected later from a
 seller whose balance is short stays pending (counted `short`) and is tried again next run.
 
-Scale: the index's hash key is the tenant, so one tenant's pending settlements share one index
-partition (fine for thousands a minute; shard the key, `<tenant>#<n>`, beyond that). A run takes
-at most `max_trades` of them, oldest first.
+Tenants: each run applies the pending settlements of every tenant; each trade item carries its
+tenant, and its postings go to that tenant's accounts only. The sparse index (hash key: the
+tenant) holds only pending settlements, so a run scans it whole; a run takes at most
+`max_trades` of them.
 """
 import hashlib
 import json
@@ -53,13 +54,13 @@ class ApplierReport:
 
 
 def _pending_keys(ctx: Trades, limit: int) -> List[str]:
+    """Pending settlements of every tenant: the sparse index holds only those, so a scan of
+    it reads nothing else (each trade carries its tenant)."""
     keys: List[str] = []
     request = {"TableName": ctx.trades_table, "IndexName": PENDING_INDEX,
-               "KeyConditionExpression": "pending_tenant = :tenant",
-               "ExpressionAttributeValues": to_item({":tenant": ctx.tenant}),
                "ProjectionExpression": "pk"}
     while len(keys) < limit:
-        answer = ctx.dynamodb.query(**request)
+        answer = ctx.dynamodb.scan(**request)
         keys += [from_item(item)["pk"] for item in answer.get("Items", [])]
         if "LastEvaluatedKey" not in answer:
             break
@@ -103,8 +104,9 @@ def apply_phase(ctx: Trades, record: dict, phase: str, report: ApplierReport) ->
         return "duplicate"
     group = [Posting.from_view(v) for v in record["postings"] if v["phase"] == phase]
     posted_at = clock.iso_utc(ctx.now())
-    items, owners = ledger_items.phase_items(ctx.ledger_table, ctx.tenant, record["trans_id"],
-                                             group, posted_at)
+    # The trade's own tenant: the applier runs for every tenant at once.
+    items, owners = ledger_items.phase_items(ctx.ledger_table, record["tenant"],
+                                             record["trans_id"], group, posted_at)
     items = [_record_item(ctx, record, phase)] + items
     for attempt in range(MAX_ATTEMPTS):
         try:

@@ -2,7 +2,7 @@
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ... import aws, clock
 from ...config import trade_settings
@@ -13,12 +13,14 @@ class Trades:
     dynamodb: Any
     trades_table: str
     ledger_table: str
-    tenant: str
+    # The signed caller's tenant; None for the applier, which works across every tenant (each
+    # trade carries its own).
+    tenant: Optional[str]
     now: Callable[[], datetime] = clock.utc_now
     sleep: Callable[[float], None] = time.sleep
 
 
-def from_environment() -> Trades:
+def from_environment(tenant: Optional[str] = None) -> Trades:
     config = trade_settings()
     return Trades(dynamodb=aws.client("dynamodb"), trades_table=config.trades_table,
-                  ledger_table=config.ledger_table, tenant=config.default_merchant)
+                  ledger_table=config.ledger_table, tenant=tenant)
