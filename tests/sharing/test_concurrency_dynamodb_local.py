@@ -52,7 +52,7 @@ def _paid(ctx, channel, amount=10000, ratio=0.3):
     answer = channel.paid(order, amount=amount, max_sharing_ratio=ratio)
     transactions.record(types.SimpleNamespace(dynamodb=ctx.dynamodb, table=ctx.transactions_table),
                         TransactionNotification(
-                            payment_order_id=order, biz_order_id="1835109860518134549_1", mch_id=MCH_ID,
+                            attach=ctx.tenant, payment_order_id=order, biz_order_id="1835109860518134549_1", mch_id=MCH_ID,
                             sub_mchid=SUB_MCHID, transaction_id=answer["transaction_id"],
                             openid=answer["openid"], amount=amount,
                             success_time="2026-11-22T14:00:00+08:00"))

@@ -40,6 +40,12 @@ CHANNEL = SigningKey("test-channel", "d4" * 32, roles=("channel",))
 MERCHANT_SYSTEM = SigningKey("test-merchant-system", "e5" * 32, roles=("merchant",),
                                  salers=("*",))
 CALLERS = (PLATFORM, MERCHANT, BUSINESS, CHANNEL, MERCHANT_SYSTEM)
+# Two more tenants' business lines, for the tests that two tenants stay apart.
+TENANT_A = SigningKey("test-tenant-a", "f6" * 32, merchant_id="tenant-a", roles=("business_line",),
+                      sub_mchs=("*",), accounts=("*",))
+TENANT_B = SigningKey("test-tenant-b", "a7" * 32, merchant_id="tenant-b", roles=("business_line",),
+                      sub_mchs=("*",), accounts=("*",))
+CALLERS += (TENANT_A, TENANT_B)
 
 
 def callers_secret(credentials: Sequence[SigningKey] = CALLERS) -> str:
