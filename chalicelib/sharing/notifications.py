@@ -18,12 +18,28 @@ from .context import Sharing
 from .messages import RefundNotification, SharingNotification
 
 
+TENANT_ATTRIBUTE = "tenant"
+
+
+def message_tenant(message: dict) -> str:
+    """The tenant a queued refund notice belongs to (its `tenant` message attribute); refused,
+    and logged, when it has none: the message goes back to the queue, then to the dead letters."""
+    attribute = (message.get("messageAttributes") or {}).get(TENANT_ATTRIBUTE) or {}
+    tenant = attribute.get("stringValue") if isinstance(attribute, dict) else None
+    if not isinstance(tenant, str) or not tenant or len(tenant) > 64 or not tenant.isprintable():
+        log("sharing_refund.no_tenant", level=logging.ERROR, message_id=message.get("messageId"))
+        raise InvalidField(TENANT_ATTRIBUTE, "the queued refund notice names no tenant "
+                                             "(message attribute 'tenant'); it is not handled")
+    return tenant
+
+
 def profitsharing(ctx: Sharing, notice: SharingNotification) -> str:
     record = orders.by_outbound_no(ctx, notice.out_order_no)
     if (record is None or record.request.get("transaction_id") != notice.transaction_id
             or record.request.get("sub_mchid") != notice.sub_mchid):
         raise SharingError(ErrorCode.SHARING_NOT_FOUND, field="out_order_no",
-                           detail="no profit sharing of ours has this out_order_no and transaction_id")
+                           detail=("no profit sharing of ours has this out_order_no, transaction_id "
+                                   "and sub_mchid"))
     before = record.extra["results"].get(notice.receiver.account, {}).get("result")
     body = {"order_id": notice.order_id, "success_time": notice.success_time,
             "receiver": notice.receiver.model_dump()}
@@ -54,17 +70,3 @@ def handle_sqs_event(ctx: Sharing, event: dict) -> dict:
         handled += 1
     return {"handled": handled}
 
-
-TENANT_ATTRIBUTE = "tenant"
-
-
-def message_tenant(message: dict) -> str:
-    """The tenant a queued refund notice belongs to (its `tenant` message attribute); refused,
-    and logged, when it has none: the message goes back to the queue, then to the dead letters."""
-    attribute = (message.get("messageAttributes") or {}).get(TENANT_ATTRIBUTE) or {}
-    tenant = attribute.get("stringValue") if isinstance(attribute, dict) else None
-    if not isinstance(tenant, str) or not tenant or len(tenant) > 64 or not tenant.isprintable():
-        log("sharing_refund.no_tenant", level=logging.ERROR, message_id=message.get("messageId"))
-        raise InvalidField(TENANT_ATTRIBUTE, "the queued refund notice names no tenant "
-                                             "(message attribute 'tenant'); it is not handled")
-    return tenant
