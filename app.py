@@ -326,8 +326,8 @@ def run_sharing_scheduler(event):
 
 
 # Refund notices (seed 001's JSON, the tenant in the message attribute "tenant") -> RefundQueue
-# -> here; "RefundQueue" is resolved like
-# "ReconQueue" (infra/resources.json overrides the event source with the queue's ARN).
+# -> here; "RefundQueue" is resolved like "ReconQueue" (infra/resources.json overrides the
+# event source with the queue's ARN).
 @app.on_sqs_message(queue="RefundQueue", batch_size=1, name="sharing_refunds")
 def handle_refund_notices(event):
     return sharing_notifications.handle_sqs_event(sharing_context(), event.to_dict())
