@@ -32,6 +32,7 @@ from chalicelib.subsidies import transactions as subsidy_transactions
 from chalicelib.subsidies.context import from_environment as subsidy_context
 from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
                                            TransactionNotification)
+from chalicelib.tenant_keys import tenant_of
 
 
 app = ThreadSafeChalice(app_name="paysettle")
@@ -239,7 +240,7 @@ def create_subsidy():
     caller = signed(BUSINESS_LINE)
     request = parse(SubsidyRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
-    return envelope(subsidies.create(subsidy_context(), request))
+    return envelope(subsidies.create(subsidy_context().for_tenant(tenant_of(caller)), request))
 
 
 @app.route("/subsidies/returns", methods=["POST"])
@@ -248,17 +249,18 @@ def return_subsidy():
     caller = signed(BUSINESS_LINE)
     request = parse(SubsidyReturnRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
-    return envelope(subsidies.return_subsidy(subsidy_context(), request))
+    return envelope(subsidies.return_subsidy(subsidy_context().for_tenant(tenant_of(caller)), request))
 
 
 @app.route("/subsidies/{bizSubsidiesId}", methods=["GET"])
 @enveloped
 def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the API names it
-    signed()
-    return envelope(subsidies.view(subsidy_context(), bizSubsidiesId))
+    caller = signed()
+    return envelope(subsidies.view(subsidy_context().for_tenant(tenant_of(caller)), bizSubsidiesId))
 
 
-# The channel's notice of a paid order: paymentOrderId -> transaction_id, openid, sub_mchid.
+# The channel's notice of a paid order: paymentOrderId -> transaction_id, openid, sub_mchid,
+# filed under the tenant its `attach` names (the channel's key belongs to no tenant).
 @app.route("/channel/notifications/transactions", methods=["POST"])
 @enveloped
 def channel_transaction_notification():
@@ -282,7 +284,7 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 def create_sharing():
     caller = signed(BUSINESS_LINE)
     request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
-    context = sharing_context()
+    context = sharing_context().for_tenant(tenant_of(caller))
     # The body names no sub-merchant: the paid order's does (an order not notified as paid
     # is refused by share() itself, 4047).
     owner = sharing_orders.paid_sub_merchant(context, request.paymentOrderId)
@@ -294,8 +296,8 @@ def create_sharing():
 @app.route("/sharing/orders/{tradeId}", methods=["GET"])
 @enveloped
 def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the API names it
-    signed()
-    return envelope(sharing_orders.view(sharing_context(), tradeId))
+    caller = signed()
+    return envelope(sharing_orders.view(sharing_context().for_tenant(tenant_of(caller)), tradeId))
 
 
 @app.route("/sharing/refunds", methods=["POST"])
@@ -304,14 +306,14 @@ def sharing_refund():
     caller = signed(BUSINESS_LINE)
     notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     caller.require_subject(SUB_MCHS, notice.subMchId, "subMchId")
-    return envelope(sharing_refunds.handle(sharing_context(), notice))
+    return envelope(sharing_refunds.handle(sharing_context().for_tenant(tenant_of(caller)), notice))
 
 
 @app.route("/sharing/refunds/{refundId}", methods=["GET"])
 @enveloped
 def sharing_refund_view(refundId):  # noqa: N803
-    signed()
-    return envelope(sharing_refunds.view(sharing_context(), refundId))
+    caller = signed()
+    return envelope(sharing_refunds.view(sharing_context().for_tenant(tenant_of(caller)), refundId))
 
 
 @app.route("/channel/notifications/profitsharing", methods=["POST"])
@@ -328,8 +330,9 @@ def run_sharing_scheduler(event):
     return sharing_scheduler.run(sharing_context()).as_dict()
 
 
-# Refund notices (seed 001's JSON) -> RefundQueue -> here; "RefundQueue" is resolved like
-# "ReconQueue" (infra/resources.json overrides the event source with the queue's ARN).
+# Refund notices (seed 001's JSON, the tenant in the message attribute "tenant") -> RefundQueue
+# -> here; "RefundQueue" is resolved like "ReconQueue" (infra/resources.json overrides the
+# event source with the queue's ARN).
 @app.on_sqs_message(queue="RefundQueue", batch_size=1, name="sharing_refunds")
 def handle_refund_notices(event):
     return sharing_notifications.handle_sqs_event(sharing_context(), event.to_dict())

@@ -4,8 +4,12 @@ A business request is identified by its *reentry key* (e.g. bizSubsidiesId). Its
 DynamoDB item, holds a fingerprint of the parameters that matter, the outbound number (allocated
 ONCE, stored before any channel call, never changed), the exact channel request, a state and a
 lease. `store.Reentry` reads and writes records; `attempt.attempt` sends one record's request once
-under its lease and records what came back. Subsidies use it (chalicelib/subsidies) and profit
-sharing (issue 6) is meant to use the same module.
+under its lease and records what came back. Subsidies (chalicelib/subsidies) and profit sharing
+(chalicelib/sharing) use it.
+
+Tenants: the callers key their records under their tenant (chalicelib/tenant_keys.py) and pass
+a `tenant` attribute; the mechanism itself is tenant-blind, except that the outbound number's
+guard `OUTBOUND#<no>` stays global, so a number is never drawn twice across tenants.
 
 States:  RECEIVED ──start_sending──▶ IN_FLIGHT ──finish──▶ SUCCEEDED | FAILED | UNKNOWN
          FAILED, UNKNOWN, NEEDS_ATTENTION, or RECEIVED / IN_FLIGHT whose lease expired ──claim──▶

@@ -23,7 +23,9 @@ Outcomes, all named (TigerBeetle style):
 * `give_up`: the record NEEDS_ATTENTION, or `LeaseLost` if someone holds or finished it.
 
 Condition expressions (exactly):
-* create:        attribute_not_exists(pk)  on the record and on its OUTBOUND#<no> guard
+* create:        attribute_not_exists(pk)  on the record and on its OUTBOUND#<no> guard (global:
+                 a number is unique across every tenant; the guard holds the record's key and
+                 its `tenant` attribute when the record has one)
 * take over:     #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT,
                  UNKNOWN, FAILED, NEEDS_ATTENTION) AND (attribute_not_exists(#not_before) OR
                  #not_before <= :now)
@@ -232,12 +234,16 @@ class Reentry:
                       "retry_at": self._ms_iso(not_before_ms or until_ms)}
             if not_before_ms:
                 record["not_before"] = not_before_ms
+            # The one item not under a tenant: outbound numbers are unique across every tenant
+            # (the channel is idempotent on them); the guard names the record and its tenant.
+            guard = {"pk": f"OUTBOUND#{number}", "record": pk}
+            if attributes.get("tenant"):
+                guard["tenant"] = attributes["tenant"]
             items = [
                 {"Put": {"TableName": self.table, "Item": to_item(record),
                          "ConditionExpression": "attribute_not_exists(pk)",
                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-                {"Put": {"TableName": self.table,
-                         "Item": to_item({"pk": f"OUTBOUND#{number}", "record": pk}),
+                {"Put": {"TableName": self.table, "Item": to_item(guard),
                          "ConditionExpression": "attribute_not_exists(pk)"}},
             ] + effects(None, CLAIMED, number, None)
             try:

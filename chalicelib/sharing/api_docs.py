@@ -130,7 +130,12 @@ OPERATIONS = [
                      "for 2): same parameters: the records, no second channel call; other "
                      "parameters: 1030; after a channel rejection or an unknown outcome: re-sent with "
                      "the same sharingOrderId. sharingMode 2 is executed by sharing_scheduler at "
-                     "planSharingTime. Receivers settle asynchronously (PENDING -> SUCCESS | CLOSED)."),
+                     "planSharingTime. Receivers settle asynchronously (PENDING -> SUCCESS | CLOSED). "
+                     "Tenant-scoped: the trade, its guards and the paid order it names are the "
+                     "caller's tenant's (the key's merchant_id); another tenant may use the same "
+                     "tradeId and paymentOrderId independently, and another tenant's paid order "
+                     "answers 4047 exactly like one never paid. sharingOrderId is unique across "
+                     "every tenant."),
         request=SharingRequest, request_examples={"realtime": ("Two receivers, realtime", SEED_SHARING)},
         ok=Reply("Accepted by the channel (or scheduled): the sharing and its receivers.", SharingAnswer),
         errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND, ErrorCode.SHARING_EXCEEDS_ORDER,
@@ -139,6 +144,8 @@ OPERATIONS = [
     Operation(
         "GET", "/sharing/orders/{tradeId}", "getSharing", "A profit sharing and its receivers", "sharing",
         params=[Param("tradeId", BizId)],
+        description=("Scoped to the caller's tenant (the key's merchant_id): another tenant's "
+                     "sharing answers 404 (4049) with exactly the body of a missing one."),
         ok=Reply("The sharing as recorded.", SharingAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True,
         signed=True),
@@ -149,7 +156,11 @@ OPERATIONS = [
                      "One relation per (trade, paymentOrderId, refundId); one return order per "
                      "receiver with its own sharingReturnNo. Partial refunds return in proportion, "
                      "largest remainder in whole fen; full refunds everything still held. Re-sent: "
-                     "the records; other amounts for the same refundId: 1030."),
+                     "the records; other amounts for the same refundId: 1030. Tenant-scoped: the "
+                     "refund sees only the caller's tenant's sharings of the payment order (none: "
+                     "state 3) and its records are the tenant's; another tenant may use the same "
+                     "refundId. RefundQueue messages carry their tenant in the message attribute "
+                     "`tenant`; one without it is refused (logged, then dead-lettered)."),
         request=RefundNotification, request_examples={"seed": ("The seed's first refund", SEED_REFUND)},
         ok=Reply("The relation(s) and the return orders.", RefundAnswer),
         errors=CHANGING + (ErrorCode.SHARING_IN_PROGRESS, ErrorCode.REFUND_EXCEEDS_ORDER), envelope=True,
@@ -157,6 +168,8 @@ OPERATIONS = [
     Operation(
         "GET", "/sharing/refunds/{refundId}", "getSharingRefund", "The profit-sharing returns of a refund",
         "sharing", params=[Param("refundId", DigitsId)],
+        description=("Scoped to the caller's tenant (the key's merchant_id): another tenant's "
+                     "refund answers 404 (4050) with exactly the body of a missing one."),
         ok=Reply("The relation(s) and the return orders.", RefundAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_REFUND_NOT_FOUND, ErrorCode.BUSY),
         envelope=True,
@@ -164,7 +177,10 @@ OPERATIONS = [
     Operation(
         "POST", "/channel/notifications/profitsharing", "notifyProfitSharing",
         "The channel's notice of one receiver's sharing result", "sharing",
-        description="Idempotent; a final result is never moved (PENDING -> SUCCESS | CLOSED once).",
+        description=("Idempotent; a final result is never moved (PENDING -> SUCCESS | CLOSED once). "
+                     "Mapped to its tenant by out_order_no (unique across every tenant), and only "
+                     "when transaction_id and sub_mchid are that sharing's: a notice never touches "
+                     "another tenant's record (otherwise 4049)."),
         request=SharingNotification,
         ok=Reply("Recorded, or nothing new.", NotificationAck),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,

@@ -2,12 +2,13 @@
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .. import aws, clock
 from ..config import sharing_settings
 from ..reentry.drive import ReentryStores
 from ..reentry.store import new_outbound_no
+from ..tenant_keys import TenantScoped
 from ..subsidies.context import _channel
 
 SHARING = "SHARING"                 # reentry kind: one profit-sharing order per trade
@@ -18,7 +19,7 @@ SCHEDULER_BUDGET_SECONDS = 100.0
 
 
 @dataclass
-class Sharing(ReentryStores):
+class Sharing(ReentryStores, TenantScoped):
     dynamodb: Any
     table: str
     transactions_table: str             # where the channel's paid-order notices are (TXN#...)
@@ -38,6 +39,8 @@ class Sharing(ReentryStores):
     sleep: Callable[[float], None] = time.sleep
     new_outbound_no: Callable[[datetime], str] = new_outbound_no
     poll_seconds: float = 0.05
+    # The caller's tenant (for_tenant); None in the scheduler, which acts under each record's own.
+    tenant: Optional[str] = None
     _stores: dict = field(default_factory=dict, repr=False)
 
 

@@ -1,7 +1,7 @@
 """Profit-sharing orders (执行分账): `share(ctx, request)`, `view`, `apply_results`.
 
 One profit-sharing order per trade (`tradeId`: paymentOrderId for platform dimension 1,
-bizRelOrderId for dimension 2), a reentry record `SHARING#<tradeId>` (chalicelib/reentry) whose
+bizRelOrderId for dimension 2), a reentry record `T#<tenant>#SHARING#<tradeId>` (chalicelib/reentry) whose
 outbound number is the center's `sharingOrderId` (WeChat's out_order_no). Reentry (seed 001's
 question "发起分账重入的情况?"):
 
@@ -17,7 +17,13 @@ question "发起分账重入的情况?"):
 The seed's three unique keys are enforced by guard items written with the record in one
 transaction, at the trade level (one sharing order per trade is stronger than one detail per
 receiver, and 50 receivers × 3 per-receiver guards would not fit TransactWriteItems' 100):
-`UK#SO#<trade>#<sharingOrderId>`, `UK#PO#<trade>#<paymentOrderId>`, `UK#TX#<trade>#<transaction_id>`.
+`T#<tenant>#UK#SO#<trade>#<sharingOrderId>`, `...#UK#PO#<trade>#<paymentOrderId>`,
+`...#UK#TX#<trade>#<transaction_id>`.
+
+Everything is keyed under the caller's tenant (`ctx.tenant`, chalicelib/tenant_keys.py): the
+record, its guards and the paid-order notice it is checked against. Another tenant's sharing
+answers exactly like a missing one; the sharingOrderId stays unique across every tenant (the
+reentry's OUTBOUND#<no> guard), so two tenants never collide at the channel.
 
 Per receiver results (PENDING -> SUCCESS | CLOSED) come from the channel's answers, its
 notifications and the scheduler's queries, whichever comes first; each is a conditional write
@@ -34,6 +40,8 @@ from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
                        UNKNOWN, Record)
 from ..reentry.record import fingerprint
+from ..subsidies.transactions import find_for as find_paid_for
+from ..tenant_keys import key
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, Sharing
 from .messages import SharingRequest
@@ -47,8 +55,8 @@ ECHO = ("traceId", "productId", "tenantId", "userId", "spId", "spName", "platfor
 PENDING, SUCCESS, CLOSED = "PENDING", "SUCCESS", "CLOSED"
 
 
-def sharing_key(trade_id: str) -> str:
-    return f"SHARING#{trade_id}"
+def sharing_key(tenant: str, trade_id: str) -> str:
+    return key(tenant, "SHARING", trade_id)
 
 
 def _receivers(request: SharingRequest) -> List[Dict]:
@@ -58,8 +66,9 @@ def _receivers(request: SharingRequest) -> List[Dict]:
 
 
 def paid_sub_merchant(ctx: Sharing, payment_order_id: str) -> Optional[str]:
-    """The sub-merchant the channel says was paid for this order (its transaction notice), or
-    None while no notice has come: whose money a sharing of it would move."""
+    """The sub-merchant the channel says was paid for this order (its transaction notice, of
+    the caller's tenant), or None while no notice has come (or it is another tenant's): whose
+    money a sharing of it would move."""
     paid = _find_paid(ctx, payment_order_id)
     return paid.get("sub_mchid") if paid else None
 
@@ -67,24 +76,24 @@ def paid_sub_merchant(ctx: Sharing, payment_order_id: str) -> Optional[str]:
 def _find_paid(ctx: Sharing, payment_order_id: str) -> Optional[dict]:
     if not ctx.transactions_table:
         return None
-    answer = ctx.dynamodb.get_item(TableName=ctx.transactions_table, ConsistentRead=True,
-                                   Key=to_item({"pk": f"TXN#{payment_order_id}"}))
-    item = answer.get("Item")
-    return from_item(item) if item else None
+    return find_paid_for(ctx, ctx.tenant, payment_order_id, ctx.transactions_table)
 
 
-def _guards(ctx: Sharing, trade_id: str, payment_order_id: str, transaction_id: str,
+def _guards(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str, transaction_id: str,
             sharing_order_id: str, pk: str) -> List[dict]:
-    keys = (f"UK#SO#{trade_id}#{sharing_order_id}", f"UK#PO#{trade_id}#{payment_order_id}",
-            f"UK#TX#{trade_id}#{transaction_id}")
+    keys = (key(tenant, "UK", "SO", trade_id, sharing_order_id),
+            key(tenant, "UK", "PO", trade_id, payment_order_id),
+            key(tenant, "UK", "TX", trade_id, transaction_id))
     return [{"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
-                     "Item": to_item({"pk": key, "record": pk})}} for key in keys]
+                     "Item": to_item({"pk": guard, "record": pk})}} for guard in keys]
 
 
-def _effects(ctx: Sharing, record_pk: str, trade_id: str, payment_order_id: str, transaction_id: str):
+def _effects(ctx: Sharing, tenant: str, record_pk: str, trade_id: str, payment_order_id: str,
+             transaction_id: str):
     def effects(before, after, outbound_no, outcome) -> List[dict]:
         if after == CLAIMED and before is None:
-            return _guards(ctx, trade_id, payment_order_id, transaction_id, outbound_no, record_pk)
+            return _guards(ctx, tenant, trade_id, payment_order_id, transaction_id, outbound_no,
+                           record_pk)
         if after == SUCCEEDED:
             # Accepted by the channel: results are followed until every receiver is final.
             return [follow_item(ctx, SHARING, record_pk)]
@@ -94,7 +103,8 @@ def _effects(ctx: Sharing, record_pk: str, trade_id: str, payment_order_id: str,
 
 def effects_for(ctx: Sharing, record: Record):
     extra = record.extra
-    return _effects(ctx, record.pk, extra["trade_id"], extra["payment_order_id"], extra["transaction_id"])
+    return _effects(ctx, extra["tenant"], record.pk, extra["trade_id"], extra["payment_order_id"],
+                    extra["transaction_id"])
 
 
 def send(ctx: Sharing):
@@ -118,7 +128,7 @@ def _refused(outcome) -> SharingError:
 def share(ctx: Sharing, request: SharingRequest) -> Dict:
     trade_id = request.trade_id
     store = ctx.store(SHARING)
-    pk = sharing_key(trade_id)
+    pk = sharing_key(ctx.tenant, trade_id)
     receivers = _receivers(request)
     params = {**{name: getattr(request, name) for name in PARAMS}, "receivers": receivers}
     params["planSharingTime"] = params["planSharingTime"] or 0
@@ -146,7 +156,7 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
                        "description": r["description"]} for r in receivers],
         "unfreeze_unsplit": request.unfreezeOrder == 1}
     attributes = {
-        "params": params, "echo": {name: getattr(request, name) for name in ECHO},
+        "tenant": ctx.tenant, "params": params, "echo": {name: getattr(request, name) for name in ECHO},
         "trade_id": trade_id, "payment_order_id": request.paymentOrderId,
         "transaction_id": paid["transaction_id"], "sub_mchid": paid["sub_mchid"],
         "order_amount": int(paid["amount"]),
@@ -158,7 +168,7 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
         plan_ms = request.planSharingTime * 1000
         if plan_ms > int(ctx.now().timestamp() * 1000):
             not_before = plan_ms
-    effects = _effects(ctx, pk, trade_id, request.paymentOrderId, paid["transaction_id"])
+    effects = _effects(ctx, ctx.tenant, pk, trade_id, request.paymentOrderId, paid["transaction_id"])
 
     def claim():
         return store.claim(pk, trade_id, fingerprint_, channel_request, NUMBER_FIELD, attributes,
@@ -275,7 +285,7 @@ def answer(record: Record) -> Dict:
 def view(ctx: Sharing, trade_id: str) -> Dict:
     if not (trade_id.isascii() and trade_id.isprintable() and 0 < len(trade_id) <= 64 and " " not in trade_id):
         raise InvalidField("tradeId", "must be 1-64 printable ASCII characters")
-    record = ctx.store(SHARING).get(sharing_key(trade_id))
+    record = ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id))
     if record is None:
         raise SharingError(ErrorCode.SHARING_NOT_FOUND, field="tradeId",
                            detail="no profit sharing for this tradeId")
@@ -283,6 +293,9 @@ def view(ctx: Sharing, trade_id: str) -> Dict:
 
 
 def by_outbound_no(ctx: Sharing, out_order_no: str) -> Optional[Record]:
+    """The sharing that sent this sharingOrderId, whatever its tenant: the number is unique
+    across every tenant, and its guard names the one record (hence the one tenant) it is of.
+    For the channel's notices only, which belong to no tenant of their own."""
     answer_ = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
                                     Key=to_item({"pk": f"OUTBOUND#{out_order_no}"}))
     item = answer_.get("Item")

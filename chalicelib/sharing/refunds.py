@@ -1,10 +1,16 @@
 """Profit-sharing returns on refunds (分账回退): `handle(ctx, notice)`, `view(ctx, refund_id)`.
 
 For each profit sharing of the refunded payment order (trade = paymentOrderId or bizRelOrderId):
-one relation `REFUND#<trade>#<paymentOrderId>#<refundId>` (seed 001's relation table: apply /
-refund / actual_base_return amounts, state 0 init, 1 done, 2 failed, 3 nothing to return) and
-one return order per receiver, a reentry record `SRETURN#<trade>#<paymentOrderId>#<refundId>#<mch>`
-whose outbound number is its `sharingReturnNo` (WeChat's out_return_no), never re-numbered.
+one relation `T#<tenant>#REFUND#<trade>#<paymentOrderId>#<refundId>` (seed 001's relation table:
+apply / refund / actual_base_return amounts, state 0 init, 1 done, 2 failed, 3 nothing to return)
+and one return order per receiver, a reentry record
+`T#<tenant>#SRETURN#<trade>#<paymentOrderId>#<refundId>#<mch>` whose outbound number is its
+`sharingReturnNo` (WeChat's out_return_no), never re-numbered; `T#<tenant>#REFUNDID#<refundId>`
+lists a refund's relations for `view`.
+
+The tenant is the caller's (`ctx.tenant`: the signed route's caller, or the queue message's
+`tenant` attribute); a refund sees only its tenant's sharings, and a relation carries its
+tenant, so the scheduler continues it under that tenant.
 
 How much (chalicelib/sharing/allocation.py): the cumulative returns after a refund are
 floor(shared × refunded / order total) (a full refund: everything still held), split among the
@@ -34,6 +40,7 @@ from ..logs import log
 from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
 from ..reentry.record import fingerprint
 from .. import clock
+from ..tenant_keys import key
 from . import allocation, orders
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, SHARING_RETURN, Sharing
@@ -50,12 +57,16 @@ INIT, PROCESSING, SUCCEEDED_, FAILED_ = 0, 1, 2, 3
 CLOSED_BY_REFUND = "CLOSED"
 
 
-def relation_key(trade_id: str, payment_order_id: str, refund_id: str) -> str:
-    return f"REFUND#{trade_id}#{payment_order_id}#{refund_id}"
+def relation_key(tenant: str, trade_id: str, payment_order_id: str, refund_id: str) -> str:
+    return key(tenant, "REFUND", trade_id, payment_order_id, refund_id)
 
 
-def return_key(trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
-    return f"SRETURN#{trade_id}#{payment_order_id}#{refund_id}#{mch}"
+def return_key(tenant: str, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
+    return key(tenant, "SRETURN", trade_id, payment_order_id, refund_id, mch)
+
+
+def refund_index_key(tenant: str, refund_id: str) -> str:
+    return key(tenant, "REFUNDID", refund_id)
 
 
 def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
@@ -67,7 +78,7 @@ def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
 def _sharings(ctx: Sharing, notice: RefundNotification) -> List[Record]:
     found = []
     for trade in dict.fromkeys((notice.paymentOrderId, notice.bizRelOrderId)):
-        record = ctx.store(SHARING).get(orders.sharing_key(trade))
+        record = ctx.store(SHARING).get(orders.sharing_key(ctx.tenant, trade))
         if record is not None and record.extra.get("payment_order_id") == notice.paymentOrderId:
             found.append(record)
     return found
@@ -86,10 +97,10 @@ def handle(ctx: Sharing, notice: RefundNotification) -> Dict:
     return answer_data(ctx, relations)
 
 
-def _base(notice: RefundNotification, trade_id: str, sharing: Optional[Record], params, fingerprint_,
-          stamp: str) -> dict:
-    return {"pk": relation_key(trade_id, notice.paymentOrderId, notice.refundId),
-            "kind": "SHARING_REFUND", "trade_id": trade_id, "payment_order_id": notice.paymentOrderId,
+def _base(tenant: str, notice: RefundNotification, trade_id: str, sharing: Optional[Record], params,
+          fingerprint_, stamp: str) -> dict:
+    return {"pk": relation_key(tenant, trade_id, notice.paymentOrderId, notice.refundId),
+            "tenant": tenant, "kind": "SHARING_REFUND", "trade_id": trade_id, "payment_order_id": notice.paymentOrderId,
             "biz_order_id": notice.bizOrderId,
             "proxy_channel_order_id": sharing.extra["transaction_id"] if sharing else "",
             "payment_refund_id": notice.refundId, "biz_refund_id": notice.requestId,
@@ -100,8 +111,8 @@ def _base(notice: RefundNotification, trade_id: str, sharing: Optional[Record], 
             "create_time": stamp, "update_time": stamp}
 
 
-def _index_item(ctx: Sharing, refund_id: str, relation_pk: str) -> dict:
-    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": f"REFUNDID#{refund_id}"}),
+def _index_item(ctx: Sharing, tenant: str, refund_id: str, relation_pk: str) -> dict:
+    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": refund_index_key(tenant, refund_id)}),
                        "UpdateExpression": "ADD relations :pk",
                        "ExpressionAttributeValues": values(pk={relation_pk})}}
 
@@ -110,7 +121,7 @@ def _put_relation(ctx: Sharing, relation: dict, more: List[dict]) -> Optional[di
     """Write the relation with `more` in one transaction; None if it already exists."""
     items = [{"Put": {"TableName": ctx.table, "Item": to_item(relation),
                       "ConditionExpression": "attribute_not_exists(pk)"}},
-             _index_item(ctx, relation["payment_refund_id"], relation["pk"])] + more
+             _index_item(ctx, relation["tenant"], relation["payment_refund_id"], relation["pk"])] + more
     transact_write(ctx.dynamodb, items)
     log("sharing_refund.relation", pk=relation["pk"], state=relation["state"],
         actual_base_return_amount=relation["actual_base_return_amount"])
@@ -127,11 +138,11 @@ def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str) -> Optio
 
 
 def _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_) -> dict:
-    pk = relation_key(trade_id, notice.paymentOrderId, notice.refundId)
+    pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
     stored = _existing(ctx, pk, fingerprint_, notice.refundId)
     if stored is not None:
         return stored
-    relation = _base(notice, trade_id, sharing, params, fingerprint_, clock.iso_utc(ctx.now()))
+    relation = _base(ctx.tenant, notice, trade_id, sharing, params, fingerprint_, clock.iso_utc(ctx.now()))
     try:
         return _put_relation(ctx, relation, [])
     except TransactionCancelled:
@@ -146,7 +157,7 @@ def _in_progress(trade_id: str, why: str) -> SharingError:
 def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params, fingerprint_,
               deadline: Optional[float] = None) -> dict:
     trade_id = sharing.extra["trade_id"]
-    pk = relation_key(trade_id, notice.paymentOrderId, notice.refundId)
+    pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
     amount = int(notice.amt)
     for _ in range(MAX_ROUNDS):
         stored = _existing(ctx, pk, fingerprint_, notice.refundId)
@@ -163,7 +174,8 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
         if refunded + amount > total:
             raise SharingError(ErrorCode.REFUND_EXCEEDS_ORDER, field="amt",
                                detail=f"{refunded} already refunded + {amount} is over orderTotal {total}")
-        relation = _base(notice, trade_id, sharing, params, fingerprint_, clock.iso_utc(ctx.now()))
+        relation = _base(ctx.tenant, notice, trade_id, sharing, params, fingerprint_,
+                         clock.iso_utc(ctx.now()))
         if sharing.state == RECEIVED and sharing.sends == 0 and sharing.not_before and not sharing.lease_live(now_ms):
             if _reduce_plan(ctx, sharing, relation, refunded, amount, total):
                 return relation
@@ -226,7 +238,7 @@ def _reduce_plan(ctx: Sharing, sharing: Record, relation: dict, refunded: int, a
                     state=3)
     put = [{"Put": {"TableName": ctx.table, "Item": to_item(relation),
                     "ConditionExpression": "attribute_not_exists(pk)"}},
-           _index_item(ctx, relation["payment_refund_id"], relation["pk"])]
+           _index_item(ctx, relation["tenant"], relation["payment_refund_id"], relation["pk"])]
     try:
         revised = ctx.store(SHARING).revise_unsent(
             sharing, request=dict(sharing.request, receivers=left) if left else None,
@@ -264,11 +276,11 @@ def continue_relation(ctx: Sharing, relation: dict, deadline: Optional[float] = 
     sharing = ctx.store(SHARING).get(relation["sharing_pk"])
     store = ctx.store(SHARING_RETURN)
     for account, part in sorted(relation["allocation"].items()):
-        pk = return_key(relation["trade_id"], relation["payment_order_id"],
+        pk = return_key(relation["tenant"], relation["trade_id"], relation["payment_order_id"],
                         relation["payment_refund_id"], account)
         request = {"sub_mchid": sharing.extra["sub_mchid"], "out_order_no": sharing.outbound_no,
                    "return_mchid": account, "amount": int(part), "description": DESCRIPTION}
-        attributes = {"relation_pk": relation["pk"], "return_mch_id": account,
+        attributes = {"tenant": relation["tenant"], "relation_pk": relation["pk"], "return_mch_id": account,
                       "invest_mch_id": sharing.extra["sub_mchid"]}
         effects = return_effects(ctx, pk)
         fp = fingerprint({"relation": relation["pk"], "account": account, "amount": int(part)})
@@ -292,8 +304,9 @@ def return_rows(ctx: Sharing, relation: dict) -> List[Dict]:
     rows = []
     store = ctx.store(SHARING_RETURN)
     for account, part in sorted(relation.get("allocation", {}).items()):
-        record = store.get(return_key(relation["trade_id"], relation["payment_order_id"],
-                                      relation["payment_refund_id"], account))
+        record = store.get(return_key(relation["tenant"], relation["trade_id"],
+                                      relation["payment_order_id"], relation["payment_refund_id"],
+                                      account))
         rows.append(_row(account, int(part), record))
     return rows
 
@@ -359,7 +372,7 @@ def relation_data(ctx: Sharing, relation: dict) -> Dict:
 def view(ctx: Sharing, refund_id: str) -> Dict:
     if not (refund_id.isascii() and refund_id.isdigit() and len(refund_id) <= 32):
         raise InvalidField("refundId", "must be 1-32 digits")
-    index = get_item(ctx, f"REFUNDID#{refund_id}")
+    index = get_item(ctx, refund_index_key(ctx.tenant, refund_id))
     if index is None:
         raise SharingError(ErrorCode.SHARING_REFUND_NOT_FOUND, field="refundId",
                            detail="no profit-sharing return for this refundId")

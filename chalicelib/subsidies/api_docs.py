@@ -130,7 +130,12 @@ OPERATIONS = [
                      "no channel call. Other parameters: 1030. After a channel rejection: executed "
                      "again. After an unknown outcome: the identical request is re-sent with the same "
                      "paymentSubsidiesId (out_subsidy_no). Concurrent duplicates wait for the one "
-                     "call in flight, or get 3002."),
+                     "call in flight, or get 3002. Tenant-scoped: the subsidy and the paid order it "
+                     "names are the caller's tenant's (the key's merchant_id; not the body's "
+                     "tenantId, a business field echoed as is); another tenant may use the same "
+                     "bizSubsidiesId and paymentOrderId independently, and another tenant's paid "
+                     "order answers 4047 exactly like one never paid. paymentSubsidiesId is unique "
+                     "across every tenant."),
         request=SubsidyRequest, request_examples={"seed": ("The seed's first case", SEED_CREATE)},
         ok=Reply("SUCCEEDED: the subsidy moved on the channel.", SubsidyAnswer,
                  examples={"seed": {"code": 0, "message": "success", "data": SUBSIDY_DATA}}),
@@ -141,7 +146,9 @@ OPERATIONS = [
         "subsidies",
         description=("Reentrant on paymentRefundId + bizReturnSubsidiesId (one return per refund; "
                      "one bizReturnSubsidiesId, one amount). The amount is checked against what is "
-                     "left of the subsidy, counting returns still in flight or unknown."),
+                     "left of the subsidy, counting returns still in flight or unknown. "
+                     "Tenant-scoped: the subsidy is the caller's tenant's (another tenant's answers "
+                     "4048 like a missing one) and the return ids are unique within the tenant."),
         request=SubsidyReturnRequest, request_examples={"seed": ("The seed's return", SEED_RETURN)},
         ok=Reply("SUCCEEDED: the amount came back on the channel.", SubsidyReturnAnswer),
         errors=CHANGING + (ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.SUBSIDY_NOT_RETURNABLE,
@@ -151,18 +158,23 @@ OPERATIONS = [
     Operation(
         "GET", "/subsidies/{bizSubsidiesId}", "getSubsidy", "A subsidy with its returns", "subsidies",
         params=[Param("bizSubsidiesId", DigitsId)],
+        description=("Scoped to the caller's tenant (the key's merchant_id): another tenant's "
+                     "subsidy answers 404 (4048) with exactly the body of a missing one."),
         ok=Reply("The subsidy, its amounts and its returns (the seed's rows).", SubsidyViewAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.BUSY), envelope=True,
         signed=True),
     Operation(
         "POST", "/channel/notifications/transactions", "notifyTransaction",
         "The channel's notice of a paid order", "subsidies",
-        description=("Stores paymentOrderId -> transaction_id, openid, sub_mchid, amount. Idempotent "
-                     "on payment_order_id; another transaction for a known one is 1031."),
+        description=("Stores paymentOrderId -> transaction_id, openid, sub_mchid, amount under the "
+                     "tenant named by `attach` (set by the center when the order was placed, returned "
+                     "unchanged by the channel); a notice without it is 400 (field attach) and "
+                     "writes nothing. Idempotent on (tenant, payment_order_id); another transaction "
+                     "for a known one is 1031."),
         request=TransactionNotification,
         request_examples={"paid": ("A paid order", {
-            "payment_order_id": "1326216474909544770", "biz_order_id": "1774303629096779780_1",
-            "mch_id": "1800007135", "sub_mchid": "1692608207",
+            "attach": "demo", "payment_order_id": "1326216474909544770",
+            "biz_order_id": "1774303629096779780_1", "mch_id": "1800007135", "sub_mchid": "1692608207",
             "transaction_id": "4200000000000000000000000001", "openid": "ou8xs5WjMpzd59eYy7JNF3CuLG0g",
             "amount": 10000, "success_time": "2026-11-22T14:00:00+08:00"})},
         ok=Reply("Recorded, or the same notice again.", NotificationAck,

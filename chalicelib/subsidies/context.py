@@ -2,13 +2,14 @@
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .. import aws, clock
 from ..channel.http_adapter import HttpChannel
 from ..config import subsidy_settings
 from ..reentry.drive import ReentryStores
 from ..reentry.store import new_outbound_no
+from ..tenant_keys import TenantScoped
 
 # The sweeper starts no re-send that could end after this many seconds of its run (its Lambda
 # has 120 s: .chalice/config.json; tests/packaging checks the margin).
@@ -18,7 +19,7 @@ RETURN = "RETURN"
 
 
 @dataclass
-class Subsidies(ReentryStores):
+class Subsidies(ReentryStores, TenantScoped):
     dynamodb: Any
     table: str
     channel: Any                        # chalicelib.channel.port.Channel
@@ -33,6 +34,8 @@ class Subsidies(ReentryStores):
     sleep: Callable[[float], None] = time.sleep
     new_outbound_no: Callable[[datetime], str] = new_outbound_no
     poll_seconds: float = 0.05
+    # The caller's tenant (for_tenant); None in the sweeper, which acts under each record's own.
+    tenant: Optional[str] = None
     _stores: dict = field(default_factory=dict, repr=False)
 
 

@@ -52,8 +52,17 @@ class SubsidyReturnRequest(_Envelope):
     paymentSubsidiesId: DigitsId
 
 
+# A tenant id (a caller's merchant_id) as it travels in the channel's `attach` field.
+TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                                description="the tenant (merchant_id) that placed the order",
+                                examples=["demo"])]
+
+
 class TransactionNotification(StrictModel):
-    """The channel's notice of a paid order (`POST /channel/notifications/transactions`)."""
+    """The channel's notice of a paid order (`POST /channel/notifications/transactions`).
+    `attach` is WeChat's free field, set when the order was placed and returned unchanged in
+    the notice: the center puts the tenant there, so the notice is filed under that tenant."""
+    attach: TenantId
     payment_order_id: DigitsId
     biz_order_id: BizId
     mch_id: DigitsId

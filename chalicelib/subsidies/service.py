@@ -19,6 +19,10 @@ Returns reserve their amount on the subsidy when claimed (`returnable_amount` do
 `returning_amount` up, conditional on `returnable_amount >= amount` and the subsidy SUCCEEDED),
 settle it when SUCCEEDED (`returned_amount` up), release it when FAILED, and keep it while
 UNKNOWN: an amount whose return may have moved is never offered to another return.
+
+Every record is keyed under the caller's tenant (`ctx.tenant`, chalicelib/tenant_keys.py): the
+subsidy, the return, the one-return-per-bizReturnSubsidiesId guard and the paid-order notice a
+subsidy is checked against. Another tenant's subsidy answers exactly like a missing one.
 """
 from typing import Callable, Dict, List, Optional
 
@@ -30,6 +34,7 @@ from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SU
                        EffectRefused, Failed, Record, Reentry, Succeeded, Unknown)
 from ..reentry.drive import drive
 from ..reentry.record import fingerprint
+from ..tenant_keys import key
 from . import transactions
 from .answers import SubsidyError
 from .context import RETURN, SUBSIDY, Subsidies
@@ -50,16 +55,16 @@ RETURN_STATE_CODES = {RECEIVED: 0, IN_FLIGHT: 0, UNKNOWN: 0, SUCCEEDED: 1, FAILE
                       NEEDS_ATTENTION: 3}
 
 
-def subsidy_key(biz_subsidies_id: str) -> str:
-    return f"SUBSIDY#{biz_subsidies_id}"
+def subsidy_key(tenant: str, biz_subsidies_id: str) -> str:
+    return key(tenant, "SUBSIDY", biz_subsidies_id)
 
 
-def return_key(payment_refund_id: str) -> str:
-    return f"RETURN#{payment_refund_id}"
+def return_key(tenant: str, payment_refund_id: str) -> str:
+    return key(tenant, "RETURN", payment_refund_id)
 
 
-def biz_return_key(biz_return_subsidies_id: str) -> str:
-    return f"BIZRETURN#{biz_return_subsidies_id}"
+def biz_return_key(tenant: str, biz_return_subsidies_id: str) -> str:
+    return key(tenant, "BIZRETURN", biz_return_subsidies_id)
 
 
 # -- shared ---------------------------------------------------------------------------------
@@ -130,7 +135,7 @@ def subsidy_data(record: Record, trace_id: Optional[str] = None) -> Dict:
 
 def create(ctx: Subsidies, request: SubsidyRequest) -> Dict:
     store = ctx.store(SUBSIDY)
-    pk = subsidy_key(request.bizSubsidiesId)
+    pk = subsidy_key(ctx.tenant, request.bizSubsidiesId)
     params = _params(request, SUBSIDY_PARAMS)
     fingerprint_ = fingerprint(params)
 
@@ -149,7 +154,8 @@ def create(ctx: Subsidies, request: SubsidyRequest) -> Dict:
         raise InvalidField(name, "is not the paid order's merchant")
     channel_request = {"sub_mchid": request.subMchId, "transaction_id": paid["transaction_id"],
                        "amount": request.amount, "description": request.description}
-    attributes = {"params": params, "echo": {**_params(request, SUBSIDY_ECHO), "traceId": request.traceId},
+    attributes = {"tenant": ctx.tenant, "params": params,
+                  "echo": {**_params(request, SUBSIDY_ECHO), "traceId": request.traceId},
                   "openid": paid["openid"], "transaction_id": paid["transaction_id"],
                   "total_amount": request.amount, "returnable_amount": request.amount,
                   "returning_amount": 0, "returned_amount": 0, "returns": {}}
@@ -192,8 +198,9 @@ def _row(request: SubsidyReturnRequest, outbound_no: str, state: str,
             "state_name": state}
 
 
-def _return_effects(ctx: Subsidies, request: SubsidyReturnRequest, subsidy_pk: str):
-    """The subsidy's amounts and its row of this return, changed with the return's record."""
+def _return_effects(ctx: Subsidies, tenant: str, request: SubsidyReturnRequest, subsidy_pk: str):
+    """The subsidy's amounts and its row of this return, changed with the return's record
+    (the subsidy and the guard are the return's own tenant's)."""
     amount = request.amount
     names = {"#returns": "returns", "#refund": request.paymentRefundId, "#state": "state"}
 
@@ -218,7 +225,7 @@ def _return_effects(ctx: Subsidies, request: SubsidyReturnRequest, subsidy_pk: s
         if after == CLAIMED:
             if before is None:
                 guard = {"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
-                                 "Item": to_item({"pk": biz_return_key(request.bizReturnSubsidiesId),
+                                 "Item": to_item({"pk": biz_return_key(tenant, request.bizReturnSubsidiesId),
                                                   "payment_refund_id": request.paymentRefundId,
                                                   "amount": amount})}}
                 return [guard, reserve(outbound_no)]
@@ -241,8 +248,8 @@ def _return_effects(ctx: Subsidies, request: SubsidyReturnRequest, subsidy_pk: s
 
 def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     subsidies, returns = ctx.store(SUBSIDY), ctx.store(RETURN)
-    pk = return_key(request.paymentRefundId)
-    subsidy_pk = subsidy_key(request.bizSubsidiesId)
+    pk = return_key(ctx.tenant, request.paymentRefundId)
+    subsidy_pk = subsidy_key(ctx.tenant, request.bizSubsidiesId)
     params = _params(request, RETURN_PARAMS)
     fingerprint_ = fingerprint(params)
     key_text = f"{request.paymentRefundId}/{request.bizReturnSubsidiesId}"
@@ -274,8 +281,8 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
                        "description": request.description}
     echo = {**_params(request, RETURN_ECHO), "paymentSubsidiesId": request.paymentSubsidiesId,
             "tenantId": subsidy.extra["echo"].get("tenantId"), "traceId": request.traceId}
-    attributes = {"params": params, "echo": echo, "subsidy_pk": subsidy_pk}
-    effects = _return_effects(ctx, request, subsidy_pk)
+    attributes = {"tenant": ctx.tenant, "params": params, "echo": echo, "subsidy_pk": subsidy_pk}
+    effects = _return_effects(ctx, ctx.tenant, request, subsidy_pk)
 
     def claim():
         return returns.claim(pk, key_text, fingerprint_, channel_request, "out_order_no", attributes,
@@ -311,7 +318,7 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
 def view(ctx: Subsidies, biz_subsidies_id: str) -> Dict:
     if not (biz_subsidies_id.isascii() and biz_subsidies_id.isdigit() and len(biz_subsidies_id) <= 32):
         raise InvalidField("bizSubsidiesId", "must be 1-32 digits")
-    record = ctx.store(SUBSIDY).get(subsidy_key(biz_subsidies_id))
+    record = ctx.store(SUBSIDY).get(subsidy_key(ctx.tenant, biz_subsidies_id))
     if record is None:
         raise SubsidyError(ErrorCode.SUBSIDY_NOT_FOUND, field="bizSubsidiesId",
                            detail="no subsidy with this bizSubsidiesId")

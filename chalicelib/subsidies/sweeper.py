@@ -14,6 +14,9 @@ could end after `sweeper_budget_seconds` (the Lambda has 120 s: .chalice/config.
 
 Per record, the named outcomes counted in the report: `succeeded`, `failed`, `still_unknown`,
 `needs_attention`, `skipped` (final, or held by a live lease, by the time it was read).
+
+The index spans every tenant: each record is re-read by its own key and acted on under its own
+tenant (its `tenant` attribute, the prefix of its key), so one run serves every tenant.
 """
 import logging
 from dataclasses import dataclass
@@ -60,7 +63,7 @@ def _effects(ctx: Subsidies, record: Record):
     request = SubsidyReturnRequest.model_construct(**{
         name: echo.get(name) for name in ("bizReturnSubsidiesId", "bizRefundId", "paymentRefundId",
                                           "amount")})
-    return _return_effects(ctx, request, record.extra["subsidy_pk"])
+    return _return_effects(ctx, record.extra["tenant"], request, record.extra["subsidy_pk"])
 
 
 def _send(ctx: Subsidies, kind: str):

@@ -61,6 +61,9 @@ class Transaction:
     success_time: str
     max_sharing_ratio: Decimal = Decimal("0.3")
     processing_ms: int = DEFAULT_PROCESSING_MS
+    # WeChat's `attach`: set by whoever placed the order (the center puts the tenant there),
+    # returned unchanged in the notice.
+    attach: Optional[str] = None
     cancelled: bool = False
     unfrozen: bool = False                  # no sharing any more (unfreeze, unfreeze_unsplit)
     unfreeze: Optional[dict] = None
@@ -80,7 +83,7 @@ class Transaction:
         return {"payment_order_id": self.payment_order_id, "biz_order_id": self.biz_order_id,
                 "mch_id": self.mch_id, "sub_mchid": self.sub_mchid, "amount": self.amount,
                 "subsidy_limit": self.subsidy_limit, "max_sharing_ratio": self.max_sharing_ratio,
-                "processing_ms": self.processing_ms}
+                "processing_ms": self.processing_ms, "attach": self.attach}
 
     def view(self) -> dict:
         return {"transaction_id": self.transaction_id, "openid": self.openid,
@@ -131,10 +134,11 @@ class ChannelBook(SharingRules):
         """Forget every transaction, subsidy, return, sharing, control setting and call."""
         with self._lock:
             self._transactions: Dict[str, Transaction] = {}
-            self._by_payment_order: Dict[str, str] = {}
+            self._by_payment_order: Dict[tuple, str] = {}
             self._subsidies = _Reentry()      # out_subsidy_no
             self._returns = _Reentry()        # out_order_no
-            self._return_by_refund: Dict[str, str] = {}   # refund_id -> out_order_no
+            # (transaction_id, refund_id) -> out_order_no: a refund is of one paid order
+            self._return_by_refund: Dict[tuple, str] = {}
             self._calls: List[dict] = []
             self._reset_sharing()
 
@@ -158,8 +162,9 @@ class ChannelBook(SharingRules):
     # -- paid transactions (control API) ----------------------------------------
 
     def create_transaction(self, body) -> Transaction:
-        """A paid order. Idempotent on `payment_order_id`: the same order again gives the
-        same transaction; the same id with other fields is PARAM_ERROR."""
+        """A paid order. Idempotent on `payment_order_id` within its `sub_mchid` (WeChat's
+        out_trade_no is unique per merchant): the same order again gives the same transaction;
+        the same id with other fields is PARAM_ERROR. `attach` (optional) travels with it."""
         body = _object(body)
         identity = {name: _text(body, name, 64)
                     for name in ("payment_order_id", "biz_order_id", "mch_id", "sub_mchid")}
@@ -171,8 +176,10 @@ class ChannelBook(SharingRules):
                 or not 0 <= processing_ms <= MAX_PROCESSING_MS:
             raise param_error("processing_ms", f"an integer from 0 to {MAX_PROCESSING_MS}")
         identity["processing_ms"] = processing_ms
+        identity["attach"] = _text(body, "attach", 128, required=False)
+        order_key = (identity["sub_mchid"], identity["payment_order_id"])
         with self._lock:
-            known = self._by_payment_order.get(identity["payment_order_id"])
+            known = self._by_payment_order.get(order_key)
             if known is not None:
                 transaction = self._transactions[known]
                 if transaction.identity() != identity:
@@ -184,7 +191,7 @@ class ChannelBook(SharingRules):
             transaction = Transaction(transaction_id=self._next("4200", 28), openid=self._openid(),
                                       success_time=rfc3339(self._now()), **identity)
             self._transactions[transaction.transaction_id] = transaction
-            self._by_payment_order[transaction.payment_order_id] = transaction.transaction_id
+            self._by_payment_order[order_key] = transaction.transaction_id
             return transaction
 
     def money(self) -> Dict[str, dict]:
@@ -322,7 +329,7 @@ class ChannelBook(SharingRules):
         transaction = self._transaction(params["transaction_id"], params["sub_mchid"])
         if transaction.subsidy is None:
             raise ChannelError(400, "INVALID_REQUEST", NO_SUBSIDY_TO_RETURN)
-        if params["refund_id"] in self._return_by_refund:
+        if (params["transaction_id"], params["refund_id"]) in self._return_by_refund:
             raise ChannelError(400, "INVALID_REQUEST", REFUND_ALREADY_RETURNED, "refund_id")
         if transaction.returned_amount + params["amount"] > transaction.subsidy["amount"]:
             raise ChannelError(400, "INVALID_REQUEST", RETURN_OVER_SUBSIDY, "amount")
@@ -338,7 +345,7 @@ class ChannelBook(SharingRules):
                                     "subsidy_refund_id": answer["subsidy_refund_id"],
                                     "amount": params["amount"],
                                     "success_time": answer["success_time"]})
-        self._return_by_refund[params["refund_id"]] = params["out_order_no"]
+        self._return_by_refund[(params["transaction_id"], params["refund_id"])] = params["out_order_no"]
         self._returns.register(params["out_order_no"], params, answer)
         return Answer(200, answer, APPLIED)
 

@@ -17,7 +17,8 @@ due every few milliseconds and posts each settled receiver to the center
 failed notification is written in the call log and not retried.
 
 Control API (never faulted, never logged as calls):
-* `POST /_control/orders` a paid transaction; notifies the center before answering
+* `POST /_control/orders` a paid transaction (its `attach`, the tenant that placed it, is
+  returned in the notice); notifies the center before answering
   (`{"transaction_id", "openid"}`; 502 `{"code": "NOTIFY_FAILED", ...}` when the center
   did not acknowledge; the transaction exists either way and re-posting the same order
   notifies again);
@@ -217,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
                       "sub_mchid": transaction.sub_mchid,
                       "transaction_id": transaction.transaction_id, "openid": transaction.openid,
                       "amount": transaction.amount, "success_time": transaction.success_time}
+            if transaction.attach is not None:
+                notice["attach"] = transaction.attach
             try:
                 notify.send(self.server.center_url, notify.TRANSACTIONS_PATH, notice,
                             self.server.notify_timeout, self.server.credential)

@@ -40,8 +40,11 @@ def test_the_api_gets_the_simulators_url_as_channel_url(local_stack):
 def test_a_paid_order_notifies_the_api(local_stack):
     """The notification reaches the stack's API (its route comes with the subsidies work:
     until then the API's own refusal comes back in the 502, proving the wiring)."""
+    manifest = json.loads(local_stack.out_path.read_text())
+    tenant = next(c["merchant_id"] for c in manifest["merchants"] if c["key_id"] == "biz-demo")
     body = {"payment_order_id": "1326216474909544770", "biz_order_id": "1774303629096779780_1",
-            "mch_id": "1800007135", "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 3000}
+            "mch_id": "1800007135", "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 3000,
+            "attach": tenant}
     answer = requests.post(f"{local_stack.channel.url}/_control/orders", json=body, timeout=30)
     assert answer.status_code == 200 or (
         answer.status_code == 502 and "the center answered HTTP" in answer.json()["message"]), answer.text

@@ -111,7 +111,8 @@ def test_the_logs_of_a_run_hold_no_secret_signature_or_account_number(run):
     channel = manifest["channel_url"]
     notice = call(plain, "POST", f"{channel}/_control/orders", json={
         "payment_order_id": order, "biz_order_id": "1835109860518134549_1", "mch_id": "1800007135",
-        "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 0, "max_sharing_ratio": 0.3})
+        "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 0, "max_sharing_ratio": 0.3,
+        "attach": business["merchant_id"]})
     assert notice.status_code == 200, notice.text
     shared = call(sharer, "POST", f"{run.api}/sharing/orders",
                   json=sharing_body(order, [(CARD_ACCOUNT, 1000), ("1900000110", 800)]))

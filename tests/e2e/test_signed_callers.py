@@ -27,7 +27,8 @@ def test_the_simulators_notification_is_accepted(stack):
     """The control call answers 502 when the center refused the notification."""
     answer = requests.post(f"{stack.manifest['channel_url']}/_control/orders", timeout=30, json={
         "payment_order_id": next_id("13262164"), "biz_order_id": "1774303629096779780_1",
-        "mch_id": MCH_ID, "sub_mchid": SUB_MCHID, "amount": 10000, "subsidy_limit": 0})
+        "mch_id": MCH_ID, "sub_mchid": SUB_MCHID, "amount": 10000, "subsidy_limit": 0,
+        "attach": next(c["merchant_id"] for c in stack.manifest["merchants"] if c["key_id"] == "biz-demo")})
     assert answer.status_code == 200, answer.text
 
 

@@ -53,7 +53,7 @@ def money_routes(saler: str):
                                                    "pay_mode": "BALANCE", "buyer_fee_amount": 0,
                                                    "trace": trans}, trans),
         ("channel", "/channel/notifications/transactions", {
-            "payment_order_id": order, "biz_order_id": "1774303629096779780_1", "mch_id": MCH_ID,
+            "attach": "demo", "payment_order_id": order, "biz_order_id": "1774303629096779780_1", "mch_id": MCH_ID,
             "sub_mchid": SUB_MCHID, "transaction_id": "4200" + order[:15], "openid": "o-e2e",
             "amount": 100, "success_time": "2025-02-21T16:07:41+08:00"}, order),
         ("channel", "/channel/notifications/profitsharing", {

@@ -8,6 +8,7 @@ from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.sharing.context import Sharing
 from tests.subsidies.support import (CONNECT_TIMEOUT, MCH_ID, READ_TIMEOUT, SUB_MCHID, Channel,
                                      Clock, next_id)
+from tests.support.signing import PLATFORM
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
            "SEED_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb"]
@@ -36,11 +37,13 @@ class SharingChannel(Channel):
 
     def paid(self, payment_order_id: str, amount: int = 10000, biz_order_id: str = "1835109860518134549_1",
              max_sharing_ratio: float = 0.3, processing_ms: int = 50, mch_id: str = MCH_ID,
-             sub_mchid: str = SUB_MCHID) -> Dict[str, Any]:
+             sub_mchid: str = SUB_MCHID, tenant: str = PLATFORM.merchant_id) -> Dict[str, Any]:
+        """A paid order placed for `tenant` (the notice's `attach`: the tenant it is filed under)."""
         answer = self.http.post(f"{self.url}/_control/orders", timeout=10, json={
             "payment_order_id": payment_order_id, "biz_order_id": biz_order_id, "mch_id": mch_id,
             "sub_mchid": sub_mchid, "amount": amount, "subsidy_limit": 0,
-            "max_sharing_ratio": max_sharing_ratio, "processing_ms": processing_ms})
+            "max_sharing_ratio": max_sharing_ratio, "processing_ms": processing_ms,
+            "attach": tenant})
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -66,7 +69,8 @@ def context(dynamodb, table: str, transactions_table: str, channel_url: str, clo
     settings = dict(dynamodb=dynamodb, table=table, transactions_table=transactions_table,
                     channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
                     lease_seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 2, wait_seconds=0.5,
-                    retry_after_seconds=0, follow_after_seconds=0, now=clock)
+                    retry_after_seconds=0, follow_after_seconds=0, now=clock,
+                    tenant=PLATFORM.merchant_id)     # the tenant of the tests' signed calls
     settings.update(overrides)
     return Sharing(**settings)
 

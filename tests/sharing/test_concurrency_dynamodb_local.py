@@ -2,7 +2,9 @@
 DynamoDB does them, nothing serialized), the real simulator, 32 threads: re-sent sharing and
 re-sent refunds move money once; different refunds racing for one sharing never take the same
 fen twice and add up to the whole; a delayed sharing racing a refund is either cancelled (never
-sent) or sent and then returned — never both, never neither."""
+sent) or sent and then returned — never both, never neither. Two tenants using the same
+paymentOrderId (tradeId) and refundIds from 32 interleaved threads each share and return their
+own money, bounded by their own holdings."""
 import time
 import types
 import uuid
@@ -22,7 +24,9 @@ from infra.provision import Provisioned, _create_table, load_template
 from tests.dynamodb_local.conftest import dynamodb, dynamodb_local_endpoint  # noqa: F401
 from tests.sharing.support import (MCH_ID, SUB_MCHID, Clock, SharingChannel, context, next_id,
                                    refund_notice, sharing_body)
+from tests.subsidies.support import OTHER_SUB_MCHID
 from tests.support.concurrency import THREADS, run_concurrently
+from tests.support.signing import TENANT_A, TENANT_B
 
 pytestmark = pytest.mark.dynamodb_local
 RETRYABLE = (ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.OUTCOME_UNKNOWN, ErrorCode.BUSY,
@@ -47,13 +51,15 @@ def world(dynamodb):  # noqa: F811
     dynamodb.delete_table(TableName=txn_table)
 
 
-def _paid(ctx, channel, amount=10000, ratio=0.3):
-    order = next_id("13587585")
-    answer = channel.paid(order, amount=amount, max_sharing_ratio=ratio)
+def _paid(ctx, channel, amount=10000, ratio=0.3, order=None, sub_mchid=SUB_MCHID):
+    """A paid order of `ctx`'s tenant, on the channel and notified (filed under the tenant)."""
+    order = order or next_id("13587585")
+    answer = channel.paid(order, amount=amount, max_sharing_ratio=ratio, sub_mchid=sub_mchid,
+                          tenant=ctx.tenant)
     transactions.record(types.SimpleNamespace(dynamodb=ctx.dynamodb, table=ctx.transactions_table),
                         TransactionNotification(
-                            payment_order_id=order, biz_order_id="1835109860518134549_1", mch_id=MCH_ID,
-                            sub_mchid=SUB_MCHID, transaction_id=answer["transaction_id"],
+                            attach=ctx.tenant, payment_order_id=order, biz_order_id="1835109860518134549_1",
+                            mch_id=MCH_ID, sub_mchid=sub_mchid, transaction_id=answer["transaction_id"],
                             openid=answer["openid"], amount=amount,
                             success_time="2026-11-22T14:00:00+08:00"))
     return order, answer["transaction_id"]
@@ -176,3 +182,54 @@ def test_a_delayed_sharing_racing_a_refund_is_cancelled_or_returned_never_both(w
             assert relation["actualBaseReturnAmount"] == expected_cut
             assert money["shared_amount"] == 1500 and money["sharing_returned_amount"] == expected_cut
     assert sum(seen.values()) == 6
+
+
+def test_two_tenants_with_identical_trade_and_refund_ids_from_32_threads_return_their_own(world):
+    """Tenants A and B pay, share and refund the same paymentOrderId with the same refundIds
+    (two orders of two sub-merchants at the channel). 16 threads per tenant re-send its
+    sharing, then race 16 partial refunds adding up to the order: each tenant has one
+    sharing number applied once, and gets back exactly what its own receivers got."""
+    ctx, channel, _ = world
+    a, b = ctx.for_tenant(TENANT_A.merchant_id), ctx.for_tenant(TENANT_B.merchant_id)
+    order = next_id("13587585")
+    _, transaction_a = _paid(a, channel, order=order, sub_mchid=SUB_MCHID)
+    _, transaction_b = _paid(b, channel, order=order, sub_mchid=OTHER_SUB_MCHID)
+    receivers = {a.tenant: [("1900000109", 1000), ("1900000110", 700)], b.tenant: [("1900000109", 2000)]}
+    requests = {name: SharingRequest.model_validate(sharing_body(order, r)) for name, r in receivers.items()}
+    jobs = [(a, requests[a.tenant]), (b, requests[b.tenant])] * (THREADS // 2)
+    answers = run_concurrently(until_final(ctx, lambda job: orders.share(*job)), jobs)
+    numbers = {}
+    for tenant in (a, b):
+        theirs = [x for (c, _), x in zip(jobs, answers) if c is tenant]
+        assert all(isinstance(x, dict) for x in theirs), Counter(map(str, theirs))
+        assert len({x["sharingOrderId"] for x in theirs}) == 1
+        numbers[tenant.tenant] = theirs[0]["sharingOrderId"]
+    assert numbers[a.tenant] != numbers[b.tenant]
+    applied = Counter(c["outbound_no"] for c in channel.calls_of("profitsharing.orders") if c["outcome"] == "APPLIED")
+    assert applied == {numbers[a.tenant]: 1, numbers[b.tenant]: 1}
+    for tenant in (a, b):
+        _settle(tenant, order)
+
+    refund_ids = [next_id("13588488") for _ in range(THREADS // 2)]       # 16 x 625 = the whole 10000
+    notices = []
+    for refund_id in refund_ids:
+        notices.append((a, RefundNotification.model_validate(refund_notice(order, 625, 10000, refund_id=refund_id))))
+        notices.append((b, RefundNotification.model_validate(refund_notice(order, 625, 10000, refund_id=refund_id,
+                                                                           subMchId=OTHER_SUB_MCHID))))
+    outcomes = run_concurrently(until_final(ctx, lambda job: refunds.handle(*job)), notices)
+    assert all(isinstance(o, dict) for o in outcomes), Counter(map(str, outcomes))
+    for _ in range(20):
+        scheduler.run(ctx)
+    for tenant, transaction_id in ((a, transaction_a), (b, transaction_b)):
+        returned = Counter()
+        for refund_id in refund_ids:
+            view = refunds.view(tenant, refund_id)
+            assert view["state"] == 1, view
+            for row in view["returns"]:
+                returned[row["returnMchId"]] += row["amount"]
+        mine = receivers[tenant.tenant]
+        assert dict(returned) == dict(mine)                        # its own receivers, to the fen
+        sharing = orders.view(tenant, order)
+        assert sharing["sharingOrderId"] == numbers[tenant.tenant] and sharing["refundedAmount"] == 10000
+        assert sharing["holdings"] == {account: 0 for account, _ in mine}
+        assert channel.view(transaction_id)["sharing_returned_amount"] == sum(x for _, x in mine)

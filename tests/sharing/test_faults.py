@@ -147,9 +147,10 @@ def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx,
         scheduler.run(ctx)
     view = orders.view(ctx, order)
     assert view["state"] == "UNKNOWN" and view["sends"] == 1 + ctx.scheduler_max_tries
-    assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [f"SHARING#{order}"]
+    pk = orders.sharing_key(ctx.tenant, order)
+    assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [pk]
     [metric] = log_lines.events("sharing_scheduler.needs_attention_metric")
-    assert (metric["Kind"], metric["NeedsAttention"], metric["pk"]) == (SHARING, 1, f"SHARING#{order}")
+    assert (metric["Kind"], metric["NeedsAttention"], metric["pk"]) == (SHARING, 1, pk)
     assert metric["_aws"]["CloudWatchMetrics"] == [{
         "Namespace": "PaySettle/Sharing", "Dimensions": [["Kind"], []],
         "Metrics": [{"Name": "NeedsAttention", "Unit": "Count"}]}]

@@ -27,10 +27,16 @@ def local_stack(tmp_path_factory):
         yield stack
 
 
-def _paid(http, channel, order, amount=10000):
+def _tenant(local_stack) -> str:
+    """The business line's tenant: its paid orders' attach, its queued refunds' attribute."""
+    return local_stack.credential("biz-demo")["merchant_id"]
+
+
+def _paid(http, channel, order, tenant, amount=10000):
     answer = http.post(f"{channel}/_control/orders", timeout=30, json={
         "payment_order_id": order, "biz_order_id": "1835109860518134549_1", "mch_id": "1800007135",
-        "sub_mchid": "1692608207", "amount": amount, "subsidy_limit": 0, "max_sharing_ratio": 0.3})
+        "sub_mchid": "1692608207", "amount": amount, "subsidy_limit": 0, "max_sharing_ratio": 0.3,
+        "attach": tenant})
     assert answer.status_code == 200, answer.text
     return answer.json()["transaction_id"]
 
@@ -41,7 +47,7 @@ def test_the_walk_through(local_stack):
     # The business line's key (the channel's control API ignores the headers).
     http.auth = SignedAuth.from_credential(local_stack.credential("biz-demo"))
     order = next_id("13587585")
-    transaction_id = _paid(http, channel, order)
+    transaction_id = _paid(http, channel, order, _tenant(local_stack))
     shared = http.post(f"{api}/sharing/orders", timeout=30,
                        json=sharing_body(order, [("1900000109", 1000), ("1900000110", 800)]))
     assert shared.status_code == 200 and shared.json()["code"] == 0, shared.text
@@ -61,7 +67,8 @@ def test_the_walk_through(local_stack):
     sqs = boto3.client("sqs", endpoint_url=manifest["aws_endpoint_url"], region_name=manifest["region"],
                        aws_access_key_id="local", aws_secret_access_key="local")
     rest = refund_notice(order, 7500, 10000)
-    sqs.send_message(QueueUrl=manifest["queues"]["RefundQueue"], MessageBody=json.dumps(rest))
+    sqs.send_message(QueueUrl=manifest["queues"]["RefundQueue"], MessageBody=json.dumps(rest),
+                     MessageAttributes={"tenant": {"DataType": "String", "StringValue": _tenant(local_stack)}})
 
     def returned():
         answer = http.get(f"{api}/sharing/refunds/{rest['refundId']}", timeout=10)
@@ -78,7 +85,7 @@ def test_a_delayed_sharing_is_executed_by_the_stacks_scheduler(local_stack):
     # The business line's key (the channel's control API ignores the headers).
     http.auth = SignedAuth.from_credential(local_stack.credential("biz-demo"))
     order = next_id("13587585")
-    _paid(http, channel, order)
+    _paid(http, channel, order, _tenant(local_stack))
     body = sharing_body(order, [("1900000109", 1000)], sharingMode=2, planSharingTime=int(time.time()) + 3)
     answer = http.post(f"{api}/sharing/orders", timeout=30, json=body).json()
     assert answer["data"]["state"] == "SCHEDULED", answer

@@ -8,10 +8,13 @@ from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.sharing import notifications, orders, refunds, scheduler
 from chalicelib.sharing.messages import SharingRequest
 from tests.sharing.support import next_id, refund_notice, sharing_body, wait_until
+from tests.support.signing import PLATFORM
 
 
-def _event(body) -> dict:
-    return {"Records": [{"messageId": "m1", "body": body if isinstance(body, str) else json.dumps(body)}]}
+def _event(body, tenant: str = PLATFORM.merchant_id) -> dict:
+    """One queued refund notice of `tenant` (its message attribute, as the producer sets it)."""
+    return {"Records": [{"messageId": "m1", "body": body if isinstance(body, str) else json.dumps(body),
+                         "messageAttributes": {"tenant": {"stringValue": tenant, "dataType": "String"}}}]}
 
 
 def test_pending_sharing_raises_for_redelivery_then_is_handled_once(ctx, channel):

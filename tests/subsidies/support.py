@@ -12,9 +12,11 @@ import requests
 
 from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.subsidies.context import Subsidies
+from tests.support.signing import PLATFORM
 
 MCH_ID = "1800007135"
 SUB_MCHID = "1692608207"
+OTHER_SUB_MCHID = "1692608208"      # another tenant's sub-merchant at the channel
 # One call's budget in the tests, and how long the simulator holds a "timeout" connection.
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.6
@@ -52,10 +54,13 @@ class Channel:
         self.http = requests.Session()
 
     def order(self, payment_order_id: str, amount: int = 10000, subsidy_limit: int = 5000,
-              biz_order_id: str = "1774303629096779780_1") -> Dict[str, Any]:
+              biz_order_id: str = "1774303629096779780_1", tenant: str = PLATFORM.merchant_id,
+              sub_mchid: str = SUB_MCHID) -> Dict[str, Any]:
+        """A paid order placed for `tenant` (the notice's `attach`: the tenant it is filed under)."""
         answer = self.http.post(f"{self.url}/_control/orders", timeout=10, json={
             "payment_order_id": payment_order_id, "biz_order_id": biz_order_id, "mch_id": MCH_ID,
-            "sub_mchid": SUB_MCHID, "amount": amount, "subsidy_limit": subsidy_limit})
+            "sub_mchid": sub_mchid, "amount": amount, "subsidy_limit": subsidy_limit,
+            "attach": tenant})
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -128,7 +133,8 @@ def context(dynamodb, table: str, channel_url: str, clock: Clock, **overrides) -
     settings = dict(dynamodb=dynamodb, table=table,
                     channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
                     lease_seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 2, wait_seconds=0.5,
-                    retry_after_seconds=0, sweeper_max_tries=3, now=clock)
+                    retry_after_seconds=0, sweeper_max_tries=3, now=clock,
+                    tenant=PLATFORM.merchant_id)     # the tenant of the tests' signed calls
     settings.update(overrides)
     return Subsidies(**settings)
 

@@ -27,9 +27,11 @@ def test_the_walk_through(local_stack):
     # The business line's key (the channel's control API ignores the headers).
     http.auth = SignedAuth.from_credential(local_stack.credential("biz-demo"))
     payment_order_id = next_id("13262164")
+    # Placed for the business line's tenant: the notice's attach files it under that tenant.
     paid = http.post(f"{channel}/_control/orders", timeout=30, json={
         "payment_order_id": payment_order_id, "biz_order_id": "1774303629096779780_1",
-        "mch_id": "1800007135", "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 5000})
+        "mch_id": "1800007135", "sub_mchid": "1692608207", "amount": 10000, "subsidy_limit": 5000,
+        "attach": local_stack.credential("biz-demo")["merchant_id"]})
     assert paid.status_code == 200, paid.text                  # the API acknowledged the notice
 
     body = create_body(payment_order_id)

@@ -1,6 +1,7 @@
 """Real answers of the subsidy routes conform to /openapi.json (status, schema), like
 tests/unit/test_openapi_responses.py does for the other routes."""
 from tests.subsidies.support import create_body, next_id, return_body
+from tests.support.signing import PLATFORM
 from tests.unit.test_openapi_responses import conforms
 
 
@@ -20,7 +21,7 @@ def test_every_subsidy_answer_is_documented(api, channel, paid):
                                                     return_body(created, amount=5000)))      # 3001
     conforms("/subsidies/{bizSubsidiesId}", "GET", api.get(f"/subsidies/{created['bizSubsidiesId']}"))
     conforms("/subsidies/{bizSubsidiesId}", "GET", api.get(f"/subsidies/{next_id()}"))     # 4048
-    notice = {"payment_order_id": paid["paymentOrderId"], "biz_order_id": "1774303629096779780_1",
+    notice = {"attach": PLATFORM.merchant_id, "payment_order_id": paid["paymentOrderId"], "biz_order_id": "1774303629096779780_1",
               "mch_id": "1800007135", "sub_mchid": "1692608207",
               "transaction_id": paid["transaction_id"], "openid": paid["openid"], "amount": 10000,
               "success_time": "2026-11-22T14:00:00+08:00"}

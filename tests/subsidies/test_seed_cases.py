@@ -3,6 +3,7 @@ bad input; the view; the channel's notification."""
 import pytest
 
 from tests.subsidies.support import create_body, next_id, return_body
+from tests.support.signing import PLATFORM
 from tests.unit.support import body_of
 
 
@@ -188,8 +189,8 @@ def test_the_transaction_notice_is_idempotent_and_a_conflict_is_409(api, channel
     first = channel.order(payment_order_id)
     again = channel.order(payment_order_id)          # the simulator notifies again
     assert again == first
-    notice = {"payment_order_id": payment_order_id, "biz_order_id": "1774303629096779780_1",
-              "mch_id": "1800007135", "sub_mchid": "1692608207",
+    notice = {"attach": PLATFORM.merchant_id, "payment_order_id": payment_order_id,
+              "biz_order_id": "1774303629096779780_1", "mch_id": "1800007135", "sub_mchid": "1692608207",
               "transaction_id": "4200000000000000000000009999", "openid": "ou8xother",
               "amount": 10000, "success_time": "2026-11-22T14:00:00+08:00"}
     response = api.post("/channel/notifications/transactions", notice)

@@ -59,7 +59,7 @@ class SubsidyMachine(RuleBasedStateMachine):
         payment_order_id = next_id("13262164")
         answer = self.channel.order(payment_order_id, amount=10000, subsidy_limit=3000)
         transactions.record(self.ctx, TransactionNotification(
-            payment_order_id=payment_order_id, biz_order_id="b1", mch_id=MCH_ID,
+            attach=self.ctx.tenant, payment_order_id=payment_order_id, biz_order_id="b1", mch_id=MCH_ID,
             sub_mchid=SUB_MCHID, transaction_id=answer["transaction_id"], openid=answer["openid"],
             amount=10000, success_time="2026-11-22T14:00:00+08:00"))
         self.orders.append((payment_order_id, answer["transaction_id"]))
@@ -147,8 +147,8 @@ class SubsidyMachine(RuleBasedStateMachine):
 
     def _record(self, request):
         if request in self.creates:
-            return self.ctx.store(SUBSIDY).get(service.subsidy_key(request.bizSubsidiesId))
-        return self.ctx.store(RETURN).get(service.return_key(request.paymentRefundId))
+            return self.ctx.store(SUBSIDY).get(service.subsidy_key(self.ctx.tenant, request.bizSubsidiesId))
+        return self.ctx.store(RETURN).get(service.return_key(self.ctx.tenant, request.paymentRefundId))
 
     def _settle(self):
         """Wait until the channel has logged every send the center started (`sends` of this
