@@ -14,12 +14,12 @@ import pytest
 
 from chalicelib.dynamo import from_item
 from chalicelib.errors import ErrorCode, PaySettleError
-from chalicelib.merchant import service
-from chalicelib.merchant.context import Merchant
-from chalicelib.merchant.messages import MerchantPayRequest
-from chalicelib.merchant.orders import State
-from chalicelib.merchant.payment_client import PaymentApi
-from chalicelib.merchant.repository import MerchantOrders, key_guard
+from merchantlib import service
+from merchantlib.context import Merchant
+from merchantlib.messages import MerchantPayRequest
+from merchantlib.orders import State
+from merchantlib.payment_client import PaymentApi
+from merchantlib.repository import MerchantOrders, key_guard
 from infra.provision import load_template, provision
 from tests.support.concurrency import ObservedClient
 from tests.support.faults import ConflictingClient

@@ -316,7 +316,7 @@ def test_the_merchant_resolver_outlives_its_time_budget(packaged):
     """The resolver starts no re-send that could end after its budget; its Lambda must live
     longer than that budget plus one call (else a run is killed between a send and its record,
     which is safe, but wasteful)."""
-    from chalicelib.merchant.context import RESOLVER_BUDGET_SECONDS
+    from merchantlib.context import RESOLVER_BUDGET_SECONDS
 
     resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
     assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5
