@@ -1,15 +1,18 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
+Two deployables run here side by side: the payment center (app.py, `infra/resources.json`)
+and the merchant system (merchant_system/, its own app and `resources.json`).
+
 Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table, queue, bucket and secret of `infra/resources.json`, the callers' credentials
-(`infra/callers.py`: fresh random secrets at every start, seeded into the secrets
-CallerCredentials and MerchantSigningKey), the channel simulator (`infra/channel/`, the
-WeChat-Pay-like channel: the template's ChannelUrl parameter, i.e. CHANNEL_URL, points at
-it; it notifies the API of paid transactions), the payment link (`infra/payment_link.py`,
-the fault-injecting proxy through which the merchant reaches the payment API:
-the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
-HTTP API (`chalice local --stage local` as a subprocess), and the event pump
-(schedules and SQS subscriptions).
+table, queue, bucket and secret of both templates, the callers' credentials
+(`infra/callers.py`: fresh random secrets at every start, seeded into the center's
+CallerCredentials and the merchant system's MerchantSigningKey), the channel simulator
+(`infra/channel/`, the WeChat-Pay-like channel: the center template's ChannelUrl parameter,
+i.e. CHANNEL_URL, points at it; it notifies the API of paid transactions), the payment link
+(`infra/payment_link.py`, the fault-injecting proxy through which the merchant reaches the
+payment API: the merchant template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points
+at it), the two HTTP APIs (`chalice local --stage local` as a subprocess each, in its own
+project folder), and the event pumps (both apps' schedules, the center's SQS subscriptions).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
 the resource names and, under `merchants`, every caller's credential (readable by its
 owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
