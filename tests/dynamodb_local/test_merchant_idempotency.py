@@ -20,6 +20,7 @@ from merchantlib.messages import MerchantPayRequest
 from merchantlib.orders import State
 from merchantlib.payment_client import PaymentApi
 from merchantlib.repository import MerchantOrders, key_guard
+from infra.local_stack import MERCHANT_TEMPLATE
 from infra.provision import load_template, provision
 from tests.support.concurrency import ObservedClient
 from tests.support.faults import ConflictingClient
@@ -35,7 +36,8 @@ def _closed_port() -> int:
 
 
 def _merchant_table(dynamodb, sqs) -> str:
-    template = {"Resources": {"MerchantOrdersTable": load_template()["Resources"]["MerchantOrdersTable"]}}
+    merchant = load_template(MERCHANT_TEMPLATE)
+    template = {"Resources": {"MerchantOrdersTable": merchant["Resources"]["MerchantOrdersTable"]}}
     return provision(dynamodb, sqs, f"m{uuid.uuid4().hex[:10]}",
                      template=template).tables["MerchantOrdersTable"]
 

@@ -60,7 +60,7 @@ def test_options_passed_through_by_make_run_keep_its_defaults_unless_given(tmp_p
     from tools.load import REALISTIC_FAULT_RATE
     from tools.load.command import settings_from_argv
 
-    base = {"merchant_api_url": "http://127.0.0.1:8000", "payment_link_url": "http://127.0.0.1:8001",
+    base = {"api_url": "http://127.0.0.1:8000", "payment_link_url": "http://127.0.0.1:8001",
             "fault_rate": REALISTIC_FAULT_RATE, "stack_file": tmp_path / "none.json"}
     settings = settings_from_argv([], **base)
     assert (settings.api_url, settings.payment_link_url, settings.fault_rate) == (

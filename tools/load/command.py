@@ -75,7 +75,7 @@ def add_parser(commands, help_text: str) -> argparse.ArgumentParser:
 def settings_from_argv(argv, prog: str = "load", **defaults) -> LoadSettings:
     """The load options parsed on their own, for a caller passing options through (make run).
 
-    `defaults` replaces option defaults by their dest name, e.g. `api_url=stack.api_url,
+    `defaults` replaces option defaults by their dest name, e.g. `api_url=stack.merchant_api_url,
     payment_link_url=..., fault_rate=REALISTIC_FAULT_RATE`. Bad options exit with status 2.
     """
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
