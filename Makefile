@@ -53,11 +53,11 @@ bench: setup
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown
 
+# Two deployables, two stacks: out/package/center (the payment center) and
+# out/package/merchant (the merchant system, merchant_system/). STAGE=prod packages prod.
+STAGE ?= dev
 package: setup
-	rm -rf out/package
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
-		--stage dev --merge-template infra/resources.json out/package
-	@echo "CloudFormation template: out/package/sam.json"
+	$(PY) -m infra.package --stage $(STAGE) out/package
 
 clean:
 	rm -rf $(VENV) .tools out .pytest_cache .hypothesis

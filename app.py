@@ -6,11 +6,6 @@ from chalicelib.auth import gate
 from chalicelib.auth.credentials import ACCOUNTS, BUSINESS_LINE, CHANNEL, MERCHANT, SALERS, SUB_MCHS
 from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
-from chalicelib.merchant import context as merchant_context
-from chalicelib.merchant import resolver as merchant_resolver
-from chalicelib.merchant import service as merchant
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.messages import idempotency_key as merchant_idempotency_key
 from chalicelib.payments import accounts, aggregator, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
@@ -157,14 +152,10 @@ def run_sweeper(event):
     return sweeper.run(from_environment()).as_dict()
 
 
-# Daily at 00:30 China time (16:30 UTC): each side exports the previous China-time day as
-# batch yyyyMMdd. The half hour lets the last credits of the day reach the journal; a payment
-# export that still finds one pending raises, and Lambda retries the invocation.
-@app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="merchant_export")
-def run_merchant_export(event):
-    return exports.scheduled(exports.MERCHANT, event.time)
-
-
+# Daily at 00:30 China time (16:30 UTC): the payment side exports the previous China-time day
+# as batch yyyyMMdd (the merchant system exports its own side, merchant_system/app.py). The
+# half hour lets the last credits of the day reach the journal; an export that still finds one
+# pending raises, and Lambda retries the invocation.
 @app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="payment_export")
 def run_payment_export(event):
     return exports.scheduled(exports.PAYMENT, event.time)
@@ -203,34 +194,6 @@ def docs_asset(asset):
 @app.on_sqs_message(queue="ReconQueue", batch_size=1, name="recon")
 def reconcile(event):
     return recon.handle_sqs_event(recon.from_environment(), event.to_dict())
-
-
-# The simulated merchant system (seed 003): its own orders, calling the payment API over HTTP.
-@app.route("/merchant/pay", methods=["POST"])
-@handled
-def merchant_pay():
-    key = merchant_idempotency_key(app.current_request.headers)
-    request = parse(MerchantPayRequest, app.current_request.raw_body)
-    return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
-
-
-@app.route("/merchant/withdraw", methods=["POST"])
-@handled
-def merchant_withdraw():
-    key = merchant_idempotency_key(app.current_request.headers)
-    request = parse(MerchantWithdrawRequest, app.current_request.raw_body)
-    return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
-
-
-@app.route("/merchant/orders/{request_id}", methods=["GET"])
-@handled
-def merchant_order(request_id):
-    return json_response(merchant.find(merchant_context.from_environment(), request_id).view())
-
-
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="merchant_resolver")
-def run_merchant_resolver(event):
-    return merchant_resolver.run(merchant_context.from_environment()).as_dict()
 
 
 # Marketing subsidies and their returns (seed 000): answers {"code", "message", "data"}.

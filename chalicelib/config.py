@@ -65,7 +65,7 @@ def settings() -> Settings:
     )
 
 
-# The simulated merchant system (chalicelib/merchant).
+# The simulated merchant system (merchant_system/vendor/merchantlib).
 @dataclass(frozen=True)
 class MerchantSettings:
     orders_table: str                   # MERCHANT_ORDERS_TABLE: the merchant's own orders

@@ -28,7 +28,6 @@ OPENAPI_VERSION = "3.1.0"
 ENTRY_MODULES = (
     "chalicelib.payments.api_docs",
     "chalicelib.payments.trades.api_docs",
-    "chalicelib.merchant.api_docs",
     "chalicelib.recon.api_docs",
     "chalicelib.subsidies.api_docs",
     "chalicelib.sharing.api_docs",
@@ -41,8 +40,6 @@ TAGS = [
     {"name": "payments", "description": "Pay and withdraw (seed 003), orders, accounts"},
     {"name": "trades", "description": "Trade settlement with fees, buyer fees and up-merchants "
                                       "(seed 002), in double entry on the payments journal"},
-    {"name": "merchant", "description": "The simulated merchant system: sends pays and "
-                                        "withdraws to the payment API and keeps its own orders"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
     {"name": "subsidies", "description": "Marketing subsidies (营销补差) and their returns "
                                          "(补差回退), seed 000: reentrant; the channel's notices"},
@@ -178,9 +175,9 @@ def _signing(op: Operation) -> Tuple[List[dict], List[ErrorCode], str]:
     return headers, codes, sentence
 
 
-def operations() -> List[Operation]:
+def operations(modules: Sequence[str] = ENTRY_MODULES) -> List[Operation]:
     found: List[Operation] = []
-    for name in ENTRY_MODULES:
+    for name in modules:
         found.extend(importlib.import_module(name).OPERATIONS)
     return found
 
@@ -351,14 +348,25 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def _cached() -> dict:
-    return build(operations())
+@lru_cache(maxsize=4)
+def _cached(modules: Tuple[str, ...], info: Optional[Tuple[Tuple[str, Any], ...]],
+            tags: Optional[Tuple[Tuple[str, str], ...]]) -> dict:
+    built = build(operations(modules))
+    if info:
+        built["info"] = dict(built["info"], **dict(info))
+    if tags:
+        built["tags"] = [{"name": name, "description": text} for name, text in tags]
+    return built
 
 
-def document(server_url: str = "/") -> dict:
-    """The document of every registered route (built once per process)."""
-    answer = copy.copy(_cached())
+def document(server_url: str = "/", modules: Sequence[str] = ENTRY_MODULES,
+             info: Optional[Mapping[str, Any]] = None,
+             tags: Optional[Sequence[Tuple[str, str]]] = None) -> dict:
+    """The document of the routes `modules` describe (built once per process): by default the
+    payment center's; another app (the merchant system) names its own modules, and its own
+    `info` (title, description) and `tags` [(name, description)]."""
+    answer = copy.copy(_cached(tuple(modules), tuple(sorted((info or {}).items())) or None,
+                               tuple(tags) if tags else None))
     answer["servers"] = [{"url": server_url or "/"}]
     return answer
 

@@ -24,7 +24,7 @@ LOCAL_CALLERS = (
     {"key_id": "channel-sim", "merchant_id": None, "roles": ["channel"],
      "salers": [], "sub_mchs": [], "accounts": []},
 )
-MERCHANT_SYSTEM_KEY = "mch-demo"    # the simulated merchant system (chalicelib/merchant) signs as it
+MERCHANT_SYSTEM_KEY = "mch-demo"    # the simulated merchant system (merchant_system/vendor/merchantlib) signs as it
 CHANNEL_KEY = "channel-sim"         # the channel simulator signs its notifications as it
 
 # Template logical ids of the two secrets (infra/resources.json); the template gives the

@@ -1,15 +1,18 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
+Two deployables run here side by side: the payment center (app.py, `infra/resources.json`)
+and the merchant system (merchant_system/, its own app and `resources.json`).
+
 Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table, queue, bucket and secret of `infra/resources.json`, the callers' credentials
-(`infra/callers.py`: fresh random secrets at every start, seeded into the secrets
-CallerCredentials and MerchantSigningKey), the channel simulator (`infra/channel/`, the
-WeChat-Pay-like channel: the template's ChannelUrl parameter, i.e. CHANNEL_URL, points at
-it; it notifies the API of paid transactions), the payment link (`infra/payment_link.py`,
-the fault-injecting proxy through which the merchant reaches the payment API:
-the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
-HTTP API (`chalice local --stage local` as a subprocess), and the event pump
-(schedules and SQS subscriptions).
+table, queue, bucket and secret of both templates, the callers' credentials
+(`infra/callers.py`: fresh random secrets at every start, seeded into the center's
+CallerCredentials and the merchant system's MerchantSigningKey), the channel simulator
+(`infra/channel/`, the WeChat-Pay-like channel: the center template's ChannelUrl parameter,
+i.e. CHANNEL_URL, points at it; it notifies the API of paid transactions), the payment link
+(`infra/payment_link.py`, the fault-injecting proxy through which the merchant reaches the
+payment API: the merchant template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points
+at it), the two HTTP APIs (`chalice local --stage local` as a subprocess each, in its own
+project folder), and the event pumps (both apps' schedules, the center's SQS subscriptions).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
 the resource names and, under `merchants`, every caller's credential (readable by its
 owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
@@ -46,16 +49,24 @@ from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
 from .channel import ChannelSimulator
 from .payment_link import PaymentLink
-from .pump import Environment, Pump, QueueRef, function_logical_id
+from .ports import free_port
+from .pump import Environment, Pump, QueueRef, function_logical_id, resolve_handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Swagger UI's files behind `GET /docs`, installed by `make setup` (npm swagger-ui-dist).
 DEFAULT_SWAGGER_UI_DIR = REPO_ROOT / ".tools" / "node_modules" / "swagger-ui-dist"
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+# The merchant system: its own Chalice project, template and `chalice local` process.
+MERCHANT_PROJECT = REPO_ROOT / "merchant_system"
+MERCHANT_CHALICE_CONFIG = MERCHANT_PROJECT / ".chalice" / "config.json"
+MERCHANT_TEMPLATE = MERCHANT_PROJECT / "resources.json"
+MERCHANT_VENDOR = MERCHANT_PROJECT / "vendor"
+CENTER, MERCHANT = "center", "merchant"
 PREFIX = "paysettle-local"
 STAGE = "local"
 REGION = "us-east-1"
 DEFAULT_API_PORT = 8000
+DEFAULT_MERCHANT_API_PORT = 8001
 DEFAULT_AWS_PORT = 4566
 DEFAULT_OUT = REPO_ROOT / "out" / "local-stack.json"
 # Chalice names the function serving the routes `api_handler`; the template calls it APIHandler.
@@ -90,12 +101,14 @@ def port_from_env(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
-def chalice_environment(function: str, stage: str = STAGE) -> Dict[str, str]:
-    """The variables chalice itself would give `function` in `stage`, merged by chalice."""
+def chalice_environment(function: str, stage: str = STAGE,
+                        config_path: Path = CHALICE_CONFIG) -> Dict[str, str]:
+    """The variables chalice itself would give `function` in `stage`, merged by chalice
+    (`config_path`: the payment center's .chalice/config.json, or the merchant system's)."""
     from chalice.config import Config
 
     config = Config(chalice_stage=stage, function_name=function,
-                    config_from_disk=json.loads(CHALICE_CONFIG.read_text()))
+                    config_from_disk=json.loads(Path(config_path).read_text()))
     return {name: str(value) for name, value in config.environment_variables.items()}
 
 
@@ -109,16 +122,80 @@ def chalice_environment(function: str, stage: str = STAGE) -> Dict[str, str]:
 #   answer). Routed like the others, it gets chalice's own JSON refusal: 405 with an
 #   Allow header on a known path, 403 on an unknown one, as PUT or DELETE already did;
 # * it exits when the stack that started it is gone, even if that stack was
-#   killed outright, so no orphan keeps the API port.
+#   killed outright, so no orphan keeps the API port;
+# * a body larger than any route takes is refused on its Content-Length, before a byte of
+#   it is read (413, the error body of chalicelib/http.py, connection closed), and so is a
+#   Content-Length that is not a number (400); chalice alone reads whatever length is
+#   announced into memory first;
+# * reading one request (its request line, headers and body) has a deadline of
+#   {read_seconds} s in all, however slowly the bytes drip in, and so does waiting for the
+#   next request on a kept-alive connection: then the connection is closed. Without it a
+#   slow client holds one of the server's threads for as long as it likes.
 CHALICE_LOCAL_BOOTSTRAP = """\
-import os, sys, threading, time
+import io, json, os, sys, threading, time
 import chalice.local
 chalice.local.ThreadedHTTPServer.request_queue_size = {backlog}
 def any_method(self, name):
     if name.startswith("do_"):
         return self._generic_handle
     raise AttributeError(name)
-chalice.local.ChaliceRequestHandler.__getattr__ = any_method
+Handler = chalice.local.ChaliceRequestHandler
+Handler.__getattr__ = any_method
+READ_SECONDS = {read_seconds}
+MAX_BODY_BYTES = {max_body}
+class DeadlineReader(io.RawIOBase):
+    def __init__(self, sock):
+        self.sock, self.deadline = sock, time.monotonic() + READ_SECONDS
+    def readable(self):
+        return True
+    def readinto(self, buffer):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request was not read within its deadline")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+base_setup, base_handle_one, base_payload = Handler.setup, Handler.handle_one_request, Handler._parse_payload
+def setup(self):
+    base_setup(self)
+    self.deadline_reader = DeadlineReader(self.connection)
+    self.rfile = io.BufferedReader(self.deadline_reader)
+def handle_one_request(self):
+    self.deadline_reader.deadline = time.monotonic() + READ_SECONDS
+    base_handle_one(self)
+def refuse(self, status, code, detail):
+    from chalicelib.errors import ErrorCode, PaySettleError
+    from chalicelib.http import error_body
+    body = json.dumps(error_body(PaySettleError(ErrorCode[code], detail=detail))).encode()
+    self.close_connection = True
+    self.send_response(status)
+    self.send_header("Content-Type", "application/json; charset=utf-8")
+    self.send_header("Content-Length", str(len(body)))
+    self.send_header("Connection", "close")
+    self.end_headers()
+    self.wfile.write(body)
+class Refused(Exception):
+    pass
+def parse_payload(self):
+    announced = self.headers.get("Content-Length", "0").strip()
+    if not announced.isdigit():
+        refuse(self, 400, "MALFORMED_BODY", "Content-Length is not a number of bytes")
+        raise Refused()
+    if int(announced) > MAX_BODY_BYTES:
+        refuse(self, 413, "BODY_TOO_LARGE", "more than %d bytes (Content-Length)" % MAX_BODY_BYTES)
+        raise Refused()
+    found = base_payload(self)
+    self.connection.settimeout(READ_SECONDS)  # the answer is written with a fresh timeout
+    return found
+base_generic = Handler._generic_handle
+def generic_handle(self):
+    try:
+        base_generic(self)
+    except Refused:
+        pass
+Handler.setup, Handler.handle_one_request = setup, handle_one_request
+Handler._parse_payload, Handler._generic_handle = parse_payload, generic_handle
+for name in ("GET", "PUT", "POST", "HEAD", "DELETE", "PATCH", "OPTIONS"):
+    setattr(Handler, "do_" + name, generic_handle)
 parent = os.getppid()
 def exit_with_parent():
     while os.getppid() == parent:
@@ -130,10 +207,18 @@ sys.argv[0] = "chalice"
 sys.exit(main())
 """
 API_LISTEN_BACKLOG = 256
+# The local server's limits (see the bootstrap above): API Gateway reads a request itself and
+# takes at most 10 MB; no route here takes more than 16 KiB (a profit sharing's receivers).
+API_READ_SECONDS = 20.0
+API_MAX_BODY_BYTES = 65536
 
 
-def chalice_local_command(stage: str, port: int) -> list:
-    return [sys.executable, "-c", CHALICE_LOCAL_BOOTSTRAP.format(backlog=API_LISTEN_BACKLOG),
+def chalice_local_command(stage: str, port: int, read_seconds: float = API_READ_SECONDS,
+                          max_body_bytes: int = API_MAX_BODY_BYTES) -> list:
+    bootstrap = CHALICE_LOCAL_BOOTSTRAP.format(backlog=API_LISTEN_BACKLOG,
+                                               read_seconds=float(read_seconds),
+                                               max_body=int(max_body_bytes))
+    return [sys.executable, "-c", bootstrap,
             "local", "--stage", stage, "--host", LOOPBACK, "--port", str(port),
             # One process: the reloader would fork a worker that a stop signal can
             # miss, and a reload in the middle of a run drops requests.
@@ -146,10 +231,12 @@ class LocalStack:
     def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
                  out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
                  prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None,
-                 payment_link_port: int = 0, channel_port: int = 0):
-        """`api_log`: a file for the API's output; by default it shares this process's.
-        `payment_link_port`, `channel_port`: 0 takes any free port (the URLs are in the manifest)."""
+                 payment_link_port: int = 0, channel_port: int = 0, merchant_api_port: int = 0):
+        """`api_log`: a file for both APIs' output; by default they share this process's.
+        `payment_link_port`, `channel_port`, `merchant_api_port`: 0 takes any free port (the
+        URLs are in the manifest)."""
         self.api_port = api_port
+        self.merchant_api_port = merchant_api_port
         self.channel_port = channel_port
         self.channel: Optional[ChannelSimulator] = None
         self.payment_link_port = payment_link_port
@@ -165,6 +252,11 @@ class LocalStack:
         self.provisioned: Optional[provisioning.Provisioned] = None
         self._template: Optional[dict] = None
         self._api: Optional[subprocess.Popen] = None
+        # The merchant system: its own template's resources, its own API process and pump.
+        self.merchant_provisioned: Optional[provisioning.Provisioned] = None
+        self._merchant_template: Optional[dict] = None
+        self._merchant_api: Optional[subprocess.Popen] = None
+        self.merchant_pump: Optional[Pump] = None
         self._interrupt = threading.Event()
         self._manifest_written = False
         self.credentials: list = []     # infra/callers.py's callers with this start's secrets
@@ -175,13 +267,20 @@ class LocalStack:
                    aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
                    payment_link_port=port_from_env("PAYMENT_LINK_PORT", 0),
                    channel_port=port_from_env("CHANNEL_PORT", 0),
+                   merchant_api_port=port_from_env("MERCHANT_API_PORT", DEFAULT_MERCHANT_API_PORT),
                    out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
 
     # -- what each function sees -------------------------------------------
 
     @property
     def api_url(self) -> str:
+        """The payment center's API."""
         return f"http://{LOOPBACK}:{self.api_port}"
+
+    @property
+    def merchant_api_url(self) -> str:
+        """The merchant system's API (its own `chalice local`)."""
+        return f"http://{LOOPBACK}:{self.merchant_api_port}"
 
     def _client(self, service: str):
         # An explicit endpoint: these clients cannot reach real AWS whatever the environment says.
@@ -195,16 +294,25 @@ class LocalStack:
         """One caller's credential of this start (`SignedAuth.from_credential(...)` signs with it)."""
         return callers.by_key_id(self.credentials)[key_id]
 
-    def function_environment(self, function: str) -> Environment:
-        """Environment of a chalice function (`api_handler`, or an event source name)."""
+    def function_environment(self, function: str, system: str = CENTER) -> Environment:
+        """Environment of a chalice function (`api_handler`, or an event source name) of the
+        payment center's app, or of the merchant system's (`system=MERCHANT`)."""
         logical_id = API_LOGICAL_ID if function == API_FUNCTION else function_logical_id(function)
-        variables = chalice_environment(function, self.stage)
         parameters = {}
-        if self.payment_link:
-            parameters["PaymentApiUrl"] = self.payment_link.url
-        if self.channel:
-            parameters["ChannelUrl"] = self.channel.url
-        variables.update(self.provisioned.environment(self._template, logical_id, parameters))
+        if system == MERCHANT:
+            variables = chalice_environment(function, self.stage, MERCHANT_CHALICE_CONFIG)
+            # The merchant stack's parameters: the center's URL (here through the payment
+            # link, the merchant's faultable network) and the center's recon bucket.
+            if self.payment_link:
+                parameters["PaymentApiUrl"] = self.payment_link.url
+            parameters["ReconBucketName"] = self.provisioned.buckets.get("ReconBucket", "")
+            variables.update(self.merchant_provisioned.environment(
+                self._merchant_template, logical_id, parameters))
+        else:
+            variables = chalice_environment(function, self.stage)
+            if self.channel:
+                parameters["ChannelUrl"] = self.channel.url
+            variables.update(self.provisioned.environment(self._template, logical_id, parameters))
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
@@ -227,14 +335,17 @@ class LocalStack:
             self._start_channel()
             self._start_payment_link()
             self._start_api()
+            self._start_merchant_api()
             self._start_pump()
-            self._wait_for_api()
+            self._wait_for_api(self._api, self.api_url, self.api_port)
+            self._wait_for_api(self._merchant_api, self.merchant_api_url, self.merchant_api_port)
+            self._warm_center()
             self._write_manifest()
         except BaseException:
             self.stop()
             raise
-        log("local_stack.ready", api_url=self.api_url, aws_endpoint_url=self.aws.url,
-            manifest=str(self.out_path) if self.out_path else None)
+        log("local_stack.ready", api_url=self.api_url, merchant_api_url=self.merchant_api_url,
+            aws_endpoint_url=self.aws.url, manifest=str(self.out_path) if self.out_path else None)
         return self
 
     def _start_aws(self) -> None:
@@ -244,21 +355,32 @@ class LocalStack:
                                                   self.prefix, self._template,
                                                   s3=self._client("s3"),
                                                   secretsmanager=self._client("secretsmanager"))
+        self._merchant_template = provisioning.load_template(MERCHANT_TEMPLATE)
+        self.merchant_provisioned = provisioning.provision(
+            self._client("dynamodb"), self._client("sqs"), self.prefix, self._merchant_template,
+            s3=self._client("s3"), secretsmanager=self._client("secretsmanager"))
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
-            tables=self.provisioned.tables, queues=self.provisioned.queues,
-            buckets=self.provisioned.buckets)
+            tables=self._all("tables"), queues=self._all("queues"), buckets=self._all("buckets"))
+
+    def _all(self, kind: str) -> Dict[str, str]:
+        """Both stacks' resources of one kind (`tables`, ...), by logical id (unique across both)."""
+        found = dict(getattr(self.provisioned, kind))
+        if self.merchant_provisioned is not None:
+            found.update(getattr(self.merchant_provisioned, kind))
+        return found
 
     def _seed_credentials(self) -> None:
-        """Put this start's credentials into both secrets the template declares."""
+        """Put this start's credentials into the center's CallerCredentials and the merchant
+        system's own MerchantSigningKey."""
         client = self._client("secretsmanager")
-        values = {callers.CALLER_CREDENTIALS: callers.caller_credentials_secret(self.credentials),
-                  callers.MERCHANT_SIGNING_KEY: callers.signing_key_secret(
-                      self.credential(callers.MERCHANT_SYSTEM_KEY))}
-        for logical, value in values.items():
-            client.put_secret_value(SecretId=self.provisioned.secrets[logical], SecretString=value)
+        client.put_secret_value(SecretId=self.provisioned.secrets[callers.CALLER_CREDENTIALS],
+                                SecretString=callers.caller_credentials_secret(self.credentials))
+        client.put_secret_value(
+            SecretId=self.merchant_provisioned.secrets[callers.MERCHANT_SIGNING_KEY],
+            SecretString=callers.signing_key_secret(self.credential(callers.MERCHANT_SYSTEM_KEY)))
         # Key ids only: a secret never goes to a log.
         log("local_stack.credentials", key_ids=[c["key_id"] for c in self.credentials],
-            secrets=dict(self.provisioned.secrets))
+            secrets=self._all("secrets"))
 
     def _start_channel(self) -> None:
         # Before the API: every function's CHANNEL_URL must name it. It notifies the API
@@ -274,23 +396,37 @@ class LocalStack:
                               f"({error})") from None
 
     def _start_payment_link(self) -> None:
-        merchant = chalice_environment(API_FUNCTION, self.stage)
+        merchant = chalice_environment(API_FUNCTION, self.stage, MERCHANT_CHALICE_CONFIG)
         timeout = float(merchant.get("MERCHANT_PAYMENT_TIMEOUT_SECONDS")
                         or DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS)
         try:
             self.payment_link = PaymentLink(self.api_url, timeout + PAYMENT_LINK_HOLD_MARGIN_SECONDS,
                                             port=self.payment_link_port
-                                            ).start(avoid={self.api_port})
+                                            ).start(avoid={self.api_port, self.merchant_api_port})
         except OSError as error:
             raise StackFailed(f"the payment link could not listen on port {self.payment_link_port} "
                               f"({error})") from None
 
     def _start_api(self) -> None:
-        environment = self.function_environment(API_FUNCTION).over(os.environ)
+        self._api = self._start_chalice_local(REPO_ROOT, self.api_port, CENTER)
+
+    def _start_merchant_api(self) -> None:
+        if not self.merchant_api_port:
+            # Not the center's port, which a starting chalice has not bound yet.
+            while self.merchant_api_port in (0, self.api_port):
+                self.merchant_api_port = free_port()
+        self._merchant_api = self._start_chalice_local(MERCHANT_PROJECT, self.merchant_api_port,
+                                                       MERCHANT)
+
+    def _start_chalice_local(self, project: Path, port: int, system: str) -> subprocess.Popen:
+        environment = self.function_environment(API_FUNCTION, system).over(os.environ)
         environment["PYTHONUNBUFFERED"] = "1"
         # The docs page is served here only: the cloud's API has no SWAGGER_UI_DIR.
         environment["SWAGGER_UI_DIR"] = os.environ.get("SWAGGER_UI_DIR") or str(DEFAULT_SWAGGER_UI_DIR)
-        command = chalice_local_command(self.stage, self.api_port)
+        # Each project finds its code by chalice's own means (its chalicelib/ and vendor/),
+        # as its package does: nothing from this folder's PYTHONPATH.
+        environment.pop("PYTHONPATH", None)
+        command = chalice_local_command(self.stage, port)
         # Its own session: a terminal's Ctrl-C reaches only this process, which
         # then stops the API in order.
         output = None
@@ -298,9 +434,9 @@ class LocalStack:
             self.api_log.parent.mkdir(parents=True, exist_ok=True)
             output = self.api_log.open("ab")
         try:
-            self._api = subprocess.Popen(command, cwd=REPO_ROOT, env=environment,
-                                         start_new_session=True, stdout=output,
-                                         stderr=subprocess.STDOUT if output else None)
+            return subprocess.Popen(command, cwd=project, env=environment,
+                                    start_new_session=True, stdout=output,
+                                    stderr=subprocess.STDOUT if output else None)
         finally:
             if output is not None:
                 output.close()  # the child keeps its own descriptor
@@ -311,6 +447,17 @@ class LocalStack:
         app = importlib.import_module("app").app
         self.pump = Pump(app, self.function_environment, self.queue_for,
                          self._client("sqs"), self.region).start()
+        # The merchant system's schedules (its resolver, its export), in its functions' own
+        # environments; it subscribes to no queue.
+        if str(MERCHANT_VENDOR) not in sys.path:
+            sys.path.append(str(MERCHANT_VENDOR))
+        merchant_app = importlib.import_module("merchant_system.app").app
+        self.merchant_pump = Pump(merchant_app,
+                                  lambda function: self.function_environment(function, MERCHANT),
+                                  lambda source: None, self._client("sqs"), self.region,
+                                  # Its handlers are "app.<name>" of its own app.py.
+                                  resolve=lambda handler: resolve_handler("merchant_system." + handler)
+                                  ).start()
 
     def _queue_ref(self, logical: str) -> QueueRef:
         return QueueRef(url=self.provisioned.queues[logical], arn=self.provisioned.arns[logical])
@@ -338,33 +485,53 @@ class LocalStack:
                 return self._queue_ref(logical)
         return None
 
-    def _wait_for_api(self) -> None:
+    def _wait_for_api(self, process: subprocess.Popen, url: str, port: int) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._interrupt.is_set():
                 raise Interrupted("stop requested while starting")
-            if self._api.poll() is not None:
-                raise StackFailed(f"chalice local exited with code {self._api.returncode} "
-                                  f"(is port {self.api_port} free?)")
+            if process.poll() is not None:
+                raise StackFailed(f"chalice local exited with code {process.returncode} "
+                                  f"(is port {port} free?)")
             try:
-                urllib.request.urlopen(self.api_url + "/", timeout=1).close()
+                urllib.request.urlopen(url + "/", timeout=1).close()
                 return
             except urllib.error.HTTPError:
                 return  # any HTTP answer (an unknown route is 403/404) means it is serving
             except (urllib.error.URLError, OSError):
                 self._interrupt.wait(0.1)
-        raise StackFailed(f"the API did not answer on {self.api_url} "
-                          f"within {READY_TIMEOUT_SECONDS} s")
+        raise StackFailed(f"the API did not answer on {url} within {READY_TIMEOUT_SECONDS} s")
+
+    def _warm_center(self) -> None:
+        """One signed read of the center as the merchant system's key, before "ready": the
+        center's first signed request makes its AWS clients and reads the callers' secret,
+        which takes longer than the merchant system's local call budget (2 s). In one process
+        the merchant's own first request used to pay for that; now each app has its own."""
+        from chalicelib.auth.signature import signed_headers
+
+        key = self.credential(callers.MERCHANT_SYSTEM_KEY)
+        path = "/accounts/local-stack-warm-up"
+        request = urllib.request.Request(self.api_url + path, headers=signed_headers(
+            key["key_id"], key["secret"], "GET", path, b""))
+        try:
+            urllib.request.urlopen(request, timeout=READY_TIMEOUT_SECONDS).close()
+        except urllib.error.HTTPError:
+            pass    # any answer: the signature was checked and the account looked up
+        except (urllib.error.URLError, OSError) as error:
+            raise StackFailed(f"the API at {self.api_url} did not answer a signed read: {error}") from None
 
     def manifest(self) -> dict:
-        return {"api_url": self.api_url, "payment_link_url": self.payment_link.url,
+        return {"api_url": self.api_url, "merchant_api_url": self.merchant_api_url,
+                "payment_link_url": self.payment_link.url,
                 "channel_url": self.channel.url,
                 "docs_url": self.api_url + "/docs", "openapi_url": self.api_url + "/openapi.json",
+                "merchant_docs_url": self.merchant_api_url + "/docs",
+                "merchant_openapi_url": self.merchant_api_url + "/openapi.json",
                 "aws_endpoint_url": self.aws.url,
-                "region": self.region, "tables": dict(self.provisioned.tables),
-                "queues": dict(self.provisioned.queues),
-                "buckets": dict(self.provisioned.buckets),
-                "secrets": dict(self.provisioned.secrets),
+                "region": self.region, "tables": self._all("tables"),
+                "queues": self._all("queues"),
+                "buckets": self._all("buckets"),
+                "secrets": self._all("secrets"),
                 "merchants": [dict(c) for c in self.credentials]}
 
     def _write_manifest(self) -> None:
@@ -384,25 +551,32 @@ class LocalStack:
     # -- running and stopping ------------------------------------------------
 
     def api_running(self) -> bool:
-        return self._api is not None and self._api.poll() is None
+        """Both APIs, the center's and the merchant system's, are still serving."""
+        return all(process is not None and process.poll() is None
+                   for process in (self._api, self._merchant_api))
 
     def request_stop(self) -> None:
         """Safe from a signal handler: interrupts a start still in progress."""
         self._interrupt.set()
 
-    def _stop_api(self) -> None:
-        if self._api is None:
+    @staticmethod
+    def _stop_process(process: Optional[subprocess.Popen]) -> None:
+        if process is None or process.poll() is not None:
             return
-        if self._api.poll() is None:
-            try:
-                os.killpg(self._api.pid, signal.SIGTERM)  # its own group: we started it
-            except ProcessLookupError:
-                pass
-            try:
-                self._api.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._api.pid, signal.SIGKILL)
-                self._api.wait()
+        try:
+            os.killpg(process.pid, signal.SIGTERM)  # its own group: we started it
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def _stop_api(self) -> None:
+        self._stop_process(self._merchant_api)
+        self._merchant_api = None
+        self._stop_process(self._api)
         self._api = None
 
     def stop(self) -> None:
@@ -410,6 +584,9 @@ class LocalStack:
         if self._manifest_written:
             self.out_path.unlink(missing_ok=True)  # the file means "ready"; it is no longer
             self._manifest_written = False
+        if self.merchant_pump is not None:
+            self.merchant_pump.stop()
+            self.merchant_pump = None
         if self.pump is not None:
             self.pump.stop()
             self.pump = None

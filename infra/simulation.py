@@ -37,7 +37,8 @@ import requests
 from chalicelib.exports.window import SETTLE_SECONDS
 
 from . import callers
-from .local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, REPO_ROOT, LocalStack, port_from_env
+from .local_stack import (CENTER, DEFAULT_API_PORT, DEFAULT_AWS_PORT, MERCHANT, REPO_ROOT, LocalStack,
+                          port_from_env)
 from .ports import free_port
 
 OUT = REPO_ROOT / "out"
@@ -90,10 +91,11 @@ def wait_for_credits(api_url: str, salers: List[str], credential: dict) -> bool:
 
 
 def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
-    """`paysettle export` for each side, each with its own function's environment."""
+    """`paysettle export` for each side, each with its own function's environment: the
+    merchant system's merchant_export, the payment center's payment_export."""
     written = []
-    for side in ("merchant", "payment"):
-        environment = stack.function_environment(f"{side}_export").over(os.environ)
+    for side, system in (("merchant", MERCHANT), ("payment", CENTER)):
+        environment = stack.function_environment(f"{side}_export", system).over(os.environ)
         command = [sys.executable, "-m", "tools.cli", "export", "--batch", batch,
                    "--from", start, "--to", end, "--side", side]
         run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True,
@@ -169,13 +171,13 @@ def check_books(summary: dict, results: Path, unknown: Set[str], verdict: Verdic
     return only_payment
 
 
-def resolve_unknown(api_url: str, unknown: Set[str], only_payment: Dict[str, str],
+def resolve_unknown(merchant_api_url: str, unknown: Set[str], only_payment: Dict[str, str],
                     verdict: Verdict) -> int:
-    """The merchant's own resolution: GET re-sends the identical message."""
+    """The merchant's own resolution (its API): GET re-sends the identical message."""
     resolved = 0
     with requests.Session() as session:
         for request_id in sorted(unknown):
-            order = session.get(f"{api_url}/merchant/orders/{request_id}",
+            order = session.get(f"{merchant_api_url}/merchant/orders/{request_id}",
                                 timeout=HTTP_TIMEOUT_SECONDS).json()
             if order.get("state") in ("SUCCESS", "FAIL"):
                 resolved += 1
@@ -219,9 +221,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     verdict = Verdict()
     with stack:
         link_url = stack.manifest()["payment_link_url"]
-        settings = settings_from_argv(argv, prog="make run", api_url=stack.api_url,
+        # The load driver drives the merchant system's API, which calls the center.
+        settings = settings_from_argv(argv, prog="make run", api_url=stack.merchant_api_url,
                                       payment_link_url=link_url, fault_rate=REALISTIC_FAULT_RATE)
-        print(f"embedded stack: API {stack.api_url}, AWS {stack.aws.url}, payment link {link_url}; "
+        print(f"embedded stack: payment center API {stack.api_url}, merchant system API "
+              f"{stack.merchant_api_url}, AWS {stack.aws.url}, payment link {link_url}; "
               f"logs in {LOG_FILE.parent}/")
         window_start = message_time(datetime.now().astimezone())
         spec = settings.spec
@@ -259,7 +263,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             only_payment = check_books(view["summary"], results, unknown, verdict)
             _step(f"the merchant holds {len(unknown)} UNKNOWN orders "
                   f"({len(only_payment)} recorded by the payment side: the F113s); resolving them")
-            resolved = resolve_unknown(stack.api_url, unknown, only_payment, verdict)
+            resolved = resolve_unknown(stack.merchant_api_url, unknown, only_payment, verdict)
             print(f"resolved {resolved} of {len(unknown)} by re-sending the identical message")
     print()
     for problem in verdict.problems:

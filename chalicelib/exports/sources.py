@@ -8,7 +8,7 @@ the key condition `response_time BETWEEN start AND end - 1 s`, page by page
 Rows come out by day, then by response_time.
 
     payment side   hash `<tenant>#<KIND>#<yyyyMMdd>`   orders table (chalicelib/payments)
-    merchant side  hash `<KIND>#<yyyyMMdd>`            merchant orders table (CONTRACT.md)
+    merchant side  hash `<KIND>#<yyyyMMdd>`            the merchant system's orders table
 """
 import logging
 from dataclasses import dataclass
@@ -16,10 +16,15 @@ from typing import Callable, Iterator
 
 from ..dynamo import from_item, values
 from ..logs import log
-from ..merchant.orders import success_day_key as merchant_success_day_key
 from ..payments.keys import SUCCESSFUL_INDEX, success_day_key
 from ..payments.orders import SUCCESS, Kind
 from .window import Window
+
+
+def merchant_success_day_key(kind: Kind, day: str) -> str:
+    """The `successful_by_day` partition of a merchant order answered SUCCESS on `day`
+    (yyyyMMdd): the merchant system writes it (merchantlib.orders), its export reads it."""
+    return f"{kind.value}#{day}"
 
 
 @dataclass(frozen=True)

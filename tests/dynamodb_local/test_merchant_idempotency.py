@@ -14,12 +14,13 @@ import pytest
 
 from chalicelib.dynamo import from_item
 from chalicelib.errors import ErrorCode, PaySettleError
-from chalicelib.merchant import service
-from chalicelib.merchant.context import Merchant
-from chalicelib.merchant.messages import MerchantPayRequest
-from chalicelib.merchant.orders import State
-from chalicelib.merchant.payment_client import PaymentApi
-from chalicelib.merchant.repository import MerchantOrders, key_guard
+from merchantlib import service
+from merchantlib.context import Merchant
+from merchantlib.messages import MerchantPayRequest
+from merchantlib.orders import State
+from merchantlib.payment_client import PaymentApi
+from merchantlib.repository import MerchantOrders, key_guard
+from infra.local_stack import MERCHANT_TEMPLATE
 from infra.provision import load_template, provision
 from tests.support.concurrency import ObservedClient
 from tests.support.faults import ConflictingClient
@@ -35,7 +36,8 @@ def _closed_port() -> int:
 
 
 def _merchant_table(dynamodb, sqs) -> str:
-    template = {"Resources": {"MerchantOrdersTable": load_template()["Resources"]["MerchantOrdersTable"]}}
+    merchant = load_template(MERCHANT_TEMPLATE)
+    template = {"Resources": {"MerchantOrdersTable": merchant["Resources"]["MerchantOrdersTable"]}}
     return provision(dynamodb, sqs, f"m{uuid.uuid4().hex[:10]}",
                      template=template).tables["MerchantOrdersTable"]
 

@@ -85,7 +85,13 @@ class RunningStack:
 
     @property
     def api(self) -> str:
+        """The payment center's API."""
         return self.manifest["api_url"]
+
+    @property
+    def merchant_api(self) -> str:
+        """The merchant system's API (its own app)."""
+        return self.manifest["merchant_api_url"]
 
     def client(self, service: str):
         # Explicit endpoint and dummy credentials: never real AWS.
@@ -146,6 +152,7 @@ def start_stack(workdir: Path, extra_env: Optional[dict] = None) -> RunningStack
     manifest_path = workdir / "local-stack.json"
     log_path = workdir / "local-stack.log"
     env = dict(os.environ, API_PORT=str(free_port()), AWS_PORT=str(free_port()),
+               MERCHANT_API_PORT=str(free_port()),
                LOCAL_STACK_OUT=str(manifest_path), PYTHONUNBUFFERED="1")
     env.update(extra_env or {})
     with log_path.open("wb") as log:

@@ -4,7 +4,7 @@ import json
 import pytest
 import requests
 
-from infra.local_stack import API_FUNCTION, LocalStack
+from infra.local_stack import API_FUNCTION, MERCHANT, LocalStack
 from infra.provision import load_template
 
 from .support import free_port
@@ -95,8 +95,12 @@ def test_the_api_verifies_with_the_credentials_and_the_merchant_signs_with_its_k
     secrets = local_stack.manifest()["secrets"]
     api = local_stack.function_environment(API_FUNCTION).variables
     assert api["CALLER_CREDENTIALS_SECRET"] == secrets["CallerCredentials"]
-    assert api["MERCHANT_SIGNING_SECRET"] == secrets["MerchantSigningKey"]     # /merchant/* routes
-    resolver = local_stack.function_environment("merchant_resolver").variables
+    assert "MERCHANT_SIGNING_SECRET" not in api     # the center holds no merchant key
+    # The merchant system's own functions: its API (/merchant/* routes) and its resolver.
+    merchant_api = local_stack.function_environment(API_FUNCTION, MERCHANT).variables
+    assert merchant_api["MERCHANT_SIGNING_SECRET"] == secrets["MerchantSigningKey"]
+    assert "CALLER_CREDENTIALS_SECRET" not in merchant_api
+    resolver = local_stack.function_environment("merchant_resolver", MERCHANT).variables
     assert resolver["MERCHANT_SIGNING_SECRET"] == secrets["MerchantSigningKey"]  # its re-sends
     # A function that calls nobody gets neither.
     aggregator = local_stack.function_environment("aggregator").variables

@@ -66,8 +66,8 @@ def test_the_docs_page_renders_every_operation_in_headless_chromium(stack, chrom
         assert f"opblock-{method}" in dom
 
 
-# Operations a person sends from the page (the seed: "swagger triggers the merchant's request").
-# The merchant system's own route: it signs its call to /pay. /pay itself needs a signature the
+# Operations a person sends from the merchant system's own page (the seed: "swagger triggers the
+# merchant's request"): it signs its call to the center's /pay. /pay itself needs a signature the
 # page cannot make (it holds no secret), so sent from the page it is refused
 # (test_signing_refusals.py). An operation not in the document yet is skipped.
 TRY_IT_OUT = {
@@ -78,7 +78,10 @@ TRY_IT_OUT = {
 @pytest.mark.parametrize("operation_id", sorted(TRY_IT_OUT))
 def test_a_person_can_send_a_pay_from_swagger_ui(stack, chromium, operation_id):
     """Try it out -> Execute, in the page, against the same server; the order is then stored."""
-    found = [(path, operation) for path, method, operation in operations(openapi.document())
+    from merchantlib.api_docs import DOCUMENT_INFO, DOCUMENT_MODULES, DOCUMENT_TAGS
+
+    document = openapi.document(modules=DOCUMENT_MODULES, info=DOCUMENT_INFO, tags=DOCUMENT_TAGS)
+    found = [(path, operation) for path, method, operation in operations(document)
              if operation["operationId"] == operation_id]
     if not found:
         pytest.skip(f"{operation_id} is not an operation of this API yet")
@@ -91,7 +94,7 @@ def test_a_person_can_send_a_pay_from_swagger_ui(stack, chromium, operation_id):
                                          args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page()
-            page.goto(f"{stack.api}/docs")
+            page.goto(f"{stack.merchant_api}/docs")
             block = page.locator(f"#operations-{operation['tags'][0]}-{operation_id}")
             block.locator(".opblock-summary").click()
             block.get_by_role("button", name="Try it out").click()
@@ -100,13 +103,14 @@ def test_a_person_can_send_a_pay_from_swagger_ui(stack, chromium, operation_id):
             status = block.locator(".live-responses-table tbody .response-col_status").first
             status.wait_for(timeout=PAGE_LOAD_BUDGET_MS)
             assert status.inner_text().strip() == "200"
-            assert block.locator(".request-url pre").first.inner_text().strip() == f"{stack.api}{path}"
+            assert (block.locator(".request-url pre").first.inner_text().strip()
+                    == f"{stack.merchant_api}{path}")
             shown = block.locator(".live-responses-table tbody .response-col_description pre").first
             answer = json.loads(shown.inner_text())
         finally:
             browser.close()
     assert answer["saler_id"] == saler
-    order = stack.http.get(f"{stack.api}/merchant/orders/{answer['request_id']}", timeout=30)
+    order = stack.http.get(f"{stack.merchant_api}/merchant/orders/{answer['request_id']}", timeout=30)
     assert order.status_code == 200 and order.json()["saler_id"] == saler
     # The merchant system signed its /pay: the payment side recorded it.
     assert order.json()["state"] == "SUCCESS"

@@ -25,14 +25,14 @@ def link(stack):
 
 
 def merchant_pay(stack, saler, amount):
-    answer = stack.http.post(f"{stack.api}/merchant/pay", json={"saler_id": saler, "total_fee": amount},
+    answer = stack.http.post(f"{stack.merchant_api}/merchant/pay", json={"saler_id": saler, "total_fee": amount},
                              timeout=30)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def merchant_order(stack, request_id):
-    answer = stack.http.get(f"{stack.api}/merchant/orders/{request_id}", timeout=30)
+    answer = stack.http.get(f"{stack.merchant_api}/merchant/orders/{request_id}", timeout=30)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -92,23 +92,23 @@ def test_a_caller_retrying_with_its_idempotency_key_after_a_lost_answer_pays_onc
     saler, key = new_saler(), f"e2e-{new_saler()}"
     body = {"saler_id": saler, "total_fee": "64"}
     link("faults", {"timeout_after_commit": 1.0, "seed": 13})
-    lost = stack.http.post(f"{stack.api}/merchant/pay", json=body, headers={"Idempotency-Key": key},
+    lost = stack.http.post(f"{stack.merchant_api}/merchant/pay", json=body, headers={"Idempotency-Key": key},
                            timeout=30).json()
     assert lost["state"] == "UNKNOWN"
 
     link("reset")
-    retried = stack.http.post(f"{stack.api}/merchant/pay", json=body, headers={"Idempotency-Key": key},
+    retried = stack.http.post(f"{stack.merchant_api}/merchant/pay", json=body, headers={"Idempotency-Key": key},
                               timeout=30)
     assert retried.status_code == 200, retried.text
     assert (retried.json()["request_id"], retried.json()["state"]) == (lost["request_id"], "SUCCESS")
-    other = stack.http.post(f"{stack.api}/merchant/pay", json=dict(body, total_fee="65"),
+    other = stack.http.post(f"{stack.merchant_api}/merchant/pay", json=dict(body, total_fee="65"),
                             headers={"Idempotency-Key": key}, timeout=30)
     assert (other.status_code, other.json()["error_code"]) == (422, 1032)
     stack.wait_for_balance(saler, 64)                   # credited once
 
 
 def test_bad_merchant_input_is_refused_naming_the_field(stack, link):
-    answer = stack.http.post(f"{stack.api}/merchant/withdraw",
+    answer = stack.http.post(f"{stack.merchant_api}/merchant/withdraw",
                              json={"saler_id": "s1", "withdraw_money": "1e3"}, timeout=30)
     assert answer.status_code == 400
     assert (answer.json()["error_code"], answer.json()["field"]) == (1001, "withdraw_money")

@@ -13,11 +13,11 @@ pytestmark = pytest.mark.e2e
 
 def test_the_merchant_systems_pay_and_withdraw_are_accepted(stack):
     saler = new_saler()
-    paid = stack.http.post(f"{stack.api}/merchant/pay", json={"saler_id": saler, "total_fee": "300"},
+    paid = stack.http.post(f"{stack.merchant_api}/merchant/pay", json={"saler_id": saler, "total_fee": "300"},
                            timeout=30).json()
     assert paid["state"] == "SUCCESS", paid
     stack.wait_for_balance(saler, 300)
-    taken = stack.http.post(f"{stack.api}/merchant/withdraw",
+    taken = stack.http.post(f"{stack.merchant_api}/merchant/withdraw",
                             json={"saler_id": saler, "withdraw_money": "100"}, timeout=30).json()
     assert taken["state"] == "SUCCESS", taken
     assert stack.account(saler)["balance"] == 200

@@ -19,10 +19,16 @@ def _refuses(url: str) -> bool:
 def test_sigterm_stops_everything_the_stack_started(tmp_path):
     stack = start_stack(tmp_path)
     manifest = stack.manifest
-    assert set(manifest) == {"api_url", "payment_link_url", "channel_url", "docs_url", "openapi_url",
+    assert set(manifest) == {"api_url", "merchant_api_url", "payment_link_url", "channel_url",
+                             "docs_url", "openapi_url", "merchant_docs_url", "merchant_openapi_url",
                              "aws_endpoint_url", "region", "tables", "queues", "buckets",
                              "secrets", "merchants"}
     assert manifest["api_url"].startswith("http://127.0.0.1:")
+    assert manifest["merchant_api_url"].startswith("http://127.0.0.1:")
+    assert manifest["merchant_api_url"] != manifest["api_url"]
+    # Two systems, two resource sets: the center's and the merchant system's own.
+    assert {"MerchantOrdersTable"} <= set(manifest["tables"])
+    assert {"CallerCredentials", "MerchantSigningKey"} <= set(manifest["secrets"])
     assert manifest["payment_link_url"].startswith("http://127.0.0.1:")
     assert manifest["channel_url"].startswith("http://127.0.0.1:")
     assert manifest["aws_endpoint_url"].startswith("http://127.0.0.1:")
@@ -33,6 +39,7 @@ def test_sigterm_stops_everything_the_stack_started(tmp_path):
 
     assert not stack.manifest_path.exists()
     assert _refuses(manifest["api_url"]), "the API still listens"
+    assert _refuses(manifest["merchant_api_url"]), "the merchant system's API still listens"
     assert _refuses(manifest["aws_endpoint_url"]), "the AWS endpoint still listens"
     assert _refuses(manifest["payment_link_url"]), "the payment link still listens"
     assert _refuses(manifest["channel_url"]), "the channel simulator still listens"
@@ -57,3 +64,5 @@ def test_the_api_does_not_outlive_a_killed_stack(tmp_path):
     stack.process.kill()  # no chance to clean up: the API must notice by itself
     stack.process.wait()
     wait_until(lambda: _refuses(stack.manifest["api_url"]), 10, "the orphaned API exited")
+    wait_until(lambda: _refuses(stack.manifest["merchant_api_url"]), 10,
+               "the orphaned merchant system's API exited")

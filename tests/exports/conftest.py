@@ -3,7 +3,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.provision import provision
+from infra.local_stack import MERCHANT_TEMPLATE
+from infra.provision import load_template, provision
 from tests.exports.support import World
 
 
@@ -13,5 +14,8 @@ def world(tmp_path):
         session = boto3.session.Session(region_name="us-east-1")
         dynamodb, sqs, s3 = session.client("dynamodb"), session.client("sqs"), session.client("s3")
         provisioned = provision(dynamodb, sqs, "exports", s3=s3)
+        # The merchant system's own table (its stack's), which its export reads.
+        provisioned.tables.update(provision(dynamodb, sqs, "exports", load_template(MERCHANT_TEMPLATE),
+                                            s3=s3).tables)
         yield World(dynamodb=dynamodb, sqs=sqs, s3=s3, provisioned=provisioned,
                     tmp_dir=tmp_path / "spool")

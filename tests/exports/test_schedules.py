@@ -12,7 +12,9 @@ from chalice.test import Client
 import app as paysettle
 from chalicelib.exports import service
 from chalicelib.exports.window import previous_day
-from infra.local_stack import chalice_environment
+from infra.local_stack import (CHALICE_CONFIG, MERCHANT_CHALICE_CONFIG, MERCHANT_PROJECT,
+                               chalice_environment)
+from merchant_system.app import app as merchant_app
 from infra.pump import Environment, Pump
 from tests.e2e.support import wait_until
 from tests.exports.support import TENANT
@@ -62,8 +64,10 @@ def test_the_scheduled_functions_export_their_side_of_the_previous_day_for_every
     world = lambda_env
     order = world.pay("s1", 10, "2026-11-20 12:00:00")
     world.aggregate("2026-11-20 12:01:00")
-    with Client(paysettle.app, stage_name="dev", project_dir=str(PROJECT)) as client:
+    # Each side's function in its own app: the merchant system's and the payment center's.
+    with Client(merchant_app, stage_name="dev", project_dir=str(MERCHANT_PROJECT)) as client:
         merchant = client.lambda_.invoke("merchant_export", _event("merchant_export", "2026-11-20T16:30:00Z"))
+    with Client(paysettle.app, stage_name="dev", project_dir=str(PROJECT)) as client:
         payment = client.lambda_.invoke("payment_export", _event("payment_export", "2026-11-20T16:30:00Z"))
 
     # The merchant side: the simulated merchant system's own tenant (the stage's
@@ -153,7 +157,8 @@ def test_a_negative_local_interval_is_refused():
 
 
 def test_the_local_stage_does_not_run_the_daily_exports_but_runs_the_aggregator():
-    for function in ("merchant_export", "payment_export"):
-        assert chalice_environment(function, "local")["LOCAL_SCHEDULE_SECONDS"] == "0"
-        assert "LOCAL_SCHEDULE_SECONDS" not in chalice_environment(function, "dev")
+    for function, config in (("merchant_export", MERCHANT_CHALICE_CONFIG),
+                             ("payment_export", CHALICE_CONFIG)):
+        assert chalice_environment(function, "local", config)["LOCAL_SCHEDULE_SECONDS"] == "0"
+        assert "LOCAL_SCHEDULE_SECONDS" not in chalice_environment(function, "dev", config)
     assert chalice_environment("aggregator", "local")["LOCAL_SCHEDULE_SECONDS"] == "2"

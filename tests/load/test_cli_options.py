@@ -35,7 +35,7 @@ def test_bad_options_are_refused_with_status_2(capsys, argv, message):
 def test_without_an_api_url_or_a_stack_file_it_says_where_it_looked(capsys, tmp_path):
     missing = tmp_path / "nowhere.json"
     err = _refused(capsys, "--stack-file", str(missing))
-    assert f"no --api-url and no api_url in {missing}" in err
+    assert f"no --api-url and no merchant_api_url in {missing}" in err
 
 
 def test_the_default_stack_file_comes_from_local_stack_out(capsys, tmp_path, monkeypatch):
@@ -46,7 +46,7 @@ def test_the_default_stack_file_comes_from_local_stack_out(capsys, tmp_path, mon
 
 def test_fault_mode_without_a_payment_link_is_refused(capsys, tmp_path):
     stack = tmp_path / "local-stack.json"
-    stack.write_text(json.dumps({"api_url": "http://127.0.0.1:9"}))
+    stack.write_text(json.dumps({"merchant_api_url": "http://127.0.0.1:9"}))
     err = _refused(capsys, "--stack-file", str(stack), "--fault-rate", "0.01")
     assert "--fault-rate needs the payment link" in err
 
@@ -78,7 +78,7 @@ def test_a_key_id_takes_its_secret_from_the_stack_file_else_the_environment(tmp_
     from tools.load.command import settings_from_argv
 
     stack = tmp_path / "local-stack.json"
-    stack.write_text(json.dumps({"api_url": "http://127.0.0.1:9",
+    stack.write_text(json.dumps({"merchant_api_url": "http://127.0.0.1:9",
                                  "merchants": [{"key_id": "mch-demo", "secret": "from-the-file"}]}))
     monkeypatch.delenv("PAYSETTLE_SIGNING_SECRET", raising=False)
     given = settings_from_argv(["--stack-file", str(stack), "--key-id", "mch-demo"])

@@ -182,7 +182,7 @@ def test_keep_faults_leaves_the_rate_on(tmp_path, capsys):
     faults = Faults()
     with LinkDouble(faults) as link, MerchantDouble(faults=faults) as double:
         stack = tmp_path / "local-stack.json"
-        stack.write_text(json.dumps({"api_url": double.url, "payment_link_url": link.url}))
+        stack.write_text(json.dumps({"merchant_api_url": double.url, "payment_link_url": link.url}))
         status = main(["load", "--stack-file", str(stack), "--pays", "10", "--withdraws", "0",
                        "--min-amount", "1", "--max-amount", "1", "--fault-rate", "0.5",
                        "--keep-faults", "--json", "--no-progress"])
@@ -217,7 +217,7 @@ def test_with_a_key_id_every_call_is_signed_with_the_stack_files_secret(tmp_path
     secret = "load-test-secret"
     with MerchantDouble() as double:
         stack = tmp_path / "local-stack.json"
-        stack.write_text(json.dumps({"api_url": double.url, "merchants": [
+        stack.write_text(json.dumps({"merchant_api_url": double.url, "merchants": [
             {"key_id": "mch-other", "secret": "not this one"},
             {"key_id": "mch-demo", "secret": secret}]}))
         status = main(["load", "--stack-file", str(stack), "--key-id", "mch-demo", "--pays", "6",

@@ -1,4 +1,5 @@
-"""`make package`'s CloudFormation template: packaged by chalice, linted, least privilege."""
+"""`make package`'s CloudFormation template of the payment center: packaged by chalice, linted,
+least privilege. The merchant system's own package: tests/packaging/test_merchant_package.py."""
 import json
 import os
 import subprocess
@@ -17,13 +18,8 @@ CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
-    out = tmp_path_factory.mktemp("package")
-    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
-    subprocess.run([str(CHALICE), "package", "--stage", "dev", "--merge-template",
-                    "infra/resources.json", str(out)], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    return out / "sam.json"
+def packaged(center_package):
+    return center_package / "sam.json"
 
 
 def _template(packaged):
@@ -50,8 +46,8 @@ def test_each_function_has_its_own_role(packaged):
     template = _template(packaged)
     roles = {name: f["Properties"]["Role"]["Fn::GetAtt"][0]
              for name, f in _functions(template).items()}
-    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
-                          "MerchantExport", "PaymentExport", "SubsidySweeper", "TradeApplier",
+    assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon",
+                          "PaymentExport", "SubsidySweeper", "TradeApplier",
                           "SharingScheduler", "SharingRefunds"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
@@ -88,13 +84,9 @@ WILDCARD_RESOURCES = {
     **{(role, "Logs"): (_log_group(function), LOG_GROUP) for role, function in (
         ("ApiHandlerRole", "APIHandler"), ("SubsidySweeperRole", "SubsidySweeper"),
         ("AggregatorRole", "Aggregator"), ("SweeperRole", "Sweeper"),
-        ("MerchantResolverRole", "MerchantResolver"), ("MerchantExportRole", "MerchantExport"),
         ("PaymentExportRole", "PaymentExport"), ("TradeApplierRole", "TradeApplier"),
         ("ReconHandlerRole", "Recon"), ("SharingSchedulerRole", "SharingScheduler"),
         ("SharingRefundsRole", "SharingRefunds"))},
-    ("MerchantExportRole", "UploadMerchantSide"): (
-        {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/merchant/*"},
-        OBJECTS + ": the merchant side's files of any day's batch, nothing else"),
     ("PaymentExportRole", "UploadPaymentSide"): (
         {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/payment/*"},
         OBJECTS + ": the payment side's files of any day's batch, nothing else"),
@@ -184,7 +176,7 @@ def test_every_queue_is_encrypted_at_rest(packaged):
 
 
 # Tables that may go without point-in-time recovery, and why: none holds money or anything a
-# restore would need. A money table (orders, ledger, merchant orders, subsidies, sharing,
+# restore would need. A money table (orders, ledger, subsidies, sharing,
 # trades, reconciliation batches) is never listed here.
 WITHOUT_POINT_IN_TIME_RECOVERY = {
     "NoncesTable": "replay guard: each entry expires minutes after its request; a restored "
@@ -201,7 +193,7 @@ def test_every_table_is_encrypted_and_money_tables_recover_to_a_point_in_time(pa
             continue
         assert properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True, name
         assert table.get("DeletionPolicy") == "Retain", name
-    assert {"OrdersTable", "LedgerTable", "MerchantOrdersTable", "SubsidiesTable", "SharingTable",
+    assert {"OrdersTable", "LedgerTable", "SubsidiesTable", "SharingTable",
             "TradesTable", "ReconBatchesTable"} <= set(tables) - set(WITHOUT_POINT_IN_TIME_RECOVERY)
 
 
@@ -255,7 +247,7 @@ def test_credit_queue_has_a_dead_letter_queue_and_outlives_the_aggregator(packag
 
 def test_schedules_run_every_minute_in_the_cloud(packaged):
     functions = _functions(_template(packaged))
-    for name in ("Aggregator", "Sweeper", "MerchantResolver", "SubsidySweeper"):
+    for name in ("Aggregator", "Sweeper", "SubsidySweeper"):
         events = functions[name]["Properties"]["Events"]
         schedules = [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"]
         assert schedules == ["rate(1 minute)"], name
@@ -300,33 +292,10 @@ def test_recon_pipeline_bucket_to_queue_to_function(packaged):
     assert api["RECON_BATCHES_TABLE"] == {"Ref": "ReconBatchesTable"}
 
 
-def test_merchant_functions_reach_the_payment_api_through_a_parameter(packaged):
-    """The API's own URL in its functions' environment would be a cycle (function -> RestAPI ->
-    function): PAYMENT_API_URL is the template parameter PaymentApiUrl."""
-    template = _template(packaged)
-    assert template["Parameters"]["PaymentApiUrl"]["Type"] == "String"
-    functions = _functions(template)
-    for name in ("APIHandler", "MerchantResolver"):
-        variables = functions[name]["Properties"]["Environment"]["Variables"]
-        assert variables["MERCHANT_ORDERS_TABLE"] == {"Ref": "MerchantOrdersTable"}, name
-        assert variables["PAYMENT_API_URL"] == {"Ref": "PaymentApiUrl"}, name
-
-
-def test_the_merchant_resolver_outlives_its_time_budget(packaged):
-    """The resolver starts no re-send that could end after its budget; its Lambda must live
-    longer than that budget plus one call (else a run is killed between a send and its record,
-    which is safe, but wasteful)."""
-    from chalicelib.merchant.context import RESOLVER_BUDGET_SECONDS
-
-    resolver = _functions(_template(packaged))["MerchantResolver"]["Properties"]
-    assert resolver["Timeout"] >= RESOLVER_BUDGET_SECONDS + 5
-
-
 def test_exports_run_daily_with_their_own_narrow_permissions(packaged):
     template = _template(packaged)
     functions = _functions(template)
-    for name, side, table in (("MerchantExport", "merchant", "MerchantOrdersTable"),
-                              ("PaymentExport", "payment", "OrdersTable")):
+    for name, side, table in (("PaymentExport", "payment", "OrdersTable"),):
         properties = functions[name]["Properties"]
         schedules = [e["Properties"]["Schedule"] for e in properties["Events"].values()
                      if e["Type"] == "Schedule"]
@@ -343,7 +312,6 @@ def test_exports_run_daily_with_their_own_narrow_permissions(packaged):
         queried = [s["Resource"] for s in statements if s["Action"] == ["dynamodb:Query"]]
         assert queried == [{"Fn::Sub": f"${{{table}.Arn}}/index/successful_by_day"}], name
     assert "MERCHANT_ORDERS_TABLE" not in functions["PaymentExport"]["Properties"]["Environment"]["Variables"]
-    assert "LEDGER_TABLE" not in functions["MerchantExport"]["Properties"]["Environment"]["Variables"]
 
 
 def test_the_api_reaches_the_channel_through_a_parameter(packaged):
@@ -388,15 +356,14 @@ def test_the_trade_applier_reads_pending_trades_and_writes_the_journal_only(pack
 
 
 def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged):
-    """The API verifies callers (CallerCredentials, NoncesTable) and hosts the merchant system,
-    which signs with MerchantSigningKey, as does the merchant resolver; the payment export reads
-    CallerCredentials for its tenants; nothing else may read either secret, and each grant names
-    its one resource."""
+    """The API verifies callers (CallerCredentials, NoncesTable); the payment export reads
+    CallerCredentials for its tenants; nothing else may read the secret, and each grant names
+    its one resource. The merchant system's signing key is its own stack's
+    (tests/packaging/test_merchant_package.py)."""
     template = _template(packaged)
     resources = template["Resources"]
     assert resources["CallerCredentials"]["Type"] == "AWS::SecretsManager::Secret"
     assert json.loads(resources["CallerCredentials"]["Properties"]["SecretString"]) == {"callers": {}}
-    assert resources["MerchantSigningKey"]["Type"] == "AWS::SecretsManager::Secret"
     nonces = resources["NoncesTable"]["Properties"]
     assert nonces["KeySchema"] == [{"AttributeName": "nonce_key", "KeyType": "HASH"}]
     assert nonces["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
@@ -404,9 +371,6 @@ def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged
     api = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["CALLER_CREDENTIALS_SECRET"] == {"Ref": "CallerCredentials"}
     assert api["NONCES_TABLE"] == {"Ref": "NoncesTable"}
-    assert api["MERCHANT_SIGNING_SECRET"] == {"Ref": "MerchantSigningKey"}
-    resolver = functions["MerchantResolver"]["Properties"]["Environment"]["Variables"]
-    assert resolver["MERCHANT_SIGNING_SECRET"] == {"Ref": "MerchantSigningKey"}
     readers = {}
     for role, statement in _statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -416,6 +380,4 @@ def test_request_signing_reads_its_secrets_and_nonces_by_exact_resource(packaged
         if statement["Resource"] == {"Fn::GetAtt": ["NoncesTable", "Arn"]}:
             assert (role, actions) == ("ApiHandlerRole", ["dynamodb:PutItem"])
     # The payment export lists the tenants from CallerCredentials (each credential's merchant_id).
-    assert readers == {json.dumps({"Ref": "CallerCredentials"}): {"ApiHandlerRole", "PaymentExportRole"},
-                       json.dumps({"Ref": "MerchantSigningKey"}): {"ApiHandlerRole",
-                                                                   "MerchantResolverRole"}}
+    assert readers == {json.dumps({"Ref": "CallerCredentials"}): {"ApiHandlerRole", "PaymentExportRole"}}

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.payments.context import Payments
+from infra.local_stack import MERCHANT_TEMPLATE
 from infra.provision import load_template, provision
 from tests.support.signing import MERCHANT_SYSTEM, PLATFORM, SignedHttp, SigningKey, seed_secrets
 
@@ -127,9 +128,14 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
         secretsmanager = session.client("secretsmanager")
         provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
                                 secretsmanager=secretsmanager)
+        # The merchant system's own resources (its table, its signing key), beside the center's.
+        merchant = provision(dynamodb, sqs, prefix, load_template(MERCHANT_TEMPLATE),
+                             s3=session.client("s3"), secretsmanager=secretsmanager)
         # The test callers of tests/support/signing.py, which `Api` signs with.
-        seed_secrets(secretsmanager, provisioned.secrets)
+        seed_secrets(secretsmanager, dict(provisioned.secrets, **merchant.secrets))
         environment = provisioned.environment(load_template(), "APIHandler")
+        environment.update(merchant.environment(load_template(MERCHANT_TEMPLATE), "APIHandler"))
+        provisioned.tables.update(merchant.tables)
         for name, value in environment.items():
             patch.setenv(name, value)
         yield Stack(dynamodb=dynamodb, sqs=sqs,

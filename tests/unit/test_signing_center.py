@@ -274,8 +274,7 @@ CONTRACT_ROLES = {
     "/channel/notifications/transactions": "channel",
     "/channel/notifications/profitsharing": "channel",
 }
-UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}", "/merchant/pay",
-            "/merchant/withdraw", "/merchant/orders/{request_id}"}
+UNSIGNED = {"/openapi.json", "/docs", "/docs/{asset}"}
 
 
 def test_every_money_route_is_signed_with_the_contracts_role():
@@ -284,7 +283,7 @@ def test_every_money_route_is_signed_with_the_contracts_role():
 
 def test_unsigned_requests_are_401_exactly_on_the_signed_routes(stack, api):
     """Every route of the app, asked without headers: 401 unless it is one of the few the
-    contract leaves open (docs, the merchant system's own routes)."""
+    contract leaves open (the docs)."""
     for path, methods in paysettle_routes().items():
         for method in methods:
             target = _fill(path).replace("{", "").replace("}", "")

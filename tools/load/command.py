@@ -75,7 +75,7 @@ def add_parser(commands, help_text: str) -> argparse.ArgumentParser:
 def settings_from_argv(argv, prog: str = "load", **defaults) -> LoadSettings:
     """The load options parsed on their own, for a caller passing options through (make run).
 
-    `defaults` replaces option defaults by their dest name, e.g. `api_url=stack.api_url,
+    `defaults` replaces option defaults by their dest name, e.g. `api_url=stack.merchant_api_url,
     payment_link_url=..., fault_rate=REALISTIC_FAULT_RATE`. Bad options exit with status 2.
     """
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
@@ -86,8 +86,8 @@ def settings_from_argv(argv, prog: str = "load", **defaults) -> LoadSettings:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where")
-    where.add_argument("--api-url", help="the merchant API's base URL (default: api_url from "
-                                         "the stack file)")
+    where.add_argument("--api-url", help="the merchant system's API base URL (default: "
+                                         "merchant_api_url from the stack file)")
     where.add_argument("--stack-file", type=Path, default=None,
                        help="the local stack's description (default: LOCAL_STACK_OUT, else "
                             "out/local-stack.json)")
@@ -153,9 +153,9 @@ def settings_from(args, parser: argparse.ArgumentParser) -> LoadSettings:
     """The settings the options ask for; `parser.error` (exit 2) when they make no sense."""
     stack_file = args.stack_file or default_stack_file()
     stack = _stack(stack_file) or {}
-    api_url = args.api_url or stack.get("api_url")
+    api_url = args.api_url or stack.get("merchant_api_url")
     if not api_url:
-        parser.error(f"no --api-url and no api_url in {stack_file} "
+        parser.error(f"no --api-url and no merchant_api_url in {stack_file} "
                      "(start the stack with `make serve`, or pass --api-url)")
     spec = PlanSpec(pays=args.pays, withdraws=args.withdraws, salers=args.salers,
                     min_amount=args.min_amount, max_amount=args.max_amount,

@@ -2,10 +2,22 @@
 import threading
 
 import pytest
+from chalice.test import Client
 
 import app as paysettle
+from infra.local_stack import MERCHANT_PROJECT
 from infra.payment_link import PaymentLink
+from merchant_system.app import app as merchant_app
+from tests.unit.support import Api
 from tests.unit.merchant.support import HOLD_SECONDS, PaymentApiServer, merchant_context
+
+
+@pytest.fixture(scope="package")
+def api():
+    """The merchant system's own app behind `chalice.test.Client`, its stage `local` (its
+    project's .chalice/config.json)."""
+    with Client(merchant_app, stage_name="local", project_dir=str(MERCHANT_PROJECT)) as client:
+        yield Api(client)
 
 
 @pytest.fixture

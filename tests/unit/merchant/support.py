@@ -11,11 +11,11 @@ from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPSer
 
 from chalicelib import clock
 from chalicelib.dynamo import from_item
-from chalicelib.merchant.context import Merchant
-from chalicelib.merchant.orders import MerchantOrder
-from chalicelib.merchant.payment_client import PaymentApi
-from chalicelib.merchant.repository import MerchantOrders
-from chalicelib.merchant.signing_key import SecretsManagerKey
+from merchantlib.context import Merchant
+from merchantlib.orders import MerchantOrder
+from merchantlib.payment_client import PaymentApi
+from merchantlib.repository import MerchantOrders
+from merchantlib.signing_key import SecretsManagerKey
 from tests.unit.support import ROOT, Stack
 
 # The merchant's call timeout in these tests, and how long the payment link holds a faulted call.

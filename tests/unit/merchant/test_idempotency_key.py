@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from chalicelib.errors import ErrorCode, PaySettleError
-from chalicelib.merchant import service
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.orders import MerchantOrder, State
-from chalicelib.merchant.repository import key_guard
+from merchantlib import service
+from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
+from merchantlib.orders import MerchantOrder, State
+from merchantlib.repository import key_guard
 from tests.unit.merchant.support import (committed_order, later, merchant_items, payment_orders,
                                          stored)
 

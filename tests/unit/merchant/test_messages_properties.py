@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chalicelib.config import MAX_AMOUNT_FEN
 from chalicelib.errors import InvalidField, PaySettleError
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
+from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.payments.messages import PayRequest, WithdrawRequest
 from chalicelib.schemas import parse
 

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.merchant.orders import Answer, IllegalTransition, MerchantOrder, State
-from chalicelib.merchant.payment_client import Conflict, Lost, Recorded, Refused, classify
+from merchantlib.orders import Answer, IllegalTransition, MerchantOrder, State
+from merchantlib.payment_client import Conflict, Lost, Recorded, Refused, classify
 from chalicelib.payments.orders import Kind
 
 MOMENT = datetime(2019, 8, 29, 9, 15, 20, tzinfo=timezone.utc)   # 17:15:20 in China

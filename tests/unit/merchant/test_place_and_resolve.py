@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.errors import ErrorCode, PaySettleError
-from chalicelib.merchant import service
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.orders import State
+from merchantlib import service
+from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
+from merchantlib.orders import State
 from chalicelib.payments import aggregator, ledger
 from tests.unit.merchant.support import (committed_order, later, merchant_context, merchant_items,
                                          payment_orders, stored, stored_item)
@@ -238,7 +238,7 @@ class LateAndLost:
         self.release = threading.Event()
 
     def send(self, kind, message):
-        from chalicelib.merchant.payment_client import Lost
+        from merchantlib.payment_client import Lost
         self.payment.send(kind, message)
         self.sent.set()
         self.release.wait(10)

@@ -1,7 +1,7 @@
 """The scheduled resolver: re-sends the identical message of old INIT and UNKNOWN orders."""
-from chalicelib.merchant import resolver, service
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.orders import State
+from merchantlib import resolver, service
+from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
+from merchantlib.orders import State
 from tests.unit.merchant.support import committed_order, later, payment_orders, stored, stored_item
 
 AFTER = {"timeout_after_commit": 1.0, "seed": 3}

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chalicelib.auth import signature
-from chalicelib.merchant import service
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.orders import State
-from chalicelib.merchant.payment_client import Lost, PaymentApi, Refused
-from chalicelib.merchant.signing_key import SecretsManagerKey, SigningKey
+from merchantlib import service
+from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
+from merchantlib.orders import State
+from merchantlib.payment_client import Lost, PaymentApi, Refused
+from merchantlib.signing_key import SecretsManagerKey, SigningKey
 from chalicelib.payments.orders import Kind
 from tests.unit.merchant.support import merchant_context, stored
 from tests.unit.support import MERCHANT_KEY

@@ -1,13 +1,17 @@
 """API documentation of the merchant routes: the merchant order view and one `Operation` per route."""
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from ..errors import ErrorCode
-from ..openapi import Operation, Param, Reply
-from ..payments.api_docs import AmountString
-from ..schemas import IdempotencyKey, RequestId, RequestTime, SalerId
+from chalicelib import fields
+from chalicelib.errors import ErrorCode
+from chalicelib.openapi import Operation, Param, Reply
+from chalicelib.schemas import IdempotencyKey, RequestId, RequestTime, SalerId
 from .messages import IDEMPOTENCY_KEY_HEADER, MerchantPayRequest, MerchantWithdrawRequest
+
+
+AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the seed)",
+                                    pattern=fields.AMOUNT_STRING_PATTERN, examples=["100"])]
 
 
 class MerchantOrderView(BaseModel):
@@ -78,3 +82,19 @@ OPERATIONS = [
         ok=Reply("The merchant order.", MerchantOrderView, examples={"answered": MERCHANT_PAY_ANSWER}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.MERCHANT_ORDER_NOT_FOUND, ErrorCode.BUSY)),
 ]
+
+# The merchant system's own OpenAPI document (GET /openapi.json of its app).
+DOCUMENT_MODULES = ("merchantlib.api_docs", "chalicelib.docs_site")
+DOCUMENT_INFO = {
+    "title": "PaySettle merchant system API",
+    "description": ("The simulated merchant's own backend: it builds pay and withdraw messages, "
+                    "keeps its orders, sends them to the payment center signed with its own key, "
+                    "and resolves those whose answer was lost. In a deployed stage every route "
+                    "requires AWS Signature Version 4 (an IAM authorizer); the local stage "
+                    "serves it unsigned on loopback."),
+}
+DOCUMENT_TAGS = (
+    ("merchant", "The simulated merchant system: sends pays and withdraws to the payment API "
+                 "and keeps its own orders"),
+    ("documentation", "This document and its Swagger UI page"),
+)

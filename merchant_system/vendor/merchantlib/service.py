@@ -40,9 +40,9 @@ return what is stored.
 import logging
 from typing import Optional
 
-from .. import fields
-from ..errors import ErrorCode, InvalidField, PaySettleError
-from ..logs import log
+from chalicelib import fields
+from chalicelib.errors import ErrorCode, InvalidField, PaySettleError
+from chalicelib.logs import log
 from . import payment_client
 from .context import Merchant
 from .messages import IDEMPOTENCY_KEY_HEADER

@@ -8,7 +8,7 @@ and draws another id on a collision.
 import secrets
 from datetime import datetime
 
-from .. import clock
+from chalicelib import clock
 
 
 def new_request_id(moment: datetime) -> str:

@@ -7,10 +7,10 @@ accepts; and, optionally, an `Idempotency-Key` header that makes its retries saf
 """
 from typing import ClassVar, Mapping, Optional
 
-from .. import fields
-from ..errors import InvalidField
-from ..payments.orders import Kind
-from ..schemas import AmountFen, SalerId, StrictModel
+from chalicelib import fields
+from chalicelib.errors import InvalidField
+from chalicelib.payments.orders import Kind
+from chalicelib.schemas import AmountFen, SalerId, StrictModel
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterator, List, Optional
 
-from .. import clock
-from ..logs import log
-from ..payments.orders import Kind
+from chalicelib import clock
+from chalicelib.logs import log
+from chalicelib.payments.orders import Kind
 from . import service
 from .context import Merchant
 from .orders import MerchantOrder, State

@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Optional
 
-from .. import clock
-from ..payments.orders import Kind
+from chalicelib import clock
+from chalicelib.exports.sources import merchant_success_day_key as success_day_key
+from chalicelib.payments.orders import Kind
 
 
 class State(str, Enum):
@@ -163,7 +164,3 @@ class MerchantOrder:
                 "response_code": self.response_code, "response_msg": self.response_msg,
                 "attempts": self.attempts, "idempotency_key": self.idempotency_key}
 
-
-def success_day_key(kind: Kind, day: str) -> str:
-    """The `successful_by_day` partition of a merchant order answered SUCCESS on `day` (yyyyMMdd)."""
-    return f"{kind.value}#{day}"

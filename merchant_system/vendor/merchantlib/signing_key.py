@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .. import aws
+from chalicelib import aws
 
 
 class SigningKeyUnavailable(RuntimeError):

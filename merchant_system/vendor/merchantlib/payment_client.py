@@ -22,7 +22,7 @@ target the payment API receives). A re-send of the same order sends the same byt
 under a fresh nonce and timestamp: the payment API's replay guard refuses a reused nonce.
 
 No retries here: a lost call is resolved by re-sending the identical message
-later (`chalicelib.merchant.service.resolve`).
+later (`merchantlib.service.resolve`).
 """
 import json
 from dataclasses import dataclass
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..auth import signature
-from ..payments.orders import Kind
+from chalicelib.auth import signature
+from chalicelib.payments.orders import Kind
 from .orders import Answer
 from .signing_key import SecretsManagerKey, SigningKeyUnavailable
 

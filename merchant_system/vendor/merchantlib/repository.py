@@ -28,7 +28,7 @@ from typing import Any, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import TransactionCancelled, error_code, from_item, to_item, transact_write, values
+from chalicelib.dynamo import TransactionCancelled, error_code, from_item, to_item, transact_write, values
 from .orders import UNRESOLVED_INDEX, MerchantOrder, State
 
 CONDITION_FAILED = "ConditionalCheckFailedException"

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from .. import aws, clock
-from ..config import merchant_settings
+from chalicelib import aws, clock
+from chalicelib.config import merchant_settings
 from .payment_client import PaymentApi
 from .signing_key import SecretsManagerKey
 from .repository import MerchantOrders

@@ -1,1 +1,0 @@
-"""The simulated merchant system (see the merchant-system issue)."""

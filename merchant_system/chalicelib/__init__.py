@@ -1,0 +1,1 @@
+../../chalicelib/__init__.py

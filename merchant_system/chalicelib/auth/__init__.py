@@ -1,0 +1,1 @@
+../../../chalicelib/auth/__init__.py

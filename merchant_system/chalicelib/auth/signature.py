@@ -1,0 +1,1 @@
+../../../chalicelib/auth/signature.py

@@ -1,0 +1,1 @@
+../../chalicelib/docs_site.py

@@ -1,0 +1,1 @@
+../../chalicelib/dynamo.py

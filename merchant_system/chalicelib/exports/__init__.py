@@ -1,0 +1,1 @@
+../../../chalicelib/exports/__init__.py

@@ -1,0 +1,1 @@
+../../../chalicelib/exports/sources.py

@@ -1,0 +1,1 @@
+../../chalicelib/json_body.py

@@ -1,0 +1,1 @@
+../../chalicelib/logs.py

@@ -1,0 +1,1 @@
+../../../chalicelib/payments/__init__.py

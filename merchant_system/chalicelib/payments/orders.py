@@ -1,0 +1,1 @@
+../../../chalicelib/payments/orders.py

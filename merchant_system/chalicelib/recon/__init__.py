@@ -1,0 +1,1 @@
+../../../chalicelib/recon/__init__.py

@@ -1,0 +1,1 @@
+../../../chalicelib/recon/formats.py

@@ -1,0 +1,1 @@
+../../../chalicelib/recon/s3.py

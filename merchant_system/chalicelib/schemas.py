@@ -1,0 +1,1 @@
+../../chalicelib/schemas.py
