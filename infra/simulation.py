@@ -45,7 +45,7 @@ OUT = REPO_ROOT / "out"
 LOG_FILE = OUT / "simulation.log"
 RESULTS_DIR = OUT / "run"
 CREDIT_DEADLINE_SECONDS = 90
-RECON_DEADLINE_SECONDS = 120
+RECON_DEADLINE_SECONDS = 300
 HTTP_TIMEOUT_SECONDS = 30
 FINAL_RECON_STATES = ("DONE", "INVALID", "FAILED")
 DIFF_TYPES = ("F000", "F113", "F114", "F115", "DUPLICATE")
@@ -111,16 +111,21 @@ def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
     return written
 
 
-def wait_for_recon(api_url: str, batch: str) -> dict:
+def wait_for_recon(api_url: str, batch: str, credential: dict) -> dict:
+    """The batch's status, asked as `credential`: a batch is its tenant's, read signed."""
+    from tools.signing import SignedAuth
+
     deadline = time.monotonic() + RECON_DEADLINE_SECONDS
     view: dict = {}
-    while time.monotonic() < deadline:
-        answer = requests.get(f"{api_url}/recon/{batch}", timeout=HTTP_TIMEOUT_SECONDS)
-        if answer.status_code == 200:
-            view = answer.json()
-            if view.get("status") in FINAL_RECON_STATES:
-                return view
-        time.sleep(0.5)
+    with requests.Session() as session:
+        session.auth = SignedAuth.from_credential(credential)
+        while time.monotonic() < deadline:
+            answer = session.get(f"{api_url}/recon/{batch}", timeout=HTTP_TIMEOUT_SECONDS)
+            if answer.status_code == 200:
+                view = answer.json()
+                if view.get("status") in FINAL_RECON_STATES:
+                    return view
+            time.sleep(0.5)
     return view
 
 
@@ -253,7 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         export(stack, batch, window_start, window_end)
 
         _step("reconciliation (S3 event -> recon queue -> recon function)")
-        view = wait_for_recon(stack.api_url, batch)
+        view = wait_for_recon(stack.api_url, batch, stack.credential(callers.MERCHANT_SYSTEM_KEY))
         if view.get("status") != "DONE":
             verdict.check(False, f"recon batch {batch} ended {view.get('status')}: "
                                  f"{view.get('error') or view.get('waiting_for')}")
