@@ -1,40 +1,51 @@
 """PaySettle's Chalice app: routes and event handlers only."""
 from chalice import Cron, Rate
 
-from chalicelib import docs_site, openapi
-from chalicelib.auth import gate
+from chalicelib import lazy, logs
 from chalicelib.auth.credentials import ACCOUNTS, BUSINESS_LINE, CHANNEL, MERCHANT, SALERS, SUB_MCHS
-from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
-from chalicelib.merchant import context as merchant_context
-from chalicelib.merchant import resolver as merchant_resolver
-from chalicelib.merchant import service as merchant
 from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.merchant.messages import idempotency_key as merchant_idempotency_key
-from chalicelib.payments import accounts, aggregator, service, sweeper
-from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
-from chalicelib.payments.trades import applier as trade_applier
-from chalicelib.payments.trades import context as trades_context
-from chalicelib.payments.trades import service as trades
 from chalicelib.payments.trades.messages import AccountRequest, PayTradeRequest, TradeRequest
-from chalicelib.recon import service as recon
-from chalicelib.sharing import notifications as sharing_notifications
-from chalicelib.sharing import orders as sharing_orders
-from chalicelib.sharing import refunds as sharing_refunds
-from chalicelib.sharing import scheduler as sharing_scheduler
-from chalicelib.sharing.context import from_environment as sharing_context
 from chalicelib.sharing.messages import RefundNotification, SharingNotification, SharingRequest
-from chalicelib.subsidies import service as subsidies
-from chalicelib.subsidies import sweeper as subsidy_sweeper
-from chalicelib.subsidies import transactions as subsidy_transactions
-from chalicelib.subsidies.context import from_environment as subsidy_context
 from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
                                            TransactionNotification)
 
+# The code behind each route and event handler, loaded when a handler first uses it: each
+# function's cold start imports only what its own events need (chalicelib/lazy.py).
+docs_site = lazy.module("chalicelib.docs_site")
+exports = lazy.module("chalicelib.exports.service")
+gate = lazy.module("chalicelib.auth.gate")
+merchant_context = lazy.module("chalicelib.merchant.context")
+merchant_resolver = lazy.module("chalicelib.merchant.resolver")
+merchant = lazy.module("chalicelib.merchant.service")
+openapi = lazy.module("chalicelib.openapi")
+accounts = lazy.module("chalicelib.payments.accounts")
+aggregator = lazy.module("chalicelib.payments.aggregator")
+service = lazy.module("chalicelib.payments.service")
+sweeper = lazy.module("chalicelib.payments.sweeper")
+trade_applier = lazy.module("chalicelib.payments.trades.applier")
+trades_context = lazy.module("chalicelib.payments.trades.context")
+trades = lazy.module("chalicelib.payments.trades.service")
+recon = lazy.module("chalicelib.recon.service")
+sharing_notifications = lazy.module("chalicelib.sharing.notifications")
+sharing_orders = lazy.module("chalicelib.sharing.orders")
+sharing_refunds = lazy.module("chalicelib.sharing.refunds")
+sharing_scheduler = lazy.module("chalicelib.sharing.scheduler")
+subsidies = lazy.module("chalicelib.subsidies.service")
+subsidy_sweeper = lazy.module("chalicelib.subsidies.sweeper")
+subsidy_transactions = lazy.module("chalicelib.subsidies.transactions")
+from_environment = lazy.function("chalicelib.payments.context", "from_environment")
+sharing_context = lazy.function("chalicelib.sharing.context", "from_environment")
+subsidy_context = lazy.function("chalicelib.subsidies.context", "from_environment")
+
 
 app = ThreadSafeChalice(app_name="paysettle")
+# Every line logged while a route or an event handler runs names its Lambda request id, cold
+# start, function and correlation id.
+app.register_middleware(logs.lambda_context_middleware, "all")
 
 
 def signed(role=None):
