@@ -85,6 +85,7 @@ test: setup $(CHROMIUM)
 	$(PY) -m pytest -n auto --dist loadscope
 
 bench: setup $(BENCH_INSTALLED)
+	$(PY) -m benchmarks.cold_import
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown

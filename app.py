@@ -4,40 +4,39 @@ from chalice import Cron, Rate
 from chalicelib import lazy, logs
 from chalicelib.auth.credentials import ACCOUNTS, BUSINESS_LINE, CHANNEL, MERCHANT, SALERS, SUB_MCHS
 from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
-from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
-from chalicelib.merchant.messages import idempotency_key as merchant_idempotency_key
-from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
-from chalicelib.payments.orders import Kind
-from chalicelib.payments.trades.messages import AccountRequest, PayTradeRequest, TradeRequest
-from chalicelib.sharing.messages import RefundNotification, SharingNotification, SharingRequest
-from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
-                                           TransactionNotification)
 
 # The code behind each route and event handler, loaded when a handler first uses it: each
 # function's cold start imports only what its own events need (chalicelib/lazy.py).
+gate = lazy.module("chalicelib.auth.gate")
 docs_site = lazy.module("chalicelib.docs_site")
 exports = lazy.module("chalicelib.exports.service")
-gate = lazy.module("chalicelib.auth.gate")
 merchant_context = lazy.module("chalicelib.merchant.context")
+merchant_messages = lazy.module("chalicelib.merchant.messages")
 merchant_resolver = lazy.module("chalicelib.merchant.resolver")
 merchant = lazy.module("chalicelib.merchant.service")
 openapi = lazy.module("chalicelib.openapi")
 accounts = lazy.module("chalicelib.payments.accounts")
 aggregator = lazy.module("chalicelib.payments.aggregator")
+payment_messages = lazy.module("chalicelib.payments.messages")
+orders = lazy.module("chalicelib.payments.orders")
 service = lazy.module("chalicelib.payments.service")
 sweeper = lazy.module("chalicelib.payments.sweeper")
 trade_applier = lazy.module("chalicelib.payments.trades.applier")
 trades_context = lazy.module("chalicelib.payments.trades.context")
+trade_messages = lazy.module("chalicelib.payments.trades.messages")
 trades = lazy.module("chalicelib.payments.trades.service")
 recon = lazy.module("chalicelib.recon.service")
+sharing_messages = lazy.module("chalicelib.sharing.messages")
 sharing_notifications = lazy.module("chalicelib.sharing.notifications")
 sharing_orders = lazy.module("chalicelib.sharing.orders")
 sharing_refunds = lazy.module("chalicelib.sharing.refunds")
 sharing_scheduler = lazy.module("chalicelib.sharing.scheduler")
+subsidy_messages = lazy.module("chalicelib.subsidies.messages")
 subsidies = lazy.module("chalicelib.subsidies.service")
 subsidy_sweeper = lazy.module("chalicelib.subsidies.sweeper")
 subsidy_transactions = lazy.module("chalicelib.subsidies.transactions")
 from_environment = lazy.function("chalicelib.payments.context", "from_environment")
+parse = lazy.function("chalicelib.schemas", "parse")
 sharing_context = lazy.function("chalicelib.sharing.context", "from_environment")
 subsidy_context = lazy.function("chalicelib.subsidies.context", "from_environment")
 
@@ -62,7 +61,7 @@ def signed(role=None):
 @handled
 def pay():
     caller = signed(MERCHANT)
-    request = parse(PayRequest, app.current_request.raw_body)
+    request = parse(payment_messages.PayRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.pay(from_environment(), request).order.response())
 
@@ -71,7 +70,7 @@ def pay():
 @handled
 def withdraw():
     caller = signed(MERCHANT)
-    request = parse(WithdrawRequest, app.current_request.raw_body)
+    request = parse(payment_messages.WithdrawRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.withdraw(from_environment(), request).order.response())
 
@@ -80,14 +79,14 @@ def withdraw():
 @handled
 def pay_order(request_id):
     signed()
-    return json_response(service.find_order(from_environment(), Kind.PAY, request_id).response())
+    return json_response(service.find_order(from_environment(), orders.Kind.PAY, request_id).response())
 
 
 @app.route("/orders/withdraw/{request_id}", methods=["GET"])
 @handled
 def withdraw_order(request_id):
     signed()
-    return json_response(service.find_order(from_environment(), Kind.WITHDRAW, request_id).response())
+    return json_response(service.find_order(from_environment(), orders.Kind.WITHDRAW, request_id).response())
 
 
 @app.route("/accounts/{saler_id}", methods=["GET"])
@@ -112,7 +111,7 @@ def account_journal(saler_id):
 @enveloped
 def declare_account():
     caller = signed(BUSINESS_LINE)
-    request = parse(AccountRequest, app.current_request.raw_body)
+    request = parse(trade_messages.AccountRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.account_id, "account_id")
     return envelope(accounts.declare(from_environment(), request))
 
@@ -121,7 +120,7 @@ def declare_account():
 @enveloped
 def record_trade():
     caller = signed(BUSINESS_LINE)
-    request = parse(TradeRequest, app.current_request.raw_body)
+    request = parse(trade_messages.TradeRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.buyer_id, "buyer_id")
     caller.require_subject(ACCOUNTS, request.seller_id, "seller_id")
     return envelope(trades.record_trade(trades_context.from_environment(), request))
@@ -138,7 +137,7 @@ def get_trade(trans_id):
 @enveloped
 def pay_trade(trans_id):
     caller = signed(BUSINESS_LINE)
-    request = parse(PayTradeRequest, app.current_request.raw_body)
+    request = parse(trade_messages.PayTradeRequest, app.current_request.raw_body)
     # The parties are the recorded trade's (404 if there is none): paying moves their money.
     context = trades_context.from_environment()
     trade = trades.find_trade(context, trans_id)["trade"]
@@ -214,16 +213,16 @@ def reconcile(event):
 @app.route("/merchant/pay", methods=["POST"])
 @handled
 def merchant_pay():
-    key = merchant_idempotency_key(app.current_request.headers)
-    request = parse(MerchantPayRequest, app.current_request.raw_body)
+    key = merchant_messages.idempotency_key(app.current_request.headers)
+    request = parse(merchant_messages.MerchantPayRequest, app.current_request.raw_body)
     return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
 
 
 @app.route("/merchant/withdraw", methods=["POST"])
 @handled
 def merchant_withdraw():
-    key = merchant_idempotency_key(app.current_request.headers)
-    request = parse(MerchantWithdrawRequest, app.current_request.raw_body)
+    key = merchant_messages.idempotency_key(app.current_request.headers)
+    request = parse(merchant_messages.MerchantWithdrawRequest, app.current_request.raw_body)
     return json_response(merchant.place(merchant_context.from_environment(), request, key).view())
 
 
@@ -243,7 +242,7 @@ def run_merchant_resolver(event):
 @enveloped
 def create_subsidy():
     caller = signed(BUSINESS_LINE)
-    request = parse(SubsidyRequest, app.current_request.raw_body)
+    request = parse(subsidy_messages.SubsidyRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.create(subsidy_context(), request))
 
@@ -252,7 +251,7 @@ def create_subsidy():
 @enveloped
 def return_subsidy():
     caller = signed(BUSINESS_LINE)
-    request = parse(SubsidyReturnRequest, app.current_request.raw_body)
+    request = parse(subsidy_messages.SubsidyReturnRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.return_subsidy(subsidy_context(), request))
 
@@ -269,7 +268,7 @@ def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the 
 @enveloped
 def channel_transaction_notification():
     signed(CHANNEL)
-    notice = parse(TransactionNotification, app.current_request.raw_body)
+    notice = parse(subsidy_messages.TransactionNotification, app.current_request.raw_body)
     outcome = subsidy_transactions.record(subsidy_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 
@@ -287,7 +286,7 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 @enveloped
 def create_sharing():
     caller = signed(BUSINESS_LINE)
-    request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    request = parse(sharing_messages.SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     context = sharing_context()
     # The body names no sub-merchant: the paid order's does (an order not notified as paid
     # is refused by share() itself, 4047).
@@ -308,7 +307,7 @@ def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the A
 @enveloped
 def sharing_refund():
     caller = signed(BUSINESS_LINE)
-    notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    notice = parse(sharing_messages.RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     caller.require_subject(SUB_MCHS, notice.subMchId, "subMchId")
     return envelope(sharing_refunds.handle(sharing_context(), notice))
 
@@ -324,7 +323,7 @@ def sharing_refund_view(refundId):  # noqa: N803
 @enveloped
 def channel_profitsharing_notification():
     signed(CHANNEL)
-    notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    notice = parse(sharing_messages.SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     outcome = sharing_notifications.profitsharing(sharing_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 

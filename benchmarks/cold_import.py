@@ -4,7 +4,7 @@ A Lambda's cold start pays for importing its handler module once per new process
 baseline is the three libraries every function needs anyway, imported by the same interpreter
 in the same kind of fresh process; the two run interleaved, round by round, so a busy machine
 slows both alike. Each figure is the import alone (timed inside the process, interpreter start
-excluded), with compiled bytecode already on disk, as in a deployed package.
+excluded), with compiled bytecode already on disk for both sides.
 
     .venv/bin/python -m benchmarks.cold_import --rounds 15
 """
@@ -26,7 +26,7 @@ def timed_import(statement: str) -> float:
     """Seconds `statement` takes in a fresh interpreter run from the project's root."""
     # -c puts the working directory first on sys.path, as Lambda puts the package's root. The
     # libraries' bytecode was compiled when pip installed them; the project's is written by the
-    # first run (the deployed package ships it: tools/bytecode.py), so neither side compiles.
+    # first, untimed run, so neither side's figure includes compiling.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run([sys.executable, "-c", PROBE.format(statement=statement)], cwd=ROOT,
                          env=env, check=True, capture_output=True, text=True).stdout
