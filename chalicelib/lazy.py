@@ -9,11 +9,15 @@ import importlib.util
 import sys
 from types import ModuleType
 
+from .config import eager_handler_imports
+
 
 def module(name: str) -> ModuleType:
     """The module `name`, loaded on first attribute access (at once if already imported)."""
     if name in sys.modules:
         return sys.modules[name]
+    if eager_handler_imports():
+        return importlib.import_module(name)
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
@@ -32,6 +36,9 @@ def module(name: str) -> ModuleType:
 def function(module_name: str, name: str):
     """A stand-in for the function `name` of `module_name` that imports the module on its
     first call."""
+    if eager_handler_imports():
+        return getattr(importlib.import_module(module_name), name)
+
     def call(*args, **kwargs):
         return getattr(importlib.import_module(module_name), name)(*args, **kwargs)
     call.__name__ = call.__qualname__ = name

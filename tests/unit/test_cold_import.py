@@ -37,3 +37,12 @@ def test_a_lazy_module_is_the_module_an_import_finds():
     probe = lazy.module("json.tool")
     import json.tool as imported
     assert probe is imported and callable(probe.main)
+
+
+def test_the_local_stage_loads_every_handler_at_import():
+    """One `chalice local` process serves every route: its first requests must not pay for
+    loading the code (the merchant's calls to /pay time out after 2 s locally)."""
+    stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
+    assert stage["environment_variables"]["EAGER_HANDLER_IMPORTS"] == "1"
+    loaded = _modules_after("import os; os.environ['EAGER_HANDLER_IMPORTS'] = '1'; import app")
+    assert {"chalicelib.payments.service", "chalicelib.openapi", "pydantic.main"} <= loaded
