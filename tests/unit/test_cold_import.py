@@ -1,6 +1,7 @@
 """Importing the handler module builds nothing a request may not need: the code behind the
 routes, the pydantic models and the OpenAPI document load when a handler first uses them."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ def _modules_after(code: str) -> set:
     out = subprocess.run([sys.executable, "-c", f"{code}; import sys, json; "
                           "print(json.dumps(sorted(name for name, module in list(sys.modules.items()) "
                           "if type(module).__name__ != '_LazyModule')))"],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+                         cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "EAGER_HANDLER_IMPORTS"},
+                         check=True, capture_output=True, text=True).stdout
     return set(json.loads(out.splitlines()[-1]))
 
 
