@@ -1,36 +1,47 @@
 """PaySettle's Chalice app: routes and event handlers only."""
 from chalice import Cron, Rate
 
-from chalicelib import docs_site, openapi
-from chalicelib.auth import gate
+from chalicelib import lazy, logs
 from chalicelib.auth.credentials import ACCOUNTS, BUSINESS_LINE, CHANNEL, MERCHANT, SALERS, SUB_MCHS
-from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, envelope, enveloped, handled, json_response
-from chalicelib.payments import accounts, aggregator, service, sweeper
-from chalicelib.payments.context import from_environment
-from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
-from chalicelib.payments.orders import Kind
-from chalicelib.payments.trades import applier as trade_applier
-from chalicelib.payments.trades import context as trades_context
-from chalicelib.payments.trades import service as trades
-from chalicelib.payments.trades.messages import AccountRequest, PayTradeRequest, TradeRequest
-from chalicelib.recon import service as recon
-from chalicelib.sharing import notifications as sharing_notifications
-from chalicelib.sharing import orders as sharing_orders
-from chalicelib.sharing import refunds as sharing_refunds
-from chalicelib.sharing import scheduler as sharing_scheduler
-from chalicelib.sharing.context import from_environment as sharing_context
-from chalicelib.sharing.messages import RefundNotification, SharingNotification, SharingRequest
-from chalicelib.subsidies import service as subsidies
-from chalicelib.subsidies import sweeper as subsidy_sweeper
-from chalicelib.subsidies import transactions as subsidy_transactions
-from chalicelib.subsidies.context import from_environment as subsidy_context
-from chalicelib.subsidies.messages import (SubsidyRequest, SubsidyReturnRequest,
-                                           TransactionNotification)
-from chalicelib.tenant_keys import tenant_of
+
+# The code behind each route and event handler, loaded when a handler first uses it: each
+# function's cold start imports only what its own events need (chalicelib/lazy.py).
+gate = lazy.module("chalicelib.auth.gate")
+docs_site = lazy.module("chalicelib.docs_site")
+exports = lazy.module("chalicelib.exports.service")
+openapi = lazy.module("chalicelib.openapi")
+accounts = lazy.module("chalicelib.payments.accounts")
+aggregator = lazy.module("chalicelib.payments.aggregator")
+payment_messages = lazy.module("chalicelib.payments.messages")
+orders = lazy.module("chalicelib.payments.orders")
+service = lazy.module("chalicelib.payments.service")
+sweeper = lazy.module("chalicelib.payments.sweeper")
+trade_applier = lazy.module("chalicelib.payments.trades.applier")
+trades_context = lazy.module("chalicelib.payments.trades.context")
+trade_messages = lazy.module("chalicelib.payments.trades.messages")
+trades = lazy.module("chalicelib.payments.trades.service")
+recon = lazy.module("chalicelib.recon.service")
+sharing_messages = lazy.module("chalicelib.sharing.messages")
+sharing_notifications = lazy.module("chalicelib.sharing.notifications")
+sharing_orders = lazy.module("chalicelib.sharing.orders")
+sharing_refunds = lazy.module("chalicelib.sharing.refunds")
+sharing_scheduler = lazy.module("chalicelib.sharing.scheduler")
+subsidy_messages = lazy.module("chalicelib.subsidies.messages")
+subsidies = lazy.module("chalicelib.subsidies.service")
+subsidy_sweeper = lazy.module("chalicelib.subsidies.sweeper")
+subsidy_transactions = lazy.module("chalicelib.subsidies.transactions")
+from_environment = lazy.function("chalicelib.payments.context", "from_environment")
+parse = lazy.function("chalicelib.schemas", "parse")
+sharing_context = lazy.function("chalicelib.sharing.context", "from_environment")
+subsidy_context = lazy.function("chalicelib.subsidies.context", "from_environment")
+tenant_of = lazy.function("chalicelib.tenant_keys", "tenant_of")
 
 
 app = ThreadSafeChalice(app_name="paysettle")
+# Every line logged while a route or an event handler runs names its Lambda request id, cold
+# start, function and correlation id.
+app.register_middleware(logs.lambda_context_middleware, "all")
 
 
 def signed(role=None):
@@ -48,7 +59,7 @@ def signed(role=None):
 @handled
 def pay():
     caller = signed(MERCHANT)
-    request = parse(PayRequest, app.current_request.raw_body)
+    request = parse(payment_messages.PayRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.pay(from_environment(caller.tenant), request).order.response())
 
@@ -57,7 +68,7 @@ def pay():
 @handled
 def withdraw():
     caller = signed(MERCHANT)
-    request = parse(WithdrawRequest, app.current_request.raw_body)
+    request = parse(payment_messages.WithdrawRequest, app.current_request.raw_body)
     caller.require_subject(SALERS, request.saler_id, "saler_id")
     return json_response(service.withdraw(from_environment(caller.tenant), request).order.response())
 
@@ -66,14 +77,14 @@ def withdraw():
 @handled
 def pay_order(request_id):
     context = from_environment(signed().tenant)
-    return json_response(service.find_order(context, Kind.PAY, request_id).response())
+    return json_response(service.find_order(context, orders.Kind.PAY, request_id).response())
 
 
 @app.route("/orders/withdraw/{request_id}", methods=["GET"])
 @handled
 def withdraw_order(request_id):
     context = from_environment(signed().tenant)
-    return json_response(service.find_order(context, Kind.WITHDRAW, request_id).response())
+    return json_response(service.find_order(context, orders.Kind.WITHDRAW, request_id).response())
 
 
 @app.route("/accounts/{saler_id}", methods=["GET"])
@@ -102,7 +113,7 @@ def account_journal(saler_id):
 @enveloped
 def declare_account():
     caller = signed(BUSINESS_LINE)
-    request = parse(AccountRequest, app.current_request.raw_body)
+    request = parse(trade_messages.AccountRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.account_id, "account_id")
     return envelope(accounts.declare(from_environment(caller.tenant), request))
 
@@ -111,7 +122,7 @@ def declare_account():
 @enveloped
 def record_trade():
     caller = signed(BUSINESS_LINE)
-    request = parse(TradeRequest, app.current_request.raw_body)
+    request = parse(trade_messages.TradeRequest, app.current_request.raw_body)
     caller.require_subject(ACCOUNTS, request.buyer_id, "buyer_id")
     caller.require_subject(ACCOUNTS, request.seller_id, "seller_id")
     return envelope(trades.record_trade(trades_context.from_environment(caller.tenant), request))
@@ -127,7 +138,7 @@ def get_trade(trans_id):
 @enveloped
 def pay_trade(trans_id):
     caller = signed(BUSINESS_LINE)
-    request = parse(PayTradeRequest, app.current_request.raw_body)
+    request = parse(trade_messages.PayTradeRequest, app.current_request.raw_body)
     # The parties are the recorded trade's (404 if the caller's tenant has none): paying moves
     # their money.
     context = trades_context.from_environment(caller.tenant)
@@ -201,7 +212,7 @@ def reconcile(event):
 @enveloped
 def create_subsidy():
     caller = signed(BUSINESS_LINE)
-    request = parse(SubsidyRequest, app.current_request.raw_body)
+    request = parse(subsidy_messages.SubsidyRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.create(subsidy_context().for_tenant(tenant_of(caller)), request))
 
@@ -210,7 +221,7 @@ def create_subsidy():
 @enveloped
 def return_subsidy():
     caller = signed(BUSINESS_LINE)
-    request = parse(SubsidyReturnRequest, app.current_request.raw_body)
+    request = parse(subsidy_messages.SubsidyReturnRequest, app.current_request.raw_body)
     caller.require_subject(SUB_MCHS, request.subMchId, "subMchId")
     return envelope(subsidies.return_subsidy(subsidy_context().for_tenant(tenant_of(caller)), request))
 
@@ -228,7 +239,7 @@ def subsidy(bizSubsidiesId):  # noqa: N803 - the path parameter is named as the 
 @enveloped
 def channel_transaction_notification():
     signed(CHANNEL)
-    notice = parse(TransactionNotification, app.current_request.raw_body)
+    notice = parse(subsidy_messages.TransactionNotification, app.current_request.raw_body)
     outcome = subsidy_transactions.record(subsidy_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 
@@ -246,7 +257,7 @@ SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 @enveloped
 def create_sharing():
     caller = signed(BUSINESS_LINE)
-    request = parse(SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    request = parse(sharing_messages.SharingRequest, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     context = sharing_context().for_tenant(tenant_of(caller))
     # The body names no sub-merchant: the paid order's does (an order not notified as paid
     # is refused by share() itself, 4047).
@@ -267,7 +278,7 @@ def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the A
 @enveloped
 def sharing_refund():
     caller = signed(BUSINESS_LINE)
-    notice = parse(RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    notice = parse(sharing_messages.RefundNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     caller.require_subject(SUB_MCHS, notice.subMchId, "subMchId")
     return envelope(sharing_refunds.handle(sharing_context().for_tenant(tenant_of(caller)), notice))
 
@@ -283,7 +294,7 @@ def sharing_refund_view(refundId):  # noqa: N803
 @enveloped
 def channel_profitsharing_notification():
     signed(CHANNEL)
-    notice = parse(SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
+    notice = parse(sharing_messages.SharingNotification, app.current_request.raw_body, max_bytes=SHARING_MAX_BODY_BYTES)
     outcome = sharing_notifications.profitsharing(sharing_context(), notice)
     return json_response({"code": "SUCCESS", "message": outcome})
 

@@ -148,6 +148,12 @@ def recon_batches_table() -> str:
     return _required("RECON_BATCHES_TABLE")
 
 
+def eager_handler_imports() -> bool:
+    """EAGER_HANDLER_IMPORTS=1: app.py loads every handler's code when imported (the local stage,
+    where one process serves every route and the first requests must not pay for it)."""
+    return os.environ.get("EAGER_HANDLER_IMPORTS", "") == "1"
+
+
 def swagger_ui_dir() -> str:
     """SWAGGER_UI_DIR: the npm package swagger-ui-dist's folder, behind `GET /docs` ("" in the
     cloud, where the page is not served; the local stack sets it)."""

@@ -49,8 +49,14 @@ TAGS = [
 ]
 
 
+# The document's own models are built with the document (on the first request for it), not when
+# a function imports this module.
+_LAZY = ConfigDict(defer_build=True)
+
+
 class ErrorBody(BaseModel):
     """Every refusal (chalicelib/http.py `error_body`): the seed's failure fields plus the code."""
+    model_config = _LAZY
     response_time: str = Field(description="UTC+8, yyyy-MM-dd HH:mm:ss",
                                examples=["2019-08-29 17:15:25"])
     response_code: Literal["FAIL"]
@@ -62,6 +68,7 @@ class ErrorBody(BaseModel):
 
 class EnvelopeError(BaseModel):
     """A refusal of the `{"code", "message", "data"}` APIs (chalicelib/http.py `envelope_error_body`)."""
+    model_config = _LAZY
     code: int = Field(description="A number of the error table (README, Errors); 0 is success")
     message: str = Field(description="For people; names the field when one is at fault")
     data: Optional[Dict[str, Any]] = Field(description="null, or what is known (outbound numbers, "
@@ -72,7 +79,7 @@ class EnvelopeError(BaseModel):
 
 class ChaliceError(BaseModel):
     """An answer of the Chalice framework itself, before the route runs (e.g. 415)."""
-    model_config = ConfigDict(title="ChaliceError")
+    model_config = ConfigDict(title="ChaliceError", defer_build=True)
     Code: str = Field(examples=["UnsupportedMediaType"])
     Message: str
 

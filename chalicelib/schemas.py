@@ -71,8 +71,10 @@ def int_choice(*choices: int):
 
 
 class StrictModel(BaseModel):
-    """No extra fields, no type coercion, immutable."""
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    """No extra fields, no type coercion, immutable. Its validator is built when a request first
+    needs it, not when the module is imported: a function's cold start pays only for the
+    models its own requests use."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 _READABLE = {

@@ -12,6 +12,9 @@ os.environ.update({
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # The app loads every handler's code when imported, as the local stack does: the tests time
+    # requests, not cold starts (tests/unit/test_cold_import.py checks the lazy default).
+    "EAGER_HANDLER_IMPORTS": "1",
 })
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 import requests
 
 from chalicelib.channel.http_adapter import HttpChannel
+from chalicelib.logs import output_formatter
 from chalicelib.subsidies.context import Subsidies
 from tests.support.signing import PLATFORM
 
@@ -173,9 +174,10 @@ class LogLines(logging.Handler):
     def __init__(self):
         super().__init__()
         self.lines: List[dict] = []
+        self.setFormatter(output_formatter())
 
     def emit(self, record):
-        self.lines.append(json.loads(record.getMessage()))
+        self.lines.append(json.loads(self.format(record)))
 
     def events(self, name: str) -> List[dict]:
         return [line for line in self.lines if line.get("event") == name]

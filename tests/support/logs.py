@@ -4,6 +4,8 @@ import logging
 from contextlib import contextmanager
 from typing import Iterator, List
 
+from chalicelib.logs import output_formatter
+
 
 @contextmanager
 def captured_log_lines() -> Iterator[List[dict]]:
@@ -12,9 +14,10 @@ def captured_log_lines() -> Iterator[List[dict]]:
 
     class Collect(logging.Handler):
         def emit(self, record):
-            lines.append(json.loads(record.getMessage()))
+            lines.append(json.loads(self.format(record)))
 
     handler = Collect()
+    handler.setFormatter(output_formatter())
     logger = logging.getLogger("paysettle")
     logger.addHandler(handler)
     try:

@@ -4,7 +4,7 @@ import logging
 
 from chalice import Chalice
 
-from chalicelib.logs import log
+from chalicelib.logs import log, output_formatter
 
 
 def test_info_events_are_written_even_after_chalice_sets_its_logger_to_error():
@@ -12,10 +12,11 @@ def test_info_events_are_written_even_after_chalice_sets_its_logger_to_error():
 
     class Collect(logging.Handler):
         def emit(self, record):
-            captured.append(record.getMessage())
+            captured.append(self.format(record))
 
     output = logging.getLogger("paysettle")
     handler = Collect()
+    handler.setFormatter(output_formatter())
     output.addHandler(handler)
     level = output.level
     try:
