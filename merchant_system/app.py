@@ -11,7 +11,7 @@ authorizers, so Swagger's Try it out and the load driver reach it there unsigned
 """
 from chalice import Cron, IAMAuthorizer, Rate
 
-from chalicelib import docs_site, openapi
+from chalicelib import docs_site, logs, openapi
 from chalicelib.exports import service as exports
 from chalicelib.http import ThreadSafeChalice, handled, json_response
 from chalicelib.schemas import parse
@@ -23,6 +23,9 @@ from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
 from merchantlib.messages import idempotency_key as merchant_idempotency_key
 
 app = ThreadSafeChalice(app_name="paysettle-merchant")
+# Every line logged while a route or an event handler runs names its Lambda request id, cold
+# start, function and correlation id, as in the payment center.
+app.register_middleware(logs.lambda_context_middleware, "all")
 iam = IAMAuthorizer()
 
 
