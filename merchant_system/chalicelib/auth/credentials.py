@@ -1,0 +1,1 @@
+../../../chalicelib/auth/credentials.py
