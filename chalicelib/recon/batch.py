@@ -19,6 +19,36 @@ from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_F
                       InvalidBatch)
 
 DONE, INVALID = "DONE", "INVALID"
+# error.json stays small whatever the uploader sent: at most this many problems, each text
+# clipped, and the whole document under MAX_ERROR_BYTES.
+MAX_PROBLEMS = 20
+MAX_TEXT_CHARS = 300
+MAX_ERROR_BYTES = 16 << 10
+
+
+def clip_text(value, limit: int = MAX_TEXT_CHARS):
+    """A string cut to `limit` characters (marked with an ellipsis); other values as they are."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "..."
+    return value
+
+
+def invalid_document(batch: str, invalid: InvalidBatch, run_id: Optional[str]) -> dict:
+    """error.json: the reason and the problems, bounded (see MAX_ERROR_BYTES)."""
+    problems = [{k: clip_text(v) for k, v in p.as_dict().items()}
+                for p in invalid.problems[:MAX_PROBLEMS]]
+    reason = "; ".join(f"{p.get('side') or ''}/{p.get('file') or ''}: {p['detail']}" for p in problems)
+    if len(invalid.problems) > MAX_PROBLEMS:
+        reason += f"; and {len(invalid.problems) - MAX_PROBLEMS} more problems"
+    document = {"batch": batch, "status": INVALID, "reason": clip_text(reason, 4000),
+                "problems": problems, "generated_at": _now()}
+    if len(invalid.problems) > MAX_PROBLEMS:
+        document["problems_omitted"] = len(invalid.problems) - MAX_PROBLEMS
+    if run_id:
+        document["run_id"] = run_id
+    while len(engine.dumps(document).encode()) > MAX_ERROR_BYTES and document["problems"]:
+        document["problems"].pop()
+    return document
 
 
 @dataclass(frozen=True)
@@ -78,10 +108,7 @@ def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptio
         facts, figures, checked = _checked_run(batch_dir, out_dir, options)
     except InvalidBatch as invalid:
         _clear(out_dir)
-        document = {"batch": batch, "status": INVALID, "reason": str(invalid),
-                    "problems": [p.as_dict() for p in invalid.problems], "generated_at": _now()}
-        if run_id:
-            document["run_id"] = run_id
+        document = invalid_document(batch, invalid, run_id)
         (out_dir / ERROR).write_text(engine.dumps(document), encoding="utf-8")
         return Outcome(INVALID, document)
     except BaseException:

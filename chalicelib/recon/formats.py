@@ -116,10 +116,21 @@ def normalise(column: str) -> str:
     return column.strip().strip("\ufeff").strip().lower()
 
 
+# The longest header row read (the engine's longest line too): ~20,000 columns of ordinary names.
+MAX_HEADER_BYTES = 1 << 20
+
+
+class HeaderTooLong(ValueError):
+    """The first line does not end within MAX_HEADER_BYTES."""
+
+
 def read_header(path: Path) -> List[str]:
     """The header row, decoded as UTF-8 (a byte-order mark is dropped)."""
     with open(path, "rb") as raw:
-        first = raw.readline(1 << 20)
+        first = raw.readline(MAX_HEADER_BYTES + 1)
+        if len(first) > MAX_HEADER_BYTES or (len(first) == MAX_HEADER_BYTES + 1
+                                             and not first.endswith(b"\n")):
+            raise HeaderTooLong(path)
     text = first.decode("utf-8-sig")          # raises UnicodeDecodeError
     row = next(csv.reader(io.StringIO(text)), None)
     return row or []
@@ -132,6 +143,9 @@ def file_spec(side: str, name: str, path: Path) -> FileSpec:
     except UnicodeDecodeError:
         raise InvalidBatch([Problem(side, name, "HEADER_NOT_UTF8",
                                     "the header row is not UTF-8 text")]) from None
+    except HeaderTooLong:
+        raise InvalidBatch([Problem(side, name, "HEADER_TOO_LONG",
+                                    f"the header row is longer than {MAX_HEADER_BYTES} bytes")]) from None
     if not header or all(not c.strip() for c in header):
         raise InvalidBatch([Problem(side, name, "NO_HEADER", "the file has no header row")])
     names = [normalise(c) for c in header]
@@ -142,13 +156,13 @@ def file_spec(side: str, name: str, path: Path) -> FileSpec:
         if not found and wanted in optional:
             continue
         if not found:
+            # The header itself is never echoed: it can be megabytes of the uploader's text.
             problems.append(Problem(side, name, "MISSING_COLUMN",
-                                    f"the header has no column {wanted}", expected=wanted,
-                                    found=header))
+                                    f"the header has no column {wanted}", expected=wanted))
         elif len(found) > 1:
             problems.append(Problem(side, name, "DUPLICATE_COLUMN",
                                     f"the header names column {wanted} {len(found)} times",
-                                    expected=wanted, found=header))
+                                    expected=wanted, found=len(found)))
         else:
             positions[wanted] = found[0]
     if problems:
