@@ -135,7 +135,8 @@ def _audit(session: Session) -> None:
 
 
 def _rejects(session: Session, rejects: str, spec: FileSpec) -> List[dict]:
-    rows = session.sql(f"SELECT line, error_type, column_name, csv_line FROM {rejects} "
+    # DISTINCT: a file read again (for its duplicated ids' rows) reports its rejects again.
+    rows = session.sql(f"SELECT DISTINCT line, error_type, column_name, csv_line FROM {rejects} "
                        f"ORDER BY line").fetchall()
     return [{"file": spec.label, "line": int(line), "error": REJECT_NAMES.get(str(kind), str(kind)),
              "column": "" if column is None or str(column).startswith("c") else column,
