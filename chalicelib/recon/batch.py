@@ -7,16 +7,20 @@
     (failed) no result file: what an unexpected error interrupted is removed before
              the error propagates
 """
+import os
+import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from . import engine, manifest, report
-from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_FILES, SUMMARY,
-                      InvalidBatch)
+from . import encoding, engine, manifest, report
+from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_FILES, SIDES,
+                      SUMMARY, InvalidBatch)
 
 DONE, INVALID = "DONE", "INVALID"
 # error.json stays small whatever the uploader sent: at most this many problems, each text
@@ -86,7 +90,8 @@ def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest") as pool:
         checking = pool.submit(timed_check)
         try:
-            figures = engine.run(batch_dir, out_dir, options)
+            with _utf8_view(batch_dir, options) as readable:
+                figures = engine.run(readable, out_dir, options)
         except Exception:
             # Whatever the engine failed on (a parse error, a missing column, a file that is
             # not there), a manifest problem with the same files is the answer if there is one:
@@ -95,6 +100,35 @@ def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) 
             raise
         facts, checked = checking.result()
     return facts, figures, checked
+
+
+@contextmanager
+def _utf8_view(batch_dir: Path, options: engine.EngineOptions):
+    """The batch folder as the engine reads it: UTF-8 throughout. Without a file declared in
+    another encoding, the folder itself; else a scratch folder (removed afterwards) holding a
+    UTF-8 copy of each declared file and links to the others."""
+    declared = manifest.declared_encodings(batch_dir)
+    if not any(declared.values()):
+        yield batch_dir
+        return
+    Path(options.work_dir).mkdir(parents=True, exist_ok=True)
+    view = Path(tempfile.mkdtemp(prefix="utf8-", dir=options.work_dir))
+    try:
+        for side in SIDES:
+            (view / side).mkdir()
+            for path in (batch_dir / side).iterdir():
+                target = view / side / path.name
+                if path.name in declared.get(side, {}):
+                    try:
+                        encoding.to_utf8(path, target, declared[side][path.name])
+                    except encoding.BadBytes as bad:
+                        raise InvalidBatch([manifest.text_problem(side, path.name, {
+                            "encoding": bad.encoding, "line": bad.line, "offset": bad.offset})]) from None
+                elif path.is_file():
+                    os.symlink(path.resolve(), target)
+        yield view
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
 
 
 def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptions,

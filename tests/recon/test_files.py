@@ -88,7 +88,7 @@ def test_unusable_rows_go_to_errors_csv_with_their_line_numbers(reconcile):
                 b"\n"                      # 7 blank
                 b"q8,r8,,8\n"              # 8 no saler_id
                 b"q9,r9,s1,-9\n"           # 9 negative
-                b"q10,r\xff10,s1,10\n"     # 10 not UTF-8
+                b"q10,r10,s1,x10\n"        # 10 not a number
                 b"q11,r11,s1, 11 \n"       # 11 spaces around: fine
                 b"q12,r12,s1,1e3\n")       # 12 exponent
     payment = orders("total_fee", [("q1", "r1", "s1", "10"), ("q11", "r11", "s1", "11")])
@@ -102,7 +102,7 @@ def test_unusable_rows_go_to_errors_csv_with_their_line_numbers(reconcile):
         ("merchant/pay.csv", "6", "TOO_MANY_COLUMNS"),
         ("merchant/pay.csv", "8", "MISSING_SALER_ID"),
         ("merchant/pay.csv", "9", "INVALID_AMOUNT"),
-        ("merchant/pay.csv", "10", "INVALID_UTF8"),
+        ("merchant/pay.csv", "10", "INVALID_AMOUNT"),
         ("merchant/pay.csv", "12", "INVALID_AMOUNT")]
     assert errors[1]["value"] == "1.5" and errors[1]["column"] == "total_fee"
     # The batch went on without them.
