@@ -128,32 +128,25 @@ def _grouped(source: str, fields: List[str]) -> str:
             f"any_value(saler_id) AS saler_id{others} FROM ({source}) GROUP BY k")
 
 
-def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> Dict[str, int]:
-    """`r`: one row per response_id of the bucket, both sides' values side by side. Returns
-    the rows of each side that had no usable id."""
-    for side, source in ((MERCHANT, m_source), (PAYMENT, p_source)):
-        session.sql(f"CREATE TEMP TABLE {r}_{SIDE_PREFIX[side]} AS {_grouped(source, fields)}")
-    unusable = {}
-    for side in SIDES:
-        row = session.sql(f"SELECT n FROM {r}_{SIDE_PREFIX[side]} WHERE k IS NULL").fetchone()
-        unusable[side] = int(row[0]) if row else 0
+def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> None:
+    """`r`: one row per response_id of the bucket, both sides' values side by side; and one
+    row per side for its unusable rows (no response_id, diff_type NULL: only counted). The
+    groupings feed the join directly: they are never stored."""
     sides = ", ".join(f"{s}.{c} AS {s}_{c}" for s in "mp"
                       for c in ["request_id", "saler_id"] + _field_columns(fields))
     session.sql(f"""
         CREATE TEMP TABLE {r} AS
+        WITH m AS ({_grouped(m_source, fields)}), p AS ({_grouped(p_source, fields)})
         SELECT coalesce(p.k, m.k) AS response_id, m.n AS m_rows, p.n AS p_rows,
                m.amount AS m_amount, p.amount AS p_amount,
-               CASE WHEN m.n > 1 OR p.n > 1 THEN '{DUPLICATE}'
+               CASE WHEN m.k IS NULL AND p.k IS NULL THEN NULL
+                    WHEN m.n > 1 OR p.n > 1 THEN '{DUPLICATE}'
                     WHEN m.k IS NULL THEN '{F113}'
                     WHEN p.k IS NULL THEN '{F114}'
                     WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
                {sides}
-        FROM (SELECT * FROM {r}_m WHERE k IS NOT NULL) m
-             FULL OUTER JOIN (SELECT * FROM {r}_p WHERE k IS NOT NULL) p ON m.k = p.k""")
-    session.sql(f"DROP TABLE {r}_m")
-    session.sql(f"DROP TABLE {r}_p")
-    return unusable
+        FROM m FULL OUTER JOIN p ON m.k = p.k""")
 
 
 def _duplicate_details(session: Session, kind: str, r: str, side: str, source: str,
@@ -173,10 +166,8 @@ def _duplicate_details(session: Session, kind: str, r: str, side: str, source: s
                 else f"INSERT INTO {kind}_dups {select}")
 
 
-def _tally(session: Session, r: str, result: KindResult, unusable: Dict[str, int]) -> None:
+def _tally(session: Session, r: str, result: KindResult) -> None:
     """Add the bucket's rows to the side counts and the per-type counts and sums."""
-    for side, count in unusable.items():
-        result.counts[side][0] += count
     rows = session.sql(f"""
         SELECT diff_type::VARCHAR, count(*), coalesce(sum(m_rows), 0), coalesce(sum(p_rows), 0),
                coalesce(sum(m_amount), 0), coalesce(sum(p_amount), 0)
@@ -184,7 +175,10 @@ def _tally(session: Session, r: str, result: KindResult, unusable: Dict[str, int
     for diff, ids, m_rows, p_rows, m_sum, p_sum in rows:
         for side, count in ((MERCHANT, m_rows), (PAYMENT, p_rows)):
             result.counts[side][0] += int(count)
-            result.counts[side][1] += int(count)
+            if diff is not None:     # NULL: the side's unusable rows, counted only
+                result.counts[side][1] += int(count)
+        if diff is None:
+            continue
         totals = result.summary[diff]
         # DUPLICATE counts every row of its ids (on both sides), the other types their records.
         totals["count"] += int(m_rows + p_rows) if diff == DUPLICATE else int(ids)
@@ -281,8 +275,8 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     r, columns, parts = f"{kind}_r", _record_columns(fields, merchant, payment), []
     has_dups = False
     for index, (m_source, p_source) in enumerate(sources):
-        unusable = _join(session, r, m_source, p_source, fields)
-        _tally(session, r, result, unusable)
+        _join(session, r, m_source, p_source, fields)
+        _tally(session, r, result)
         duplicated = session.sql(
             f"SELECT count(*) FILTER (m_amount IS NOT NULL), count(*) FILTER (p_amount IS NOT NULL) "
             f"FROM {r} WHERE diff_type = '{DUPLICATE}'").fetchone()
