@@ -154,8 +154,9 @@ def measure(command, env=None) -> dict:
 
 
 def contenders(batch: Path, work: Path, memory_limit: str, baselines: bool, datacompy: bool):
-    paysettle = shutil.which("paysettle", path=str(Path(sys.executable).parent)) or ""
-    command = ([paysettle] if paysettle else [sys.executable, "-m", "tools.cli"])
+    # `python -m tools.cli` from the checkout (measure runs in ROOT): the installed `paysettle`
+    # script imports whichever checkout the virtualenv was installed from.
+    command = [sys.executable, "-m", "tools.cli"]
     env = dict(os.environ, RECON_TMP_DIR=str(work / "tmp"))
     if memory_limit:
         env["RECON_MEMORY_LIMIT"] = memory_limit

@@ -27,11 +27,11 @@ from chalicelib.config import RECON_DEFAULT_MEMORY_LIMIT
 # First match wins; a statement no pattern names counts as "other".
 PHASES = (
     ("stage (copy into Parquet buckets)", r"^COPY \(SELECT k, "),
-    ("read, join", r"^CREATE TEMP TABLE \w+_r AS"),
-    ("write results", r"^COPY \(SELECT request_id"),
-    ("duplicates", r"_r_dup|^DELETE FROM \w+_r |^INSERT INTO \w+_r "),
+    ("read, group by id, join", r"^CREATE TEMP TABLE \w+_r(_m|_p)? AS"),
+    ("write results", r"^COPY \(SELECT (CASE WHEN p_amount|\* FROM \(SELECT CASE|response_id, side)"),
     ("counts, sums, discrepancies", r"_net_parts|_disc|_explained|^CREATE TEMP TABLE \w+_net |"
-                                    r"^SELECT diff_type"),
+                                    r"^SELECT diff_type|^SELECT n FROM \w+_r_"),
+    ("duplicates", r"_dups|FILTER \(m_amount IS NOT NULL\)"),
     ("audit", r"balances_p|audit"),
     ("row errors (DuckDB's rejects)", r"rejects_"),
 )

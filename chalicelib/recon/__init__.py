@@ -1,9 +1,10 @@
 """Reconciliation and audit (seed 003, steps 4 and 5).
 
     formats.py    the batch's files, columns, result names, diff types, INVALID problems
-    manifest.py   manifests: parsing, SHA-256 and row counts of the files
+    manifest.py   manifests: parsing, SHA-256, row counts and text encoding of the files
+    encoding.py   the files' encodings (UTF-8, or GB18030 declared): strict checks, UTF-8 copies
     engine.py     both kinds' file pairs, the audit, errors.csv and the figures of summary.json
-    pairing.py    one file pair joined on response_id (in buckets when large), its result CSV
+    pairing.py    one file pair grouped by response_id and joined (in buckets when large), its result CSV
     duckdb_session.py  the DuckDB connection and the SQL that reads CSV cells
     rowerrors.py  line numbers of the rows the engine set aside
     report.py     report.html

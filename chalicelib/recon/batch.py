@@ -7,18 +7,52 @@
     (failed) no result file: what an unexpected error interrupted is removed before
              the error propagates
 """
+import os
+import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from . import engine, manifest, report
-from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_FILES, SUMMARY,
-                      InvalidBatch)
+from . import encoding, engine, manifest, report
+from .formats import (DUPLICATE, ERROR, F113, F114, F115, FAIL, REPORT, RESULT_FILES, SIDES,
+                      SUMMARY, InvalidBatch)
 
 DONE, INVALID = "DONE", "INVALID"
+# error.json stays small whatever the uploader sent: at most this many problems, each text
+# clipped, and the whole document under MAX_ERROR_BYTES.
+MAX_PROBLEMS = 20
+MAX_TEXT_CHARS = 300
+MAX_ERROR_BYTES = 16 << 10
+
+
+def clip_text(value, limit: int = MAX_TEXT_CHARS):
+    """A string cut to `limit` characters (marked with an ellipsis); other values as they are."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "..."
+    return value
+
+
+def invalid_document(batch: str, invalid: InvalidBatch, run_id: Optional[str]) -> dict:
+    """error.json: the reason and the problems, bounded (see MAX_ERROR_BYTES)."""
+    problems = [{k: clip_text(v) for k, v in p.as_dict().items()}
+                for p in invalid.problems[:MAX_PROBLEMS]]
+    reason = "; ".join(f"{p.get('side') or ''}/{p.get('file') or ''}: {p['detail']}" for p in problems)
+    if len(invalid.problems) > MAX_PROBLEMS:
+        reason += f"; and {len(invalid.problems) - MAX_PROBLEMS} more problems"
+    document = {"batch": batch, "status": INVALID, "reason": clip_text(reason, 4000),
+                "problems": problems, "generated_at": _now()}
+    if len(invalid.problems) > MAX_PROBLEMS:
+        document["problems_omitted"] = len(invalid.problems) - MAX_PROBLEMS
+    if run_id:
+        document["run_id"] = run_id
+    while len(engine.dumps(document).encode()) > MAX_ERROR_BYTES and document["problems"]:
+        document["problems"].pop()
+    return document
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,8 @@ def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest") as pool:
         checking = pool.submit(timed_check)
         try:
-            figures = engine.run(batch_dir, out_dir, options)
+            with _utf8_view(batch_dir, options) as readable:
+                figures = engine.run(readable, out_dir, options)
         except Exception:
             # Whatever the engine failed on (a parse error, a missing column, a file that is
             # not there), a manifest problem with the same files is the answer if there is one:
@@ -65,6 +100,35 @@ def _checked_run(batch_dir: Path, out_dir: Path, options: engine.EngineOptions) 
             raise
         facts, checked = checking.result()
     return facts, figures, checked
+
+
+@contextmanager
+def _utf8_view(batch_dir: Path, options: engine.EngineOptions):
+    """The batch folder as the engine reads it: UTF-8 throughout. Without a file declared in
+    another encoding, the folder itself; else a scratch folder (removed afterwards) holding a
+    UTF-8 copy of each declared file and links to the others."""
+    declared = manifest.declared_encodings(batch_dir)
+    if not any(declared.values()):
+        yield batch_dir
+        return
+    Path(options.work_dir).mkdir(parents=True, exist_ok=True)
+    view = Path(tempfile.mkdtemp(prefix="utf8-", dir=options.work_dir))
+    try:
+        for side in SIDES:
+            (view / side).mkdir()
+            for path in (batch_dir / side).iterdir():
+                target = view / side / path.name
+                if path.name in declared.get(side, {}):
+                    try:
+                        encoding.to_utf8(path, target, declared[side][path.name])
+                    except encoding.BadBytes as bad:
+                        raise InvalidBatch([manifest.text_problem(side, path.name, {
+                            "encoding": bad.encoding, "line": bad.line, "offset": bad.offset})]) from None
+                elif path.is_file():
+                    os.symlink(path.resolve(), target)
+        yield view
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
 
 
 def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptions,
@@ -78,10 +142,7 @@ def reconcile_folder(batch_dir: Path, out_dir: Path, options: engine.EngineOptio
         facts, figures, checked = _checked_run(batch_dir, out_dir, options)
     except InvalidBatch as invalid:
         _clear(out_dir)
-        document = {"batch": batch, "status": INVALID, "reason": str(invalid),
-                    "problems": [p.as_dict() for p in invalid.problems], "generated_at": _now()}
-        if run_id:
-            document["run_id"] = run_id
+        document = invalid_document(batch, invalid, run_id)
         (out_dir / ERROR).write_text(engine.dumps(document), encoding="utf-8")
         return Outcome(INVALID, document)
     except BaseException:

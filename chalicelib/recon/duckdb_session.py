@@ -14,12 +14,9 @@ from .formats import (AMOUNT_PATTERN, BALANCE_PATTERN, DUPLICATE, F000, F113, F1
                       FileSpec)
 
 MAX_LINE_BYTES = 1 << 20
-ROW_IDS = "row_ids"
-ERROR_M, ERROR_P = "ERROR_M", "ERROR_P"   # unusable rows, classified to be counted
 DIFF_TYPE = "diff_type_t"
 # In the order of their names, so that sorting by the enum sorts as by the text.
-DIFF_LABELS = sorted((F000, F113, F114, F115, DUPLICATE, ERROR_M, ERROR_P))
-USABLE = f"diff_type NOT IN ('{ERROR_M}', '{ERROR_P}')"
+DIFF_LABELS = sorted((F000, F113, F114, F115, DUPLICATE))
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B)?\s*", re.IGNORECASE)
 _UNIT = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -61,9 +58,6 @@ class Session:
         self.con.execute("SET enable_progress_bar = false")
         # Inside Lambda only /tmp is writable: DuckDB must not look at ~.
         self.con.execute(f"SET home_directory = {quote(self.work / 'home')}")
-        # Row numbers for the pairs joined straight from CSV: a sequence is cheap in a parallel
-        # scan, where row_number() OVER () is not (staged rows use the Parquet row number).
-        self.con.execute(f"CREATE SEQUENCE {ROW_IDS}")
         # One byte per row instead of a 16-byte string slot in the biggest table.
         labels = ", ".join(quote(label) for label in DIFF_LABELS)
         self.con.execute(f"CREATE TYPE {DIFF_TYPE} AS ENUM ({labels})")

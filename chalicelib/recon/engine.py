@@ -24,7 +24,7 @@ from . import pairing, rowerrors
 from .duckdb_session import Session, amount_sql, quote, size_bytes, value_sql
 from .formats import (AUDIT, DUPLICATE, ERRORS, F113, F114, F115, FAIL, KINDS, MERCHANT,
                       OPENING_BALANCE, PAY_RECON, PAYMENT, SUCCESS, WITHDRAW_RECON, FileSpec,
-                      file_spec)
+                      InvalidBatch, Problem, file_spec)
 
 RECON_FILE = {"pay": PAY_RECON, "withdraw": WITHDRAW_RECON}
 ERROR_COLUMNS = ("file", "line", "error", "column", "value")
@@ -135,7 +135,8 @@ def _audit(session: Session) -> None:
 
 
 def _rejects(session: Session, rejects: str, spec: FileSpec) -> List[dict]:
-    rows = session.sql(f"SELECT line, error_type, column_name, csv_line FROM {rejects} "
+    # DISTINCT: a file read again (for its duplicated ids' rows) reports its rejects again.
+    rows = session.sql(f"SELECT DISTINCT line, error_type, column_name, csv_line FROM {rejects} "
                        f"ORDER BY line").fetchall()
     return [{"file": spec.label, "line": int(line), "error": REJECT_NAMES.get(str(kind), str(kind)),
              "column": "" if column is None or str(column).startswith("c") else column,
@@ -194,44 +195,69 @@ def run(batch_dir: Path, out_dir: Path, options: EngineOptions) -> dict:
     timings: Dict[str, int] = {}
     session = Session(options.work_dir, options.memory_limit, options.threads)
     try:
-        errors: List[dict] = []
-        files: Dict[str, dict] = {}
-        kinds: Dict[str, dict] = {}
-        discrepancies: Dict[str, list] = {}
-        buckets: Dict[str, int] = {}
-        for kind in KINDS:
-            started = time.monotonic()
-            merchant, payment = specs[(MERCHANT, f"{kind}.csv")], specs[(PAYMENT, f"{kind}.csv")]
-            result = pairing.reconcile(session, kind, merchant, payment, out_dir / RECON_FILE[kind],
-                                       options.pair_bytes(), options.report_rows)
-            for spec in (merchant, payment):
-                files[spec.label], found = _errors_for(session, spec, result.rejects[spec.side],
-                                                       *result.counts[spec.side])
-                errors.extend(found)
-            kinds[kind] = result.summary
-            discrepancies[kind] = result.top
-            timings[kind] = int((time.monotonic() - started) * 1000)
-            buckets[kind] = result.buckets
-        started = time.monotonic()
-        spec = specs[(PAYMENT, "balances.csv")]
-        rejects = _load_balances(session, "balances_p", spec)
-        parsed, usable = session.sql(
-            f"SELECT count(*), count(*) FILTER ({BALANCE_OK}) FROM balances_p").fetchone()
-        files[spec.label], found = _errors_for(session, spec, rejects, parsed, usable)
-        errors.extend(found)
-        _audit(session)
-        session.sql(f"COPY (SELECT {', '.join(AUDIT_COLUMNS)} FROM audit ORDER BY saler_id) "
-                    f"TO {quote(out_dir / AUDIT)} (FORMAT csv, HEADER true)")
-        audit = _audit_summary(session)
-        audit["basis"] = (AUDIT_BASIS_MOVEMENT if OPENING_BALANCE in spec.positions
-                          else AUDIT_BASIS_BALANCE)
-        timings["audit"] = int((time.monotonic() - started) * 1000)
-        if errors:
-            _write_errors(out_dir / ERRORS, errors)
-        report = {"discrepancies": discrepancies,
-                  "failing_accounts": _failing_accounts(session, options.report_rows)}
+        return _run(session, specs, out_dir, options, timings)
+    except Exception as error:
+        unreadable = _unreadable_file(error, specs.values())
+        if unreadable is None:
+            raise
+        raise unreadable from None
     finally:
         session.close()
+
+
+def _unreadable_file(error: Exception, specs) -> Optional[InvalidBatch]:
+    """An INVALID reason for a file DuckDB's CSV reader gave up on as a whole (its state
+    machine can reach an invalid state on some malformed bytes even when told to set bad
+    rows aside); None if the error is not that."""
+    text = str(error)
+    if type(error).__name__ != "InvalidInputException" or "CSV" not in text:
+        return None
+    for spec in specs:
+        if f"file = {spec.path}" in text:
+            first = text.strip().splitlines()[0][:200]
+            return InvalidBatch([Problem(spec.side, spec.name, "UNREADABLE_CSV",
+                                         f"the file cannot be read as CSV ({first})")])
+    return None
+
+
+def _run(session: Session, specs: dict, out_dir: Path, options: EngineOptions,
+         timings: Dict[str, int]) -> dict:
+    errors: List[dict] = []
+    files: Dict[str, dict] = {}
+    kinds: Dict[str, dict] = {}
+    discrepancies: Dict[str, list] = {}
+    buckets: Dict[str, int] = {}
+    for kind in KINDS:
+        started = time.monotonic()
+        merchant, payment = specs[(MERCHANT, f"{kind}.csv")], specs[(PAYMENT, f"{kind}.csv")]
+        result = pairing.reconcile(session, kind, merchant, payment, out_dir / RECON_FILE[kind],
+                                   options.pair_bytes(), options.report_rows)
+        for spec in (merchant, payment):
+            files[spec.label], found = _errors_for(session, spec, result.rejects[spec.side],
+                                                   *result.counts[spec.side])
+            errors.extend(found)
+        kinds[kind] = result.summary
+        discrepancies[kind] = result.top
+        timings[kind] = int((time.monotonic() - started) * 1000)
+        buckets[kind] = result.buckets
+    started = time.monotonic()
+    spec = specs[(PAYMENT, "balances.csv")]
+    rejects = _load_balances(session, "balances_p", spec)
+    parsed, usable = session.sql(
+        f"SELECT count(*), count(*) FILTER ({BALANCE_OK}) FROM balances_p").fetchone()
+    files[spec.label], found = _errors_for(session, spec, rejects, parsed, usable)
+    errors.extend(found)
+    _audit(session)
+    session.sql(f"COPY (SELECT {', '.join(AUDIT_COLUMNS)} FROM audit ORDER BY saler_id) "
+                f"TO {quote(out_dir / AUDIT)} (FORMAT csv, HEADER true)")
+    audit = _audit_summary(session)
+    audit["basis"] = (AUDIT_BASIS_MOVEMENT if OPENING_BALANCE in spec.positions
+                      else AUDIT_BASIS_BALANCE)
+    timings["audit"] = int((time.monotonic() - started) * 1000)
+    if errors:
+        _write_errors(out_dir / ERRORS, errors)
+    report = {"discrepancies": discrepancies,
+              "failing_accounts": _failing_accounts(session, options.report_rows)}
     return {"files": files, "recon": kinds, "audit": audit, "row_errors": len(errors),
             "timings_ms": timings, "buckets": buckets, "report": report}
 

@@ -42,7 +42,13 @@ OPTIONAL_COLUMNS = {BALANCES: (OPENING_BALANCE,)}
 PAY_RECON, WITHDRAW_RECON = "pay_recon.csv", "withdraw_recon.csv"
 AUDIT, ERRORS, SUMMARY, REPORT, ERROR = ("audit.csv", "errors.csv", "summary.json",
                                          "report.html", "error.json")
-RESULT_FILES = (PAY_RECON, WITHDRAW_RECON, AUDIT, ERRORS, SUMMARY, REPORT, ERROR)
+PAY_DUPLICATES, WITHDRAW_DUPLICATES = "pay_duplicates.csv", "withdraw_duplicates.csv"
+RESULT_FILES = (PAY_RECON, WITHDRAW_RECON, PAY_DUPLICATES, WITHDRAW_DUPLICATES, AUDIT, ERRORS,
+                SUMMARY, REPORT, ERROR)
+# The result file's own columns besides the other fields: a file column of one of these names
+# is not carried (it would be ambiguous), nor are more than MAX_OTHER_FIELDS fields.
+RECON_OWN_COLUMNS = ("request_id", "response_id", "diff_type", "saler_id", "rows", "note", "side")
+MAX_OTHER_FIELDS = 32
 
 # Diff types: the seed's four, and duplicates as their own category.
 F000, F113, F114, F115, DUPLICATE = "F000", "F113", "F114", "F115", "DUPLICATE"
@@ -91,6 +97,8 @@ class FileSpec:
     path: Path
     width: int                  # number of columns in the header
     positions: Dict[str, int] = field(default_factory=dict)   # wanted column -> index
+    # The record's other fields carried into the result files (name -> index), in header order.
+    others: Dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -116,10 +124,21 @@ def normalise(column: str) -> str:
     return column.strip().strip("\ufeff").strip().lower()
 
 
+# The longest header row read (the engine's longest line too): ~20,000 columns of ordinary names.
+MAX_HEADER_BYTES = 1 << 20
+
+
+class HeaderTooLong(ValueError):
+    """The first line does not end within MAX_HEADER_BYTES."""
+
+
 def read_header(path: Path) -> List[str]:
     """The header row, decoded as UTF-8 (a byte-order mark is dropped)."""
     with open(path, "rb") as raw:
-        first = raw.readline(1 << 20)
+        first = raw.readline(MAX_HEADER_BYTES + 1)
+        if len(first) > MAX_HEADER_BYTES or (len(first) == MAX_HEADER_BYTES + 1
+                                             and not first.endswith(b"\n")):
+            raise HeaderTooLong(path)
     text = first.decode("utf-8-sig")          # raises UnicodeDecodeError
     row = next(csv.reader(io.StringIO(text)), None)
     return row or []
@@ -132,6 +151,9 @@ def file_spec(side: str, name: str, path: Path) -> FileSpec:
     except UnicodeDecodeError:
         raise InvalidBatch([Problem(side, name, "HEADER_NOT_UTF8",
                                     "the header row is not UTF-8 text")]) from None
+    except HeaderTooLong:
+        raise InvalidBatch([Problem(side, name, "HEADER_TOO_LONG",
+                                    f"the header row is longer than {MAX_HEADER_BYTES} bytes")]) from None
     if not header or all(not c.strip() for c in header):
         raise InvalidBatch([Problem(side, name, "NO_HEADER", "the file has no header row")])
     names = [normalise(c) for c in header]
@@ -142,16 +164,35 @@ def file_spec(side: str, name: str, path: Path) -> FileSpec:
         if not found and wanted in optional:
             continue
         if not found:
+            # The header itself is never echoed: it can be megabytes of the uploader's text.
             problems.append(Problem(side, name, "MISSING_COLUMN",
-                                    f"the header has no column {wanted}", expected=wanted,
-                                    found=header))
+                                    f"the header has no column {wanted}", expected=wanted))
         elif len(found) > 1:
             problems.append(Problem(side, name, "DUPLICATE_COLUMN",
                                     f"the header names column {wanted} {len(found)} times",
-                                    expected=wanted, found=header))
+                                    expected=wanted, found=len(found)))
         else:
             positions[wanted] = found[0]
     if problems:
         raise InvalidBatch(problems)
-    return FileSpec(side=side, name=name, path=path, width=len(header), positions=positions)
+    return FileSpec(side=side, name=name, path=path, width=len(header), positions=positions,
+                    others=_other_fields(name, names))
+
+
+def _other_fields(name: str, names: List[str]) -> Dict[str, int]:
+    """The columns an order file's records carry into the result file beside the ones the
+    engine reads (request_time and response_time, say): each name once, in header order."""
+    kind = name[:-len(".csv")]
+    if kind == BALANCES:
+        return {}
+    amount = AMOUNT_COLUMN[kind]
+    reserved = set(RECON_OWN_COLUMNS) | {amount, f"merchant_{amount}", f"payment_{amount}"}
+    seen, others = set(), {}
+    for index, column in enumerate(names):
+        if not column or column in reserved or column in seen:
+            seen.add(column)
+            continue
+        seen.add(column)
+        others[column] = index
+    return dict(list(others.items())[:MAX_OTHER_FIELDS])
 

@@ -2,6 +2,10 @@
 
     {"files": [{"name": "pay.csv", "rows": 3, "sha256": "<hex of the file's bytes>"}, ...]}
 
+An entry may add `"encoding"`: "utf-8" (the default) or "gb18030" (which covers GBK, what
+Excel exports in China). Every file must be valid text in its encoding: the first bad
+byte makes the batch INVALID, named by line and byte offset.
+
 `rows` counts the lines after the header, as `wc -l` does (a final line without
 a newline counts too): `echo $(( $(wc -l < pay.csv) - 1 ))` for a file ending in
 a newline. A batch whose manifests or files do not agree is INVALID and nothing
@@ -13,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Dict, List
 
+from . import encoding as encodings
 from .formats import MANIFEST, REQUIRED_FILES, SIDES, InvalidBatch, Problem
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -48,7 +53,10 @@ def parse(side: str, raw: bytes) -> Dict[str, dict]:
             raise bad(f"{where}.sha256 must be 64 hexadecimal digits")
         if name in entries:
             raise bad(f"{name} is listed twice")
-        entries[name] = {"rows": rows, "sha256": digest.lower()}
+        declared = encodings.canonical(entry.get("encoding", encodings.UTF8))
+        if declared is None:
+            raise bad(f"{where}.encoding must be one of {', '.join(encodings.ENCODINGS)}")
+        entries[name] = {"rows": rows, "sha256": digest.lower(), "encoding": declared}
     missing = [n for n in REQUIRED_FILES[side] if n not in entries]
     if missing:
         raise InvalidBatch([Problem(side, MANIFEST, "FILE_NOT_LISTED",
@@ -57,12 +65,15 @@ def parse(side: str, raw: bytes) -> Dict[str, dict]:
     return entries
 
 
-def file_facts(path: Path) -> dict:
-    """SHA-256, size and row count (lines after the header) of a file, in one streaming pass.
+def file_facts(path: Path, encoding: str = None) -> dict:
+    """SHA-256, size and row count (lines after the header) of a file, in one streaming pass;
+    with an `encoding`, also whether its bytes are valid text in it ("bad_text": the first bad
+    byte's line and offset).
     (One reused buffer: a fresh 4 MB bytes object per chunk costs page faults on every read.)"""
     digest, newlines, size, last = hashlib.sha256(), 0, 0, b"\n"
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
+    checker = encodings.Checker(encoding) if encoding else None
     with open(path, "rb", buffering=0) as stream:
         while True:
             read = stream.readinto(buffer)
@@ -72,8 +83,41 @@ def file_facts(path: Path) -> dict:
             newlines += buffer.count(b"\n", 0, read)
             size += read
             last = buffer[read - 1:read]
+            if checker:
+                checker.feed(view[:read])
     lines = newlines + (1 if size and last != b"\n" else 0)
-    return {"rows": max(lines - 1, 0), "sha256": digest.hexdigest(), "bytes": size}
+    facts = {"rows": max(lines - 1, 0), "sha256": digest.hexdigest(), "bytes": size}
+    if checker:
+        checker.feed(b"", final=True)
+        try:
+            checker.raise_if_bad(path)
+        except encodings.BadBytes as bad:
+            facts["bad_text"] = {"encoding": bad.encoding, "line": bad.line, "offset": bad.offset}
+    return facts
+
+
+def declared_encodings(batch_dir: Path) -> Dict[str, Dict[str, str]]:
+    """{side: {name: encoding}} of the files the manifests declare in another encoding than
+    UTF-8 (a manifest that cannot be read declares nothing: the check reports it)."""
+    found: Dict[str, Dict[str, str]] = {}
+    for side in SIDES:
+        try:
+            entries = parse(side, (Path(batch_dir) / side / MANIFEST).read_bytes())
+        except (OSError, InvalidBatch):
+            continue
+        found[side] = {name: e["encoding"] for name, e in entries.items()
+                       if e["encoding"] != encodings.UTF8}
+    return found
+
+
+def text_problem(side: str, name: str, bad: dict) -> Problem:
+    """The INVALID reason of a file whose bytes are not text in its encoding."""
+    hint = (' (a GBK or GB18030 export must say "encoding": "gb18030" in the manifest)'
+            if bad["encoding"] == encodings.UTF8 else "")
+    return Problem(side, name, "BAD_ENCODING",
+                   f"line {bad['line']} (byte offset {bad['offset']}) is not valid "
+                   f"{bad['encoding'].upper()} text{hint}",
+                   expected=bad["encoding"], found={"line": bad["line"], "offset": bad["offset"]})
 
 
 def check(batch_dir: Path) -> Dict[str, Dict[str, dict]]:
@@ -100,7 +144,7 @@ def check(batch_dir: Path) -> Dict[str, Dict[str, dict]]:
                 problems.append(Problem(side, name, "FILE_MISSING",
                                         "the manifest lists the file but it was not uploaded"))
                 continue
-            found = file_facts(path)
+            found = file_facts(path, listed["encoding"])
             if found["sha256"] != listed["sha256"]:
                 problems.append(Problem(side, name, "CHECKSUM_MISMATCH",
                                         "the file's SHA-256 differs from the manifest's "
@@ -110,6 +154,8 @@ def check(batch_dir: Path) -> Dict[str, Dict[str, dict]]:
                 problems.append(Problem(side, name, "ROW_COUNT_MISMATCH",
                                         "the file's row count differs from the manifest's",
                                         expected=listed["rows"], found=found["rows"]))
+            elif "bad_text" in found:
+                problems.append(text_problem(side, name, found.pop("bad_text")))
             facts[side][name] = found
     if problems:
         raise InvalidBatch(problems)

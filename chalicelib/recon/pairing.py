@@ -1,41 +1,45 @@
-"""One kind's file pair (pay or withdraw) joined on response_id, in buckets of the id's hash.
+"""One kind's file pair (pay or withdraw) reconciled on response_id, in buckets of the id's hash.
 
-Every row of both files is classified:
+Each side is first grouped by response_id: one row per id with its number of rows, the sum
+of its amounts and the fields of (any) one of its rows. The two groupings are then joined
+one to one, so no distribution of ids can multiply rows or crowd one hash bucket: an id
+repeated four million times is one group of a count and a sum, never four million rows
+held together. Every id is classified:
 
 * F000 on both sides with equal amounts, F113 only on the payment side,
   F114 only on the merchant side, F115 on both sides with different amounts;
-* DUPLICATE: a `response_id` that occurs more than once on either side. Its rows
-  (on both sides) are listed one by one and never joined, since a hash join
-  would silently multiply them;
-* ERROR_M / ERROR_P: an unusable row (no response_id, saler_id or valid amount).
-  It has no join key, so it never matches; it is counted, and errors.csv names it.
+* DUPLICATE: an id that occurs more than once on either side. It is reported once per
+  side that has it, with that side's number of rows and the sum of their amounts; a
+  bounded sample of its rows (DUPLICATE_SAMPLE per id and side) goes to
+  `<kind>_duplicates.csv`, and the sums per saler_id to the audit;
+* rows without a usable response_id, saler_id or amount have no id: they form one group
+  per side, which is only counted (errors.csv names them).
 
-A join whose two files do not fit in the memory limit's share spills its hash table
-and its output, which costs more than copying the inputs once. So when the pair is
-larger than `bucket_bytes`, each side is first copied into Parquet files partitioned
-by `hash(response_id) % buckets` (the stage), and the buckets are joined one after
-another, each in memory. A response_id's rows all fall in one bucket, so duplicates
-are found per bucket. A small pair is joined straight from the CSV files (one bucket).
+A grouping whose files do not fit in the memory limit's share spills, which costs more
+than copying the inputs once. So when the pair is larger than `bucket_bytes`, each side is
+first copied into Parquet files partitioned by `hash(response_id) % buckets` (the stage),
+and the buckets are reconciled one after another, each in memory. A small pair is read
+straight from the CSV files (one bucket).
 
 Per bucket, the matched F000 records are copied straight into a part of the result
 file; only the discrepancies (a few per cent) are kept, for the sorted head of the
 result file, the audit's explanations and the report.
 """
+import csv
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .duckdb_session import (DIFF_TYPE, ERROR_M, ERROR_P, ROW_IDS, USABLE, Session, amount_sql,
-                             quote, value_sql)
-from .formats import (AMOUNT_COLUMN, DUPLICATE, F000, F113, F114, F115, MERCHANT, PAYMENT,
-                      FileSpec)
+from .duckdb_session import DIFF_TYPE, Session, amount_sql, quote, value_sql
+from .formats import (AMOUNT_COLUMN, DUPLICATE, F000, F113, F114, F115, MAX_OTHER_FIELDS,
+                      MERCHANT, PAYMENT, SIDES, FileSpec)
 
 REPORTED_TYPES = (F000, F113, F114, F115, DUPLICATE)
-STAGED_FIELDS = "k, request_id, saler_id, amount"
-_EMPTY_SIDE = ("SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS request_id, NULL::VARCHAR AS saler_id, "
-               "NULL::BIGINT AS amount, NULL::BIGINT AS row_id WHERE false")
+# Rows of a duplicated id shown per side in <kind>_duplicates.csv (the count and sum cover all).
+DUPLICATE_SAMPLE = 5
+SIDE_PREFIX = {MERCHANT: "m", PAYMENT: "p"}
 
 
 @dataclass
@@ -44,9 +48,10 @@ class KindResult:
     rejects: Dict[str, str]                       # side -> DuckDB rejects table
     counts: Dict[str, List[int]]                  # side -> [rows parsed, rows usable]
     summary: Dict[str, dict]                      # diff type -> count, sums (DUPLICATE: ids too)
-    duplicated: int = 0                           # response_ids listed as DUPLICATE
+    duplicated: int = 0                           # response_ids reported as DUPLICATE
     top: List[dict] = field(default_factory=list)  # the largest discrepancies
     buckets: int = 1
+    duplicates_file: Optional[str] = None         # <kind>_duplicates.csv when any
 
 
 def bucket_count(merchant: FileSpec, payment: FileSpec, bucket_bytes: Optional[int]) -> int:
@@ -57,129 +62,130 @@ def bucket_count(merchant: FileSpec, payment: FileSpec, bucket_bytes: Optional[i
     return max(1, -(-size // bucket_bytes))
 
 
-def orders_select(session: Session, spec: FileSpec, numbered: bool = True) -> Tuple[str, str]:
-    """A SELECT over one order file: its fields; `k`, the response_id of a usable row
-    (NULL for a row without response_id, saler_id or a valid amount); and, if `numbered`,
-    `row_id`, a number no other row of the session has (it tells identical copies of a
-    row apart). Returns it with the name of the file's rejects table."""
+def other_fields(merchant: FileSpec, payment: FileSpec) -> List[str]:
+    """The other fields of the kind's records, as the result file lists them: saler_id,
+    then the merchant file's other columns, then the payment file's own."""
+    names = list(merchant.others) + [n for n in payment.others if n not in merchant.others]
+    return ["saler_id"] + [n for n in names if n != "saler_id"][:MAX_OTHER_FIELDS]
+
+
+def _field_columns(fields: List[str]) -> List[str]:
+    """SQL names of the other fields (file column names can be anything)."""
+    return [f"o{i}" for i in range(len(fields) - 1)]
+
+
+def orders_select(session: Session, spec: FileSpec, fields: List[str]) -> Tuple[str, str]:
+    """A SELECT over one order file: `k`, the response_id of a usable row (NULL for a row
+    without response_id, saler_id or a valid amount), request_id, saler_id, amount and the
+    other fields (NULL where the file lacks one). Returns it with the file's rejects table."""
     source, rejects = session.read_csv(spec)
     p = spec.positions
-    # `k` is the only copy of the id carried through the join (an unusable row's id is not
-    # needed: it is only counted, and errors.csv names it by line).
-    row_id = f", nextval('{ROW_IDS}') AS row_id" if numbered else ""
+    others = ", ".join(f"c{spec.others[name]} AS {column}" if name in spec.others
+                       else f"NULL::VARCHAR AS {column}"
+                       for name, column in zip(fields[1:], _field_columns(fields)))
     select = f"""
         SELECT CASE WHEN saler_id IS NOT NULL AND amount IS NOT NULL THEN response_id END AS k,
-               request_id, saler_id, amount{row_id}
+               request_id, saler_id, amount{', ' + others if others else ''}
         FROM (SELECT {value_sql(p['response_id'])} AS response_id,
                      {value_sql(p['request_id'])} AS request_id,
                      {value_sql(p['saler_id'])} AS saler_id,
                      {amount_sql(p[spec.amount_column])} AS amount
+                     {''.join(f', c{i}' for i in sorted(set(spec.others[n] for n in fields[1:] if n in spec.others)))}
               FROM {source})"""
     return select, rejects
 
 
-def _stage(session: Session, select: str, folder: Path, buckets: int) -> List[str]:
-    """Copy one side into Parquet partitioned by bucket; the SELECT of each bucket, its rows
-    numbered by file and position (unique within the side's bucket, which is all the
-    duplicates need).
+def _staged_fields(fields: List[str]) -> str:
+    return ", ".join(["k", "request_id", "saler_id", "amount"] + _field_columns(fields))
+
+
+def _stage(session: Session, select: str, folder: Path, buckets: int, fields: List[str]) -> List[str]:
+    """Copy one side into Parquet partitioned by bucket; the SELECT of each bucket.
 
     The stage is written uncompressed: it is read once, from the page cache, and snappy
     cost more time than the smaller files save (benchmarks/RESULTS.md)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
+    staged = _staged_fields(fields)
     session.sql(f"""
-        COPY (SELECT {STAGED_FIELDS}, CAST(hash(k) % {buckets} AS INTEGER) AS bucket
-              FROM ({select}))
+        COPY (SELECT {staged}, CAST(hash(k) % {buckets} AS INTEGER) AS bucket FROM ({select}))
         TO {quote(folder)} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION uncompressed)""")
+    empty = ", ".join(["NULL::VARCHAR AS k", "NULL::VARCHAR AS request_id", "NULL::VARCHAR AS saler_id",
+                       "NULL::BIGINT AS amount"] + [f"NULL::VARCHAR AS {c}" for c in _field_columns(fields)])
     sources = []
     for index in range(buckets):
         files = sorted((folder / f"bucket={index}").glob("*.parquet"))
         sources.append(" UNION ALL ".join(
-            f"SELECT {STAGED_FIELDS}, file_row_number + {number << 40} AS row_id "
-            f"FROM read_parquet({quote(path)}, file_row_number = true, hive_partitioning = false)"
-            for number, path in enumerate(files)) or _EMPTY_SIDE)
+            f"SELECT {staged} FROM read_parquet({quote(path)}, hive_partitioning = false)"
+            for path in files) or f"SELECT {empty} WHERE false")
     return sources
 
 
-def _join(session: Session, r: str, m_source: str, p_source: str) -> None:
-    """`r`: one row per record of the bucket. request_id and saler_id are the payment
-    side's when it has the record; the merchant's values are kept apart only where they
-    differ ('' standing for a merchant row without request_id)."""
+def _grouped(source: str, fields: List[str]) -> str:
+    """One side grouped by id: rows, amount sum, and one row's fields (exact for a single row).
+    The group of unusable rows (k NULL) is kept: it is counted."""
+    others = "".join(f", any_value({c}) AS {c}" for c in _field_columns(fields))
+    return (f"SELECT k, count(*) AS n, sum(amount) AS amount, any_value(request_id) AS request_id, "
+            f"any_value(saler_id) AS saler_id{others} FROM ({source}) GROUP BY k")
+
+
+def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> None:
+    """`r`: one row per response_id of the bucket, both sides' values side by side; and one
+    row per side for its unusable rows (no response_id, diff_type NULL: only counted). The
+    groupings feed the join directly: they are never stored."""
+    sides = ", ".join(f"{s}.{c} AS {s}_{c}" for s in "mp"
+                      for c in ["request_id", "saler_id"] + _field_columns(fields))
     session.sql(f"""
         CREATE TEMP TABLE {r} AS
-        SELECT coalesce(pu.k, mu.k) AS response_id,
-               CASE WHEN pu.row_id IS NOT NULL THEN pu.request_id ELSE mu.request_id END AS request_id,
-               coalesce(pu.saler_id, mu.saler_id) AS saler_id,
-               CASE WHEN mu.saler_id <> pu.saler_id THEN mu.saler_id END AS m_saler_other,
-               CASE WHEN mu.k IS NOT NULL AND pu.k IS NOT NULL
-                         AND mu.request_id IS DISTINCT FROM pu.request_id
-                    THEN coalesce(mu.request_id, '') END AS m_request_other,
-               mu.amount AS m_amount, pu.amount AS p_amount,
-               CASE WHEN mu.row_id IS NOT NULL AND mu.k IS NULL THEN '{ERROR_M}'
-                    WHEN pu.row_id IS NOT NULL AND pu.k IS NULL THEN '{ERROR_P}'
-                    WHEN mu.row_id IS NULL THEN '{F113}'
-                    WHEN pu.row_id IS NULL THEN '{F114}'
-                    WHEN mu.amount = pu.amount THEN '{F000}'
+        WITH m AS ({_grouped(m_source, fields)}), p AS ({_grouped(p_source, fields)})
+        SELECT coalesce(p.k, m.k) AS response_id, m.n AS m_rows, p.n AS p_rows,
+               m.amount AS m_amount, p.amount AS p_amount,
+               CASE WHEN m.k IS NULL AND p.k IS NULL THEN NULL
+                    WHEN m.n > 1 OR p.n > 1 THEN '{DUPLICATE}'
+                    WHEN m.k IS NULL THEN '{F113}'
+                    WHEN p.k IS NULL THEN '{F114}'
+                    WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
-               mu.row_id AS m_row, pu.row_id AS p_row
-        FROM ({m_source}) mu FULL OUTER JOIN ({p_source}) pu ON mu.k = pu.k""")
+               {sides}
+        FROM m FULL OUTER JOIN p ON m.k = p.k""")
 
 
-def _split_duplicates(session: Session, r: str) -> int:
-    """Replace the joined rows of every duplicated response_id by the sides' own rows, one
-    per `row_id` of each side, as DUPLICATE; the number of such ids.
-
-    A response_id present more than once on one side makes more than one joined row, and
-    only then. Every field of a side's row can be recovered from its joined rows."""
-    dup = f"{r}_dup"
-    # Grouping by the 64-bit hash of the id keeps the big aggregate small (no spill); one
-    # more scan takes the rows of the candidate hashes (the duplicates and any collisions),
-    # and only those few rows are grouped by the id itself and removed, by their rowid.
-    session.sql(f"""
-        CREATE TEMP TABLE {dup} AS
-        SELECT *, rowid AS r_rowid FROM {r}
-        WHERE {USABLE} AND hash(response_id) IN (
-          SELECT hash(response_id) FROM {r} WHERE {USABLE} GROUP BY 1 HAVING count(*) > 1)""")
-    session.sql(f"""
-        DELETE FROM {dup} WHERE response_id IN (
-          SELECT response_id FROM {dup} GROUP BY 1 HAVING count(*) = 1)""")
-    duplicated = session.sql(f"SELECT count(DISTINCT response_id) FROM {dup}").fetchone()[0]
-    if duplicated:
-        session.sql(f"DELETE FROM {r} WHERE rowid IN (SELECT r_rowid FROM {dup})")
-        merchant_request = ("CASE WHEN m_request_other IS NULL THEN request_id "
-                            "ELSE nullif(m_request_other, '') END")
-        session.sql(f"""
-            INSERT INTO {r}
-            SELECT DISTINCT ON (m_row) response_id, {merchant_request}, coalesce(m_saler_other, saler_id),
-                   NULL, NULL, m_amount, NULL, '{DUPLICATE}', m_row, NULL
-            FROM {dup} WHERE m_row IS NOT NULL
-            UNION ALL
-            SELECT DISTINCT ON (p_row) response_id, request_id, saler_id,
-                   NULL, NULL, NULL, p_amount, '{DUPLICATE}', NULL, p_row
-            FROM {dup} WHERE p_row IS NOT NULL""")
-    session.sql(f"DROP TABLE {dup}")
-    return int(duplicated)
+def _duplicate_details(session: Session, kind: str, r: str, side: str, source: str,
+                       fields: List[str], first: bool) -> None:
+    """The rows of the bucket's duplicated ids on one side, read once more and grouped by id
+    and saler_id: the sums the audit needs, and a bounded sample of rows (never the group)."""
+    s = SIDE_PREFIX[side]
+    sample = ", ".join(["request_id := request_id", "saler_id := saler_id", "amount := amount"]
+                       + [f"{c} := {c}" for c in _field_columns(fields)])
+    select = f"""
+        SELECT '{side}' AS side, k AS response_id, saler_id, count(*) AS n, sum(amount) AS amount,
+               min(struct_pack({sample}), {DUPLICATE_SAMPLE}) AS sample
+        FROM ({source})
+        WHERE k IN (SELECT response_id FROM {r} WHERE diff_type = '{DUPLICATE}' AND {s}_amount IS NOT NULL)
+        GROUP BY k, saler_id"""
+    session.sql(f"CREATE TEMP TABLE {kind}_dups AS {select}" if first
+                else f"INSERT INTO {kind}_dups {select}")
 
 
 def _tally(session: Session, r: str, result: KindResult) -> None:
     """Add the bucket's rows to the side counts and the per-type counts and sums."""
     rows = session.sql(f"""
-        SELECT diff_type::VARCHAR, m_amount IS NOT NULL, p_amount IS NOT NULL, count(*),
+        SELECT diff_type::VARCHAR, count(*), coalesce(sum(m_rows), 0), coalesce(sum(p_rows), 0),
                coalesce(sum(m_amount), 0), coalesce(sum(p_amount), 0)
         FROM {r} GROUP BY ALL""").fetchall()
-    for diff, has_m, has_p, count, m_sum, p_sum in rows:
-        if diff == ERROR_M:
-            result.counts[MERCHANT][0] += count
-        elif diff == ERROR_P:
-            result.counts[PAYMENT][0] += count
-        else:
-            for side, present in ((MERCHANT, has_m), (PAYMENT, has_p)):
-                if present:
-                    result.counts[side][0] += count
-                    result.counts[side][1] += count
-            totals = result.summary[diff]
-            totals["count"] += int(count)
-            totals["merchant_amount"] += int(m_sum)
-            totals["payment_amount"] += int(p_sum)
+    for diff, ids, m_rows, p_rows, m_sum, p_sum in rows:
+        for side, count in ((MERCHANT, m_rows), (PAYMENT, p_rows)):
+            result.counts[side][0] += int(count)
+            if diff is not None:     # NULL: the side's unusable rows, counted only
+                result.counts[side][1] += int(count)
+        if diff is None:
+            continue
+        totals = result.summary[diff]
+        # DUPLICATE counts every row of its ids (on both sides), the other types their records.
+        totals["count"] += int(m_rows + p_rows) if diff == DUPLICATE else int(ids)
+        totals["merchant_amount"] += int(m_sum)
+        totals["payment_amount"] += int(p_sum)
+        if diff == DUPLICATE:
+            result.duplicated += int(ids)
 
 
 def _append_rows(session: Session, table: str, select: str, first: bool) -> None:
@@ -187,30 +193,72 @@ def _append_rows(session: Session, table: str, select: str, first: bool) -> None
                 else f"INSERT INTO {table} {select}")
 
 
-def _recon_columns(kind: str) -> str:
+def recon_header(kind: str, fields: List[str]) -> List[str]:
     amount = AMOUNT_COLUMN[kind]
-    return f"""request_id, response_id, saler_id,
-               coalesce(p_amount, m_amount) AS {amount},
-               m_amount AS merchant_{amount}, p_amount AS payment_{amount}, diff_type,
-               nullif(concat_ws('; ',
-                 'saler_id differs (merchant ' || m_saler_other || ')',
-                 CASE m_request_other WHEN '' THEN 'request_id differs (merchant has none)'
-                      ELSE 'request_id differs (merchant ' || m_request_other || ')' END
-               ), '') AS note"""
+    return (["request_id", "response_id", amount, "diff_type"] + fields
+            + [f"merchant_{amount}", f"payment_{amount}", "rows", "note"])
+
+
+def _record_columns(fields: List[str], merchant: FileSpec, payment: FileSpec) -> str:
+    """The result file's columns of a record found once per side at most: the payment side's
+    values where it has the record (and the field), the merchant's otherwise; `note` names each
+    field whose merchant value differs (saler_id, request_id, and the other fields both files
+    have)."""
+    both = "m_amount IS NOT NULL AND p_amount IS NOT NULL"
+    columns = ["CASE WHEN p_amount IS NOT NULL THEN p_request_id ELSE m_request_id END",
+               "response_id", "coalesce(p_amount, m_amount)", "diff_type",
+               "CASE WHEN p_amount IS NOT NULL THEN p_saler_id ELSE m_saler_id END"]
+    notes = [f"CASE WHEN {both} AND m_saler_id <> p_saler_id "
+             f"THEN 'saler_id differs (merchant ' || m_saler_id || ')' END",
+             f"CASE WHEN {both} AND m_request_id IS DISTINCT FROM p_request_id THEN "
+             f"coalesce('request_id differs (merchant ' || m_request_id || ')', "
+             f"'request_id differs (merchant has none)') END"]
+    for name, c in zip(fields[1:], _field_columns(fields)):
+        if name not in payment.others:
+            columns.append(f"m_{c}")
+            continue
+        columns.append(f"CASE WHEN p_amount IS NOT NULL THEN p_{c} ELSE m_{c} END")
+        if name in merchant.others:
+            label = name.replace("'", "''")
+            notes.append(f"CASE WHEN {both} AND m_{c} IS DISTINCT FROM p_{c} THEN "
+                         f"coalesce('{label} differs (merchant ' || m_{c} || ')', "
+                         f"'{label} differs (merchant has none)') END")
+    columns += ["m_amount", "p_amount", "NULL::BIGINT", f"nullif(concat_ws('; ', {', '.join(notes)}), '')"]
+    return ", ".join(columns)
+
+
+def _duplicate_lines(kind: str, fields: List[str]) -> str:
+    """One line per side of each duplicated id: the side's rows and amount sum; its saler_id
+    when all its rows name the same one."""
+    blanks = ", ".join(["NULL"] * (len(fields) - 1))
+    lines = []
+    for side in SIDES:
+        s = SIDE_PREFIX[side]
+        amounts = "amount, NULL" if side == MERCHANT else "NULL, amount"
+        lines.append(f"""
+            SELECT NULL AS request_id, response_id, amount, '{DUPLICATE}'::{DIFF_TYPE} AS diff_type,
+                   CASE WHEN salers = 1 THEN saler_id END AS saler_id{', ' + blanks if blanks else ''},
+                   {amounts}, n,
+                   n || CASE WHEN n = 1 THEN ' row' ELSE ' rows' END || ' on the {side} side' ||
+                   CASE WHEN salers > 1 THEN ' over ' || salers || ' saler_ids' ELSE '' END ||
+                   '; rows shown in {kind}_duplicates.csv' AS note
+            FROM (SELECT response_id, sum(n) AS n, sum(amount) AS amount, count(*) AS salers,
+                         min(saler_id) AS saler_id
+                  FROM {kind}_dups WHERE side = '{side}' GROUP BY 1)""")
+    return " UNION ALL ".join(lines)
 
 
 def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec,
               path: Path, bucket_bytes: Optional[int], report_rows: int) -> KindResult:
-    """Write the kind's result file to `path`; leave `<kind>_net` (the merchant's sum per
-    saler_id, withdrawals negative) and `<kind>_explained` (per saler_id and category, how
-    much the discrepancies move the payment side's figure away from the merchant's) for the
-    audit; return the counts, sums and largest discrepancies."""
+    """Write the kind's result file to `path` (and `<kind>_duplicates.csv` beside it when an
+    id is duplicated); leave `<kind>_net` (the merchant's sum per saler_id, withdrawals
+    negative) and `<kind>_explained` (per saler_id and category, how much the discrepancies
+    move the payment side's figure away from the merchant's) for the audit; return the
+    counts, sums and largest discrepancies."""
     buckets = bucket_count(merchant, payment, bucket_bytes)
-    # Staged rows are numbered when read back: drawing from the sequence while the files
-    # are parsed costs more (benchmarks/RESULTS.md).
-    numbered = buckets == 1
-    m_select, m_rejects = orders_select(session, merchant, numbered)
-    p_select, p_rejects = orders_select(session, payment, numbered)
+    fields = other_fields(merchant, payment)
+    m_select, m_rejects = orders_select(session, merchant, fields)
+    p_select, p_rejects = orders_select(session, payment, fields)
     result = KindResult(rejects={MERCHANT: m_rejects, PAYMENT: p_rejects},
                         counts={MERCHANT: [0, 0], PAYMENT: [0, 0]},
                         summary={d: {"count": 0, "merchant_amount": 0, "payment_amount": 0}
@@ -221,41 +269,89 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     if buckets == 1:
         sources = [(m_select, p_select)]
     else:
-        sources = list(zip(_stage(session, m_select, stage / MERCHANT, buckets),
-                           _stage(session, p_select, stage / PAYMENT, buckets)))
+        sources = list(zip(_stage(session, m_select, stage / MERCHANT, buckets, fields),
+                           _stage(session, p_select, stage / PAYMENT, buckets, fields)))
     sign = "" if kind == "pay" else "-"
-    r, columns, parts = f"{kind}_r", _recon_columns(kind), []
+    r, columns, parts = f"{kind}_r", _record_columns(fields, merchant, payment), []
+    has_dups = False
     for index, (m_source, p_source) in enumerate(sources):
-        _join(session, r, m_source, p_source)
-        result.duplicated += _split_duplicates(session, r)
+        _join(session, r, m_source, p_source, fields)
         _tally(session, r, result)
+        duplicated = session.sql(
+            f"SELECT count(*) FILTER (m_amount IS NOT NULL), count(*) FILTER (p_amount IS NOT NULL) "
+            f"FROM {r} WHERE diff_type = '{DUPLICATE}'").fetchone()
+        for side, source, count in ((MERCHANT, m_source, duplicated[0]),
+                                    (PAYMENT, p_source, duplicated[1])):
+            if count:
+                _duplicate_details(session, kind, r, side, source, fields, first=not has_dups)
+                has_dups = True
         _append_rows(session, f"{kind}_net_parts", f"""
-            SELECT coalesce(m_saler_other, saler_id) AS saler_id, {sign}sum(m_amount) AS net
-            FROM {r} WHERE m_amount IS NOT NULL AND {USABLE} GROUP BY 1""", first=index == 0)
+            SELECT m_saler_id AS saler_id, {sign}sum(m_amount) AS net
+            FROM {r} WHERE m_amount IS NOT NULL AND diff_type <> '{DUPLICATE}' GROUP BY 1""",
+                first=index == 0)
         _append_rows(session, f"{kind}_disc", f"""
             SELECT * FROM {r}
-            WHERE (diff_type <> '{F000}' OR m_saler_other IS NOT NULL) AND {USABLE}""",
+            WHERE diff_type NOT IN ('{F000}', '{DUPLICATE}')
+               OR (diff_type = '{F000}' AND m_saler_id <> p_saler_id)""",
                 first=index == 0)
         parts.append(stage / f"matched-{index}.csv")
         session.sql(f"COPY (SELECT {columns} FROM {r} WHERE diff_type = '{F000}') "
                     f"TO {quote(parts[-1])} (FORMAT csv, HEADER false)")
         session.sql(f"DROP TABLE {r}")
-    _write_recon(session, kind, path, parts)
+    if not has_dups:
+        session.sql(f"CREATE TEMP TABLE {kind}_dups AS SELECT NULL::VARCHAR AS side, "
+                    f"NULL::VARCHAR AS response_id, NULL::VARCHAR AS saler_id, NULL::BIGINT AS n, "
+                    f"NULL::BIGINT AS amount WHERE false")
+    else:
+        session.sql(f"INSERT INTO {kind}_net_parts SELECT saler_id, {sign}sum(amount) FROM {kind}_dups "
+                    f"WHERE side = '{MERCHANT}' GROUP BY 1")
+        result.duplicates_file = f"{kind}_duplicates.csv"
+        _write_duplicates(session, kind, path.parent / result.duplicates_file, fields)
+    _write_recon(session, kind, path, parts, fields, stage, columns)
     shutil.rmtree(stage, ignore_errors=True)
     _condense(session, kind, result, report_rows)
     result.summary[DUPLICATE]["response_ids"] = result.duplicated
     return result
 
 
-def _write_recon(session: Session, kind: str, path: Path, parts: List[Path]) -> None:
+def duplicates_header(kind: str, fields: List[str]) -> List[str]:
+    return ["response_id", "side", "request_id", AMOUNT_COLUMN[kind]] + fields
+
+
+def _write_duplicates(session: Session, kind: str, path: Path, fields: List[str]) -> None:
+    """The sample rows of each duplicated id and side, by id, side and the rows' values."""
+    part = path.with_suffix(".part")
+    fields_sql = ", ".join(["s.request_id", "s.amount", "s.saler_id"]
+                           + [f"s.{c}" for c in _field_columns(fields)])
+    session.sql(f"""
+        COPY (SELECT response_id, side, {fields_sql} FROM (
+                SELECT response_id, side, unnest(sample) AS s FROM {kind}_dups)
+              QUALIFY row_number() OVER (PARTITION BY response_id, side ORDER BY s) <= {DUPLICATE_SAMPLE}
+              ORDER BY response_id, side, s)
+        TO {quote(part)} (FORMAT csv, HEADER false)""")
+    _assemble(path, duplicates_header(kind, fields), [part])
+
+
+def _write_recon(session: Session, kind: str, path: Path, parts: List[Path], fields: List[str],
+                 stage: Path, columns: str) -> None:
     """The discrepancies first, by diff type and response_id, then the F000 records.
 
     The F000 records (almost all of them) are written in no particular order: sorting
     millions of matched records would cost more than the rest of the pass."""
+    head = stage / "discrepancies.csv"
     session.sql(f"""
-        COPY (SELECT {_recon_columns(kind)} FROM {kind}_disc WHERE diff_type <> '{F000}'
-              ORDER BY diff_type, response_id, m_amount IS NULL, m_amount, p_amount)
-        TO {quote(path)} (FORMAT csv, HEADER true)""")
+        COPY (SELECT * FROM (SELECT {columns} FROM {kind}_disc
+                             WHERE diff_type <> '{F000}'
+                             UNION ALL {_duplicate_lines(kind, fields)})
+              ORDER BY 4, 2, {len(fields) + 5} NULLS LAST, {len(fields) + 6})
+        TO {quote(head)} (FORMAT csv, HEADER false)""")
+    _assemble(path, recon_header(kind, fields), [head] + parts)
+
+
+def _assemble(path: Path, header: List[str], parts: List[Path]) -> None:
+    """The header (written here: file column names can need quoting), then each part."""
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream, lineterminator="\n").writerow(header)
     target = os.open(path, os.O_WRONLY)  # not O_APPEND: sendfile refuses to append to such
     try:
         os.lseek(target, 0, os.SEEK_END)
@@ -298,17 +394,30 @@ def _condense(session: Session, kind: str, result: KindResult, report_rows: int)
     session.sql(f"""
         CREATE TEMP TABLE {kind}_explained AS
         SELECT saler_id, category, sum(amount) AS amount FROM (
-          SELECT saler_id, {category} AS category, {sign}p_amount AS amount
+          SELECT p_saler_id AS saler_id, {category} AS category, {sign}p_amount AS amount
           FROM {kind}_disc WHERE p_amount IS NOT NULL
           UNION ALL
-          SELECT coalesce(m_saler_other, saler_id), {category}, {minus}m_amount
-          FROM {kind}_disc WHERE m_amount IS NOT NULL) GROUP BY ALL""")
+          SELECT m_saler_id, {category}, {minus}m_amount FROM {kind}_disc WHERE m_amount IS NOT NULL
+          UNION ALL
+          SELECT saler_id, '{DUPLICATE}',
+                 CASE WHEN side = '{PAYMENT}' THEN {sign}amount ELSE {minus}amount END
+          FROM {kind}_dups) GROUP BY ALL""")
     cursor = session.sql(f"""
-        SELECT diff_type::VARCHAR, response_id, request_id, saler_id, m_amount, p_amount
-        FROM {kind}_disc WHERE diff_type <> '{F000}'
+        SELECT * FROM (
+          SELECT diff_type::VARCHAR AS diff_type, response_id,
+                 CASE WHEN p_amount IS NOT NULL THEN p_request_id ELSE m_request_id END AS request_id,
+                 CASE WHEN p_amount IS NOT NULL THEN p_saler_id ELSE m_saler_id END AS saler_id,
+                 m_amount, p_amount
+          FROM {kind}_disc WHERE diff_type <> '{F000}'
+          UNION ALL
+          SELECT '{DUPLICATE}', response_id, NULL, CASE WHEN count(*) = 1 THEN min(saler_id) END,
+                 CASE WHEN side = '{MERCHANT}' THEN sum(amount) END,
+                 CASE WHEN side = '{PAYMENT}' THEN sum(amount) END
+          FROM {kind}_dups GROUP BY response_id, side)
         ORDER BY abs(coalesce(p_amount, 0) - coalesce(m_amount, 0)) DESC, response_id
         LIMIT {int(report_rows)}""")
     result.top = [dict(zip(("diff_type", "response_id", "request_id", "saler_id",
                             "merchant_amount", "payment_amount"), row)) for row in cursor.fetchall()]
     session.sql(f"DROP TABLE {kind}_net_parts")
     session.sql(f"DROP TABLE {kind}_disc")
+    session.sql(f"DROP TABLE {kind}_dups")

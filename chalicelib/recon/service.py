@@ -171,13 +171,25 @@ def _run(ctx: Recon, batch: BatchRef, run_id: str, fingerprint: str,
         return {**named, "outcome": CLAIMED, "status": outcome.status, "run_id": run_id,
                 "prefix": prefix}
     except Exception as error:
-        log("recon.run.failed", **named, run_id=run_id, error=type(error).__name__,
-            detail=str(error)[:500])
-        ctx.store.finish(batch.path, run_id, FAILED, _stamp(ctx.now()), prefix,
-                         error={"error": type(error).__name__, "detail": str(error)[:500]})
+        failure = failure_reason(error)
+        log("recon.run.failed", **named, run_id=run_id, **failure)
+        try:
+            ctx.store.finish(batch.path, run_id, FAILED, _stamp(ctx.now()), prefix, error=failure)
+        except Exception as recording:  # noqa: BLE001 - the original error is the one to raise
+            log("recon.run.failure_not_recorded", **named, run_id=run_id,
+                error=type(recording).__name__)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def failure_reason(error: BaseException) -> dict:
+    """What a FAILED batch says: the error's class and the first line of its message, short
+    (a message can quote a whole input line)."""
+    lines = str(error).strip().splitlines()
+    detail = lines[0][:200] if lines else ""
+    return {"error": type(error).__name__, "detail": detail or type(error).__name__,
+            "reason": f"{type(error).__name__}: {detail}" if detail else type(error).__name__}
 
 
 def _brief(summary: dict) -> dict:

@@ -29,6 +29,33 @@ IN_PROGRESS = "IN_PROGRESS"    # a live run is reconciling these very inputs: no
 BUSY = "BUSY"                  # a live run is reconciling other inputs: try again later
 
 
+# What the batch item keeps of an error document: DynamoDB refuses items over 400 KB, and a
+# refused write would leave the batch without its reason. error.json holds the whole story.
+MAX_ERROR_CHARS = 8 << 10
+_KEPT_ERROR_FIELDS = ("batch", "status", "run_id", "error", "detail", "generated_at")
+
+
+def bounded_error(error: dict) -> str:
+    """The error document as stored on the item: whole if small, else its reason and first
+    problems cut down to fit MAX_ERROR_CHARS."""
+    text = json.dumps(error, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    kept = {k: (v[:300] if isinstance(v, str) else v) for k, v in error.items()
+            if k in _KEPT_ERROR_FIELDS}
+    kept["reason"] = str(error.get("reason") or error.get("detail") or "")[:2000]
+    kept["truncated"] = True
+    problems = list(error.get("problems") or [])
+    while problems:
+        kept["problems"] = problems
+        text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+        if len(text) <= MAX_ERROR_CHARS:
+            return text
+        problems = problems[:len(problems) // 2]
+    kept.pop("problems", None)
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Claim:
     outcome: str
@@ -110,7 +137,7 @@ class BatchStore:
         if summary is not None:
             fields["summary"] = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
         if error is not None:
-            fields["error"] = json.dumps(error, ensure_ascii=False, separators=(",", ":"))
+            fields["error"] = bounded_error(error)
         names = {"#s": "status"}
         names.update({f"#f{i}": name for i, name in enumerate(fields)})
         expression = "SET #s = :status, " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))

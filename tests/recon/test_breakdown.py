@@ -11,7 +11,7 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
 
     assert Session.sql is execute   # the timing wrapper is removed again
 
-    assert set(phases) >= {"engine total", "read, join", "duplicates", "write results",
+    assert set(phases) >= {"engine total", "read, group by id, join", "duplicates", "write results",
                            "counts, sums, discrepancies", "audit", "row errors (DuckDB's rejects)",
                            recon_breakdown.MANIFEST_CHECK}
     assert "stage (copy into Parquet buckets)" not in phases   # a small pair is not staged
@@ -20,9 +20,10 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
 
 
 def test_statements_are_classified_by_what_they_do():
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == "read, join"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == "read, group by id, join"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_m AS SELECT 1") == "read, group by id, join"
     assert recon_breakdown._phase("COPY (SELECT k, request_id FROM x) TO 'y'") == \
         "stage (copy into Parquet buckets)"
-    assert recon_breakdown._phase("DELETE FROM withdraw_r WHERE true") == "duplicates"
+    assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_dups AS SELECT 1") == "duplicates"
     assert recon_breakdown._phase("DROP TABLE pay_r") == "other"
 

@@ -46,8 +46,8 @@ def test_the_result_file_has_every_record_of_every_bucket(reconcile, monkeypatch
     assert sorted(p.name for p in out.iterdir()) == [
         "audit.csv", "pay_recon.csv", "report.html", "summary.json", "withdraw_recon.csv"]
     rows = (out / "pay_recon.csv").read_text().splitlines()
-    assert rows[0].startswith("request_id,response_id,")
-    assert sorted(row.split(",")[1] + " " + row.split(",")[6] for row in rows[1:]) == [
+    assert rows[0].startswith("request_id,response_id,total_fee,diff_type,")
+    assert sorted(row.split(",")[1] + " " + row.split(",")[3] for row in rows[1:]) == [
         "response_id_1 F000", "response_id_2 F114", "response_id_3 F115", "response_id_4 F113"]
 
 

@@ -100,7 +100,7 @@ def test_rows_count_lines_after_the_header_as_wc_does(tmp_path):
         assert facts["sha256"] == hashlib.sha256(content).hexdigest()
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.binary(max_size=64), chunk=st.integers(min_value=1, max_value=9))
 def test_facts_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeypatch, content, chunk):
     monkeypatch.setattr(manifest, "CHUNK", chunk)

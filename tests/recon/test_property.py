@@ -161,21 +161,40 @@ def reference_recon(merchant, payment):
     return records
 
 
-def reference_lines(merchant, payment):
-    """Multiset of the recon file's (response_id, diff_type, amounts, saler_id, request_id, note):
-    a duplicated id's rows as each side has them; a record found on both sides with the payment
-    side's saler_id and request_id, and the merchant's where they differ in the note."""
+def reference_duplicate_lines(kind, merchant, payment):
+    """A duplicated id's lines: one per side that has it, with the side's rows and amount sum,
+    its saler_id when all its rows name one: (response_id, diff_type, merchant amount,
+    payment amount, saler_id, request_id, note, rows)."""
     m_count, p_count = Counter(r[0] for r in merchant), Counter(r[0] for r in payment)
     duplicated = {k for k in m_count | p_count if m_count[k] > 1 or p_count[k] > 1}
-    lines = [(r[0], "DUPLICATE", str(r[3]), "", r[2], r[1], "") for r in merchant if r[0] in duplicated]
-    lines += [(r[0], "DUPLICATE", "", str(r[3]), r[2], r[1], "") for r in payment if r[0] in duplicated]
+    lines = []
+    for side, rows in (("merchant", merchant), ("payment", payment)):
+        for key in duplicated:
+            mine = [r for r in rows if r[0] == key]
+            if not mine:
+                continue
+            total, salers = sum(r[3] for r in mine), {r[2] for r in mine}
+            note = f"{len(mine)} {'row' if len(mine) == 1 else 'rows'} on the {side} side"
+            note += f" over {len(salers)} saler_ids" if len(salers) > 1 else ""
+            note += f"; rows shown in {kind}_duplicates.csv"
+            lines.append((key, "DUPLICATE", str(total) if side == "merchant" else "",
+                          str(total) if side == "payment" else "",
+                          next(iter(salers)) if len(salers) == 1 else "", "", note, str(len(mine))))
+    return lines, duplicated
+
+
+def reference_lines(kind, merchant, payment):
+    """Multiset of the recon file's (response_id, diff_type, amounts, saler_id, request_id, note,
+    rows): a duplicated id once per side; a record found on both sides with the payment
+    side's saler_id and request_id, and the merchant's where they differ in the note."""
+    lines, duplicated = reference_duplicate_lines(kind, merchant, payment)
     m_by, p_by = {r[0]: r for r in merchant}, {r[0]: r for r in payment}
     for key in (set(m_by) | set(p_by)) - duplicated:
         m, p = m_by.get(key), p_by.get(key)
         if m is None:
-            lines.append((key, "F113", "", str(p[3]), p[2], p[1], ""))
+            lines.append((key, "F113", "", str(p[3]), p[2], p[1], "", ""))
         elif p is None:
-            lines.append((key, "F114", str(m[3]), "", m[2], m[1], ""))
+            lines.append((key, "F114", str(m[3]), "", m[2], m[1], "", ""))
         else:
             notes = []
             if m[2] != p[2]:
@@ -184,7 +203,7 @@ def reference_lines(merchant, payment):
                 notes.append(f"request_id differs (merchant {m[1]})" if m[1]
                              else "request_id differs (merchant has none)")
             lines.append((key, "F000" if m[3] == p[3] else "F115", str(m[3]), str(p[3]), p[2], p[1],
-                          "; ".join(notes)))
+                          "; ".join(notes), ""))
     return Counter(lines)
 
 
@@ -287,13 +306,16 @@ def test_engine_agrees_with_the_reference(reconcile, options, pays, withdraws, w
     records = {}
     for kind, amount in (("pay", "total_fee"), ("withdraw", "withdraw_money")):
         records[kind] = reference_recon(valid["merchant", kind], valid["payment", kind])
-        expected = Counter((k, d, _opt(m), _opt(p)) for k, d, m, p, _, _ in records[kind])
+        dup_lines, _ = reference_duplicate_lines(kind, valid["merchant", kind], valid["payment", kind])
+        expected = Counter([(k, d, _opt(m), _opt(p)) for k, d, m, p, _, _ in records[kind] if d != "DUPLICATE"]
+                           + [line[:4] for line in dup_lines])
         got = Counter((r["response_id"], r["diff_type"], r[f"merchant_{amount}"], r[f"payment_{amount}"])
                       for r in read_csv(out / f"{kind}_recon.csv"))
         assert got == expected, kind
         lines = Counter((r["response_id"], r["diff_type"], r[f"merchant_{amount}"], r[f"payment_{amount}"],
-                         r["saler_id"], r["request_id"], r["note"]) for r in read_csv(out / f"{kind}_recon.csv"))
-        assert lines == reference_lines(valid["merchant", kind], valid["payment", kind]), kind
+                         r["saler_id"], r["request_id"], r["note"], r["rows"])
+                        for r in read_csv(out / f"{kind}_recon.csv"))
+        assert lines == reference_lines(kind, valid["merchant", kind], valid["payment", kind]), kind
 
     expected_audit = reference_audit(records["pay"], records["withdraw"], valid["merchant", "pay"],
                                      valid["merchant", "withdraw"], balances)
