@@ -11,7 +11,7 @@ from chalicelib.merchant import resolver as merchant_resolver
 from chalicelib.merchant import service as merchant
 from chalicelib.merchant.messages import MerchantPayRequest, MerchantWithdrawRequest
 from chalicelib.merchant.messages import idempotency_key as merchant_idempotency_key
-from chalicelib.payments import accounts, aggregator, service, sweeper
+from chalicelib.payments import accounts, aggregator, auditor, service, sweeper
 from chalicelib.payments.context import from_environment
 from chalicelib.payments.messages import PayRequest, WithdrawRequest, parse
 from chalicelib.payments.orders import Kind
@@ -154,6 +154,11 @@ def run_sweeper(event):
 # Daily at 00:30 China time (16:30 UTC): each side exports the previous China-time day as
 # batch yyyyMMdd. The half hour lets the last credits of the day reach the journal; a payment
 # export that still finds one pending raises, and Lambda retries the invocation.
+@app.schedule(Rate(1, unit=Rate.HOURS), name="ledger_auditor")
+def run_ledger_auditor(event):
+    return auditor.scheduled().as_dict()
+
+
 @app.schedule(Cron(30, 16, "*", "*", "?", "*"), name="merchant_export")
 def run_merchant_export(event):
     return exports.scheduled(exports.MERCHANT, event.time)

@@ -52,7 +52,7 @@ def test_each_function_has_its_own_role(packaged):
              for name, f in _functions(template).items()}
     assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon", "MerchantResolver",
                           "MerchantExport", "PaymentExport", "SubsidySweeper", "TradeApplier",
-                          "SharingScheduler", "SharingRefunds"}
+                          "SharingScheduler", "SharingRefunds", "LedgerAuditor"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -91,7 +91,7 @@ WILDCARD_RESOURCES = {
         ("MerchantResolverRole", "MerchantResolver"), ("MerchantExportRole", "MerchantExport"),
         ("PaymentExportRole", "PaymentExport"), ("TradeApplierRole", "TradeApplier"),
         ("ReconHandlerRole", "Recon"), ("SharingSchedulerRole", "SharingScheduler"),
-        ("SharingRefundsRole", "SharingRefunds"))},
+        ("SharingRefundsRole", "SharingRefunds"), ("LedgerAuditorRole", "LedgerAuditor"))},
     ("MerchantExportRole", "UploadMerchantSide"): (
         {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/merchant/*"},
         OBJECTS + ": the merchant side's files of any day's batch, nothing else"),
