@@ -16,10 +16,18 @@ between, and the balance read in the middle is exactly the sum of those entries,
 moment. Otherwise it tries again (with backoff) and, if the account never holds still, reports it
 BUSY (not a difference).
 
+A read can still be torn: DynamoDB's Query is read-committed item by item, not isolated from a
+transaction that is being committed, so it may see some of that transaction's items and not yet
+the others (DynamoDB Local shows it under load). An account that shows a difference is therefore
+read again, after growing pauses, and the difference stands only if every re-read shows one; a
+corrupted balance shows it every time, a torn read does not come back. Withdrawn differences
+are counted (`withdrawn`) and logged (`ledger_audit.difference_withdrawn`).
+
 A trade phase is one transaction over several partitions, each read at its own moment, so a phase
 committed between two partitions' snapshots shows some legs only. Such a phase is read again
 (all its legs, wherever they are) before it is called unbalanced: whatever leg was seen was
-committed, so the whole phase was, and the second read sees all of it.
+committed, so the whole phase was, and a later read sees all of it (read again, with pauses,
+until it balances or the tries are spent).
 
 Reads go through the models (chalicelib/payments/models/ledger.py) with PynamoDB's paging.
 """
@@ -68,6 +76,8 @@ class AuditReport:
     differences: List[Difference] = field(default_factory=list)
     busy: List[str] = field(default_factory=list)       # partitions that never held still
     snapshot_retries: int = 0
+    confirmations: int = 0      # re-reads of accounts that showed a difference
+    withdrawn: int = 0          # differences a re-read did not show again (a torn read)
     seconds: float = 0.0
 
     @property
@@ -82,6 +92,7 @@ class AuditReport:
                 "trade_phases": self.trade_phases,
                 "differences": [d.as_dict() for d in self.differences],
                 "busy": list(self.busy), "snapshot_retries": self.snapshot_retries,
+                "confirmations": self.confirmations, "withdrawn": self.withdrawn,
                 "seconds": round(self.seconds, 3)}
 
 
@@ -165,14 +176,19 @@ def _reread_trades(trans_ids: List[str], page_size: int) -> List[Tuple[str, Jour
     return found
 
 
-def check_trades(legs: Iterable[Tuple[str, JournalEntry]], page_size: int) -> Tuple[int, List[Difference]]:
-    """(phases checked, unbalanced phases), confirming each suspect by a second read."""
+def check_trades(legs: Iterable[Tuple[str, JournalEntry]], page_size: int,
+                 backoff: Optional[Backoff] = None) -> Tuple[int, List[Difference]]:
+    """(phases checked, unbalanced phases), each suspect read again (all its legs) until it
+    balances or the tries are spent."""
     phases = _phases(legs)
     suspects = {key for key, entries in phases.items() if sum(e.amount for e in entries) != 0}
-    if suspects:
+    for attempt in (backoff or Backoff(attempts=4, base_seconds=0.05, cap_seconds=0.5)).tries():
+        if not suspects:
+            break
         again = _phases(_reread_trades(sorted({trans_id for _, trans_id, _ in suspects}), page_size))
         for key in suspects:
             phases[key] = again.get(key, [])
+        suspects = {key for key in suspects if sum(e.amount for e in phases[key]) != 0}
     differences = []
     for key in sorted(suspects):
         entries = phases[key]
@@ -183,6 +199,27 @@ def check_trades(legs: Iterable[Tuple[str, JournalEntry]], page_size: int) -> Tu
                 "postings_sum": total,
                 "legs": sorted(f"{e.account}:{e.leg}:{e.amount}" for e in entries)}))
     return len(phases), differences
+
+
+def _confirm(shot: Snapshot, backoff: Backoff, page_size: int,
+             report: "AuditReport") -> Tuple[Snapshot, List[Difference]]:
+    """Read an account that showed a difference again, after a pause, until a read shows none
+    or the tries are spent: the difference stands only if every read shows one."""
+    found = check_account(shot)
+    for attempt in backoff.tries():
+        if not attempt:
+            continue                    # the read that found the difference was the first try
+        report.confirmations += 1
+        try:
+            shot = snapshot(shot.partition, backoff, page_size)
+        except Busy:
+            continue
+        found = check_account(shot)
+        if not found:
+            report.withdrawn += 1
+            log("ledger_audit.difference_withdrawn", account=shot.partition)
+            break
+    return shot, found
 
 
 def audit(page_size: int = 500, snapshot_tries: int = 8, tenant: Optional[str] = None,
@@ -204,12 +241,15 @@ def audit(page_size: int = 500, snapshot_tries: int = 8, tenant: Optional[str] =
         except Busy:
             report.busy.append(partition)
             continue
+        found = check_account(shot)
+        if found:
+            shot, found = _confirm(shot, backoff, page_size, report)
         totals.accounts += 1
         totals.entries += len(shot.entries)
         totals.balance += shot.balance or 0
-        report.differences += check_account(shot)
+        report.differences += found
         legs += [(owner, entry) for entry in shot.entries if entry.is_trade_leg]
-    report.trade_phases, unbalanced = check_trades(legs, page_size)
+    report.trade_phases, unbalanced = check_trades(legs, page_size, backoff)
     report.differences += unbalanced
     report.seconds = time.monotonic() - started
     return report

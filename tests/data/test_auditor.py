@@ -215,3 +215,31 @@ def test_the_command_line_prints_its_verdict_and_exits_by_it(ledger, capsys):
     assert cli.main(["audit-ledger"]) == cli.EXIT_AUDIT_DIFFERENCES
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["verdict"] == "DIFFERENCES" and line["differences"][0]["where"] == "m2#s1"
+
+
+def test_a_torn_read_is_read_again_and_withdrawn_but_a_real_difference_stands(ledger):
+    credit("m1#s1", "PAY#1", 100, tenant="m1", saler_id="s1")
+    torn = []
+
+    def tear(parsed, **_):
+        # The first balance read answers as if a credit's balance update were not visible yet.
+        if not torn and "Item" in parsed:
+            torn.append(1)
+            parsed["Item"]["balance"] = {"N": "93"}
+
+    client = Account.low_level_client()
+    client.meta.events.register("after-call.dynamodb.GetItem", tear, unique_id="tear")
+    try:
+        report = auditor.audit(sleep=lambda _: None)
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.GetItem", tear, unique_id="tear")
+    assert torn == [1]
+    assert report.clean and (report.confirmations, report.withdrawn) == (1, 1), report.as_dict()
+
+    ledger.dynamodb.update_item(TableName=ledger.ledger_table,
+                                Key={"account": {"S": "m1#s1"}, "entry": {"S": "ACCOUNT"}},
+                                UpdateExpression="ADD balance :one",
+                                ExpressionAttributeValues={":one": {"N": "1"}})
+    report = auditor.audit(snapshot_tries=3, sleep=lambda _: None)
+    assert len(report.differences) == 1 and report.withdrawn == 0
+    assert report.confirmations == 2            # every re-read showed it again

@@ -84,7 +84,8 @@ def test_no_false_difference_while_two_tenants_pay_withdraw_and_get_credited(
     assert len({tuple(sorted((t, v.balance) for t, v in r.tenants.items())) for r in audits.reports}) > 1
     contention.note(request.node.name, f"{len(audits.reports)} audits during the writes, "
                                        f"{sum(r.snapshot_retries for r in audits.reports)} snapshot "
-                                       f"re-reads, {sum(len(r.busy) for r in audits.reports)} busy accounts")
+                                       f"re-reads, {sum(len(r.busy) for r in audits.reports)} busy accounts, "
+                                       f"{sum(r.withdrawn for r in audits.reports)} torn reads withdrawn")
 
     settle(world.ctx())
     final = auditor.audit()
