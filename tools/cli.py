@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         epilog="exit status: 0 clean, 1 differences found, 2 inconclusive (an account kept "
                "changing while read), 3 failure")
     audit.add_argument("--tenant", help="audit this tenant only (default: every tenant in the table)")
-    audit.add_argument("--page-size", type=int, help="items per DynamoDB page (default: LEDGER_AUDIT_PAGE_SIZE, else 500)")
+    audit.add_argument("--page-size", type=int,
+                       help="items per DynamoDB page (default: LEDGER_AUDIT_PAGE_SIZE, else 500)")
     audit.add_argument("--tries", type=int, help="reads of a busy account before it is reported busy "
                                                  "(default: LEDGER_AUDIT_SNAPSHOT_TRIES, else 8)")
     audit.set_defaults(run=_audit_ledger)

@@ -74,7 +74,6 @@ class TableModel(Model):
     class's own (never a parent's), so binding one model never moves another."""
 
     class Meta:
-        abstract = True
         table_setting = ""
         table_name = None
 

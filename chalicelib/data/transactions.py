@@ -97,7 +97,8 @@ class Transaction:
     def condition_check(self, model_cls, hash_key, range_key=None, condition=None, owner: Hashable = None):
         probe = model_cls(hash_key, range_key) if range_key is not None else model_cls(hash_key)
         self._register(model_cls, self._key_of(probe), owner)
-        self._operations.append(lambda w: w.condition_check(model_cls, hash_key, range_key, condition=condition))
+        self._operations.append(
+            lambda w: w.condition_check(model_cls, hash_key, range_key, condition=condition))
 
     def save(self, model, condition=None, owner=None, return_values: Optional[str] = None) -> None:
         self._register(type(model), self._key_of(model), owner)
