@@ -52,6 +52,7 @@ bench: setup
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown
+	$(PY) -m benchmarks.models
 
 package: setup
 	rm -rf out/package

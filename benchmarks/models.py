@@ -12,6 +12,7 @@ start pays, beside the cold import of the PynamoDB models alone.
 """
 import argparse
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,10 @@ _ids = itertools.count(1)
 @contextmanager
 def _ledger(backend: str):
     """(raw boto3 client, ledger table) with the models bound to the same table and endpoint."""
+    # PynamoDB's client reads region and credentials from the environment, as in a Lambda.
+    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "bench"),
+                        ("AWS_SECRET_ACCESS_KEY", "bench")):
+        os.environ.setdefault(name, value)
     embedded = EmbeddedAWS().start()
     local = DynamoDBLocal().start() if backend == "dynamodb-local" else None
     url = local.url if local else embedded.url
