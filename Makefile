@@ -89,6 +89,7 @@ bench: setup $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown
+	$(PY) -m benchmarks.models
 
 # Two deployables, two stacks: out/package/center (the payment center) and
 # out/package/merchant (the merchant system, merchant_system/). STAGE=prod packages prod.

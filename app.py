@@ -163,6 +163,14 @@ def run_sweeper(event):
     return sweeper.run(from_environment()).as_dict()
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS), name="ledger_auditor")
+def run_ledger_auditor(event):
+    # Imported here: only this function reads through PynamoDB, so the API's cold start does
+    # not load it (benchmarks/models.py measures the import).
+    from chalicelib.payments import auditor
+    return auditor.scheduled().as_dict()
+
+
 # Daily at 00:30 China time (16:30 UTC): the payment side exports the previous China-time day
 # as batch yyyyMMdd (the merchant system exports its own side, merchant_system/app.py). The
 # half hour lets the last credits of the day reach the journal; an export that still finds one

@@ -287,3 +287,29 @@ def auth_settings() -> AuthSettings:
         cache_seconds=_integer("CALLER_CREDENTIALS_CACHE_SECONDS", 60),
         window_seconds=_integer("SIGNATURE_WINDOW_SECONDS", 300),
     )
+
+
+# DynamoDB tables by the setting that names them (the PynamoDB models bind through this).
+TABLE_SETTINGS = ("ORDERS_TABLE", "LEDGER_TABLE", "MERCHANT_ORDERS_TABLE", "SUBSIDIES_TABLE",
+                  "TRADES_TABLE", "NONCES_TABLE", "RECON_BATCHES_TABLE", "SHARING_TABLE")
+
+
+def table_name(setting: str) -> str:
+    """The table the stage names in `setting` (one of TABLE_SETTINGS), read now."""
+    if setting not in TABLE_SETTINGS:
+        raise MissingSetting(f"{setting} is not a table setting")
+    return _required(setting)
+
+
+# The ledger auditor (chalicelib/payments/auditor.py).
+@dataclass(frozen=True)
+class AuditSettings:
+    ledger_table: str           # LEDGER_TABLE
+    snapshot_tries: int         # LEDGER_AUDIT_SNAPSHOT_TRIES: re-reads of one busy account, then skipped
+    page_size: int              # LEDGER_AUDIT_PAGE_SIZE: items per scan/query page
+
+
+def audit_settings() -> AuditSettings:
+    return AuditSettings(ledger_table=_required("LEDGER_TABLE"),
+                         snapshot_tries=_integer("LEDGER_AUDIT_SNAPSHOT_TRIES", 8),
+                         page_size=_integer("LEDGER_AUDIT_PAGE_SIZE", 500))

@@ -111,6 +111,23 @@ def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
     return written
 
 
+def audit_ledger(stack: LocalStack) -> bool:
+    """`paysettle audit-ledger` with the ledger auditor's own environment; True when clean."""
+    environment = stack.function_environment("ledger_auditor").over(os.environ)
+    run = subprocess.run([sys.executable, "-m", "tools.cli", "audit-ledger"], cwd=REPO_ROOT,
+                         env=environment, capture_output=True, text=True, timeout=300)
+    lines = run.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"paysettle audit-ledger exited {run.returncode}: {run.stderr.strip()}")
+    report = json.loads(lines[-1])
+    print(f"   {report['verdict']}: {report['accounts']} accounts of {len(report['tenants'])} "
+          f"tenant(s), {report['entries']} journal entries, {report['trade_phases']} trade phases, "
+          f"{len(report['differences'])} differences, {len(report['busy'])} busy")
+    for difference in report["differences"]:
+        print(f"   difference: {difference}")
+    return run.returncode == 0
+
+
 def wait_for_recon(api_url: str, batch: str, credential: dict) -> dict:
     """The batch's status, asked as `credential`: a batch is its tenant's, read signed."""
     from tools.signing import SignedAuth
@@ -270,6 +287,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f"({len(only_payment)} recorded by the payment side: the F113s); resolving them")
             resolved = resolve_unknown(stack.merchant_api_url, unknown, only_payment, verdict)
             print(f"resolved {resolved} of {len(unknown)} by re-sending the identical message")
+
+        _step("ledger audit: every balance is its journal, every trade sums to zero")
+        verdict.check(audit_ledger(stack), "the ledger auditor found differences (see above)")
     print()
     for problem in verdict.problems:
         print(f"PROBLEM: {problem}")

@@ -132,3 +132,16 @@ def pytest_terminal_summary(terminalreporter):
         note = f"; {_REPORT.notes[test]}" if test in _REPORT.notes else ""
         terminalreporter.write_line(f"{test}: BUSY {_REPORT.busy.get(test, 0)}; "
                                     f"{_REPORT.lines.get(test, '')}{note}")
+
+
+@pytest.fixture
+def models(world, dynamodb_local_endpoint):
+    """The PynamoDB models bound to this test's fresh tables on DynamoDB Local (for the test)."""
+    from chalicelib.data import binding, catalog
+
+    tables = {}
+    for logical, table_models in catalog.models_by_table().items():
+        for model in table_models:
+            tables[model.Meta.table_setting] = world.provisioned.tables[logical]
+    with binding.override(tables, host=dynamodb_local_endpoint):
+        yield tables

@@ -48,7 +48,7 @@ def test_each_function_has_its_own_role(packaged):
              for name, f in _functions(template).items()}
     assert set(roles) == {"APIHandler", "Aggregator", "Sweeper", "Recon",
                           "PaymentExport", "SubsidySweeper", "TradeApplier",
-                          "SharingScheduler", "SharingRefunds"}
+                          "SharingScheduler", "SharingRefunds", "LedgerAuditor"}
     assert len(set(roles.values())) == len(roles)
     for role in roles.values():
         assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
@@ -86,7 +86,7 @@ WILDCARD_RESOURCES = {
         ("AggregatorRole", "Aggregator"), ("SweeperRole", "Sweeper"),
         ("PaymentExportRole", "PaymentExport"), ("TradeApplierRole", "TradeApplier"),
         ("ReconHandlerRole", "Recon"), ("SharingSchedulerRole", "SharingScheduler"),
-        ("SharingRefundsRole", "SharingRefunds"))},
+        ("SharingRefundsRole", "SharingRefunds"), ("LedgerAuditorRole", "LedgerAuditor"))},
     ("PaymentExportRole", "UploadPaymentSide"): (
         {"Fn::Sub": "${ReconBucket.Arn}/incoming/*/payment/*"},
         OBJECTS + ": the payment side's files of any day's batch, nothing else"),

@@ -44,7 +44,7 @@ def _functions(template):
 def test_the_tests_run_on_the_python_the_functions_run_on(package):
     assert sys.version_info[:2] == (3, 13)
     runtimes = {name: f["Runtime"] for name, f in _functions(_template(package)).items()}
-    assert len(runtimes) == 11 and set(runtimes.values()) == {RUNTIME}, runtimes
+    assert len(runtimes) == 10 and set(runtimes.values()) == {RUNTIME}, runtimes
 
 
 def test_the_function_package_is_small_and_holds_no_duckdb(package):

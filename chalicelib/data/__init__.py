@@ -1,0 +1,1 @@
+"""The data layer: PynamoDB models of every item type, bound lazily to the stage's tables."""

@@ -1,0 +1,109 @@
+"""Binding PynamoDB models to the stage's tables, at first use and never at import.
+
+PynamoDB keeps a model's table name on its `Meta` class and caches one connection per model
+class. PaySettle reads its configuration lazily (the stage's environment, which tests and the
+local stack set around a call), so a model names the *setting* that holds its table
+(`Meta.table_setting`, e.g. "LEDGER_TABLE") and `TableModel._get_connection` resolves it on every
+call: when the table name, endpoint or region differs from the cached connection's, the class is
+re-bound under a lock. Within one process every thread sees the same stage configuration, so
+after the first call nothing is re-bound; tests that switch to a per-test table re-bind once.
+
+`override` points every model (or some tables) elsewhere for the duration of a `with` block: the
+DynamoDB Local tests use it to reach their per-test tables on an explicit endpoint.
+"""
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from pynamodb.models import Model
+
+from .. import config
+
+_lock = threading.RLock()
+_overrides: Dict[str, str] = {}          # setting name -> table name
+_endpoint_override: Dict[str, Optional[str]] = {}
+
+
+@dataclass(frozen=True)
+class Binding:
+    table: str
+    host: Optional[str]
+    region: Optional[str]
+
+
+def _endpoint() -> Optional[str]:
+    if "host" in _endpoint_override:
+        return _endpoint_override["host"]
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def resolve(setting: str) -> Binding:
+    """Where the models of `setting`'s table live now."""
+    with _lock:
+        table = _overrides.get(setting)
+    if table is None:
+        table = config.table_name(setting)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return Binding(table, _endpoint(), region)
+
+
+@contextmanager
+def override(tables: Dict[str, str], host: Optional[str] = None):
+    """Bind the named settings' models to `tables` (and every model to `host`) inside the block."""
+    with _lock:
+        saved_tables, saved_endpoint = dict(_overrides), dict(_endpoint_override)
+        _overrides.update(tables)
+        if host is not None:
+            _endpoint_override["host"] = host
+    try:
+        yield
+    finally:
+        with _lock:
+            _overrides.clear()
+            _overrides.update(saved_tables)
+            _endpoint_override.clear()
+            _endpoint_override.update(saved_endpoint)
+
+
+class TableModel(Model):
+    """A PynamoDB model whose table is named by a setting, resolved at first use.
+
+    Each concrete model declares its own `class Meta` with `table_setting`; the Meta is the
+    class's own (never a parent's), so binding one model never moves another."""
+
+    class Meta:
+        table_setting = ""
+        table_name = None
+
+    @classmethod
+    def binding(cls) -> Binding:
+        return resolve(cls.Meta.table_setting)
+
+    @classmethod
+    def _get_connection(cls):
+        wanted = cls.binding()
+        bound = cls.__dict__.get("_bound_connection")
+        if bound is not None and bound[0] == wanted:
+            return bound[1]
+        with _lock:
+            bound = cls.__dict__.get("_bound_connection")
+            if bound is None or bound[0] != wanted:
+                cls.Meta.table_name = wanted.table
+                cls.Meta.host = wanted.host
+                # Like chalicelib/aws.py's clients: enough pooled connections for the threads
+                # of `chalice local` and of the aggregator's callers.
+                cls.Meta.max_pool_connections = 64
+                if wanted.region:
+                    cls.Meta.region = wanted.region
+                cls._connection = None
+                connection = super()._get_connection()
+                cls._bound_connection = (wanted, connection)
+                bound = cls._bound_connection
+            return bound[1]
+
+    @classmethod
+    def low_level_client(cls):
+        """The botocore client this model's requests go through (for event hooks)."""
+        return cls._get_connection().connection.client

@@ -1,0 +1,1 @@
+"""PynamoDB models of the payment core's tables: one module per table (orders, ledger, trades)."""

@@ -1,0 +1,68 @@
+"""The attributes every reentry record shares, whatever table holds it (see record.py).
+
+A table's module (chalicelib/subsidies/models.py, chalicelib/sharing/models.py) declares its
+record types as subclasses, adding the domain's own attributes; records in the sweeper's `open`
+index carry `open_kind` and `retry_at`.
+"""
+from pynamodb.attributes import MapAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from ..data.attributes import WholeNumberAttribute
+from ..data.binding import TableModel
+from .store import OPEN_INDEX
+
+
+class OpenIndex(GlobalSecondaryIndex):
+    """Sparse: records in an open state (RECEIVED, IN_FLIGHT, UNKNOWN), by when to look again."""
+
+    class Meta:
+        index_name = OPEN_INDEX
+        projection = AllProjection()
+
+    open_kind = UnicodeAttribute(hash_key=True)
+    retry_at = UnicodeAttribute(range_key=True)
+
+
+class ReentryRecordModel(TableModel):
+    """Not bound to a table itself: its subclasses are."""
+
+    class Meta:
+        table_setting = ""
+        table_name = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    reentry_key = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    outbound_no = UnicodeAttribute()
+    state = UnicodeAttribute()
+    version = WholeNumberAttribute()
+    lease_until = WholeNumberAttribute(default=0)     # epoch ms
+    sends = WholeNumberAttribute(default=0)
+    sweeps = WholeNumberAttribute(default=0)
+    request = MapAttribute()
+    result = MapAttribute(null=True)
+    failure = MapAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    not_before = WholeNumberAttribute(null=True)      # epoch ms; absent: at once
+    open_kind = UnicodeAttribute(null=True)
+    retry_at = UnicodeAttribute(null=True)
+
+    open = OpenIndex()
+
+
+class OutboundGuardModel(TableModel):
+    """`OUTBOUND#<outbound_no>`: an outbound number is given to one record only."""
+
+    class Meta:
+        table_setting = ""
+        table_name = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    record = UnicodeAttribute()
+
+    @classmethod
+    def key(cls, outbound_no: str) -> str:
+        return f"OUTBOUND#{outbound_no}"
