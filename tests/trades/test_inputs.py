@@ -259,7 +259,7 @@ def test_a_marketing_solution_id_needs_its_solution(book):
             mkt_solution_id="mkt-2024-03")
 
 
-# -- Refused by name: what the flowchart does not define -----------------------------------------
+# -- Refused by name: what the specification does not define -----------------------------------------
 
 @pytest.mark.parametrize("inputs, code, field", [
     ({"recv_recvable_id": "recv-1"}, ErrorCode.RECEIVABLE_NOT_SUPPORTED, "recv_recvable_id"),

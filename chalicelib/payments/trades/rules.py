@@ -4,8 +4,8 @@ the accounts involved -> the effective settlement (`Plan`), or the named refusal
 Rules are checked in this order; the first that fails answers (each has its code in the
 one errors table, chalicelib/errors.py):
 
- 0. inputs the flowchart names but never defines closely enough to act on are refused, never
-    ignored: a receivable to settle, recv_recvable_id / credit_recv (RECEIVABLE_NOT_SUPPORTED);
+ 0. inputs the pay_trans specification names but never defines closely enough to act on
+    are refused, never ignored: a receivable to settle, recv_recvable_id / credit_recv (RECEIVABLE_NOT_SUPPORTED);
     special_code (SPECIAL_CODE_NOT_SUPPORTED); the MULTIPLE_IN payment plan, parallel_type
     (PAYMENT_PLAN_NOT_SUPPORTED).
  1. fee_type, fee_settlement_type and the pay mode (pay_mode, or the combined pay_mode_var,
@@ -189,7 +189,7 @@ def _up_merchant_split(request: PayTradeRequest, fee: int) -> Tuple[int, Tuple[T
 
 
 def _refuse_unsupported(request: PayTradeRequest) -> None:
-    """Rule 0: what the flowchart only names is refused, so that no caller believes it acted."""
+    """Rule 0: what the pay_trans specification only names is refused, so that no caller believes it acted."""
     if request.recv_recvable_id is not None:
         _refuse(ErrorCode.RECEIVABLE_NOT_SUPPORTED, "recv_recvable_id",
                 "settling a receivable is not supported; send the trade without it")
