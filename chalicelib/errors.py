@@ -39,6 +39,16 @@ class ErrorCode(Enum):
     TRADE_PARTY_NOT_FOUND = (2121, 422, "the trade's buyer or seller has no account")
     TRADE_BALANCE_SHORT = (2122, 422, "the buyer's balance does not cover the cash amount plus the buyer fee")
     TRADE_TOO_LARGE = (2123, 422, "the settlement needs more than 100 items in one DynamoDB transaction")
+    PAY_MODE_SPLIT_MISMATCH = (2124, 422, "the pay_mode_var parts do not add up to what the buyer pays")
+    NEED_SHARE_PROFIT_MISMATCH = (2125, 422, "need_share_profit does not match billing_solution "
+                                             "(true needs a sharing amount, false allows none)")
+    FEE_PAYER_COLLECTED_LATER = (2126, 422, "a fee the buyer bears is paid with the trade; it cannot be "
+                                            "collected later (fee_type 2)")
+    RECEIVABLE_NOT_SUPPORTED = (2127, 422, "settling a receivable (recv_recvable_id, credit_recv) is not supported")
+    MKT_SOLUTION_ID_WITHOUT_SOLUTION = (2128, 422, "mkt_solution_id needs the mkt_solution it names")
+    SPECIAL_CODE_NOT_SUPPORTED = (2129, 422, "special_code is not supported: no special handling is defined")
+    PAYMENT_PLAN_NOT_SUPPORTED = (2130, 422, "parallel_type MULTIPLE_IN (a payment plan of several "
+                                             "incoming payments) is not supported")
     RETURN_EXCEEDS_SUBSIDY = (3001, 409, "amount is over what is left of the subsidy "
                                          "(returned and returning amounts included)")
     REENTRY_IN_PROGRESS = (3002, 409, "the same request is in progress; retry it unchanged")

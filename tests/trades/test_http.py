@@ -210,3 +210,52 @@ def test_the_journal_of_sub_account_3_through_the_api(stack, api, parties):
         (f"TRADE#{body['trans_id']}#TRADE", 10_000)]
     bad = api.get("/accounts/hseller/journal?sub_account=2")
     assert bad.status_code == 400 and body_of(bad)["field"] == "sub_account"
+
+
+# -- The other pay_trans inputs through the route ---------------------------------------------------
+
+def test_a_combined_payment_through_the_route(stack, api, parties):
+    body = trade_body(channel_id="wx")
+    api.post("/trades", body)
+    path = f"/trades/{body['trans_id']}/pay"
+    inputs = {"fee_type": 1, "fee_settlement_type": "REALTIME", "fee_amount_payer_flag": "BUYER",
+              "pay_mode_var": [{"pay_mode": "BALANCE", "amount": "6000"},
+                               {"pay_mode": "CHANNEL", "amount": 4300}],
+              "is_refund_fee_amount_flag": True, "client_source_flag": "app"}
+    answer = conforms("/trades/{trans_id}/pay", "POST", api.post(path, inputs))
+    settlement = answer["data"]["settlement"]
+    assert settlement["pay_mode_var"] == [{"pay_mode": "BALANCE", "amount": 6000},
+                                          {"pay_mode": "CHANNEL", "amount": 4300}]
+    assert (settlement["fee_amount_payer_flag"], settlement["is_refund_fee_amount_flag"],
+            settlement["client_source_flag"]) == ("BUYER", True, "app")
+    assert {(p["account_id"], p["amount"]) for p in answer["data"]["postings"] if p["leg"] == "PAY"} == {
+        ("hbuyer", -6000), ("@channel:wx", -4300)}
+    balances = {a: body_of(api.get(f"/accounts/{a}"))["balance"] for a in ("hbuyer", "hseller", "hwallet")}
+    assert balances == {"hbuyer": 44_000, "hseller": 10_000, "hwallet": 300}
+    read = conforms("/trades/{trans_id}", "GET", api.get(f"/trades/{body['trans_id']}"))
+    assert read["data"]["settlement"] == settlement
+
+
+@pytest.mark.parametrize("inputs, status, code, field", [
+    ({"special_code": "S1"}, 422, 2129, "special_code"),
+    ({"recv_recvable_id": "recv-1"}, 422, 2127, "recv_recvable_id"),
+    ({"parallel_type": "MULTIPLE_IN"}, 422, 2130, "parallel_type"),
+    ({"need_share_profit": True}, 422, 2125, "need_share_profit"),
+    ({"fee_type": 1, "fee_settlement_type": "REALTIME",
+      "pay_mode_var": [{"pay_mode": "BALANCE", "amount": 10_001}]}, 422, 2124, "pay_mode_var"),
+    ({"is_refund_fee_amount_flag": "yes"}, 400, 1001, "is_refund_fee_amount_flag"),
+    ({"fee_amount_payer_flag": "PLATFORM"}, 400, 1001, "fee_amount_payer_flag"),
+    ({"pay_mode_var": []}, 400, 1001, "pay_mode_var"),
+    ({"credit_recv": {"credit_recv_id": "a b"}}, 400, 1001, "credit_recv.credit_recv_id"),
+])
+def test_a_refused_pay_trans_input_is_named_and_writes_nothing(stack, api, parties, inputs, status,
+                                                               code, field):
+    recorded = trade_body()
+    api.post("/trades", recorded)
+    before = footprint(stack)
+    response = api.post(f"/trades/{recorded['trans_id']}/pay", inputs)
+    answer = conforms("/trades/{trans_id}/pay", "POST", response)
+    assert (response.status_code, answer["code"], answer["field"]) == (status, code, field)
+    assert field in answer["message"]
+    assert footprint(stack) == before
+    assert body_of(api.get(f"/trades/{recorded['trans_id']}"))["data"]["state"] == "RECORDED"

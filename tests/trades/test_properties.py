@@ -1,6 +1,8 @@
-"""Property: whatever the inputs, a settled trade's journal entries sum to zero (each phase on its
-own too), exactly the accounts of its postings move, by their postings, and every balance equals
-its journal and stays >= 0; a refused trade moves nothing."""
+"""Property: whatever the inputs (fees, solutions, and any combination of the other pay_trans
+inputs: combined pay modes, who bears the fee, need_share_profit, the recorded flags, the inputs
+refused by name), a settled trade's journal entries sum to zero (each phase on its own too),
+exactly the accounts of its postings move, by their postings, and every balance equals its
+journal and stays >= 0; a refused trade moves nothing."""
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -71,26 +73,116 @@ def scenarios(draw):
         total = draw(amounts)
         pay["mkt_solution"] = {"total_amount": total,
                                "no_settlement_amount": draw(st.integers(0, total))}
+    if draw(st.booleans()):
+        pay.update(more_inputs(draw, trade, pay))
     return trade, pay
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios())
-def test_every_settled_trade_balances_and_moves_only_its_accounts(world, scenario):
-    trade, pay = scenario
-    book = world
+def more_inputs(draw, trade, pay) -> dict:
+    """The other pay_trans inputs: who bears the fee, a combined payment (mostly adding up),
+    the sharing flag, the recorded flags, and now and then an input that is refused by name."""
+    more = {}
+    payer = draw(st.sampled_from([None, "SELLER", "BUYER", "BUYER"]))
+    if payer:
+        more["fee_amount_payer_flag"] = payer
+    if draw(st.booleans()):
+        total = (trade["cash"] + (pay.get("buyer_fee_amount") or 0)
+                 + (pay["fee_amount"] if payer == "BUYER" else 0)
+                 + draw(st.sampled_from([0, 0, 0, 0, 1, -1])))
+        balance = draw(st.integers(min_value=0, max_value=max(total, 0)))
+        parts = ([{"pay_mode": "BALANCE", "amount": balance}] if balance > 0 else []) + (
+            [{"pay_mode": "CHANNEL", "amount": total - balance}] if total - balance > 0 else [])
+        if parts:
+            more["pay_mode_var"] = draw(st.permutations(parts))
+            if "pay_mode" in pay and draw(st.integers(0, 9)):
+                more["pay_mode"] = None                 # mostly instead of pay_mode
+            elif "pay_mode" not in pay and draw(st.integers(0, 9)):
+                more.update(fee_type=draw(st.sampled_from([1, 2])),
+                            fee_settlement_type=draw(st.sampled_from(["REALTIME", "ASYNC"])))
+    for name, choices in (("need_share_profit", [None, True, False]),
+                          ("is_refund_fee_amount_flag", [None, True, False]),
+                          ("client_source_flag", [None, "app", "web"]),
+                          ("mkt_solution_id", [None, None, "mkt-1"]),
+                          ("parallel_type", [None, "SINGLE_IN"] * 4 + ["MULTIPLE_IN"]),
+                          ("special_code", [None] * 19 + ["S1"]),
+                          ("recv_recvable_id", [None] * 19 + ["recv-1"]),
+                          ("credit_recv", [None] * 19 + [{"credit_recv_id": "cr-1"}])):
+        value = draw(st.sampled_from(choices))
+        if value is not None:
+            more[name] = value
+    return more
+
+
+def without_none(pay: dict) -> dict:
+    return {k: v for k, v in pay.items() if v is not None}
+
+
+@st.composite
+def combined_scenarios(draw):
+    """Trades built to pass the fee and solution rules, so that the other pay_trans inputs are
+    what decides: combined payments, the fee borne by either side, fee type 1 or 2, realtime or
+    async, need_share_profit, the recorded flags, mostly consistent and now and then not."""
+    cash = draw(st.integers(min_value=1, max_value=20_000))
+    settlement = draw(st.sampled_from(["REALTIME", "ASYNC"]))
+    trade = {"cash": cash, "settlement": settlement,
+             "mode": draw(st.sampled_from(["BALANCE", "CHANNEL"])), "channel_id": "wx"}
+    payer = draw(st.sampled_from(["SELLER", "BUYER"]))
+    fee = draw(st.integers(min_value=0, max_value=cash))
+    fee_settlement = "ASYNC" if settlement == "ASYNC" else draw(st.sampled_from(["REALTIME", "ASYNC"]))
+    fee_type = 1 if fee_settlement == "REALTIME" or payer == "BUYER" else draw(st.sampled_from([1, 2]))
+    if draw(st.integers(0, 19)) == 0:
+        fee_type = 2                                # now and then a combination that is refused
+    pay = {"fee_amount": fee, "fee_user_id": "wallet", "fee_amount_payer_flag": payer,
+           "fee_type": fee_type, "fee_settlement_type": fee_settlement}
+    buyer_fee = draw(st.sampled_from([0, 0, draw(amounts)]))
+    if buyer_fee:
+        pay.update(buyer_fee_amount=buyer_fee, buyer_fee_user_id="buyerfees")
+    if fee and draw(st.booleans()):
+        middle = draw(st.integers(min_value=0, max_value=fee))
+        pay["up_merchants"] = [{"user_id": "agent1", "level": 1}]
+        pay["billing_solution"] = [{"user_id": "agent1", "amount": 0, "fee_amount": middle}]
+    elif draw(st.booleans()):
+        proceeds = cash - (fee if payer == "SELLER" else 0)
+        pay["billing_solution"] = [{"user_id": "partner", "amount": draw(st.integers(0, proceeds))}]
+    shares = sum(item["amount"] for item in pay.get("billing_solution", []))
+    need = draw(st.sampled_from([None, bool(shares), bool(shares), not shares]))
+    if need is not None:
+        pay["need_share_profit"] = need
+    total = cash + buyer_fee + (fee if payer == "BUYER" else 0) + draw(
+        st.sampled_from([0] * 9 + [1, -1]))
+    balance = draw(st.integers(min_value=0, max_value=max(total, 0)))
+    parts = ([{"pay_mode": "BALANCE", "amount": balance}] if balance > 0 else []) + (
+        [{"pay_mode": "CHANNEL", "amount": total - balance}] if total - balance > 0 else [])
+    if parts and draw(st.integers(0, 3)):
+        pay["pay_mode_var"] = draw(st.permutations(parts))
+    else:
+        pay["pay_mode"] = trade["mode"]
+    for name, choices in (("is_refund_fee_amount_flag", [None, True, False]),
+                          ("client_source_flag", [None, "app"]),
+                          ("parallel_type", [None, "SINGLE_IN"])):
+        value = draw(st.sampled_from(choices))
+        if value is not None:
+            pay[name] = value
+    if draw(st.booleans()):
+        pay.update(mkt_solution={"total_amount": 10, "no_settlement_amount": 0}, mkt_solution_id="m1")
+    return trade, pay
+
+
+def settle_and_check_the_ledger(book, trade, pay) -> None:
     trans_id = book.trade(cash=trade["cash"], settlement=trade["settlement"], mode=trade["mode"],
                           channel_id=trade.get("channel_id"))
     before = book.read()
     try:
-        answer = book.pay(trans_id, **pay)
+        answer = book.pay(trans_id, **without_none(pay))
     except (PaySettleError, InvalidField) as refusal:
         event(f"refused {refusal.code.name}")
         assert movements(before, book.read()) == {}
         assert find_trade(book.ctx, trans_id)["state"] == "RECORDED"
         return
     event(f"settled {trade['settlement']} fee {answer['settlement']['fee_settlement_type']} "
-          f"{'with' if pay.get('up_merchants') else 'no'} up-merchants")
+          f"{'with' if pay.get('up_merchants') else 'no'} up-merchants, fee borne by "
+          f"{answer['settlement']['fee_amount_payer_flag']}, "
+          f"{len(answer['settlement']['pay_mode_var'])} payment part(s)")
     book.apply()
     after = book.read()
     assert find_trade(book.ctx, trans_id)["state"] == "SETTLED"
@@ -110,6 +202,18 @@ def test_every_settled_trade_balances_and_moves_only_its_accounts(world, scenari
     assert sum(p["amount"] for p in fee_legs) == answer["settlement"]["fee_amount"]
 
 
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_every_settled_trade_balances_and_moves_only_its_accounts(world, scenario):
+    settle_and_check_the_ledger(world, *scenario)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=combined_scenarios())
+def test_every_combination_of_pay_trans_inputs_balances_in_the_ledger(world, scenario):
+    settle_and_check_the_ledger(world, *scenario)
+
+
 ACCOUNTS = {
     "buyer": ("B", "NORMAL"), "seller": ("B", "NORMAL"), "wallet": ("C", "NORMAL"),
     "wallet2": ("C", "NORMAL"), "buyerfees": ("C", "NORMAL"), "agent1": ("B", "NORMAL"),
@@ -121,21 +225,31 @@ ACCOUNTS = {
 def test_every_plan_the_rules_accept_posts_balanced_phases_in_order(scenario):
     """The pure core, many more cases: each phase sums to zero; realtime postings never take
     more from the seller than it gets in the same phase; async fee postings come after the trade."""
+    check_the_plan(*scenario)
+
+
+@settings(max_examples=800, deadline=None)
+@given(scenario=combined_scenarios())
+def test_every_combination_of_pay_trans_inputs_posts_balanced_phases(scenario):
+    check_the_plan(*scenario)
+
+
+def check_the_plan(trade, pay) -> None:
     from chalicelib.payments.registry import AccountInfo
     from chalicelib.payments.trades import rules
     from chalicelib.payments.trades.messages import PayTradeRequest
     from chalicelib.payments.trades.postings import PHASES, postings
-    trade, pay = scenario
     record = {"trans_id": "20240301101500000001", "buyer_id": "buyer", "seller_id": "seller",
               "cash_amount": trade["cash"], "settlement_type": trade["settlement"],
               "payment_mode": trade["mode"], "channel_id": trade.get("channel_id")}
     accounts = {a: AccountInfo(a, True, kind, status) for a, (kind, status) in ACCOUNTS.items()}
     try:
-        plan = rules.plan(record, PayTradeRequest(**pay), accounts)
+        plan = rules.plan(record, PayTradeRequest(**without_none(pay)), accounts)
     except (PaySettleError, InvalidField) as refusal:
         event(f"refused {refusal.code.name}")
         return
-    event(f"{plan.settlement_type} trade, {plan.fee_settlement_type} fee, fee_type {plan.fee_type}")
+    event(f"{plan.settlement_type} trade, {plan.fee_settlement_type} fee, fee_type {plan.fee_type}, "
+          f"fee borne by {plan.fee_payer}, {len(plan.payment_parts())} payment part(s)")
     found = postings(plan)
     for phase in PHASES:
         assert sum(p.amount for p in found if p.phase == phase) == 0, phase
@@ -148,3 +262,26 @@ def test_every_plan_the_rules_accept_posts_balanced_phases_in_order(scenario):
     assert negative <= {("buyer", 1)} | {(f"@channel:{plan.channel_id}", 1)}, realtime_net
     fee_in = sum(p.amount for p in found if p.leg == "FEE" and p.amount > 0)
     assert fee_in == plan.fee_amount
+    # the buyer pays, by mode, exactly what the plan says; the fee comes out of the cash only
+    # when the seller bears it
+    paid = {}
+    for p in found:
+        if p.leg == "PAY" and p.amount < 0:
+            mode = "BALANCE" if p.account_id == "buyer" else "CHANNEL"
+            paid[mode] = paid.get(mode, 0) - p.amount
+    given = without_none(pay)
+    if given.get("pay_mode_var"):
+        assert paid == {part["pay_mode"]: part["amount"] for part in given["pay_mode_var"]}
+    assert sum(paid.values()) == plan.buyer_total
+    seller_net = sum(p.amount for p in found if p.account_id == "seller")
+    kept_fee = plan.fee_amount if plan.fee_payer == "SELLER" else 0
+    assert seller_net == plan.cash_amount - sum(a for _, a in plan.shares) - kept_fee
+    # every accepted input is on the recorded settlement, none dropped
+    recorded = plan.settlement()
+    assert recorded["fee_amount_payer_flag"] == given.get("fee_amount_payer_flag", "SELLER")
+    assert recorded["need_share_profit"] == given.get("need_share_profit")
+    assert recorded["is_refund_fee_amount_flag"] == given.get("is_refund_fee_amount_flag", False)
+    assert recorded["client_source_flag"] == given.get("client_source_flag")
+    assert recorded["mkt_solution_id"] == given.get("mkt_solution_id")
+    assert recorded["parallel_type"] == "SINGLE_IN"
+    assert sum(part["amount"] for part in recorded["pay_mode_var"]) == plan.buyer_total

@@ -42,6 +42,11 @@ class TradeFields(BaseModel):
     fee_user_id: Optional[str]
 
 
+class PayModePartView(BaseModel):
+    pay_mode: Literal["BALANCE", "CHANNEL"]
+    amount: int = Field(ge=1, description="fen")
+
+
 class SettlementFields(BaseModel):
     """The effective values after rule 3's overrides and the defaults."""
     payment_mode: Literal["BALANCE", "CHANNEL"]
@@ -56,6 +61,16 @@ class SettlementFields(BaseModel):
     wallet_fee: int = Field(ge=0, description="the part of the fee the fee account (wallet) takes")
     mkt_solution: Optional[Dict[str, int]] = Field(
         description="recorded only (rule 10): total_amount, no_settlement_amount")
+    mkt_solution_id: Optional[str] = Field(description="the marketing solution's id, recorded only")
+    fee_amount_payer_flag: Literal["SELLER", "BUYER"] = Field(
+        description="who bears the fee: SELLER out of the cash, BUYER on top of it")
+    pay_mode_var: List[PayModePartView] = Field(
+        description="what the buyer paid, by mode (one part unless a combined payment)")
+    need_share_profit: Optional[bool] = Field(description="as given (null: not given)")
+    is_refund_fee_amount_flag: bool = Field(
+        description="whether a refund of this trade returns the fee too (recorded for refunds)")
+    client_source_flag: Optional[str] = Field(description="recorded only")
+    parallel_type: Literal["SINGLE_IN"] = Field(description="MULTIPLE_IN is refused")
 
 
 class PostingView(BaseModel):
@@ -92,6 +107,11 @@ EXAMPLE_PAY = {"fee_type": 1, "fee_settlement_type": "REALTIME", "pay_mode": "BA
                "up_merchants": [{"user_id": "agent1", "level": 1}],
                "billing_solution": [{"user_id": "agent1", "amount": 0, "fee_amount": 200,
                                      "fee_plus_amount": 0}]}
+EXAMPLE_COMBINED = {"fee_type": 1, "fee_settlement_type": "REALTIME", "channel_id": "wx",
+                    "pay_mode_var": [{"pay_mode": "BALANCE", "amount": 6000},
+                                     {"pay_mode": "CHANNEL", "amount": 4300}],
+                    "fee_amount_payer_flag": "BUYER", "need_share_profit": False,
+                    "is_refund_fee_amount_flag": True, "client_source_flag": "app"}
 IDEMPOTENT = ("`trans_id` is the idempotency key: the same request again returns the original "
               "result and posts nothing; other parameters are refused with 409 / 1030.")
 
@@ -132,11 +152,16 @@ OPERATIONS = [
         "POST", "/trades/{trans_id}/pay", "payTrade", "Settle a trade", "trades",
         description=("Validates the rules of seed 002 (README, Trade settlement), then writes the "
                      "REALTIME postings in one transaction with the settlement record; async "
-                     "phases are applied by the trade applier, trade before fee. " + IDEMPOTENT),
+                     "phases are applied by the trade applier, trade before fee. Inputs that "
+                     "cannot be acted on (recv_recvable_id, credit_recv, special_code, "
+                     "parallel_type MULTIPLE_IN) are refused with their own code, never ignored "
+                     "(docs/trade-settlement-inputs.md). " + IDEMPOTENT),
         params=[Param("trans_id", TransId)],
         request=PayTradeRequest,
         request_examples={"one up-merchant": ("Fee deducted at source, a buyer fee, one up-merchant",
                                               EXAMPLE_PAY),
+                          "combined payment": ("Part from the buyer's balance, part through the "
+                                               "channel; the buyer bears the fee", EXAMPLE_COMBINED),
                           "stored values": ("Everything from the trade", {})},
         ok=Reply("The settled trade, its postings.", TradeAnswer),
         errors=BODY_REFUSALS + RULE_REFUSALS + (ErrorCode.TRADE_NOT_FOUND,

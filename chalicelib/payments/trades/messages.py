@@ -14,7 +14,7 @@ from ...config import MAX_AMOUNT_FEN
 from ...schemas import AmountFen, RequestId, SalerId, StrictModel, checked, int_choice
 
 __all__ = ["AccountRequest", "TradeRequest", "PayTradeRequest", "UpMerchant", "SolutionItem",
-           "MktSolution"]
+           "MktSolution", "PayModePart", "CreditRecv"]
 
 MAX_SOLUTION_ITEMS = 20
 MAX_UP_MERCHANTS = 4        # more than 2 is refused by rule 8, with its own code
@@ -43,6 +43,11 @@ TransId = Annotated[RequestId, Field(description=(
 ChannelId = Annotated[SalerId, Field(description="A payment channel: 1-64 characters of A-Z a-z 0-9 _ - .")]
 SettlementType = Literal["REALTIME", "ASYNC"]
 PaymentMode = Literal["BALANCE", "CHANNEL"]
+FeePayer = Literal["SELLER", "BUYER"]
+ParallelType = Literal["SINGLE_IN", "MULTIPLE_IN"]
+Reference = Annotated[SalerId, Field(description=(
+    "An id of the caller's (a receivable, a marketing solution, a code): 1-64 characters of "
+    "A-Z a-z 0-9 _ - ."))]
 
 
 class AccountRequest(StrictModel):
@@ -88,6 +93,18 @@ class MktSolution(StrictModel):
     no_settlement_amount: FeeFen
 
 
+class PayModePart(StrictModel):
+    """One part of a combined payment (`pay_mode_var`): how much of the buyer's payment comes
+    from its balance or through the channel."""
+    pay_mode: PaymentMode
+    amount: AmountFen
+
+
+class CreditRecv(StrictModel):
+    """A credit receivable the trade would settle (refused: see `RECEIVABLE_NOT_SUPPORTED`)."""
+    credit_recv_id: Reference
+
+
 class PayTradeRequest(StrictModel):
     """`POST /trades/{trans_id}/pay`: every field optional, as the rules say."""
     fee_type: Optional[OneOrTwo] = Field(None, description="1 deducted at source (default), 2 collected later")
@@ -102,6 +119,29 @@ class PayTradeRequest(StrictModel):
     up_merchants: Optional[List[UpMerchant]] = Field(None, max_length=MAX_UP_MERCHANTS)
     billing_solution: Optional[List[SolutionItem]] = Field(None, max_length=MAX_SOLUTION_ITEMS)
     mkt_solution: Optional[MktSolution] = None
+    mkt_solution_id: Optional[Reference] = Field(
+        None, description="the marketing solution's id, recorded with mkt_solution (which it needs)")
+    pay_mode_var: Optional[List[PayModePart]] = Field(
+        None, min_length=1, max_length=2, description=(
+            "combined payment: the buyer's payment split between BALANCE and CHANNEL, each mode "
+            "at most once, adding up to what the buyer pays; given instead of pay_mode"))
+    need_share_profit: Optional[bool] = Field(
+        None, description="true: billing_solution must share something; false: it must not")
+    is_refund_fee_amount_flag: Optional[bool] = Field(
+        None, description="whether a refund of this trade refunds the fee too (recorded; default false)")
+    fee_amount_payer_flag: Optional[FeePayer] = Field(
+        None, description="who bears the fee: SELLER (default, out of the cash) or BUYER (on top of it)")
+    client_source_flag: Optional[Reference] = Field(
+        None, description="where the request came from (app, web, ...); recorded only")
+    recv_recvable_id: Optional[Reference] = Field(
+        None, description="refused (RECEIVABLE_NOT_SUPPORTED): settling a receivable is not supported")
+    credit_recv: Optional[CreditRecv] = Field(
+        None, description="refused (RECEIVABLE_NOT_SUPPORTED): settling a credit receivable is not supported")
+    special_code: Optional[Reference] = Field(
+        None, description="refused (SPECIAL_CODE_NOT_SUPPORTED): no special handling is defined")
+    parallel_type: Optional[ParallelType] = Field(
+        None, description=("SINGLE_IN (default): one incoming payment; MULTIPLE_IN (a payment plan of "
+                           "several) is refused (PAYMENT_PLAN_NOT_SUPPORTED)"))
 
     def canonical(self) -> str:
         """The inputs as compared on a re-sent pay: parsed values, absent fields left out."""

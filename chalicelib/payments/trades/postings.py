@@ -8,23 +8,31 @@ sum to zero, so every DynamoDB transaction that writes one phase is balanced on 
 * ASYNC_TRADE, then ASYNC_FEE: written later by the applier (applier.py), trade settlement
   always before fee settlement.
 
-The buyer (BALANCE: its sub-account 1; CHANNEL: the channel's clearing account) always pays
-in REALTIME: cash + buyer fee. What an async phase will credit waits in the platform's
-transit account (`@transit`) meanwhile. Legs:
+The buyer (BALANCE: its sub-account 1; CHANNEL: the channel's clearing account; a combined
+payment: each part from its own source) always pays in REALTIME: cash + buyer fee, + the fee
+when the buyer bears it. What an async phase will credit waits in the platform's transit
+account (`@transit`) meanwhile. Legs:
 
   PAY            the buyer's payment (and, for an async trade, its arrival in transit)
   TRADE          the seller's cash (sub-account 1 realtime, 3 async); transit's release
   BUYER_FEE      the buyer fee to its income account (sub-account 3, the default)
   SHARE          the sharing solution: seller -> each user (sub-account of the trade's settlement)
-  FEE_WITHHELD   a fee deducted at source but settled async: seller -> transit, in REALTIME
-  FEE            the fee: seller (or transit) -> wallet + up-merchants (sub-account of the fee's settlement)
+  FEE_WITHHELD   a fee deducted at source but settled async: seller -> transit, with the trade
+                 (REALTIME for a realtime trade, ASYNC_TRADE for an async one); a fee the buyer
+                 bears on a realtime trade: its part of the payment -> transit, in REALTIME
+  FEE            the fee: seller (or transit) -> wallet + up-merchants (sub-account of the fee's
+                 settlement); a realtime fee the buyer bears comes straight out of the PAY leg
+
+Fee type 1 (deducted at source) never lets the fee reach the seller's balance, so its fee phase
+cannot fall short; fee type 2 (collected later) credits the seller the whole cash and takes the
+fee back in ASYNC_FEE, which waits while the seller's balance does not cover it.
 """
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 from ..keys import ASYNC_SUB_ACCOUNT, REALTIME_SUB_ACCOUNT, TRANSIT_ACCOUNT, channel_clearing_account
-from .rules import Plan
+from .rules import BUYER, Plan
 
 REALTIME, ASYNC_TRADE, ASYNC_FEE = "REALTIME", "ASYNC_TRADE", "ASYNC_FEE"
 PHASES = (REALTIME, ASYNC_TRADE, ASYNC_FEE)
@@ -62,16 +70,19 @@ def postings(plan: Plan) -> List[Posting]:
     def post(account: str, sub: int, amount: int, leg: str, phase: str) -> None:
         lines.append((account, sub, amount, leg, phase))
 
-    buyer = (plan.buyer_id if plan.payment_mode == "BALANCE"
-             else channel_clearing_account(plan.channel_id))
     seller_sub = sub_account(plan.settlement_type)
     trade_phase = REALTIME if plan.settlement_type == "REALTIME" else ASYNC_TRADE
-    paid = plan.cash_amount + plan.buyer_fee_amount
+    buyer_bears_fee = plan.fee_payer == BUYER
+    transit = (TRANSIT_ACCOUNT, REALTIME_SUB_ACCOUNT)
 
-    post(buyer, REALTIME_SUB_ACCOUNT, -paid, "PAY", REALTIME)
+    for mode, amount in plan.payment_parts():
+        source = plan.buyer_id if mode == "BALANCE" else channel_clearing_account(plan.channel_id)
+        post(source, REALTIME_SUB_ACCOUNT, -amount, "PAY", REALTIME)
     if trade_phase != REALTIME:
-        post(TRANSIT_ACCOUNT, REALTIME_SUB_ACCOUNT, paid, "PAY", REALTIME)
-        post(TRANSIT_ACCOUNT, REALTIME_SUB_ACCOUNT, -paid, "TRADE", trade_phase)
+        # Everything the buyer paid waits in transit; the trade phase releases cash + buyer
+        # fee, a fee the buyer bore stays there for the fee phase.
+        post(*transit, plan.buyer_total, "PAY", REALTIME)
+        post(*transit, -(plan.cash_amount + plan.buyer_fee_amount), "TRADE", trade_phase)
     post(plan.seller_id, seller_sub, plan.cash_amount, "TRADE", trade_phase)
     if plan.buyer_fee_amount:
         post(plan.buyer_fee_user_id, BUYER_FEE_SUB_ACCOUNT, plan.buyer_fee_amount, "BUYER_FEE",
@@ -83,16 +94,24 @@ def postings(plan: Plan) -> List[Posting]:
     if plan.fee_amount:
         fee_sub = sub_account(plan.fee_settlement_type)
         if plan.fee_settlement_type == "REALTIME":
-            fee_phase, source = REALTIME, (plan.seller_id, seller_sub)
-        elif plan.settlement_type == "REALTIME" and plan.fee_type == 1:
-            # Deducted at source, settled later: withheld from the seller now, held in transit.
-            post(plan.seller_id, seller_sub, -plan.fee_amount, "FEE_WITHHELD", REALTIME)
-            post(TRANSIT_ACCOUNT, REALTIME_SUB_ACCOUNT, plan.fee_amount, "FEE_WITHHELD", REALTIME)
-            fee_phase, source = ASYNC_FEE, (TRANSIT_ACCOUNT, REALTIME_SUB_ACCOUNT)
+            # Realtime fee (so a realtime trade): from the seller, or out of the buyer's payment.
+            fee_phase, source = REALTIME, None if buyer_bears_fee else (plan.seller_id, seller_sub)
+        elif buyer_bears_fee:
+            # Paid with the trade, settled later: it waits in transit (an async trade's
+            # payment is there already).
+            if trade_phase == REALTIME:
+                post(*transit, plan.fee_amount, "FEE_WITHHELD", REALTIME)
+            fee_phase, source = ASYNC_FEE, transit
+        elif plan.fee_type == 1:
+            # Deducted at source, settled later: withheld from the seller's cash as it arrives.
+            post(plan.seller_id, seller_sub, -plan.fee_amount, "FEE_WITHHELD", trade_phase)
+            post(*transit, plan.fee_amount, "FEE_WITHHELD", trade_phase)
+            fee_phase, source = ASYNC_FEE, transit
         else:
             # Collected later from the seller's (sub-)account, after the trade has settled there.
             fee_phase, source = ASYNC_FEE, (plan.seller_id, seller_sub)
-        post(source[0], source[1], -plan.fee_amount, "FEE", fee_phase)
+        if source is not None:
+            post(source[0], source[1], -plan.fee_amount, "FEE", fee_phase)
         post(plan.fee_user_id, fee_sub, plan.wallet_fee, "FEE", fee_phase)
         for user, amount in plan.up_earnings:
             post(user, fee_sub, amount, "FEE", fee_phase)

@@ -4,20 +4,30 @@ the accounts involved -> the effective settlement (`Plan`), or the named refusal
 Rules are checked in this order; the first that fails answers (each has its code in the
 one errors table, chalicelib/errors.py):
 
- 1. fee_type, fee_settlement_type and pay_mode: all given or none (FEE_FIELDS_NOT_TOGETHER).
- 2. a given pay_mode equals the trade's payment_mode (PAY_MODE_MISMATCH).
+ 0. inputs the pay_trans specification names but never defines closely enough to act on
+    are refused, never ignored: a receivable to settle, recv_recvable_id / credit_recv (RECEIVABLE_NOT_SUPPORTED);
+    special_code (SPECIAL_CODE_NOT_SUPPORTED); the MULTIPLE_IN payment plan, parallel_type
+    (PAYMENT_PLAN_NOT_SUPPORTED).
+ 1. fee_type, fee_settlement_type and the pay mode (pay_mode, or the combined pay_mode_var,
+    never both): all given or none (FEE_FIELDS_NOT_TOGETHER).
+ 2. a given pay_mode equals the trade's payment_mode; a combined pay_mode_var names each mode
+    at most once and includes the trade's payment_mode (PAY_MODE_MISMATCH).
  3. given channel_id, settlement_type, fee_amount, fee_user_id override the trade's; the fee
-    type defaults to 1, the fee settlement type to the (effective) settlement type.
+    type defaults to 1, the fee settlement type to the (effective) settlement type, the fee
+    payer (fee_amount_payer_flag) to SELLER.
  4. a realtime fee settlement cannot be collected later, fee_type 2 (REALTIME_FEE_COLLECTED_LATER);
     and trade settlement comes before fee settlement: an async trade with a realtime fee would
-    reverse them (FEE_BEFORE_TRADE).
+    reverse them (FEE_BEFORE_TRADE). A fee the buyer bears is paid with the trade, so it is
+    never collected later (FEE_PAYER_COLLECTED_LATER).
  5. the seller's sub-account is 1 for realtime settlement, 3 for async (postings.py).
-    The parties: with BALANCE the buyer, and always the seller, have accounts
-    (TRADE_PARTY_NOT_FOUND) that are NORMAL (ACCOUNT_NOT_NORMAL); CHANNEL needs a channel_id.
+    The parties: when the buyer pays (part) from its BALANCE the buyer, and always the seller,
+    have accounts (TRADE_PARTY_NOT_FOUND) that are NORMAL (ACCOUNT_NOT_NORMAL); a CHANNEL
+    payment (or part) needs a channel_id.
  6. fee <= cash amount (FEE_EXCEEDS_CASH); a non-zero fee needs a fee account that exists
     (FEE_ACCOUNT_NOT_FOUND), is neither seller nor buyer (FEE_ACCOUNT_IS_PARTY), is a C account
     (FEE_ACCOUNT_NOT_C) and is NORMAL (ACCOUNT_NOT_NORMAL). The same for a non-zero buyer fee
-    (BUYER_FEE_ACCOUNT_*).
+    (BUYER_FEE_ACCOUNT_*). The parts of a combined payment add up to what the buyer pays: cash
+    + buyer fee, + the fee when the buyer bears it (PAY_MODE_SPLIT_MISMATCH).
  7. every sharing-solution account exists (SHARING_ACCOUNT_NOT_FOUND), is NORMAL
     (SHARING_ACCOUNT_NOT_NORMAL), is neither seller nor buyer (SHARING_ACCOUNT_IS_PARTY).
  8. up-merchants: each is in the solution (UP_MERCHANT_NOT_IN_SOLUTION); up-merchants and
@@ -26,12 +36,17 @@ one errors table, chalicelib/errors.py):
     top.fee_amount; one level: its fee_plus_amount = 0, the wallet takes its fee_amount; nobody
     earns a negative amount (UP_MERCHANT_FEE_CHAIN). Without up-merchants, solution items carry
     no fee_amount / fee_plus_amount (UP_MERCHANT_SET_MISMATCH).
- 9. the sharing amounts and the fee together are at most the cash amount: the seller never
-    shares more than it receives, cash - fee (SHARING_EXCEEDS_PROCEEDS).
-10. a marketing solution is recorded (total, unsettled), never posted.
+ 9. the seller never shares more than it receives: cash - fee, or the whole cash when the buyer
+    bears the fee (SHARING_EXCEEDS_PROCEEDS). need_share_profit, when given, says whether the
+    solution shares anything: true needs a non-zero sharing amount, false allows none
+    (NEED_SHARE_PROFIT_MISMATCH).
+10. a marketing solution is recorded (total, unsettled, its mkt_solution_id), never posted; an
+    id without the solution cannot be loaded from anywhere (MKT_SOLUTION_ID_WITHOUT_SOLUTION).
+    is_refund_fee_amount_flag (does a refund return the fee?) and client_source_flag are
+    recorded on the settlement.
 
 The fee split: the fee F leaves the seller (or, deducted at source and settled later, the
-transit account); the wallet gets W, the middle up-merchant F - middle.fee_amount, the top one
+transit account; or, borne by the buyer, it is part of the buyer's payment); the wallet gets W, the middle up-merchant F - middle.fee_amount, the top one
 top.fee_plus_amount - top.fee_amount; W + earnings = F.
 """
 from dataclasses import dataclass
@@ -40,6 +55,10 @@ from typing import Dict, List, Optional, Tuple
 from ...errors import ErrorCode, InvalidField, PaySettleError
 from ..registry import AccountInfo
 from .messages import PayTradeRequest
+
+
+SELLER, BUYER = "SELLER", "BUYER"          # fee_amount_payer_flag
+MULTIPLE_IN = "MULTIPLE_IN"
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,22 @@ class Plan:
     wallet_fee: int = 0                                     # to the fee account
     up_earnings: Tuple[Tuple[str, int], ...] = ()           # (up-merchant, its part of the fee)
     mkt_solution: Optional[Dict[str, int]] = None
+    fee_payer: str = SELLER                                 # who bears the fee: SELLER or BUYER
+    pay_parts: Tuple[Tuple[str, int], ...] = ()             # (BALANCE | CHANNEL, fen) the buyer pays
+    need_share_profit: Optional[bool] = None
+    refund_fee_amount: bool = False                         # a refund returns the fee too
+    client_source_flag: Optional[str] = None
+    mkt_solution_id: Optional[str] = None
+    parallel_type: str = "SINGLE_IN"
+
+    @property
+    def buyer_total(self) -> int:
+        """What the buyer pays: cash + buyer fee, + the fee when the buyer bears it."""
+        return (self.cash_amount + self.buyer_fee_amount
+                + (self.fee_amount if self.fee_payer == BUYER else 0))
+
+    def payment_parts(self) -> Tuple[Tuple[str, int], ...]:
+        return self.pay_parts or ((self.payment_mode, self.buyer_total),)
 
     def settlement(self) -> dict:
         """The effective values, as recorded on the settlement and answered."""
@@ -69,7 +104,14 @@ class Plan:
                 "fee_settlement_type": self.fee_settlement_type, "fee_amount": self.fee_amount,
                 "fee_user_id": self.fee_user_id, "buyer_fee_amount": self.buyer_fee_amount,
                 "buyer_fee_user_id": self.buyer_fee_user_id, "wallet_fee": self.wallet_fee,
-                "mkt_solution": self.mkt_solution}
+                "mkt_solution": self.mkt_solution, "mkt_solution_id": self.mkt_solution_id,
+                "fee_amount_payer_flag": self.fee_payer,
+                "pay_mode_var": [{"pay_mode": mode, "amount": amount}
+                                 for mode, amount in self.payment_parts()],
+                "need_share_profit": self.need_share_profit,
+                "is_refund_fee_amount_flag": self.refund_fee_amount,
+                "client_source_flag": self.client_source_flag,
+                "parallel_type": self.parallel_type}
 
 
 def _refuse(code: ErrorCode, field_name: str, detail: str):
@@ -146,18 +188,53 @@ def _up_merchant_split(request: PayTradeRequest, fee: int) -> Tuple[int, Tuple[T
     return wallet, earnings
 
 
+def _refuse_unsupported(request: PayTradeRequest) -> None:
+    """Rule 0: what the pay_trans specification only names is refused, so that no caller believes it acted."""
+    if request.recv_recvable_id is not None:
+        _refuse(ErrorCode.RECEIVABLE_NOT_SUPPORTED, "recv_recvable_id",
+                "settling a receivable is not supported; send the trade without it")
+    if request.credit_recv is not None:
+        _refuse(ErrorCode.RECEIVABLE_NOT_SUPPORTED, "credit_recv",
+                "settling a credit receivable is not supported; send the trade without it")
+    if request.special_code is not None:
+        _refuse(ErrorCode.SPECIAL_CODE_NOT_SUPPORTED, "special_code",
+                "no special handling is defined for any code; send the trade without it")
+    if request.parallel_type == MULTIPLE_IN:
+        _refuse(ErrorCode.PAYMENT_PLAN_NOT_SUPPORTED, "parallel_type",
+                "a payment plan of several incoming payments (MULTIPLE_IN) is not supported")
+
+
+def _pay_modes(trade: dict, request: PayTradeRequest) -> List[str]:
+    """Rule 2: the modes the buyer pays with."""
+    if request.pay_mode_var is None:
+        if request.pay_mode is not None and request.pay_mode != trade["payment_mode"]:
+            _refuse(ErrorCode.PAY_MODE_MISMATCH, "pay_mode",
+                    f"is {request.pay_mode}, the trade's payment_mode is {trade['payment_mode']}")
+        return [trade["payment_mode"]]
+    modes = [part.pay_mode for part in request.pay_mode_var]
+    if len(set(modes)) != len(modes):
+        raise InvalidField("pay_mode_var", "names a pay_mode more than once")
+    if trade["payment_mode"] not in modes:
+        _refuse(ErrorCode.PAY_MODE_MISMATCH, "pay_mode_var",
+                f"does not include the trade's payment_mode {trade['payment_mode']}")
+    return modes
+
+
 def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]) -> Plan:
     """The effective settlement of `trade` under `request`, or the refusal of the first rule."""
-    # Rule 1
+    # Rule 0
+    _refuse_unsupported(request)
+    # Rule 1 (a combined pay_mode_var is the pay mode too)
+    if request.pay_mode is not None and request.pay_mode_var is not None:
+        raise InvalidField("pay_mode_var", "is given together with pay_mode; give one of them")
     given = [request.fee_type is not None, request.fee_settlement_type is not None,
-             request.pay_mode is not None]
+             request.pay_mode is not None or request.pay_mode_var is not None]
     if any(given) and not all(given):
         _refuse(ErrorCode.FEE_FIELDS_NOT_TOGETHER, "fee_type",
-                "fee_type, fee_settlement_type and pay_mode must be given together or not at all")
+                "fee_type, fee_settlement_type and pay_mode (or pay_mode_var) must be given "
+                "together or not at all")
     # Rule 2
-    if request.pay_mode is not None and request.pay_mode != trade["payment_mode"]:
-        _refuse(ErrorCode.PAY_MODE_MISMATCH, "pay_mode",
-                f"is {request.pay_mode}, the trade's payment_mode is {trade['payment_mode']}")
+    modes = _pay_modes(trade, request)
     # Rule 3
     settlement_type = request.settlement_type or trade["settlement_type"]
     channel_id = request.channel_id or trade.get("channel_id")
@@ -165,6 +242,7 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
     fee_user_id = request.fee_user_id or trade.get("fee_user_id")
     fee_type = request.fee_type or 1
     fee_settlement_type = request.fee_settlement_type or settlement_type
+    fee_payer = request.fee_amount_payer_flag or SELLER
     # Rule 4, and trade settlement before fee settlement
     if fee_settlement_type == "REALTIME" and fee_type == 2:
         _refuse(ErrorCode.REALTIME_FEE_COLLECTED_LATER, "fee_type",
@@ -172,12 +250,16 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
     if settlement_type == "ASYNC" and fee_settlement_type == "REALTIME":
         _refuse(ErrorCode.FEE_BEFORE_TRADE, "fee_settlement_type",
                 "an async trade's fee must settle async, after the trade")
+    if fee_payer == BUYER and fee_type == 2:
+        _refuse(ErrorCode.FEE_PAYER_COLLECTED_LATER, "fee_amount_payer_flag",
+                "a fee the buyer bears is paid with the trade, so it is deducted at source "
+                "(fee_type 1), never collected later (2)")
     # Rule 5: the parties
     cash = int(trade["cash_amount"])
     parties = [("seller_id", trade["seller_id"])]
-    if trade["payment_mode"] == "BALANCE":
+    if "BALANCE" in modes:
         parties.insert(0, ("buyer_id", trade["buyer_id"]))
-    elif not channel_id:
+    if "CHANNEL" in modes and not channel_id:
         raise InvalidField("channel_id", "is required for payment mode CHANNEL (given or stored)")
     for field_name, user_id in parties:
         info = accounts.get(user_id)
@@ -199,6 +281,16 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
                               (ErrorCode.BUYER_FEE_ACCOUNT_NOT_FOUND,
                                ErrorCode.BUYER_FEE_ACCOUNT_IS_PARTY,
                                ErrorCode.BUYER_FEE_ACCOUNT_NOT_C))
+    buyer_total = cash + buyer_fee + (fee if fee_payer == BUYER else 0)
+    pay_parts: Tuple[Tuple[str, int], ...] = ((trade["payment_mode"], buyer_total),)
+    if request.pay_mode_var is not None:
+        pay_parts = tuple((part.pay_mode, part.amount) for part in request.pay_mode_var)
+        split = sum(amount for _, amount in pay_parts)
+        if split != buyer_total:
+            _refuse(ErrorCode.PAY_MODE_SPLIT_MISMATCH, "pay_mode_var",
+                    f"the parts add up to {split} fen, the buyer pays {buyer_total} (cash {cash} "
+                    f"+ buyer fee {buyer_fee}" + (f" + fee {fee}" if fee_payer == BUYER else "")
+                    + ")")
     # Rule 7
     solution = request.billing_solution or []
     users = [item.user_id for item in solution]
@@ -219,9 +311,17 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
     wallet, earnings = _up_merchant_split(request, fee)
     # Rule 9
     shared = sum(item.amount for item in solution)
-    if shared > cash - fee:
+    proceeds = cash - (fee if fee_payer == SELLER else 0)
+    if shared > proceeds:
         _refuse(ErrorCode.SHARING_EXCEEDS_PROCEEDS, "billing_solution",
-                f"shares {shared} fen, the seller receives {cash - fee} (cash {cash} - fee {fee})")
+                f"shares {shared} fen, the seller receives {proceeds} (cash {cash}"
+                + (f" - fee {fee})" if fee_payer == SELLER else "; the buyer bears the fee)"))
+    if request.need_share_profit is True and not shared:
+        _refuse(ErrorCode.NEED_SHARE_PROFIT_MISMATCH, "need_share_profit",
+                "is true, but billing_solution shares nothing (no item with an amount above 0)")
+    if request.need_share_profit is False and shared:
+        _refuse(ErrorCode.NEED_SHARE_PROFIT_MISMATCH, "need_share_profit",
+                f"is false, but billing_solution shares {shared} fen")
     # Rule 10
     mkt = None
     if request.mkt_solution is not None:
@@ -229,6 +329,10 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
             raise InvalidField("mkt_solution.no_settlement_amount", "must not exceed total_amount")
         mkt = {"total_amount": request.mkt_solution.total_amount,
                "no_settlement_amount": request.mkt_solution.no_settlement_amount}
+    elif request.mkt_solution_id is not None:
+        _refuse(ErrorCode.MKT_SOLUTION_ID_WITHOUT_SOLUTION, "mkt_solution_id",
+                "names a marketing solution but mkt_solution is not given; marketing solutions "
+                "are sent with the trade, not loaded by id")
     return Plan(trans_id=trade["trans_id"], buyer_id=trade["buyer_id"],
                 seller_id=trade["seller_id"], cash_amount=cash,
                 payment_mode=trade["payment_mode"], channel_id=channel_id,
@@ -239,4 +343,9 @@ def plan(trade: dict, request: PayTradeRequest, accounts: Dict[str, AccountInfo]
                 shares=tuple((item.user_id, item.amount) for item in solution if item.amount),
                 wallet_fee=wallet if fee else 0,
                 up_earnings=tuple((u, a) for u, a in earnings if a and fee),
-                mkt_solution=mkt)
+                mkt_solution=mkt, fee_payer=fee_payer, pay_parts=pay_parts,
+                need_share_profit=request.need_share_profit,
+                refund_fee_amount=bool(request.is_refund_fee_amount_flag),
+                client_source_flag=request.client_source_flag,
+                mkt_solution_id=request.mkt_solution_id if mkt else None,
+                parallel_type=request.parallel_type or "SINGLE_IN")
