@@ -1,15 +1,17 @@
 """`make serve`: the whole of PaySettle on one machine, no cloud account.
 
-Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table, queue, bucket and secret of `infra/resources.json`, the callers' credentials
+Starts, in order: AWS's DynamoDB Local (its data under `out/dynamodb`, kept from one
+start to the next; FRESH=1 starts empty), the embedded AWS endpoint (moto: SQS, S3 and
+Secrets Manager, in memory), every table (unless it exists), queue, bucket and secret of
+`infra/resources.json`, the callers' credentials
 (`infra/callers.py`: fresh random secrets at every start, seeded into the secrets
 CallerCredentials and MerchantSigningKey), the channel simulator (`infra/channel/`, the
 WeChat-Pay-like channel: the template's ChannelUrl parameter, i.e. CHANNEL_URL, points at
 it; it notifies the API of paid transactions), the payment link (`infra/payment_link.py`,
 the fault-injecting proxy through which the merchant reaches the payment API:
 the template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the
-HTTP API (`chalice local --stage local` as a subprocess), and the event pump
-(schedules and SQS subscriptions).
+HTTP API (`chalice local --stage local` as a subprocess, restarted with backoff by
+`infra/supervisor.py` if it dies), and the event pump (schedules and SQS subscriptions).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
 the resource names and, under `merchants`, every caller's credential (readable by its
 owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
@@ -17,7 +19,9 @@ owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
 Every function sees what it would see in Lambda: the chalice config's
 environment (global, then the stage's, then the stage's per-function), the
 template's resolved variables for its logical id, and a region; plus, locally,
-the embedded endpoint and dummy credentials. Anything that could route a client
+the embedded endpoint (AWS_ENDPOINT_URL), DynamoDB Local's (AWS_ENDPOINT_URL_DYNAMODB:
+botocore sends that one service there, so every boto3 client, PynamoDB's included, finds
+it) and dummy credentials. Anything that could route a client
 to real AWS (a profile, a per-service endpoint, a shared config file) is removed.
 
 Nothing happens at import time: no configuration is read, no client is made.
@@ -26,8 +30,8 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -45,8 +49,10 @@ from . import callers
 from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
 from .channel import ChannelSimulator
+from .dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from .payment_link import PaymentLink
 from .pump import Environment, Pump, QueueRef, function_logical_id
+from .supervisor import Supervised
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Swagger UI's files behind `GET /docs`, installed by `make setup` (npm swagger-ui-dist).
@@ -58,6 +64,8 @@ REGION = "us-east-1"
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 DEFAULT_OUT = REPO_ROOT / "out" / "local-stack.json"
+# DynamoDB Local's data: beside the manifest unless LOCAL_STACK_DATA names a directory.
+DATA_DIR_NAME = "dynamodb"
 # Chalice names the function serving the routes `api_handler`; the template calls it APIHandler.
 API_FUNCTION = "api_handler"
 API_LOGICAL_ID = "APIHandler"
@@ -66,6 +74,7 @@ READY_TIMEOUT_SECONDS = 60
 PAYMENT_LINK_HOLD_MARGIN_SECONDS = 1.0
 DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS = 5.0  # chalicelib/config.py's default
 STOP_TIMEOUT_SECONDS = 10
+DYNAMODB_READY_TIMEOUT_SECONDS = 60
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Settings that could send a client to real AWS, removed from every environment built here.
@@ -146,9 +155,16 @@ class LocalStack:
     def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
                  out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
                  prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None,
-                 payment_link_port: int = 0, channel_port: int = 0):
+                 payment_link_port: int = 0, channel_port: int = 0, dynamodb_port: int = 0,
+                 data_dir: Optional[Path] = None, fresh: bool = False):
         """`api_log`: a file for the API's output; by default it shares this process's.
-        `payment_link_port`, `channel_port`: 0 takes any free port (the URLs are in the manifest)."""
+        `payment_link_port`, `channel_port`, `dynamodb_port`: 0 takes any free port (the URLs
+        are in the manifest). `data_dir`: where DynamoDB Local keeps the tables (None: in
+        memory, gone at stop); `fresh` empties it first."""
+        self.dynamodb_port = dynamodb_port
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.fresh = fresh
+        self.dynamodb: Optional[DynamoDBLocal] = None
         self.api_port = api_port
         self.channel_port = channel_port
         self.channel: Optional[ChannelSimulator] = None
@@ -164,18 +180,24 @@ class LocalStack:
         self.pump: Optional[Pump] = None
         self.provisioned: Optional[provisioning.Provisioned] = None
         self._template: Optional[dict] = None
-        self._api: Optional[subprocess.Popen] = None
+        self._api: Optional[Supervised] = None
         self._interrupt = threading.Event()
         self._manifest_written = False
+        self._supervised: list = []     # every Supervised process, stopped newest first
         self.credentials: list = []     # infra/callers.py's callers with this start's secrets
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
+        out_path = Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT)
         return cls(api_port=port_from_env("API_PORT", DEFAULT_API_PORT),
                    aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
                    payment_link_port=port_from_env("PAYMENT_LINK_PORT", 0),
                    channel_port=port_from_env("CHANNEL_PORT", 0),
-                   out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
+                   dynamodb_port=port_from_env("DYNAMODB_PORT", 0),
+                   data_dir=Path(os.environ.get("LOCAL_STACK_DATA")
+                                 or out_path.parent / DATA_DIR_NAME),
+                   fresh=os.environ.get("FRESH", "") not in ("", "0"),
+                   out_path=out_path)
 
     # -- what each function sees -------------------------------------------
 
@@ -189,7 +211,10 @@ class LocalStack:
             region_name=self.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        return session.client(service, endpoint_url=self.aws.url)
+        return session.client(service, endpoint_url=self._endpoint(service))
+
+    def _endpoint(self, service: str) -> str:
+        return self.dynamodb.url if service == "dynamodb" else self.aws.url
 
     def credential(self, key_id: str) -> dict:
         """One caller's credential of this start (`SignedAuth.from_credential(...)` signs with it)."""
@@ -208,6 +233,7 @@ class LocalStack:
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             # No shared config or credentials file may add a profile or an endpoint.
@@ -222,6 +248,7 @@ class LocalStack:
     def start(self) -> "LocalStack":
         try:
             self.credentials = callers.new_credentials()
+            self._launch_dynamodb()
             self._start_aws()
             self._seed_credentials()
             self._start_channel()
@@ -237,14 +264,31 @@ class LocalStack:
             manifest=str(self.out_path) if self.out_path else None)
         return self
 
+    def _launch_dynamodb(self) -> None:
+        """Start the JVM first: it takes the longest, and starts while moto does."""
+        if self.fresh and self.data_dir is not None and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+            log("local_stack.fresh", data_dir=str(self.data_dir))
+        try:
+            self.dynamodb = DynamoDBLocal(port=self.dynamodb_port or None,
+                                          data_dir=self.data_dir).launch()
+        except DynamoDBLocalMissing as missing:
+            raise StackFailed(str(missing)) from None
+
     def _start_aws(self) -> None:
         self.aws = EmbeddedAWS(port=self.aws_port).start()
+        try:
+            self.dynamodb.wait_ready(DYNAMODB_READY_TIMEOUT_SECONDS)
+        except RuntimeError as failure:
+            raise StackFailed(str(failure)) from None
         self._template = provisioning.load_template()
         self.provisioned = provisioning.provision(self._client("dynamodb"), self._client("sqs"),
                                                   self.prefix, self._template,
                                                   s3=self._client("s3"),
                                                   secretsmanager=self._client("secretsmanager"))
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
+            dynamodb_endpoint_url=self.dynamodb.url,
+            data_dir=str(self.data_dir) if self.data_dir else None,
             tables=self.provisioned.tables, queues=self.provisioned.queues,
             buckets=self.provisioned.buckets)
 
@@ -290,20 +334,15 @@ class LocalStack:
         environment["PYTHONUNBUFFERED"] = "1"
         # The docs page is served here only: the cloud's API has no SWAGGER_UI_DIR.
         environment["SWAGGER_UI_DIR"] = os.environ.get("SWAGGER_UI_DIR") or str(DEFAULT_SWAGGER_UI_DIR)
-        command = chalice_local_command(self.stage, self.api_port)
-        # Its own session: a terminal's Ctrl-C reaches only this process, which
-        # then stops the API in order.
-        output = None
-        if self.api_log is not None:
-            self.api_log.parent.mkdir(parents=True, exist_ok=True)
-            output = self.api_log.open("ab")
-        try:
-            self._api = subprocess.Popen(command, cwd=REPO_ROOT, env=environment,
-                                         start_new_session=True, stdout=output,
-                                         stderr=subprocess.STDOUT if output else None)
-        finally:
-            if output is not None:
-                output.close()  # the child keeps its own descriptor
+        self._api = self._supervise("api", chalice_local_command(self.stage, self.api_port),
+                                    environment, self.api_log)
+
+    def _supervise(self, name: str, command: list, environment: dict,
+                   output: Optional[Path]) -> Supervised:
+        """Start one of the stack's processes under supervision (restarted once it has served)."""
+        process = Supervised(name, command, env=environment, cwd=REPO_ROOT, output=output).start()
+        self._supervised.append(process)
+        return process
 
     def _start_pump(self) -> None:
         if str(REPO_ROOT) not in sys.path:
@@ -343,16 +382,19 @@ class LocalStack:
         while time.monotonic() < deadline:
             if self._interrupt.is_set():
                 raise Interrupted("stop requested while starting")
-            if self._api.poll() is not None:
-                raise StackFailed(f"chalice local exited with code {self._api.returncode} "
+            if self._api.exited():
+                raise StackFailed(f"chalice local exited with code {self._api.last_exit_code} "
                                   f"(is port {self.api_port} free?)")
             try:
                 urllib.request.urlopen(self.api_url + "/", timeout=1).close()
-                return
             except urllib.error.HTTPError:
-                return  # any HTTP answer (an unknown route is 403/404) means it is serving
+                pass  # any HTTP answer (an unknown route is 403/404) means it is serving
             except (urllib.error.URLError, OSError):
                 self._interrupt.wait(0.1)
+                continue
+            # It served once: from now on a crash is a restart, not a failed start.
+            self._api.keep_alive()
+            return
         raise StackFailed(f"the API did not answer on {self.api_url} "
                           f"within {READY_TIMEOUT_SECONDS} s")
 
@@ -360,7 +402,7 @@ class LocalStack:
         return {"api_url": self.api_url, "payment_link_url": self.payment_link.url,
                 "channel_url": self.channel.url,
                 "docs_url": self.api_url + "/docs", "openapi_url": self.api_url + "/openapi.json",
-                "aws_endpoint_url": self.aws.url,
+                "aws_endpoint_url": self.aws.url, "dynamodb_endpoint_url": self.dynamodb.url,
                 "region": self.region, "tables": dict(self.provisioned.tables),
                 "queues": dict(self.provisioned.queues),
                 "buckets": dict(self.provisioned.buckets),
@@ -384,26 +426,11 @@ class LocalStack:
     # -- running and stopping ------------------------------------------------
 
     def api_running(self) -> bool:
-        return self._api is not None and self._api.poll() is None
+        return self._api is not None and self._api.running()
 
     def request_stop(self) -> None:
         """Safe from a signal handler: interrupts a start still in progress."""
         self._interrupt.set()
-
-    def _stop_api(self) -> None:
-        if self._api is None:
-            return
-        if self._api.poll() is None:
-            try:
-                os.killpg(self._api.pid, signal.SIGTERM)  # its own group: we started it
-            except ProcessLookupError:
-                pass
-            try:
-                self._api.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._api.pid, signal.SIGKILL)
-                self._api.wait()
-        self._api = None
 
     def stop(self) -> None:
         """Stop whatever was started, newest first; safe to call more than once."""
@@ -413,7 +440,9 @@ class LocalStack:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
-        self._stop_api()
+        while self._supervised:
+            self._supervised.pop().stop(STOP_TIMEOUT_SECONDS)
+        self._api = None
         if self.payment_link is not None:
             self.payment_link.stop()
             self.payment_link = None
@@ -423,6 +452,9 @@ class LocalStack:
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
+            self.dynamodb = None
             log("local_stack.stopped")
 
     def __enter__(self) -> "LocalStack":
@@ -447,10 +479,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
+        # A crashed API is restarted by its supervisor: the stack stays up until stopped.
         while not stopping.wait(0.5):
-            if not stack.api_running():
-                log("local_stack.api_exited", level=logging.ERROR)
-                return 1
+            pass
         log("local_stack.signal", signal=received[0])
         return 0
     except Interrupted:

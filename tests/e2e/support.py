@@ -89,8 +89,10 @@ class RunningStack:
 
     def client(self, service: str):
         # Explicit endpoint and dummy credentials: never real AWS.
+        endpoint = self.manifest["dynamodb_endpoint_url" if service == "dynamodb"
+                                 else "aws_endpoint_url"]
         return boto3.session.Session().client(
-            service, endpoint_url=self.manifest["aws_endpoint_url"],
+            service, endpoint_url=endpoint,
             region_name=self.manifest["region"], aws_access_key_id="e2e",
             aws_secret_access_key="e2e")
 
