@@ -84,6 +84,10 @@ REAL_AWS_SETTINGS = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
 REAL_AWS_PREFIXES = ("AWS_ENDPOINT_URL_",)
+# Set alike for every function (endpoints, region, dummy credentials, no config files).
+SHARED_AWS_SETTINGS = (*DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
+                       "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+                       "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
 
 
 class StackFailed(RuntimeError):
@@ -184,6 +188,7 @@ class LocalStack:
         self._interrupt = threading.Event()
         self._manifest_written = False
         self._supervised: list = []     # every Supervised process, stopped newest first
+        self._saved_environ: dict = {}  # this process's variables before the pump's start
         self.credentials: list = []     # infra/callers.py's callers with this start's secrets
 
     @classmethod
@@ -246,6 +251,9 @@ class LocalStack:
     # -- starting ------------------------------------------------------------
 
     def start(self) -> "LocalStack":
+        if self.out_path is not None:
+            # A stack killed outright left its file behind: it does not mean "ready" now.
+            self.out_path.unlink(missing_ok=True)
         try:
             self.credentials = callers.new_credentials()
             self._launch_dynamodb()
@@ -348,6 +356,15 @@ class LocalStack:
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
         app = importlib.import_module("app").app
+        # What every function shares goes into this process's own environment too: a thread a
+        # handler starts sees that, not its function's layer, and must not find real AWS.
+        # Put back at stop (a test may start a stack in its own process).
+        shared = self.function_environment(API_FUNCTION)
+        changed = [n for n in os.environ if shared._removed(n)] + list(SHARED_AWS_SETTINGS)
+        self._saved_environ = {name: os.environ.get(name) for name in changed}
+        for name in changed:
+            os.environ.pop(name, None)
+        os.environ.update({name: shared.variables[name] for name in SHARED_AWS_SETTINGS})
         self.pump = Pump(app, self.function_environment, self.queue_for,
                          self._client("sqs"), self.region).start()
 
@@ -440,6 +457,12 @@ class LocalStack:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ = {}
         while self._supervised:
             self._supervised.pop().stop(STOP_TIMEOUT_SECONDS)
         self._api = None
