@@ -92,10 +92,14 @@ class DynamoDBLocal:
     def start(self, timeout: float = 60.0) -> "DynamoDBLocal":
         return self.launch().wait_ready(timeout)
 
-    def wait_ready(self, timeout: float = 60.0) -> "DynamoDBLocal":
+    def wait_ready(self, timeout: float = 60.0, interrupted=None) -> "DynamoDBLocal":
+        """Wait until it answers; `interrupted()` true (e.g. a stop requested) ends the wait
+        with InterruptedError."""
         probe = self.client(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
         deadline = time.monotonic() + timeout
         while True:
+            if interrupted is not None and interrupted():
+                raise InterruptedError("stop requested while DynamoDB Local was starting")
             if self.process.poll() is not None:
                 raise RuntimeError(f"DynamoDB Local exited ({self.process.returncode}): {self._output()}")
             try:

@@ -286,7 +286,9 @@ class LocalStack:
     def _start_aws(self) -> None:
         self.aws = EmbeddedAWS(port=self.aws_port).start()
         try:
-            self.dynamodb.wait_ready(DYNAMODB_READY_TIMEOUT_SECONDS)
+            self.dynamodb.wait_ready(DYNAMODB_READY_TIMEOUT_SECONDS, self._interrupt.is_set)
+        except InterruptedError:
+            raise Interrupted("stop requested while starting") from None
         except RuntimeError as failure:
             raise StackFailed(str(failure)) from None
         self._template = provisioning.load_template()

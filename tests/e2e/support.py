@@ -21,7 +21,8 @@ from tools.signing import SignedAuth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHINA = timezone(timedelta(hours=8))
-STACK_START_SECONDS = 60
+# DynamoDB Local's JVM and two app imports on a shared 2-core machine.
+STACK_START_SECONDS = 120
 STACK_STOP_SECONDS = 30
 
 T = TypeVar("T")
@@ -121,9 +122,14 @@ class RunningStack:
 
     def withdraw(self, saler: str, amount, request_id: Optional[str] = None,
                  when: Optional[str] = None) -> requests.Response:
+        return self.withdraw_with(self.http, saler, amount, request_id, when)
+
+    def withdraw_with(self, session: requests.Session, saler: str, amount,
+                      request_id: Optional[str] = None, when: Optional[str] = None) -> requests.Response:
+        """A withdraw sent on `session` (a thread's own signed session)."""
         body = {"request_time": when or request_time(), "request_id": request_id or new_request_id(),
                 "saler_id": saler, "withdraw_money": amount}
-        return self.http.post(f"{self.api}/withdraw", json=body, timeout=30)
+        return session.post(f"{self.api}/withdraw", json=body, timeout=30)
 
     def account(self, saler: str) -> dict:
         answer = self.http.get(f"{self.api}/accounts/{saler}", timeout=30)

@@ -23,6 +23,7 @@ THREADS = 8
 SUCCESS_BEFORE_KILL = 40
 RECOVERY_SECONDS = 90
 API_BACK_SECONDS = 30
+RESEND_PAUSE_SECONDS = 0.2
 
 
 class PayLoad:
@@ -37,19 +38,24 @@ class PayLoad:
         self._threads = [threading.Thread(target=self._run, args=(s,)) for s in self.salers]
 
     def _run(self, saler: str) -> None:
+        """Pays one after another; one without an answer is sent again, identical, as the
+        merchant does, until it is answered or the load stops (then it is left unanswered)."""
         session = self.stack.session("mch-demo")
         amount = 1
         while not self.stopping.is_set():
             request_id, amount, when = new_request_id(), amount % 97 + 1, request_time()
-            try:
-                answer = self.stack.pay_with(session, saler, amount, request_id, when)
-            except requests.RequestException:
-                self.unanswered[saler].append((request_id, amount, when))
-                continue
+            while True:
+                try:
+                    answer = self.stack.pay_with(session, saler, amount, request_id, when)
+                except requests.RequestException:
+                    answer = None
+                if answer is not None and answer.status_code < 500:
+                    break
+                if self.stopping.wait(RESEND_PAUSE_SECONDS):
+                    self.unanswered[saler].append((request_id, amount, when))
+                    return
             if answer.status_code == 200 and answer.json().get("response_code") == "SUCCESS":
                 self.succeeded[saler].append((request_id, amount))
-            elif answer.status_code >= 500:
-                self.unanswered[saler].append((request_id, amount, when))
 
     def start(self) -> "PayLoad":
         for thread in self._threads:
