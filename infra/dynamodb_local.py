@@ -3,7 +3,8 @@
 It honours transactions, ClientRequestToken and concurrent conditional writes as
 DynamoDB does; moto does not. Tests and benchmarks start one on a free loopback port, in
 memory; the embedded stack (`infra/local_stack.py`) keeps its data in a directory
-(`data_dir`), one SQLite file whatever the region or credentials of the callers (-sharedDb).
+(`data_dir`), one SQLite file. Either way every caller sees the same tables, whatever its
+region or credentials (-sharedDb).
 
 The JVM is told to start fast rather than to run fast (C1 only, serial GC): on a busy 2-core
 machine that takes it from about 10 s to about 4 s, and the engine is not the bottleneck of a
@@ -76,8 +77,10 @@ class DynamoDBLocal:
     def launch(self) -> "DynamoDBLocal":
         """Start the JVM and return at once; `wait_ready` waits for it to answer."""
         jar = jar_path()
+        # -sharedDb: one database whatever the callers' credentials and region, as one AWS
+        # account's tables are (otherwise each access key id sees tables of its own).
         if self.data_dir is None:
-            storage = ["-inMemory"]
+            storage = ["-sharedDb", "-inMemory"]
         else:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             storage = ["-sharedDb", "-dbPath", str(self.data_dir.resolve())]
