@@ -77,8 +77,9 @@ setup: $(INSTALLED) $(DYNAMODB_LOCAL) $(SWAGGER_UI)
 run: setup
 	$(PY) -m infra.simulation $(ARGS)
 
+# The tables are kept in out/dynamodb from one start to the next; FRESH=1 starts empty.
 serve: setup
-	$(PY) -m infra.local_stack
+	FRESH=$(FRESH) $(PY) -m infra.local_stack
 
 # Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
 test: setup $(CHROMIUM)
@@ -86,6 +87,7 @@ test: setup $(CHROMIUM)
 
 bench: setup $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.cold_import
+	$(PY) -m benchmarks.stack
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown

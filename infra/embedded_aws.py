@@ -1,42 +1,36 @@
-"""An embedded AWS endpoint on loopback: moto's server, applied one request at a time.
+"""An embedded AWS endpoint on loopback: moto's server, for SQS, S3 and Secrets Manager.
 
-Plain threaded moto is not linearizable: two concurrent conditional writes can
-both read the old item and both succeed, so a balance could be overdrawn. The
-`OneAtATime` middleware holds one global lock around each request's dispatch
-and the full materialisation of its response, so every request takes effect
-atomically, in some total order, as DynamoDB's own requests do.
+DynamoDB is not served here: the embedded stack sends its DynamoDB calls to AWS's DynamoDB
+Local (`infra/dynamodb_local.py`), which applies transactions and conditional writes as
+DynamoDB does. S3 and Secrets Manager requests are served on threads with no lock of
+ours: each one touches one object or secret.
 
-The request body is read before the lock is taken (a slow client must not stall
-everyone); that does not weaken atomicity, since nothing is applied until the
-backend runs under the lock.
+SQS keeps one lock (`SqsOneAtATime`): moto 5's DeleteMessage rebuilds a queue's message
+list outside the lock its SendMessage appends under, so a message sent while another is
+deleted can vanish, and a receive iterates the in-flight set while another request changes
+it. The pump deletes while the API sends, all the time, so every SQS request is applied
+alone. That lock is short (an SQS request is a few list operations), is never held while a
+client uploads its body, and is not held across an SQS long poll (ReceiveMessage with
+WaitTimeSeconds > 0), which is served as a series of short polls with the waiting done
+outside the lock. (Only the JSON protocol boto3 speaks is recognised, and only a
+WaitTimeSeconds in the request: a queue whose ReceiveMessageWaitTimeSeconds attribute makes
+every receive a long poll would still hold the lock; the template sets none.)
 
-moto's transact_write_items deep-copies a whole table once per item of the
-transaction to be able to roll back; under the lock that cost (an aggregator
-batch of 100 items times the size of the ledger) stalls every client and grows
-quadratically. `install_item_level_rollback` keeps moto's semantics but
-snapshots only the items the transaction touches.
-
-One exception to "under the lock for the whole request": an SQS long poll
-(ReceiveMessage with WaitTimeSeconds > 0) would sleep inside moto while holding
-the lock, so no message could arrive and every other client would stall for up
-to 20 s. It is served as a series of short polls, each one atomic, with the
-waiting done outside the lock. (Only the JSON protocol boto3 speaks is
-recognised, and only a WaitTimeSeconds in the request: a queue whose
-ReceiveMessageWaitTimeSeconds attribute makes every receive a long poll would
-still hold the lock; the template sets none.)
+Everything here lives in memory: queues, objects and secrets are gone when the process
+stops (the stack makes them again at every start).
 """
-import copy
 import io
 import ipaddress
 import json
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 LOOPBACK = "127.0.0.1"
+SQS_TARGET_PREFIX = "AmazonSQS."
 SQS_RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
 LONG_POLL_STEP_SECONDS = 0.05
 
@@ -71,14 +65,17 @@ def _long_poll_seconds(environ: dict, body: bytes) -> int:
     return wait if isinstance(wait, int) and wait > 0 else 0
 
 
-class OneAtATime:
-    """WSGI middleware: each request is dispatched and answered under one lock."""
+class SqsOneAtATime:
+    """WSGI middleware: each SQS request is dispatched and answered under one lock; the
+    other services' requests pass straight through."""
 
     def __init__(self, app: Callable, lock: Optional[threading.Lock] = None):
         self._app = app
         self._lock = lock or threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(SQS_TARGET_PREFIX):
+            return self._app(environ, start_response)
         body = _read_body(environ)
         wait = _long_poll_seconds(environ, body)
         if wait:
@@ -120,97 +117,13 @@ class OneAtATime:
             time.sleep(LONG_POLL_STEP_SECONDS)
 
 
-_transaction = threading.local()
-
-
-def _transaction_key(backend: Any, operation: dict) -> Tuple[str, dict]:
-    """The table and key one transaction item touches, as moto itself derives them."""
-    kind, body = next(iter(operation.items()))
-    table_name = body["TableName"]
-    if kind != "Put":
-        return table_name, body["Key"]
-    table = backend.get_table(table_name)
-    key = {table.hash_key_attr: body["Item"][table.hash_key_attr]}
-    if table.range_key_attr is not None:
-        key[table.range_key_attr] = body["Item"][table.range_key_attr]
-    return table_name, key
-
-
-def _snapshot(backend: Any, transact_items: List[dict]) -> List[Tuple[str, dict, Optional[dict]]]:
-    saved = []
-    for operation in transact_items:
-        table_name, key = _transaction_key(backend, operation)
-        current = backend.get_item(table_name, key)
-        saved.append((table_name, key,
-                      copy.deepcopy(current.to_json()["Attributes"]) if current else None))
-    return saved
-
-
-def _restore(backend: Any, saved: List[Tuple[str, dict, Optional[dict]]]) -> None:
-    # Newest first, so an item named twice ends in its state before the transaction.
-    for table_name, key, attributes in reversed(saved):
-        if attributes is not None:
-            backend.put_item(table_name, attributes)
-        elif backend.get_item(table_name, key) is not None:
-            backend.delete_item(table_name, key)
-
-
-def install_item_level_rollback() -> None:
-    """Make moto's transactions snapshot the items they touch, not whole tables.
-
-    moto 5.2's transact_write_items does `copy.deepcopy(table)` for every item
-    and, on failure, puts the copies back. Here the copy of a table is skipped
-    (moto's own "restore" then reassigns the live table, a no-op) and the
-    touched items are snapshotted before and restored after a failure. A
-    request whose items cannot be read is left entirely to moto, copies and all.
-    Idempotent; changes no result, only the cost.
-    """
-    from moto.dynamodb import models
-
-    backend_class = models.DynamoDBBackend
-    if getattr(backend_class.transact_write_items, "item_level_rollback", False):
-        return
-    moto_transaction = backend_class.transact_write_items
-    real_copy = models.copy
-
-    class TableCopySkipper:
-        """Stands in for the `copy` module inside moto's DynamoDB models."""
-
-        def deepcopy(self, value, memo=None):
-            if getattr(_transaction, "active", False) and isinstance(value, models.Table):
-                return value
-            return real_copy.deepcopy(value, memo)
-
-        def __getattr__(self, name):
-            return getattr(real_copy, name)
-
-    def transact_write_items(self, transact_items):
-        try:
-            saved = _snapshot(self, transact_items)
-        except Exception:  # noqa: BLE001 - moto answers the invalid request with its own error
-            return moto_transaction(self, transact_items)
-        _transaction.active = True
-        try:
-            return moto_transaction(self, transact_items)
-        except BaseException:
-            _transaction.active = False
-            _restore(self, saved)
-            raise
-        finally:
-            _transaction.active = False
-
-    transact_write_items.item_level_rollback = True
-    models.copy = TableCopySkipper()
-    backend_class.transact_write_items = transact_write_items
-
-
 def _require_loopback(host: str) -> None:
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"the embedded AWS endpoint only listens on loopback, not {host}")
 
 
 class EmbeddedAWS:
-    """moto's server app behind `OneAtATime`, served by werkzeug on a background thread."""
+    """moto's server app, served by werkzeug on background threads."""
 
     def __init__(self, port: int = 0, host: str = LOOPBACK):
         _require_loopback(host)
@@ -230,13 +143,11 @@ class EmbeddedAWS:
         # registers nothing until the server starts.
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        install_item_level_rollback()
-
         class QuietHandler(MotoRequestHandler):
             def log_request(self, *args, **kwargs):
                 pass  # one line per AWS call would drown the structured logs
 
-        app = OneAtATime(DomainDispatcherApplication(create_backend_app))
+        app = SqsOneAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True,
                                    request_handler=QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever,

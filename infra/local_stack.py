@@ -3,16 +3,19 @@
 Two deployables run here side by side: the payment center (app.py, `infra/resources.json`)
 and the merchant system (merchant_system/, its own app and `resources.json`).
 
-Starts, in order: the embedded AWS endpoint (moto, one request at a time), every
-table, queue, bucket and secret of both templates, the callers' credentials
-(`infra/callers.py`: fresh random secrets at every start, seeded into the center's
-CallerCredentials and the merchant system's MerchantSigningKey), the channel simulator
-(`infra/channel/`, the WeChat-Pay-like channel: the center template's ChannelUrl parameter,
-i.e. CHANNEL_URL, points at it; it notifies the API of paid transactions), the payment link
-(`infra/payment_link.py`, the fault-injecting proxy through which the merchant reaches the
-payment API: the merchant template's PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points
-at it), the two HTTP APIs (`chalice local --stage local` as a subprocess each, in its own
-project folder), and the event pumps (both apps' schedules, the center's SQS subscriptions).
+Starts, in order: AWS's DynamoDB Local (its data under `out/dynamodb`, kept from one
+start to the next; FRESH=1 starts empty), the embedded AWS endpoint (moto: SQS, S3 and
+Secrets Manager, in memory), every table (unless it exists), queue, bucket and secret of
+both templates, the callers' credentials (`infra/callers.py`: fresh random secrets at every
+start, seeded into the center's CallerCredentials and the merchant system's
+MerchantSigningKey), the channel simulator (`infra/channel/`, the WeChat-Pay-like channel:
+the center template's ChannelUrl parameter, i.e. CHANNEL_URL, points at it; it notifies the
+API of paid transactions), the payment link (`infra/payment_link.py`, the fault-injecting
+proxy through which the merchant reaches the payment API: the merchant template's
+PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the two HTTP APIs (`chalice
+local --stage local` as a subprocess each, in its own project folder, restarted with backoff
+by `infra/supervisor.py` if it dies), and the event pumps (both apps' schedules, the center's
+SQS subscriptions).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
 the resource names and, under `merchants`, every caller's credential (readable by its
 owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
@@ -20,7 +23,9 @@ owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
 Every function sees what it would see in Lambda: the chalice config's
 environment (global, then the stage's, then the stage's per-function), the
 template's resolved variables for its logical id, and a region; plus, locally,
-the embedded endpoint and dummy credentials. Anything that could route a client
+the embedded endpoint (AWS_ENDPOINT_URL), DynamoDB Local's (AWS_ENDPOINT_URL_DYNAMODB:
+botocore sends that one service there, so every boto3 client, PynamoDB's included, finds
+it) and dummy credentials. Anything that could route a client
 to real AWS (a profile, a per-service endpoint, a shared config file) is removed.
 
 Nothing happens at import time: no configuration is read, no client is made.
@@ -29,8 +34,8 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -48,9 +53,11 @@ from . import callers
 from . import provision as provisioning
 from .embedded_aws import LOOPBACK, EmbeddedAWS
 from .channel import ChannelSimulator
+from .dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from .payment_link import PaymentLink
 from .ports import free_port
 from .pump import Environment, Pump, QueueRef, function_logical_id, resolve_handler
+from .supervisor import Supervised
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Swagger UI's files behind `GET /docs`, installed by `make setup` (npm swagger-ui-dist).
@@ -69,6 +76,8 @@ DEFAULT_API_PORT = 8000
 DEFAULT_MERCHANT_API_PORT = 8001
 DEFAULT_AWS_PORT = 4566
 DEFAULT_OUT = REPO_ROOT / "out" / "local-stack.json"
+# DynamoDB Local's data: beside the manifest unless LOCAL_STACK_DATA names a directory.
+DATA_DIR_NAME = "dynamodb"
 # Chalice names the function serving the routes `api_handler`; the template calls it APIHandler.
 API_FUNCTION = "api_handler"
 API_LOGICAL_ID = "APIHandler"
@@ -77,6 +86,7 @@ READY_TIMEOUT_SECONDS = 60
 PAYMENT_LINK_HOLD_MARGIN_SECONDS = 1.0
 DEFAULT_MERCHANT_PAYMENT_TIMEOUT_SECONDS = 5.0  # chalicelib/config.py's default
 STOP_TIMEOUT_SECONDS = 10
+DYNAMODB_READY_TIMEOUT_SECONDS = 60
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Settings that could send a client to real AWS, removed from every environment built here.
@@ -86,6 +96,10 @@ REAL_AWS_SETTINGS = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
 REAL_AWS_PREFIXES = ("AWS_ENDPOINT_URL_",)
+# Set alike for every function (endpoints, region, dummy credentials, no config files).
+SHARED_AWS_SETTINGS = (*DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
+                       "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+                       "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
 
 
 class StackFailed(RuntimeError):
@@ -231,10 +245,16 @@ class LocalStack:
     def __init__(self, api_port: int = DEFAULT_API_PORT, aws_port: int = DEFAULT_AWS_PORT,
                  out_path: Optional[Path] = DEFAULT_OUT, region: str = REGION,
                  prefix: str = PREFIX, stage: str = STAGE, api_log: Optional[Path] = None,
-                 payment_link_port: int = 0, channel_port: int = 0, merchant_api_port: int = 0):
+                 payment_link_port: int = 0, channel_port: int = 0, merchant_api_port: int = 0,
+                 dynamodb_port: int = 0, data_dir: Optional[Path] = None, fresh: bool = False):
         """`api_log`: a file for both APIs' output; by default they share this process's.
-        `payment_link_port`, `channel_port`, `merchant_api_port`: 0 takes any free port (the
-        URLs are in the manifest)."""
+        `payment_link_port`, `channel_port`, `merchant_api_port`, `dynamodb_port`: 0 takes any
+        free port (the URLs are in the manifest). `data_dir`: where DynamoDB Local keeps the
+        tables (None: in memory, gone at stop); `fresh` empties it first."""
+        self.dynamodb_port = dynamodb_port
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.fresh = fresh
+        self.dynamodb: Optional[DynamoDBLocal] = None
         self.api_port = api_port
         self.merchant_api_port = merchant_api_port
         self.channel_port = channel_port
@@ -251,24 +271,31 @@ class LocalStack:
         self.pump: Optional[Pump] = None
         self.provisioned: Optional[provisioning.Provisioned] = None
         self._template: Optional[dict] = None
-        self._api: Optional[subprocess.Popen] = None
+        self._api: Optional[Supervised] = None
         # The merchant system: its own template's resources, its own API process and pump.
         self.merchant_provisioned: Optional[provisioning.Provisioned] = None
         self._merchant_template: Optional[dict] = None
-        self._merchant_api: Optional[subprocess.Popen] = None
+        self._merchant_api: Optional[Supervised] = None
         self.merchant_pump: Optional[Pump] = None
         self._interrupt = threading.Event()
         self._manifest_written = False
+        self._supervised: list = []     # every Supervised process, stopped newest first
+        self._saved_environ: dict = {}  # this process's variables before the pump's start
         self.credentials: list = []     # infra/callers.py's callers with this start's secrets
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
+        out_path = Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT)
         return cls(api_port=port_from_env("API_PORT", DEFAULT_API_PORT),
                    aws_port=port_from_env("AWS_PORT", DEFAULT_AWS_PORT),
                    payment_link_port=port_from_env("PAYMENT_LINK_PORT", 0),
                    channel_port=port_from_env("CHANNEL_PORT", 0),
                    merchant_api_port=port_from_env("MERCHANT_API_PORT", DEFAULT_MERCHANT_API_PORT),
-                   out_path=Path(os.environ.get("LOCAL_STACK_OUT") or DEFAULT_OUT))
+                   dynamodb_port=port_from_env("DYNAMODB_PORT", 0),
+                   data_dir=Path(os.environ.get("LOCAL_STACK_DATA")
+                                 or out_path.parent / DATA_DIR_NAME),
+                   fresh=os.environ.get("FRESH", "") not in ("", "0"),
+                   out_path=out_path)
 
     # -- what each function sees -------------------------------------------
 
@@ -288,7 +315,10 @@ class LocalStack:
             region_name=self.region,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        return session.client(service, endpoint_url=self.aws.url)
+        return session.client(service, endpoint_url=self._endpoint(service))
+
+    def _endpoint(self, service: str) -> str:
+        return self.dynamodb.url if service == "dynamodb" else self.aws.url
 
     def credential(self, key_id: str) -> dict:
         """One caller's credential of this start (`SignedAuth.from_credential(...)` signs with it)."""
@@ -316,6 +346,7 @@ class LocalStack:
         variables.update(DUMMY_CREDENTIALS)
         variables.update({
             "AWS_ENDPOINT_URL": self.aws.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             # No shared config or credentials file may add a profile or an endpoint.
@@ -328,8 +359,12 @@ class LocalStack:
     # -- starting ------------------------------------------------------------
 
     def start(self) -> "LocalStack":
+        if self.out_path is not None:
+            # A stack killed outright left its file behind: it does not mean "ready" now.
+            self.out_path.unlink(missing_ok=True)
         try:
             self.credentials = callers.new_credentials()
+            self._launch_dynamodb()
             self._start_aws()
             self._seed_credentials()
             self._start_channel()
@@ -348,8 +383,25 @@ class LocalStack:
             aws_endpoint_url=self.aws.url, manifest=str(self.out_path) if self.out_path else None)
         return self
 
+    def _launch_dynamodb(self) -> None:
+        """Start the JVM first: it takes the longest, and starts while moto does."""
+        if self.fresh and self.data_dir is not None and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+            log("local_stack.fresh", data_dir=str(self.data_dir))
+        try:
+            self.dynamodb = DynamoDBLocal(port=self.dynamodb_port or None,
+                                          data_dir=self.data_dir).launch()
+        except DynamoDBLocalMissing as missing:
+            raise StackFailed(str(missing)) from None
+
     def _start_aws(self) -> None:
         self.aws = EmbeddedAWS(port=self.aws_port).start()
+        try:
+            self.dynamodb.wait_ready(DYNAMODB_READY_TIMEOUT_SECONDS, self._interrupt.is_set)
+        except InterruptedError:
+            raise Interrupted("stop requested while starting") from None
+        except RuntimeError as failure:
+            raise StackFailed(str(failure)) from None
         self._template = provisioning.load_template()
         self.provisioned = provisioning.provision(self._client("dynamodb"), self._client("sqs"),
                                                   self.prefix, self._template,
@@ -360,6 +412,8 @@ class LocalStack:
             self._client("dynamodb"), self._client("sqs"), self.prefix, self._merchant_template,
             s3=self._client("s3"), secretsmanager=self._client("secretsmanager"))
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
+            dynamodb_endpoint_url=self.dynamodb.url,
+            data_dir=str(self.data_dir) if self.data_dir else None,
             tables=self._all("tables"), queues=self._all("queues"), buckets=self._all("buckets"))
 
     def _all(self, kind: str) -> Dict[str, str]:
@@ -418,7 +472,7 @@ class LocalStack:
         self._merchant_api = self._start_chalice_local(MERCHANT_PROJECT, self.merchant_api_port,
                                                        MERCHANT)
 
-    def _start_chalice_local(self, project: Path, port: int, system: str) -> subprocess.Popen:
+    def _start_chalice_local(self, project: Path, port: int, system: str) -> Supervised:
         environment = self.function_environment(API_FUNCTION, system).over(os.environ)
         environment["PYTHONUNBUFFERED"] = "1"
         # The docs page is served here only: the cloud's API has no SWAGGER_UI_DIR.
@@ -426,25 +480,24 @@ class LocalStack:
         # Each project finds its code by chalice's own means (its chalicelib/ and vendor/),
         # as its package does: nothing from this folder's PYTHONPATH.
         environment.pop("PYTHONPATH", None)
-        command = chalice_local_command(self.stage, port)
-        # Its own session: a terminal's Ctrl-C reaches only this process, which
-        # then stops the API in order.
-        output = None
-        if self.api_log is not None:
-            self.api_log.parent.mkdir(parents=True, exist_ok=True)
-            output = self.api_log.open("ab")
-        try:
-            return subprocess.Popen(command, cwd=project, env=environment,
-                                    start_new_session=True, stdout=output,
-                                    stderr=subprocess.STDOUT if output else None)
-        finally:
-            if output is not None:
-                output.close()  # the child keeps its own descriptor
+        process = Supervised(f"api:{system}", chalice_local_command(self.stage, port),
+                             env=environment, cwd=project, output=self.api_log).start()
+        self._supervised.append(process)
+        return process
 
     def _start_pump(self) -> None:
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
         app = importlib.import_module("app").app
+        # What every function shares goes into this process's own environment too: a thread a
+        # handler starts sees that, not its function's layer, and must not find real AWS.
+        # Put back at stop (a test may start a stack in its own process).
+        shared = self.function_environment(API_FUNCTION)
+        changed = [n for n in os.environ if shared._removed(n)] + list(SHARED_AWS_SETTINGS)
+        self._saved_environ = {name: os.environ.get(name) for name in changed}
+        for name in changed:
+            os.environ.pop(name, None)
+        os.environ.update({name: shared.variables[name] for name in SHARED_AWS_SETTINGS})
         self.pump = Pump(app, self.function_environment, self.queue_for,
                          self._client("sqs"), self.region).start()
         # The merchant system's schedules (its resolver, its export), in its functions' own
@@ -485,21 +538,24 @@ class LocalStack:
                 return self._queue_ref(logical)
         return None
 
-    def _wait_for_api(self, process: subprocess.Popen, url: str, port: int) -> None:
+    def _wait_for_api(self, process: Supervised, url: str, port: int) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._interrupt.is_set():
                 raise Interrupted("stop requested while starting")
-            if process.poll() is not None:
-                raise StackFailed(f"chalice local exited with code {process.returncode} "
+            if process.exited():
+                raise StackFailed(f"chalice local exited with code {process.last_exit_code} "
                                   f"(is port {port} free?)")
             try:
                 urllib.request.urlopen(url + "/", timeout=1).close()
-                return
             except urllib.error.HTTPError:
-                return  # any HTTP answer (an unknown route is 403/404) means it is serving
+                pass  # any HTTP answer (an unknown route is 403/404) means it is serving
             except (urllib.error.URLError, OSError):
                 self._interrupt.wait(0.1)
+                continue
+            # It served once: from now on a crash is a restart, not a failed start.
+            process.keep_alive()
+            return
         raise StackFailed(f"the API did not answer on {url} within {READY_TIMEOUT_SECONDS} s")
 
     def _warm_center(self) -> None:
@@ -527,7 +583,7 @@ class LocalStack:
                 "docs_url": self.api_url + "/docs", "openapi_url": self.api_url + "/openapi.json",
                 "merchant_docs_url": self.merchant_api_url + "/docs",
                 "merchant_openapi_url": self.merchant_api_url + "/openapi.json",
-                "aws_endpoint_url": self.aws.url,
+                "aws_endpoint_url": self.aws.url, "dynamodb_endpoint_url": self.dynamodb.url,
                 "region": self.region, "tables": self._all("tables"),
                 "queues": self._all("queues"),
                 "buckets": self._all("buckets"),
@@ -552,32 +608,12 @@ class LocalStack:
 
     def api_running(self) -> bool:
         """Both APIs, the center's and the merchant system's, are still serving."""
-        return all(process is not None and process.poll() is None
+        return all(process is not None and process.running()
                    for process in (self._api, self._merchant_api))
 
     def request_stop(self) -> None:
         """Safe from a signal handler: interrupts a start still in progress."""
         self._interrupt.set()
-
-    @staticmethod
-    def _stop_process(process: Optional[subprocess.Popen]) -> None:
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)  # its own group: we started it
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def _stop_api(self) -> None:
-        self._stop_process(self._merchant_api)
-        self._merchant_api = None
-        self._stop_process(self._api)
-        self._api = None
 
     def stop(self) -> None:
         """Stop whatever was started, newest first; safe to call more than once."""
@@ -590,7 +626,16 @@ class LocalStack:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
-        self._stop_api()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ = {}
+        while self._supervised:
+            self._supervised.pop().stop(STOP_TIMEOUT_SECONDS)
+        self._api = None
+        self._merchant_api = None
         if self.payment_link is not None:
             self.payment_link.stop()
             self.payment_link = None
@@ -600,6 +645,9 @@ class LocalStack:
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
+            self.dynamodb = None
             log("local_stack.stopped")
 
     def __enter__(self) -> "LocalStack":
@@ -624,10 +672,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
+        # A crashed API is restarted by its supervisor: the stack stays up until stopped.
         while not stopping.wait(0.5):
-            if not stack.api_running():
-                log("local_stack.api_exited", level=logging.ERROR)
-                return 1
+            pass
         log("local_stack.signal", signal=received[0])
         return 0
     except Interrupted:

@@ -103,7 +103,7 @@ def _secret_ids(template: dict) -> list:
 
 def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
               secretsmanager=None) -> Provisioned:
-    """Create every table, queue and bucket of the template, named `<prefix>-<LogicalId>`
+    """Create every table (unless it exists), queue and bucket of the template, named `<prefix>-<LogicalId>`
     (buckets in lower case, with their notifications to queues). Without `s3`, a client on
     the SQS client's endpoint and credentials is made for the buckets. Secrets are created
     only with a `secretsmanager` client (endpoints such as DynamoDB Local's tests have none),
@@ -136,16 +136,27 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
     return done
 
 
+def _existing_table_arn(dynamodb, name: str) -> Optional[str]:
+    try:
+        return dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return None
+
+
 def _create_table(dynamodb, name: str, properties: dict, done: Provisioned, logical: str) -> None:
-    request = {k: properties[k] for k in TABLE_KEYS if k in properties}
-    answer = dynamodb.create_table(TableName=name, **request)
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
-    ttl = properties.get("TimeToLiveSpecification")
-    if ttl:
-        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    """Create the table unless it exists: a persistent store (the embedded stack's DynamoDB
+    Local) keeps its tables, and their items, from one start to the next."""
+    arn = _existing_table_arn(dynamodb, name)
+    if arn is None:
+        request = {k: properties[k] for k in TABLE_KEYS if k in properties}
+        arn = dynamodb.create_table(TableName=name, **request)["TableDescription"]["TableArn"]
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     done.names[logical] = name
     done.tables[logical] = name
-    done.arns[logical] = answer["TableDescription"]["TableArn"]
+    done.arns[logical] = arn
 
 
 def _create_queue(sqs, name: str, properties: dict, done: Provisioned, logical: str) -> None:

@@ -15,10 +15,17 @@ the cloud wiring cannot drift:
   handler returns, so failures come back after the visibility timeout and end
   in the dead-letter queue after the redrive policy's maxReceiveCount.
 
+Each function has a worker thread of its own, as each Lambda function has its own
+instances: a reconciliation that runs for minutes never delays the aggregator. A
+function's invocations never overlap (one worker, like a reserved concurrency of 1).
+
 Each handler runs with the environment the template gives its own function
-(logical id: chalice's CamelCase of the event source name). All invocations
-are serialised: they share this process's os.environ, which is swapped around
-each one. A failing handler is logged as one JSON line and the pump carries on.
+(logical id: chalice's CamelCase of the event source name), without swapping
+anything: `os.environ` becomes, once, a view that shows each worker thread its
+function's variables over the process's own (`ThreadEnvironment`). A thread the
+handler itself starts sees the process's variables, so the stack puts what every
+function shares (endpoints, region, dummy credentials) there too.
+A failing handler is logged as one JSON line and the pump carries on.
 """
 import importlib
 import logging
@@ -30,7 +37,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 
 from chalice.app import Rate, ScheduledEventConfig, SQSEventConfig
 from chalice.utils import to_cfn_resource_name
@@ -38,13 +45,91 @@ from chalice.utils import to_cfn_resource_name
 from chalicelib.logs import log
 
 SQS_POLL_SECONDS = 0.25
-IDLE_WAIT_SECONDS = 0.5
 LOCAL_ACCOUNT = "000000000000"
 RATE_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
 
 
-# os.environ is one per process: handlers with different environments take turns.
-_ENVIRON_LOCK = threading.RLock()
+class ThreadEnvironment(MutableMapping):
+    """`os.environ` as each thread should see it: the process's variables, under the
+    `Environment` a thread applied (its function's settings and removals), if any.
+
+    Writes from a thread with an environment applied stay in that thread's layer; the
+    others reach the process's real environment (and, through it, subprocesses)."""
+
+    def __init__(self, base: MutableMapping):
+        self.base = base
+        self._local = threading.local()
+
+    def _layer(self) -> Optional[Tuple["Environment", Dict[str, Optional[str]]]]:
+        return getattr(self._local, "layer", None)
+
+    @contextmanager
+    def layered(self, environment: "Environment") -> Iterator[None]:
+        previous = self._layer()
+        self._local.layer = (environment, {})
+        try:
+            yield
+        finally:
+            self._local.layer = previous
+
+    def __getitem__(self, name: str) -> str:
+        layer = self._layer()
+        if layer is not None:
+            environment, written = layer
+            if name in written:
+                if written[name] is None:
+                    raise KeyError(name)
+                return written[name]
+            if name in environment.variables:
+                return environment.variables[name]
+            if environment._removed(name):
+                raise KeyError(name)
+        return self.base[name]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        layer = self._layer()
+        if layer is None:
+            self.base[name] = value
+        else:
+            layer[1][name] = value
+
+    def __delitem__(self, name: str) -> None:
+        layer = self._layer()
+        if layer is None:
+            del self.base[name]
+        else:
+            self[name]  # KeyError if this thread does not see it
+            layer[1][name] = None
+
+    def _names(self) -> List[str]:
+        layer = self._layer()
+        if layer is None:
+            return list(self.base)
+        environment, written = layer
+        names = dict.fromkeys(n for n in self.base if not environment._removed(n))
+        names.update(dict.fromkeys(environment.variables))
+        names.update(dict.fromkeys(written))
+        return [n for n in names if written.get(n, "") is not None]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def copy(self) -> Dict[str, str]:
+        return dict(self)
+
+
+_install_lock = threading.Lock()
+
+
+def thread_environment() -> ThreadEnvironment:
+    """Make `os.environ` a `ThreadEnvironment` (once per process) and return it."""
+    with _install_lock:
+        if not isinstance(os.environ, ThreadEnvironment):
+            os.environ = ThreadEnvironment(os.environ)
+        return os.environ
 
 
 @dataclass(frozen=True)
@@ -66,23 +151,10 @@ class Environment:
 
     @contextmanager
     def applied(self) -> Iterator[None]:
-        """Apply to this process's os.environ for the duration of one invocation."""
-        with _ENVIRON_LOCK:
-            saved: Dict[str, Optional[str]] = {}
-            for name in [n for n in os.environ if self._removed(n)]:
-                saved[name] = os.environ.pop(name)
-            for name, value in self.variables.items():
-                if os.environ.get(name) != value:
-                    saved[name] = os.environ.get(name)
-                    os.environ[name] = value
-            try:
-                yield
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
+        """What `os.environ` shows the calling thread, for the duration of one invocation;
+        other threads, running other functions at the same time, see their own."""
+        with thread_environment().layered(self):
+            yield
 
 
 class UnknownEventSource(KeyError):
@@ -174,6 +246,8 @@ class Subscription:
     queue: Optional[QueueRef] = None   # SQS subscriptions only
     batch_size: int = 10
     next_due: float = 0.0
+    # One invocation at a time per function, whoever asks (its worker or run_once).
+    running: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Pump:
@@ -190,9 +264,8 @@ class Pump:
         self._sqs = sqs
         self._region = region
         self._find_queue = find_queue
-        self._invocation = threading.Lock()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._workers: List[threading.Thread] = []
         self.subscriptions: Dict[str, Subscription] = {}
         self.unresolved: List[str] = []   # SQS sources whose queue was not found
         for config in app.event_sources:
@@ -260,7 +333,7 @@ class Pump:
         subscription = self.subscriptions.get(name)
         if subscription is None:
             raise UnknownEventSource(name)
-        with self._invocation:
+        with subscription.running:
             return subscription.invoke(subscription)
 
     def _run_guarded(self, subscription: Subscription) -> None:
@@ -274,39 +347,35 @@ class Pump:
     # -- the loop ----------------------------------------------------------
 
     def _looped(self) -> List[Subscription]:
-        """What the loop drives: SQS polls and schedules with an interval."""
+        """What the workers drive: SQS polls and schedules with an interval."""
         return [s for s in self.subscriptions.values() if s.interval is not None]
 
-    def _loop(self) -> None:
-        now = time.monotonic()
-        looped = self._looped()
-        for subscription in looped:
-            subscription.next_due = now + subscription.interval
-        while not self._stop.is_set():
-            now = time.monotonic()
-            for subscription in looped:
-                if self._stop.is_set():
-                    return
-                if subscription.next_due <= now:
-                    self._run_guarded(subscription)
-                    # Rate semantics: the next run is an interval after this one was due.
-                    subscription.next_due = max(subscription.next_due + subscription.interval,
-                                                time.monotonic())
-            upcoming = min((s.next_due for s in looped), default=now + IDLE_WAIT_SECONDS)
-            self._stop.wait(max(0.0, upcoming - time.monotonic()))
+    def _work(self, subscription: Subscription) -> None:
+        """One function's worker: run it whenever it is due, until stopped."""
+        subscription.next_due = time.monotonic() + subscription.interval
+        while not self._stop.wait(max(0.0, subscription.next_due - time.monotonic())):
+            self._run_guarded(subscription)
+            # Rate semantics: the next run is an interval after this one was due.
+            subscription.next_due = max(subscription.next_due + subscription.interval,
+                                        time.monotonic())
 
     def start(self) -> "Pump":
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="event-pump", daemon=True)
-        self._thread.start()
+        thread_environment()
+        self._workers = [threading.Thread(target=self._work, args=(subscription,),
+                                          name=f"pump-{subscription.function}", daemon=True)
+                         for subscription in self._looped()]
+        for worker in self._workers:
+            worker.start()
         log("pump.started", sources={s.name: {"function": s.function, "every_seconds": s.interval}
                                      for s in self._looped()},
             not_scheduled=[s.name for s in self.subscriptions.values() if s.interval is None])
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the running invocation, if any, finishes."""
+        """Stop after the running invocations, if any, finish (at most `timeout` in all)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._workers = []

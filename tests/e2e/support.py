@@ -21,7 +21,8 @@ from tools.signing import SignedAuth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHINA = timezone(timedelta(hours=8))
-STACK_START_SECONDS = 60
+# DynamoDB Local's JVM and two app imports on a shared 2-core machine.
+STACK_START_SECONDS = 120
 STACK_STOP_SECONDS = 30
 
 T = TypeVar("T")
@@ -95,8 +96,10 @@ class RunningStack:
 
     def client(self, service: str):
         # Explicit endpoint and dummy credentials: never real AWS.
+        endpoint = self.manifest["dynamodb_endpoint_url" if service == "dynamodb"
+                                 else "aws_endpoint_url"]
         return boto3.session.Session().client(
-            service, endpoint_url=self.manifest["aws_endpoint_url"],
+            service, endpoint_url=endpoint,
             region_name=self.manifest["region"], aws_access_key_id="e2e",
             aws_secret_access_key="e2e")
 
@@ -114,15 +117,25 @@ class RunningStack:
 
     def pay(self, saler: str, amount, request_id: Optional[str] = None,
             when: Optional[str] = None) -> requests.Response:
+        return self.pay_with(self.http, saler, amount, request_id, when)
+
+    def pay_with(self, session: requests.Session, saler: str, amount,
+                 request_id: Optional[str] = None, when: Optional[str] = None) -> requests.Response:
+        """A pay sent on `session` (a thread's own signed session)."""
         body = {"request_time": when or request_time(), "request_id": request_id or new_request_id(),
                 "saler_id": saler, "total_fee": amount}
-        return self.http.post(f"{self.api}/pay", json=body, timeout=30)
+        return session.post(f"{self.api}/pay", json=body, timeout=30)
 
     def withdraw(self, saler: str, amount, request_id: Optional[str] = None,
                  when: Optional[str] = None) -> requests.Response:
+        return self.withdraw_with(self.http, saler, amount, request_id, when)
+
+    def withdraw_with(self, session: requests.Session, saler: str, amount,
+                      request_id: Optional[str] = None, when: Optional[str] = None) -> requests.Response:
+        """A withdraw sent on `session` (a thread's own signed session)."""
         body = {"request_time": when or request_time(), "request_id": request_id or new_request_id(),
                 "saler_id": saler, "withdraw_money": amount}
-        return self.http.post(f"{self.api}/withdraw", json=body, timeout=30)
+        return session.post(f"{self.api}/withdraw", json=body, timeout=30)
 
     def account(self, saler: str) -> dict:
         answer = self.http.get(f"{self.api}/accounts/{saler}", timeout=30)
@@ -148,16 +161,21 @@ class RunningStack:
                 return entries
 
 
-def start_stack(workdir: Path, extra_env: Optional[dict] = None) -> RunningStack:
+def start_stack(workdir: Path, extra_env: Optional[dict] = None,
+                new_session: bool = False) -> RunningStack:
+    """`new_session`: the stack and DynamoDB Local get a process group of their own, which a
+    test can SIGKILL whole (`os.killpg`)."""
     manifest_path = workdir / "local-stack.json"
     log_path = workdir / "local-stack.log"
     env = dict(os.environ, API_PORT=str(free_port()), AWS_PORT=str(free_port()),
                MERCHANT_API_PORT=str(free_port()),
                LOCAL_STACK_OUT=str(manifest_path), PYTHONUNBUFFERED="1")
     env.update(extra_env or {})
-    with log_path.open("wb") as log:
+    manifest_path.unlink(missing_ok=True)  # a killed stack's, which would read as "ready"
+    with log_path.open("ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=REPO_ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+                                   env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=new_session)
     stack = RunningStack(process, manifest_path, log_path)
 
     def ready():

@@ -58,6 +58,7 @@ def test_an_export_from_the_command_line_is_reconciled_by_the_stack(stack):
 
     batch = f"e2e-{salers[0][-8:]}"
     env = dict(os.environ, AWS_ENDPOINT_URL=stack.manifest["aws_endpoint_url"],
+               AWS_ENDPOINT_URL_DYNAMODB=stack.manifest["dynamodb_endpoint_url"],
                AWS_DEFAULT_REGION=stack.manifest["region"], AWS_ACCESS_KEY_ID="e2e",
                AWS_SECRET_ACCESS_KEY="e2e", EXPORT_BUCKET=stack.manifest["buckets"]["ReconBucket"],
                MERCHANT_ORDERS_TABLE=merchant_table, ORDERS_TABLE=stack.manifest["tables"]["OrdersTable"],

@@ -2,6 +2,7 @@
 import json
 import os
 import threading
+import time
 
 import boto3
 import pytest
@@ -173,14 +174,18 @@ def test_environments_apply_over_a_base_and_remove_what_could_reach_real_aws():
     assert merged == {"A": "1", "B": "2"}
 
 
-def test_environment_swaps_are_serialised_and_restored():
+def test_two_threads_see_their_own_environments_at_the_same_time():
     first, second = Environment({"PUMP_TEST_X": "first"}), Environment({"PUMP_TEST_X": "second"})
+    both_inside = threading.Barrier(2, timeout=10)
     seen_values = []
 
     def use(environment, expected):
-        for _ in range(200):
-            with environment.applied():
-                seen_values.append(os.environ["PUMP_TEST_X"] == expected)
+        with environment.applied():
+            both_inside.wait()  # neither waits for the other to leave: nothing is swapped
+            for _ in range(200):
+                seen_values.append(os.environ["PUMP_TEST_X"] == expected
+                                   and os.getenv("PUMP_TEST_X") == expected)
+            both_inside.wait()
 
     threads = [threading.Thread(target=use, args=(e, e.variables["PUMP_TEST_X"]))
                for e in (first, second)]
@@ -188,7 +193,52 @@ def test_environment_swaps_are_serialised_and_restored():
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(seen_values) and "PUMP_TEST_X" not in os.environ
+    assert len(seen_values) == 400 and all(seen_values)
+    assert "PUMP_TEST_X" not in os.environ
+
+
+def test_a_removed_setting_is_hidden_from_the_function_only():
+    os.environ["PUMP_TEST_PROFILE"] = "prod"
+    try:
+        with Environment({}, unset=("PUMP_TEST_PROFILE",)).applied():
+            assert "PUMP_TEST_PROFILE" not in os.environ
+            assert "PUMP_TEST_PROFILE" not in dict(os.environ)
+        assert os.environ["PUMP_TEST_PROFILE"] == "prod"
+    finally:
+        del os.environ["PUMP_TEST_PROFILE"]
+
+
+slow = Chalice(app_name="pump-concurrency-test")
+timeline = {"fast_runs": [], "slow_running": threading.Event(), "release": threading.Event()}
+
+
+@slow.schedule(Rate(1, unit=Rate.HOURS), name="long_recon")
+def long_recon(event):
+    timeline["slow_running"].set()
+    timeline["release"].wait(30)  # a reconciliation that takes its time
+
+
+@slow.schedule(Rate(1, unit=Rate.HOURS), name="quick_aggregator")
+def quick_aggregator(event):
+    timeline["fast_runs"].append(time.monotonic())
+
+
+def test_a_long_handler_never_delays_another_function(aws):
+    timeline["fast_runs"].clear()
+    timeline["slow_running"].clear()
+    timeline["release"].clear()
+    pump = Pump(slow, lambda name: Environment({"LOCAL_SCHEDULE_SECONDS": "0.1"}),
+                lambda source: None, aws, "us-east-1",
+                resolve=lambda handler: globals()[handler.rsplit(".", 1)[-1]]).start()
+    try:
+        assert timeline["slow_running"].wait(10), "the long handler never started"
+        started = time.monotonic()
+        wait_until(lambda: len([t for t in timeline["fast_runs"] if t > started]) >= 10, 10,
+                   "the quick function ran ten times while the long one was running")
+        assert not timeline["release"].is_set()
+    finally:
+        timeline["release"].set()
+        pump.stop()
 
 
 def test_the_local_stage_shortens_schedules_and_the_grace_period():

@@ -21,7 +21,8 @@ def test_sigterm_stops_everything_the_stack_started(tmp_path):
     manifest = stack.manifest
     assert set(manifest) == {"api_url", "merchant_api_url", "payment_link_url", "channel_url",
                              "docs_url", "openapi_url", "merchant_docs_url", "merchant_openapi_url",
-                             "aws_endpoint_url", "region", "tables", "queues", "buckets",
+                             "aws_endpoint_url", "dynamodb_endpoint_url", "region", "tables",
+                             "queues", "buckets",
                              "secrets", "merchants"}
     assert manifest["api_url"].startswith("http://127.0.0.1:")
     assert manifest["merchant_api_url"].startswith("http://127.0.0.1:")
@@ -41,6 +42,7 @@ def test_sigterm_stops_everything_the_stack_started(tmp_path):
     assert _refuses(manifest["api_url"]), "the API still listens"
     assert _refuses(manifest["merchant_api_url"]), "the merchant system's API still listens"
     assert _refuses(manifest["aws_endpoint_url"]), "the AWS endpoint still listens"
+    assert _refuses(manifest["dynamodb_endpoint_url"]), "DynamoDB Local still listens"
     assert _refuses(manifest["payment_link_url"]), "the payment link still listens"
     assert _refuses(manifest["channel_url"]), "the channel simulator still listens"
     assert '"event":"local_stack.stopped"' in stack.log_text()

@@ -35,7 +35,9 @@ def reconcile(tmp_path, options):
 
 
 class Stack:
-    def __init__(self, provisioned, region="us-east-1", endpoint_url=None):
+    def __init__(self, provisioned, region="us-east-1", endpoint_url=None,
+                 dynamodb_endpoint_url=None):
+        """`dynamodb_endpoint_url`: DynamoDB elsewhere than `endpoint_url` (DynamoDB Local)."""
         self.provisioned = provisioned
         kwargs = {"region_name": region}
         if endpoint_url:
@@ -44,7 +46,8 @@ class Stack:
         self.kwargs = kwargs
         self.s3 = boto3.client("s3", **kwargs)
         self.sqs = boto3.client("sqs", **kwargs)
-        self.dynamodb = boto3.client("dynamodb", **kwargs)
+        self.dynamodb = boto3.client("dynamodb", **dict(
+            kwargs, **({"endpoint_url": dynamodb_endpoint_url} if dynamodb_endpoint_url else {})))
         self.bucket = provisioned.buckets["ReconBucket"]
         self.queue_url = provisioned.queues["ReconQueue"]
         self.table = provisioned.tables["ReconBatchesTable"]

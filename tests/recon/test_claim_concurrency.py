@@ -1,8 +1,7 @@
 """Concurrent duplicate events for one batch: exactly one run, on a linearizable endpoint.
 
-moto in-process is not linearizable (two conditional writes can both succeed), so this
-runs on the embedded AWS endpoint (moto's server applying one request at a time), the
-one `make serve` uses."""
+moto is not linearizable (two conditional writes can both succeed), so the claims live in
+AWS's DynamoDB Local, with moto's server for S3 and SQS: the pair `make serve` uses."""
 import threading
 import time
 
@@ -10,6 +9,7 @@ import boto3
 import pytest
 
 from chalicelib.recon import service
+from infra.dynamodb_local import DynamoDBLocal
 from infra.embedded_aws import EmbeddedAWS
 from infra.provision import provision
 from tests.recon.conftest import Stack
@@ -18,17 +18,21 @@ from tests.recon.support import seed_recon_files
 THREADS = 8
 
 
+pytestmark = pytest.mark.dynamodb_local
+
+
 @pytest.fixture(scope="module")
 def endpoint():
-    with EmbeddedAWS() as aws:
-        yield aws.url
+    with EmbeddedAWS() as aws, DynamoDBLocal() as tables:
+        yield {"endpoint_url": aws.url, "dynamodb_endpoint_url": tables.url}
 
 
-def _stack(url, prefix):
-    clients = {name: boto3.session.Session().client(name, endpoint_url=url, region_name="us-east-1",
-                                                    aws_access_key_id="testing", aws_secret_access_key="testing")
-               for name in ("dynamodb", "sqs")}
-    return Stack(provision(clients["dynamodb"], clients["sqs"], prefix), endpoint_url=url)
+def _stack(urls, prefix):
+    clients = {name: boto3.session.Session().client(
+        name, endpoint_url=urls["dynamodb_endpoint_url" if name == "dynamodb" else "endpoint_url"],
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        for name in ("dynamodb", "sqs")}
+    return Stack(provision(clients["dynamodb"], clients["sqs"], prefix), **urls)
 
 
 def _race(stack, tmp_path, event, runs):
@@ -40,7 +44,8 @@ def _race(stack, tmp_path, event, runs):
         time.sleep(0.3)  # others arrive while this run holds the claim
 
     def worker(n):
-        own = Stack(stack.provisioned, endpoint_url=stack.kwargs["endpoint_url"])
+        own = Stack(stack.provisioned, endpoint_url=stack.kwargs["endpoint_url"],
+                    dynamodb_endpoint_url=stack.dynamodb.meta.endpoint_url)
         ctx = own.context(tmp_path / f"w{n}", on_run=on_run)
         barrier.wait()
         try:

@@ -44,7 +44,7 @@ def merchant(stack, link):
 def linearizable_moto():
     """moto in-process applies concurrent requests without isolation (two conditional writes
     can both succeed); DynamoDB does not. One lock around moto's request dispatch makes each
-    request atomic, as `infra/embedded_aws.py` does for the embedded endpoint."""
+    request atomic (the embedded stack uses DynamoDB Local instead)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
     lock = threading.Lock()
