@@ -11,7 +11,7 @@ SWAGGER_UI_VERSION := 5.35.0
 # The browser test of the Swagger page drives Debian's chromium (headless).
 CHROMIUM := .tools/chromium.installed
 
-.PHONY: setup run serve test bench package clean
+.PHONY: setup run serve test bench package clean docs
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -38,6 +38,19 @@ $(CHROMIUM):
 
 setup: $(INSTALLED) $(DYNAMODB_LOCAL) $(SWAGGER_UI)
 
+# ---- the documentation site (MkDocs + Material), its own pinned requirements ----
+DOCS_INSTALLED := $(VENV)/.docs-installed
+DOCS_PORT ?= 8001
+
+$(DOCS_INSTALLED): requirements-docs.txt $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	touch $(DOCS_INSTALLED)
+
+# Serves docs/ on http://127.0.0.1:$(DOCS_PORT), rebuilt on every change.
+docs: $(DOCS_INSTALLED)
+	$(PY) -m mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+# ---- end of the documentation site ----
+
 run: setup
 	$(PY) -m infra.simulation $(ARGS)
 
@@ -45,7 +58,7 @@ serve: setup
 	$(PY) -m infra.local_stack
 
 # Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(DOCS_INSTALLED)
 	$(PY) -m pytest -n auto --dist loadscope
 
 bench: setup
