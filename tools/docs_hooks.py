@@ -6,6 +6,9 @@
 * `<!-- generated: openapi-reference -->` becomes the OpenAPI document of `chalicelib/openapi.py`
   rendered as Markdown (every operation, its parameters, body, answers and the schemas), and the
   document itself is served beside the pages as `openapi.json`.
+* Mermaid's script is served with the site when `make docs` / `make test` installed it
+  (`.tools/node_modules/mermaid`), so the diagrams need no CDN; without it Material loads mermaid
+  from its CDN in the reader's browser.
 * A Markdown link from a page to a file of the repository outside `docs/` (`../chalicelib/x.py`)
   is shown as the file's path: the site holds pages, not code. A link to a file that does not
   exist is left alone, so the strict build still fails on it.
@@ -26,6 +29,8 @@ ERROR_TABLE = "<!-- generated: error-table -->"
 OPENAPI_REFERENCE = "<!-- generated: openapi-reference -->"
 CODE_NAME = re.compile(r"\*\*([A-Z][A-Z0-9_]{2,})\*\*")
 REPO_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:\.\./)+[^)#\s]+)\)")
+MERMAID_JS = ROOT / ".tools" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+MERMAID_URI = "assets/javascripts/mermaid.min.js"
 SIGNING_HEADERS = {"X-Key-Id", "X-Timestamp", "X-Nonce", "X-Signature"}
 
 
@@ -184,11 +189,21 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     return markdown
 
 
+def on_config(config):
+    if MERMAID_JS.exists():
+        # Material loads mermaid from its CDN only while `mermaid` is undefined on the page.
+        config.extra_javascript.append(MERMAID_URI)
+    return config
+
+
 def on_files(files, config):
-    """The OpenAPI document, served beside the pages (and linkable from them) as openapi.json."""
+    """The OpenAPI document, served beside the pages (and linkable from them) as openapi.json;
+    mermaid's script beside Material's own when it is installed."""
     from mkdocs.structure.files import File
     content = json.dumps(openapi_document(), ensure_ascii=False, indent=2)
     files.append(File.generated(config, "openapi.json", content=content))
+    if MERMAID_JS.exists():
+        files.append(File.generated(config, MERMAID_URI, abs_src_path=str(MERMAID_JS)))
     return files
 
 

@@ -123,3 +123,10 @@ def test_the_documentation_names_no_machine_path_and_no_source_note():
     for path, text in texts:
         assert "/work/" not in text, path
         assert not re.search(r"\bseeds?[ -]?0\d\d\b|DESIGN\.md|CONTRACT\.md", text, re.I), path
+
+
+def test_mermaid_is_served_with_the_site_not_from_a_cdn(site):
+    """Material fetches mermaid from a CDN only while the page has none; the site brings its own."""
+    served = site / "assets" / "javascripts" / "mermaid.min.js"
+    assert served.exists(), "mermaid is missing from .tools: `make test` installs it with npm"
+    assert "assets/javascripts/mermaid.min.js" in page(site, "money-flows")
