@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 ERROR_TABLE = "<!-- generated: error-table -->"
 OPENAPI_REFERENCE = "<!-- generated: openapi-reference -->"
 CODE_NAME = re.compile(r"\*\*([A-Z][A-Z0-9_]{2,})\*\*")
-REPO_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:\.\./)+[^)#\s]+)\)")
+REPO_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:\.\./)+[^)#\s]+)(#[^)\s]*)?\)")
 MERMAID_JS = ROOT / ".tools" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 MERMAID_URI = "assets/javascripts/mermaid.min.js"
 SIGNING_HEADERS = {"X-Key-Id", "X-Timestamp", "X-Nonce", "X-Signature"}

@@ -23,10 +23,10 @@ def test_an_explanation_of_a_code_that_does_not_exist_fails_the_build():
 
 def test_a_link_to_a_repository_file_becomes_its_path_and_a_broken_one_stays_broken():
     text = ("[errors](../../chalicelib/errors.py) [home](../index.md) [gone](../../no/such.py) "
-            "[out](https://example.org/x.py)")
+            "[out](https://example.org/x.py) [readme](../../README.md#layout)")
     assert docs_hooks.repository_links(text, PAGE) == (
         "errors (`chalicelib/errors.py`) [home](../index.md) [gone](../../no/such.py) "
-        "[out](https://example.org/x.py)")
+        "[out](https://example.org/x.py) readme (`README.md`)")
 
 
 def test_a_table_cell_keeps_to_one_line_and_escapes_pipes():
