@@ -23,7 +23,7 @@ SWAGGER_UI_VERSION := 5.35.0
 # The browser test of the Swagger page drives Debian's chromium (headless).
 CHROMIUM := .tools/chromium.installed
 
-.PHONY: setup run serve test bench package deploy api-url lock clean
+.PHONY: setup run serve test bench package deploy api-url lock clean docs
 
 # Installs exactly the locked tree (versions and hashes, no resolving): what CI tested.
 $(INSTALLED): requirements-dev.txt
@@ -74,6 +74,27 @@ $(CHROMIUM):
 
 setup: $(INSTALLED) $(DYNAMODB_LOCAL) $(SWAGGER_UI)
 
+# ---- the documentation site (MkDocs + Material), its own pinned requirements ----
+DOCS_INSTALLED := $(VENV)/.docs-installed
+DOCS_PORT ?= 8001
+# Mermaid's script, served with the site (no CDN) and used by tests/docs to check every diagram.
+MERMAID := .tools/node_modules/mermaid/package.json
+MERMAID_VERSION := 11.17.2
+DOCS_SETUP := $(DOCS_INSTALLED) $(MERMAID)
+
+$(DOCS_INSTALLED): requirements-docs.txt $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	touch $(DOCS_INSTALLED)
+
+$(MERMAID):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error mermaid@$(MERMAID_VERSION)
+
+# Serves docs/ on http://127.0.0.1:$(DOCS_PORT), rebuilt on every change.
+docs: $(DOCS_SETUP)
+	$(PY) -m mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+# ---- end of the documentation site ----
+
 run: setup
 	$(PY) -m infra.simulation $(ARGS)
 
@@ -82,7 +103,7 @@ serve: setup
 	FRESH=$(FRESH) $(PY) -m infra.local_stack
 
 # Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) $(DOCS_SETUP)
 	$(PY) -m pytest -n auto --dist loadscope
 
 bench: setup $(BENCH_INSTALLED)

@@ -112,11 +112,12 @@ def test_facts_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeyp
 
 
 def test_a_manifest_made_with_sha256sum_and_wc_is_accepted(tmp_path, options):
-    """The README's recipe, run as written."""
+    """The recipe of the reconciliation page (docs/recon-files.md), run as written."""
     folder = write_batch(tmp_path / "b", seed_recon_files())
     for side in ("merchant", "payment"):
         (folder / side / "_manifest.json").unlink()
-    script = (ROOT / "README.md").read_text().split("<!-- manifest-recipe -->")[1].split("```")[1]
+    page = (ROOT / "docs" / "recon-files.md").read_text(encoding="utf-8")
+    script = page.split("<!-- manifest-recipe -->")[1].split("```")[1]
     script = script.split("\n", 1)[1]  # drop the fence's language tag
     for side in ("merchant", "payment"):
         subprocess.run(["bash", "-c", script], cwd=folder / side, check=True)

@@ -1,8 +1,8 @@
-"""The README's profit-sharing walk-through against the local stack as `make serve` runs it:
-the simulator notifies the API of the paid order and of each receiver's result, a refund notice
-put on the RefundQueue is handled by the `sharing_refunds` function through the pump, a partial
-refund is sent by an operator, and a delayed sharing is executed by the stack's own
-`sharing_scheduler`."""
+"""The profit-sharing page's walk-through (docs/profit-sharing.md) against the local stack as
+`make serve` runs it: the simulator notifies the API of the paid order and of each receiver's
+result, a refund notice put on the RefundQueue is handled by the `sharing_refunds` function
+through the pump, a partial refund is sent by an operator, and a delayed sharing is executed by
+the stack's own `sharing_scheduler`."""
 import json
 import time
 

@@ -1,6 +1,7 @@
-"""The walk-through of the README against the local stack as `make serve` runs it: the channel
-simulator notifies the API, a lost answer is resolved by the stack's own subsidy_sweeper (its
-function, environment and schedule from the template), a re-send replays, a return goes through."""
+"""The walk-through of the marketing-subsidies page (docs/subsidies.md) against the local stack
+as `make serve` runs it: the channel simulator notifies the API, a lost answer is resolved by the
+stack's own subsidy_sweeper (its function, environment and schedule from the template), a re-send
+replays, a return goes through."""
 import pytest
 import requests
 

@@ -361,7 +361,7 @@ INTEGER_FIELDS = [pytest.param(path, location, value, id=f"{path}:{field_name(lo
 @pytest.mark.parametrize("path, location, value", INTEGER_FIELDS)
 def test_an_integer_written_with_a_fraction_or_exponent_is_refused(untouched, api, path, location,
                                                                    value):
-    """JSON Schema's `integer` admits 100.0; this API does not (README, The API): the same value
+    """JSON Schema's `integer` admits 100.0; this API does not (docs/api/index.md, Amounts): the same value
     written as 100.0 or 1e2 is refused, the field named."""
     raw = json.dumps(with_value(valid_body(path), location, "__N__"))
     tokens = [f"{value}.0", f"{value}e0", f"{value}.000", f"{value}E+0", "true", "false"]

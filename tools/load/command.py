@@ -127,7 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--fault-rate", type=_share, default=0.0,
                      help="share of the merchant's calls to the payment API that time out AFTER "
                           "the payment side answered, set on the payment link (default 0; "
-                          f"{REALISTIC_FAULT_RATE:g} is realistic, see the README)")
+                          f"{REALISTIC_FAULT_RATE:g} is realistic, see docs/load-driver.md)")
     how.add_argument("--keep-faults", action="store_true",
                      help="leave the fault rate on the payment link after the run (default: "
                           "put back what was there)")

@@ -22,7 +22,7 @@ from .report import render_table
 
 PERCENTILE_METHOD = "nearest-rank"
 # The fault rate `make run` uses: 1 % of the merchant's calls to the payment API time out after
-# the payment side committed. The README's "Load driver" section says why this is realistic.
+# the payment side committed. docs/load-driver.md ("What rate is realistic") says why.
 REALISTIC_FAULT_RATE = 0.01
 
 

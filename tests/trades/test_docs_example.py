@@ -1,16 +1,15 @@
-"""The README's trade-settlement example, its requests read from the README, through the API."""
+"""The trade-settlement page's worked example, its requests read from the page, through the API."""
 import json
 import re
 
 from tests.unit.support import ROOT, body_of
 
-SECTION = re.compile(r"^## Trade settlement.*?(?=^## )", re.S | re.M)
+PAGE = ROOT / "docs" / "trade-settlement.md"
 POST = re.compile(r"^post (\S+) '(.*?)'$", re.S | re.M)
 
 
-def readme_requests():
-    section = SECTION.search((ROOT / "README.md").read_text(encoding="utf-8")).group(0)
-    return [(path, json.loads(body)) for path, body in POST.findall(section)]
+def page_requests():
+    return [(path, json.loads(body)) for path, body in POST.findall(PAGE.read_text(encoding="utf-8"))]
 
 
 def balances(api, *accounts):
@@ -22,8 +21,8 @@ def balances(api, *accounts):
     return found
 
 
-def test_the_readme_example_moves_what_the_readme_says(stack, api):
-    requests = readme_requests()
+def test_the_worked_example_moves_what_the_page_says(stack, api):
+    requests = page_requests()
     assert [path for path, _ in requests] == ["/accounts"] * 6 + [
         "/pay", "/trades", "/trades/20240301100500000001/pay",
         "/trades", "/trades/20240301100600000001/pay"]
