@@ -108,7 +108,7 @@ def account_journal(saler_id):
                                           query.get("sub_account")))
 
 
-# Trade settlement (seed 002): answers in the {"code", "message", "data"} envelope.
+# Trade settlement: answers in the {"code", "message", "data"} envelope.
 @app.route("/accounts", methods=["POST"])
 @enveloped
 def declare_account():
@@ -215,7 +215,7 @@ def reconcile(event):
     return recon.handle_sqs_event(recon.from_environment(), event.to_dict())
 
 
-# Marketing subsidies and their returns (seed 000): answers {"code", "message", "data"}.
+# Marketing subsidies and their returns: answers {"code", "message", "data"}.
 @app.route("/subsidies", methods=["POST"])
 @enveloped
 def create_subsidy():
@@ -257,7 +257,7 @@ def run_subsidy_sweeper(event):
     return subsidy_sweeper.run(subsidy_context()).as_dict()
 
 
-# Profit sharing and its returns on refunds (seed 001): answers {"code", "message", "data"}.
+# Profit sharing and its returns on refunds: answers {"code", "message", "data"}.
 SHARING_MAX_BODY_BYTES = 16384      # 50 receivers do not fit the default 4096
 
 
@@ -312,7 +312,7 @@ def run_sharing_scheduler(event):
     return sharing_scheduler.run(sharing_context()).as_dict()
 
 
-# Refund notices (seed 001's JSON, the tenant in the message attribute "tenant") -> RefundQueue
+# Refund notices (the refund notice's JSON, the tenant in the message attribute "tenant") -> RefundQueue
 # -> here; "RefundQueue" is resolved like "ReconQueue" (infra/resources.json overrides the
 # event source with the queue's ARN).
 @app.on_sqs_message(queue="RefundQueue", batch_size=1, name="sharing_refunds")

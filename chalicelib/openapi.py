@@ -37,14 +37,14 @@ REF = "#/components/schemas/{model}"
 JSON = "application/json"
 
 TAGS = [
-    {"name": "payments", "description": "Pay and withdraw (seed 003), orders, accounts"},
+    {"name": "payments", "description": "Pay and withdraw, orders, accounts"},
     {"name": "trades", "description": "Trade settlement with fees, buyer fees and up-merchants "
-                                      "(seed 002), in double entry on the payments journal"},
+                                      ", in double entry on the payments journal"},
     {"name": "reconciliation", "description": "Reconciliation batches"},
     {"name": "subsidies", "description": "Marketing subsidies (营销补差) and their returns "
-                                         "(补差回退), seed 000: reentrant; the channel's notices"},
+                                         "(补差回退): reentrant; the channel's notices"},
     {"name": "sharing", "description": "Profit sharing (分账) and its returns on refunds (分账回退), "
-                                       "seed 001: reentrant; the channel's notices"},
+                                       "reentrant; the channel's notices"},
     {"name": "documentation", "description": "This document and its Swagger UI page"},
 ]
 
@@ -330,14 +330,14 @@ def build(ops: Sequence[Operation], server_url: str = "/") -> dict:
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "PaySettle API", "version": "1.0.0",
-                 "description": ("Payment and settlement center: pay and withdraw (seed 003), "
+                 "description": ("Payment and settlement center: pay and withdraw, "
                                  "accounts and their journal, reconciliation batches, marketing "
-                                 "subsidies and their returns (seed 000). Amounts are integers in "
+                                 "subsidies and their returns. Amounts are integers in "
                                  "fen (分). A JSON integer is written without a fraction or "
                                  "exponent (100, not 100.0 or 1e2): JSON Schema's `integer` "
                                  "admits 100.0, this API refuses it (400, the field named), as "
                                  "it may have passed through a float. Every refusal carries a code of the README's error "
-                                 "table (the subsidy routes in seed 000's {code, message, data}). "
+                                 "table (the subsidy routes in {code, message, data}). "
                                  "Tenants: every signed request acts for its key's tenant "
                                  "(`merchant_id`); records are keyed under it, request ids and "
                                  "saler, account and trade ids are unique within a tenant only "

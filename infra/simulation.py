@@ -1,4 +1,4 @@
-"""`make run`: the whole simulation of seed 003, end to end, on the embedded stack.
+"""`make run`: the whole simulation of the pay/withdraw contract, end to end, on the embedded stack.
 
 1. start the local stack (embedded AWS, the API, the payment link, the event pump);
 2. `paysettle load` against the merchant API: merchant pays and withdraws from many

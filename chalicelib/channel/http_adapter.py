@@ -7,7 +7,7 @@ Mapping of what comes back (`classify`, pure):
   (SYSTEM_ERROR included), a bare 500, 429 FREQUENCY_LIMITED, a 4xx without a definitive code,
   an unparsable body, a 200 that does not answer our request.
 No retries here: the reentry mechanism re-sends, with the same outbound number.
-Every request leaves through `_send` (issue 8 signs requests there).
+Every request leaves through `_send` (request signing happens there).
 """
 import json
 from typing import Any, Dict, Optional, Sequence
@@ -117,7 +117,7 @@ class HttpChannel:
         query = urlencode({"sub_mchid": sub_mchid, "out_subsidy_no": out_subsidy_no})
         return self._call("GET", f"{QUERY_PATH}?{query}", None, ("subsidy_id", "result"), {})
 
-    # -- profit sharing (issue 6) ----------------------------------------------------------
+    # -- profit sharing  ----------------------------------------------------------
     def create_sharing(self, request: Dict[str, Any]) -> Outcome:
         return self._call("POST", SHARING_PATH, request, ("order_id", "state", "receivers"),
                           {"out_order_no": request["out_order_no"],

@@ -1,4 +1,4 @@
-"""Exports of successful orders, both sides, to the recon bucket (DESIGN.md §4.3).
+"""Exports of successful orders, both sides, to the recon bucket (docs: Reconciliation batches).
 
     window.py     the batch's time window [start, end) in China time, by response_time
     csvfile.py    a CSV file spooled to disk row by row, with its SHA-256 and row count

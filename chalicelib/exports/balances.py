@@ -1,7 +1,7 @@
 """The payment side's `balances.csv`: each account's balance as of the window's end and its
 opening balance as of the window's start, both from the journal.
 
-The journal is the record of every money movement (DESIGN.md invariant 3: a balance is
+The journal is the record of every money movement (invariant 3, journal = balance: a balance is
 the sum of its journal entries). Each entry carries its order's `response_time`, so
 `balance` = the sum of the entries whose order was answered before `end`, and
 `opening_balance` = those answered before `start`. A credit the aggregator posted after

@@ -25,7 +25,7 @@ ResponseCode = Literal["SUCCESS", "FAIL"]
 
 
 class PayResponse(BaseModel):
-    """The pay response message of seed 003 (`Order.response()`)."""
+    """The pay response message of the pay/withdraw contract (`Order.response()`)."""
     response_time: ResponseTime
     request_id: RequestId
     response_id: str = Field(description="20 digits, unique across all responses",
@@ -37,7 +37,7 @@ class PayResponse(BaseModel):
 
 
 class WithdrawResponse(BaseModel):
-    """The withdraw response message of seed 003; echoes `request_time`."""
+    """The withdraw response message of the pay/withdraw contract; echoes `request_time`."""
     response_time: ResponseTime
     request_time: RequestTime
     request_id: RequestId

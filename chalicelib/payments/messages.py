@@ -1,4 +1,4 @@
-"""Request schemas of `POST /pay` and `POST /withdraw` (seed 003)."""
+"""Request schemas of `POST /pay` and `POST /withdraw`."""
 from ..schemas import AmountFen, RequestId, RequestTime, SalerId, StrictModel, parse
 
 # `parse` and the field types stay importable from here: app.py, the API docs and the tests use them.
@@ -13,7 +13,7 @@ class _Message(StrictModel):
 
 
 class PayRequest(_Message):
-    """The pay request message of seed 003."""
+    """The pay request message of the pay/withdraw contract."""
     total_fee: AmountFen
 
     @property
@@ -22,7 +22,7 @@ class PayRequest(_Message):
 
 
 class WithdrawRequest(_Message):
-    """The withdraw request message of seed 003."""
+    """The withdraw request message of the pay/withdraw contract."""
     withdraw_money: AmountFen
 
     @property

@@ -41,7 +41,7 @@ class Order:
         return self.response_code == SUCCESS
 
     def response(self) -> dict:
-        """The response message of seed 003 (amounts echoed as strings, like the seed)."""
+        """The response message of the pay/withdraw contract (amounts echoed as strings, like the seed)."""
         message = {
             "response_time": self.response_time,
             "request_id": self.request_id,

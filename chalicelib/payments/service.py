@@ -1,4 +1,4 @@
-"""Pay and withdraw (seed 003): the service layer.
+"""Pay and withdraw: the service layer.
 
 Outcomes of `pay` and `withdraw`, all named:
 * created: a new order was recorded (pay: SUCCESS, its credit queued;

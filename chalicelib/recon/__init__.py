@@ -1,4 +1,4 @@
-"""Reconciliation and audit (seed 003, steps 4 and 5).
+"""Reconciliation and audit (the reconciliation and audit steps of the simulation).
 
     formats.py    the batch's files, columns, result names, diff types, INVALID problems
     manifest.py   manifests: parsing, SHA-256, row counts and text encoding of the files

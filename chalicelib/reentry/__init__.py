@@ -23,7 +23,7 @@ The rules:
 * One outbound number per record, for ever. UNKNOWN (timeout, connection error, 5xx,
   SYSTEM_ERROR, unreadable answer) is resolved only by re-sending the identical stored request
   with the same number; the channel is reentrant on it, so an earlier success comes back.
-* A definitively FAILED record may be executed again (seed 000): again with the SAME number.
+* A definitively FAILED record may be executed again: again with the SAME number.
   A rejection applied nothing under that number, so the number is free on the channel; and a
   send of ours that was abandoned (timed out, or outlived its lease) may still land on the
   channel after a later send was rejected. With one number per key, whichever send lands,

@@ -1,1 +1,1 @@
-"""Profit sharing (分账) and profit-sharing returns on refunds (分账回退), seed 001."""
+"""Profit sharing (分账) and profit-sharing returns on refunds (分账回退)."""

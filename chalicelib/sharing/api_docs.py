@@ -1,4 +1,4 @@
-"""API documentation of the profit-sharing routes (seed 001) and of the channel's notice."""
+"""API documentation of the profit-sharing routes and of the channel's notice."""
 from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field

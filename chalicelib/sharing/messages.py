@@ -1,4 +1,4 @@
-"""Request schemas of the profit-sharing API (seed 001, camelCase), the refund notification
+"""Request schemas of the profit-sharing API (camelCase), the refund notification
 (the seed's JSON shape, as is) and the channel's profit-sharing notification."""
 from typing import Annotated, List, Literal, Optional
 

@@ -2,7 +2,7 @@
 
 One profit-sharing order per trade (`tradeId`: paymentOrderId for platform dimension 1,
 bizRelOrderId for dimension 2), a reentry record `T#<tenant>#SHARING#<tradeId>` (chalicelib/reentry) whose
-outbound number is the center's `sharingOrderId` (WeChat's out_order_no). Reentry (seed 001's
+outbound number is the center's `sharingOrderId` (WeChat's out_order_no). Reentry (the profit-sharing
 question "发起分账重入的情况?"):
 
 | the record for the trade              | answer                                                      |

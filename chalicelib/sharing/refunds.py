@@ -1,7 +1,7 @@
 """Profit-sharing returns on refunds (分账回退): `handle(ctx, notice)`, `view(ctx, refund_id)`.
 
 For each profit sharing of the refunded payment order (trade = paymentOrderId or bizRelOrderId):
-one relation `T#<tenant>#REFUND#<trade>#<paymentOrderId>#<refundId>` (seed 001's relation table:
+one relation `T#<tenant>#REFUND#<trade>#<paymentOrderId>#<refundId>` (the profit-sharing relation table:
 apply / refund / actual_base_return amounts, state 0 init, 1 done, 2 failed, 3 nothing to return)
 and one return order per receiver, a reentry record
 `T#<tenant>#SRETURN#<trade>#<paymentOrderId>#<refundId>#<mch>` whose outbound number is its
@@ -26,7 +26,7 @@ The sharing's state decides:
 * a sharing in flight, UNKNOWN, or with PENDING receivers: 3006, nothing written (the queue
   re-delivers the notice; an operator re-sends).
 
-Reentry (seed 001's question "分账回退重入的情况?"): the same notice again -> the relation and
+Reentry (the profit-sharing question "分账回退重入的情况?"): the same notice again -> the relation and
 its returns from the records (no channel call for settled returns); another notice with the
 same refundId but other amounts -> 1030; a return FAILED by a channel rejection, UNKNOWN or
 left with a stale lease -> re-sent with the SAME sharingReturnNo; PROCESSING -> queried by the

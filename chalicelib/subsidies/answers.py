@@ -1,4 +1,4 @@
-"""The subsidy API's answers: `{"code", "message", "data"}` (seed 000), refusals included.
+"""The subsidy API's answers: `{"code", "message", "data"}`, refusals included.
 
 Success: `{"code": 0, "message": "success", "data": {...}}`. A refusal: the number of the one
 error table as `code`, its message (naming the field when one is at fault), `data` (null, or

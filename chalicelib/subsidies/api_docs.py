@@ -1,4 +1,4 @@
-"""API documentation of the subsidy routes (seed 000) and of the channel's notification."""
+"""API documentation of the subsidy routes and of the channel's notification."""
 from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field
@@ -43,11 +43,11 @@ class _Common(BaseModel):
 
 
 class SubsidyData(_Common):
-    """The subsidy (seed 000's answer data)."""
+    """The subsidy (the answer's data)."""
 
 
 class SubsidyReturnData(_Common):
-    """The subsidy return (seed 000's answer data)."""
+    """The subsidy return (the answer's data)."""
     bizReturnSubsidiesId: str
     bizRefundId: Optional[str]
     paymentRefundId: str

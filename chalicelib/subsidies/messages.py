@@ -1,4 +1,4 @@
-"""Request schemas of the subsidy API (seed 000, camelCase) and of the channel's notification."""
+"""Request schemas of the subsidy API (camelCase) and of the channel's notification."""
 from typing import Annotated, Optional
 
 from pydantic import Field
@@ -22,7 +22,7 @@ SmallInt = Annotated[int, Field(ge=0, le=2_147_483_647, examples=[1096])]
 
 
 class _Envelope(StrictModel):
-    """What every business-line request carries (seed 000)."""
+    """What every business-line request carries."""
     traceId: BizId
     timestamp: Timestamp
     productId: SmallInt

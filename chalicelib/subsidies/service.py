@@ -1,4 +1,4 @@
-"""Subsidies and subsidy returns: the service layer (seed 000).
+"""Subsidies and subsidy returns: the service layer.
 
 `create(ctx, request)`, key bizSubsidiesId; `return_subsidy(ctx, request)`, key paymentRefundId +
 bizReturnSubsidiesId. Both run one reentry record (chalicelib/reentry) through the channel:
@@ -47,7 +47,7 @@ SUBSIDY_PARAMS = ("tenantId", "paymentOrderId", "bizOrderId", "bizRelOrderId", "
                   "subMchId")
 RETURN_PARAMS = ("paymentOrderId", "bizOrderId", "bizRefundId", "bizReturnSubsidiesId",
                  "bizSubsidiesId", "paymentSubsidiesId", "amount", "mchId", "subMchId")
-# Echoed in the answers' data (seed 000).
+# Echoed in the answers' data.
 SUBSIDY_ECHO = ("amount", "bizOrderId", "bizRelOrderId", "bizSubsidiesId", "description", "mchId",
                 "paymentOrderId", "subMchId", "tenantId", "userId")
 RETURN_ECHO = SUBSIDY_ECHO + ("bizReturnSubsidiesId", "bizRefundId", "paymentRefundId")

@@ -19,7 +19,7 @@ SUBSIDY_CREATE = "subsidies.create"
 SUBSIDY_RETURN = "subsidies.return"
 SUBSIDY_CANCEL = "subsidies.cancel"
 SUBSIDY_QUERY = "subsidies.query"
-# Profit sharing (issue 6).
+# Profit sharing .
 SHARING_ORDERS = "profitsharing.orders"
 SHARING_QUERY = "profitsharing.query"
 SHARING_UNFREEZE = "profitsharing.unfreeze"

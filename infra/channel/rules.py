@@ -22,7 +22,7 @@ Reentrancy is one mechanism shared by every operation that carries an outbound
 number (`common._Reentry`: the outbound number, the parameters that must match, the
 original answer). Only successful answers are registered: a refused call consumes
 no number, so a re-send of a refused request is judged afresh (the seed's "a failed
-subsidy is executed again"). Profit sharing (issue 6, sharing.py) adds its handlers
+subsidy is executed again"). Profit sharing (sharing.py) adds its handlers
 and stores the same way.
 """
 import itertools

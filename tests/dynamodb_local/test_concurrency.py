@@ -1,6 +1,6 @@
 """Invariants under real contention, against AWS's DynamoDB Local, with 32 threads.
 
-DESIGN.md §5: exactly once, never negative, journal = balance, idempotent calls.
+the invariants (docs/architecture.md): exactly once, never negative, journal = balance, idempotent calls.
 Each test hammers fresh tables from a thread pool, then checks the invariants
 on what was written and on the answers the merchant got. A BUSY answer
 (contention outlasting the service's retries) is retried by the merchant with

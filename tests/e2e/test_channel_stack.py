@@ -51,7 +51,7 @@ def test_a_paid_order_notifies_the_api(local_stack):
     assert answer.json()["transaction_id"].startswith("4200")
 
 
-# -- the callers' credentials (issue 8): drawn at start, seeded, handed to whoever signs ----------
+# -- the callers' credentials: drawn at start, seeded, handed to whoever signs ----------
 
 def test_every_local_caller_has_a_fresh_credential_in_the_manifest(local_stack):
     manifest = json.loads(local_stack.out_path.read_text())

@@ -23,7 +23,7 @@ def _china_now() -> datetime:
 
 
 def _record_at_the_merchant(dynamodb, table: str, kind: str, body: dict, answer: dict) -> None:
-    """What the merchant system stores for an answered order (CONTRACT.md's schema)."""
+    """What the merchant system stores for an answered order (its table's schema)."""
     amount = int(answer["total_fee" if kind == "PAY" else "withdraw_money"])
     item = {"request_id": body["request_id"], "kind": kind, "saler_id": body["saler_id"],
             "amount": amount, "request_time": body["request_time"], "state": answer["response_code"],

@@ -1,4 +1,4 @@
-"""Only signed callers move money, through the stack `make serve` starts (issue 8).
+"""Only signed callers move money, through the stack `make serve` starts.
 
 For every money route: unsigned, a tampered body, a wrong secret, an unknown key, a stale
 timestamp, a replayed nonce and a key of another role are refused (401 / 403), and nothing

@@ -1,6 +1,6 @@
 """A small world for the export tests: both sides' tables and the recon bucket in moto, a clock
 set in China time, payment orders made through the payment services, merchant orders written
-in the merchant table's schema (CONTRACT.md)."""
+in the merchant table's schema (merchant_system/resources.json)."""
 import csv
 import io
 import itertools

@@ -1,4 +1,4 @@
-"""The seed's two worked examples (seed 003, 对账示例 and 稽核示例), exactly."""
+"""The seed's two worked examples (对账示例 and 稽核示例), exactly."""
 import json
 
 import pytest

@@ -46,7 +46,7 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict({
 REPRODUCIBLE = settings(deadline=None, derandomize=True, database=None, print_blob=False,
                         suppress_health_check=list(HealthCheck))
 
-# Which credential each route needs (docs/CONTRACT of issue 8, mirrored from app.py): the routes'
+# Which credential each route needs (mirrored from app.py): the routes'
 # role, or None for the routes served unsigned. Reads of money data accept any role.
 UNSIGNED_PREFIXES = ("/openapi.json", "/docs", "/recon/", "/merchant/")
 MERCHANT_ROUTES = ("/pay", "/withdraw")

@@ -1,4 +1,4 @@
-"""Seed 000's six test cases, as written, through the HTTP API against the real simulator;
+"""The marketing-subsidy contract's six test cases, as written, through the HTTP API against the real simulator;
 bad input; the view; the channel's notification."""
 import pytest
 

@@ -1,6 +1,6 @@
 """A payment world for tests: provisioned resources, the merchant's book, invariant checks.
 
-The merchant's book is the merchant-side truth of DESIGN.md §5: the final
+The merchant's book is the merchant-side truth of the invariants (docs/architecture.md): the final
 answer the merchant holds for every request it sent. `check_invariants`
 compares the payment side against it: each account's balance equals the sum of
 its journal and the merchant's successful pays minus successful withdraws,

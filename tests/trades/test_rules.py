@@ -1,4 +1,4 @@
-"""Each rule of `pay_trans` (seed 002) on its own and in combination: the named code, nothing written."""
+"""Each rule of `pay_trans` on its own and in combination: the named code, nothing written."""
 import pytest
 
 from chalicelib.errors import ErrorCode, InvalidField, PaySettleError

@@ -1,4 +1,4 @@
-"""Trade settlement with fees, buyer fees and up-merchants (seed 002, `pay_trans`), in double
+"""Trade settlement with fees, buyer fees and up-merchants (`pay_trans`), in double
 entry on the payment core's journal.
 
 Design

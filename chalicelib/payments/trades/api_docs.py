@@ -150,7 +150,7 @@ OPERATIONS = [
         signed=True, tenant_read=True),
     Operation(
         "POST", "/trades/{trans_id}/pay", "payTrade", "Settle a trade", "trades",
-        description=("Validates the rules of seed 002 (README, Trade settlement), then writes the "
+        description=("Validates the trade settlement rules (docs: Trade settlement), then writes the "
                      "REALTIME postings in one transaction with the settlement record; async "
                      "phases are applied by the trade applier, trade before fee. Inputs that "
                      "cannot be acted on (recv_recvable_id, credit_recv, special_code, "

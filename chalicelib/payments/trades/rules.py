@@ -1,4 +1,4 @@
-"""The validation rules of `pay_trans` (seed 002), as a pure function: trade + pay inputs +
+"""The validation rules of `pay_trans`, as a pure function: trade + pay inputs +
 the accounts involved -> the effective settlement (`Plan`), or the named refusal.
 
 Rules are checked in this order; the first that fails answers (each has its code in the

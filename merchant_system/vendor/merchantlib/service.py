@@ -1,4 +1,4 @@
-"""The merchant system (seed 003): places pays and withdraws with the payment API and
+"""The merchant system: places pays and withdraws with the payment API and
 resolves the ones whose answer was lost.
 
 `place(ctx, request)`: builds the seed's message (request_time now, a fresh
