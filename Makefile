@@ -77,7 +77,7 @@ setup: $(INSTALLED) $(DYNAMODB_LOCAL) $(SWAGGER_UI)
 
 # ---- the documentation site (MkDocs + Material), its own pinned requirements ----
 DOCS_INSTALLED := $(VENV)/.docs-installed
-DOCS_PORT ?= 8001
+DOCS_PORT ?= 8002
 # Mermaid's script, served with the site (no CDN) and used by tests/docs to check every diagram.
 MERMAID := .tools/node_modules/mermaid/package.json
 MERMAID_VERSION := 11.17.2
