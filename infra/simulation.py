@@ -94,10 +94,12 @@ def export(stack: LocalStack, batch: str, start: str, end: str) -> List[dict]:
     """`paysettle export` for each side, each with its own function's environment: the
     merchant system's merchant_export, the payment center's payment_export."""
     written = []
+    # Both sides of the merchant system's own tenant: the one its signing key belongs to.
+    tenant = stack.credential(callers.MERCHANT_SYSTEM_KEY)["merchant_id"]
     for side, system in (("merchant", MERCHANT), ("payment", CENTER)):
         environment = stack.function_environment(f"{side}_export", system).over(os.environ)
         command = [sys.executable, "-m", "tools.cli", "export", "--batch", batch,
-                   "--from", start, "--to", end, "--side", side]
+                   "--from", start, "--to", end, "--side", side, "--tenant", tenant]
         run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True,
                              text=True, timeout=300)
         if run.returncode != 0:

@@ -137,8 +137,8 @@ def test_shared_code_has_one_source_the_centers_chalicelib():
 
 def test_the_merchant_requirements_pin_what_the_center_pins():
     def pins(path: Path) -> dict:
-        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-        return dict(line.split("==") for line in lines if line)
+        # `name==version` lines, whether a plain list or a lock with hashes on following lines.
+        return dict(re.findall(r"^([A-Za-z0-9_.\[\]-]+)==([^\s\\]+)", path.read_text(), re.M))
 
     center, merchant = pins(ROOT / "requirements.txt"), pins(MERCHANT_PROJECT / "requirements.txt")
     assert merchant and all(center.get(name) == version for name, version in merchant.items())
