@@ -1,7 +1,6 @@
 """The ledger auditor on moto: what it checks, what it reports, and that a credit landing while it
 reads is never a difference. (Many writers at once: tests/dynamodb_local/test_ledger_auditor.py.)"""
 import json
-import logging
 from contextlib import contextmanager
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from chalicelib.data.transactions import Transaction
 from chalicelib.payments import auditor
 from chalicelib.payments.models.ledger import Account, JournalEntry
+from tests.support.logs import captured_log_lines
 from tests.unit.support import aws_stack
 from tools import cli
 
@@ -43,22 +43,6 @@ def trade_phase(tenant: str, trans_id: str, phase: str, legs) -> None:
 def ledger():
     with aws_stack("audit") as stack:
         yield stack
-
-
-@contextmanager
-def metric_lines():
-    captured = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            captured.append(json.loads(record.getMessage()))
-
-    handler = Collect()
-    logging.getLogger("paysettle").addHandler(handler)
-    try:
-        yield captured
-    finally:
-        logging.getLogger("paysettle").removeHandler(handler)
 
 
 @contextmanager
@@ -114,7 +98,7 @@ def test_a_balance_corrupted_on_purpose_is_caught_and_counted_on_the_alarms_metr
     assert [d.as_dict() for d in report.differences] == [
         {"check": "balance", "tenant": "m1", "where": "m1#s1", "balance": 301, "journal_sum": 300,
          "entries": 2}]
-    with metric_lines() as lines:
+    with captured_log_lines() as lines:
         auditor.emit(report, now_ms=1_700_000_000_000)
     metric = [line for line in lines if line["event"] == "ledger_audit.difference"]
     assert len(metric) == 1 and metric[0][auditor.DIFFERENCE_METRIC] == 1

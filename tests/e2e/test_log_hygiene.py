@@ -3,7 +3,7 @@
 A stack of its own is started the way `make serve` starts it; everything every part of it
 writes (the stack itself, the pump and the functions it runs, the channel simulator, the
 payment link, and `chalice local`'s stdout and stderr) goes to one file. Pays and withdraws go
-through the merchant system (`/merchant/pay`, which signs its calls to the API once callers
+through the merchant system (its own API's `/merchant/pay`, which signs its calls to the API once callers
 sign) and directly with a signature; a profit sharing names a receiver whose account is
 card-shaped. Then the file is read whole.
 
@@ -81,7 +81,7 @@ def test_the_logs_of_a_run_hold_no_secret_signature_or_account_number(run):
 
     # Through the merchant system: it makes the request ids and signs its own calls.
     saler = new_saler()
-    paid = call(plain, "POST", f"{run.api}/merchant/pay", json={"saler_id": saler, "total_fee": "120"})
+    paid = call(plain, "POST", f"{run.merchant_api}/merchant/pay", json={"saler_id": saler, "total_fee": "120"})
     assert paid.status_code == 200 and paid.json()["state"] == "SUCCESS", paid.text
     # Directly, signed as the merchant.
     direct = call(signed, "POST", f"{run.api}/pay", json={
@@ -93,7 +93,7 @@ def test_the_logs_of_a_run_hold_no_secret_signature_or_account_number(run):
         account = answer.json() if answer.status_code == 200 else {}
         return account.get("balance") == 125 and account.get("pending_credit_count") == 0
     wait_until(settled, 30, "both pays credited")
-    withdrawn = call(plain, "POST", f"{run.api}/merchant/withdraw", json={"saler_id": saler, "withdraw_money": "20"})
+    withdrawn = call(plain, "POST", f"{run.merchant_api}/merchant/withdraw", json={"saler_id": saler, "withdraw_money": "20"})
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "SUCCESS", withdrawn.text
     # A signature made with a wrong secret: refused once the API checks signatures; its secret
     # and signature must not show up in the refusal's log line either.

@@ -18,6 +18,7 @@ from merchantlib.orders import State
 from merchantlib.payment_client import Lost, PaymentApi, Refused
 from merchantlib.signing_key import SecretsManagerKey, SigningKey
 from chalicelib.payments.orders import Kind
+from tests.support.logs import captured_log_lines
 from tests.unit.merchant.support import merchant_context, stored
 from tests.unit.support import MERCHANT_KEY
 
@@ -150,11 +151,14 @@ def test_the_secret_and_the_signature_never_reach_a_log_or_a_repr(stack, recorde
     caplog.set_level(logging.DEBUG, logger="paysettle")   # our logs (botocore debugs bodies)
     recorder.statuses = [503]
     merchant = merchant_context(stack, recorder.url)
-    lost = service.place(merchant, MerchantPayRequest(saler_id="saler1", total_fee=100))
-    service.resolve(merchant, stored(stack, lost.request_id))
-    assert "merchant.order_success" in caplog.text          # the merchant's lines were seen
+    # Our events' fields are only in their JSON lines (a record's message is the event's name).
+    with captured_log_lines() as lines:
+        lost = service.place(merchant, MerchantPayRequest(saler_id="saler1", total_fee=100))
+        service.resolve(merchant, stored(stack, lost.request_id))
+    ours = "\n".join(json.dumps(line) for line in lines)
+    assert "merchant.order_success" in ours                 # the merchant's lines were seen
     signatures = [headers[signature.SIGNATURE] for _, headers, _ in recorder.received]
     for secret in [MERCHANT_KEY["secret"], *signatures]:
-        assert secret not in caplog.text
+        assert secret not in caplog.text and secret not in ours
     assert MERCHANT_KEY["secret"] not in repr(SigningKey(**MERCHANT_KEY))
     assert MERCHANT_KEY["secret"] not in repr(merchant.payment.signing_key)
