@@ -1,8 +1,11 @@
 """A small HTTP service on 127.0.0.1 in a daemon thread: the base of the local-only services
 (the payment link, the channel simulator). Only start, stop and the URL live here."""
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from typing import Collection, Optional
+
+from chalicelib.logs import log
 
 from . import ports
 from .embedded_aws import LOOPBACK
@@ -16,6 +19,15 @@ class LoopbackServer(ThreadingHTTPServer):
         super().__init__(address, handler)
         # Set on stop: a handler holding a connection on purpose (a simulated timeout) lets go.
         self.stopping = threading.Event()
+
+    def handle_error(self, request, client_address):
+        """A client that drops a kept-alive connection (a reset while the next request line is
+        read) is ordinary under load: one JSON line, not socketserver's traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log("loopback.connection_dropped", service=type(self).__name__, error=type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
 
 class LoopbackService:
