@@ -5,8 +5,12 @@ import json
 import pytest
 
 from chalicelib.recon import service
+from chalicelib.recon.s3 import BatchRef
 from chalicelib.recon.store import MAX_ERROR_CHARS, bounded_error
 from tests.recon.support import batch_files, csv_bytes, read_csv, seed_recon_files
+from tests.support.signing import TENANT_A
+
+T = TENANT_A.merchant_id           # the tenant of the uploaded batches here
 
 WIDE = 20_000
 
@@ -80,21 +84,22 @@ def test_a_wide_header_upload_ends_invalid_with_its_reason_on_the_item(stack, tm
     header = [f"h{i}" * 3 for i in range(WIDE)]
     files = batch_files(merchant_pay=csv_bytes(header, [["1"] * WIDE]))
     ctx = stack.context(tmp_path)
-    stack.upload("wide", files)
+    stack.upload(f"{T}/wide", files)
     for event in stack.drain():
         service.handle_sqs_event(ctx, event)
-    item = ctx.store.get("wide")
+    item = ctx.store.get(f"{T}/wide")
     assert item["status"] == "INVALID"
     assert "request_id" in item["error"]["reason"] and "h1h1h1" not in json.dumps(item["error"])
-    view = service.batch_view(ctx.store, stack.bucket, "wide")
+    view = service.batch_view(ctx.store, stack.bucket, BatchRef(T, "wide"))
     assert view["status"] == "INVALID" and view["error"]["reason"]
+    assert (view["tenant"], view["batch"]) == (T, "wide")
 
 
 def test_an_unexpected_error_ends_failed_with_its_class_and_a_short_message(stack, tmp_path):
     def explode(batch, folder):
         raise RuntimeError("first line of the failure\n" + "a quoted input line, " * 10_000)
     ctx = stack.context(tmp_path, on_run=explode)
-    stack.upload("boom", seed_recon_files())
+    stack.upload(f"{T}/boom", seed_recon_files())
     failures = 0
     for event in stack.drain():
         try:
@@ -102,7 +107,7 @@ def test_an_unexpected_error_ends_failed_with_its_class_and_a_short_message(stac
         except RuntimeError:
             failures += 1   # raised again, so SQS delivers the message again (then the DLQ)
     assert failures >= 1
-    item = ctx.store.get("boom")
+    item = ctx.store.get(f"{T}/boom")
     assert item["status"] == "FAILED"
     assert item["error"]["error"] == "RuntimeError"
     assert item["error"]["detail"] == "first line of the failure"
