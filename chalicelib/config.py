@@ -13,6 +13,10 @@ from dataclasses import dataclass
 MAX_AMOUNT_FEN = 10_000_000_000
 # Request bodies larger than this are refused before they are parsed.
 MAX_BODY_BYTES = 4096
+# The deepest nesting of arrays and objects a request body may have. Every documented body is a
+# few levels deep; without an explicit bound the depth is whatever the interpreter's JSON parser
+# tolerates (about 1,000 levels up to Python 3.11, about 10,000 from Python 3.12 on).
+MAX_JSON_DEPTH = 32
 
 
 class MissingSetting(RuntimeError):

@@ -2,7 +2,7 @@
 import json
 from typing import Optional
 
-from .config import MAX_BODY_BYTES
+from .config import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from .errors import ErrorCode, InvalidField, PaySettleError
 
 
@@ -20,6 +20,20 @@ def _no_duplicate_keys(pairs):
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _too_deep(value, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def parse_object(raw: bytes, max_bytes: Optional[int] = None) -> dict:
@@ -41,4 +55,7 @@ def parse_object(raw: bytes, max_bytes: Optional[int] = None) -> dict:
                              f"is not valid JSON ({type(exc).__name__})", field="body") from None
     if not isinstance(value, dict):
         raise PaySettleError(ErrorCode.MALFORMED_BODY, "must be a JSON object", field="body")
+    if _too_deep(value, MAX_JSON_DEPTH):
+        raise PaySettleError(ErrorCode.MALFORMED_BODY,
+                             f"nests deeper than {MAX_JSON_DEPTH} levels", field="body")
     return value

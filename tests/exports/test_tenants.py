@@ -12,7 +12,8 @@ from chalicelib.recon import engine
 from chalicelib.recon import s3 as bucket_io
 from chalicelib.recon import service as recon
 from chalicelib.recon.store import BatchStore
-from infra.provision import provision
+from infra.local_stack import MERCHANT_TEMPLATE
+from infra.provision import load_template, provision
 
 START, END = "2026-11-02 00:00:00", "2026-11-03 00:00:00"
 BATCH = "20261102"
@@ -41,8 +42,10 @@ def _day(world, tenant, merchant_table, seed):
 
 @pytest.fixture
 def merchant_tables(world):
-    """Each tenant's merchant system keeps its own orders: a second merchant table for beta."""
-    other = provision(world.dynamodb, world.sqs, "exports-beta", s3=world.s3)
+    """Each tenant's merchant system keeps its own orders: a second merchant table for beta (the
+    merchant system is its own stack, with its own template)."""
+    other = provision(world.dynamodb, world.sqs, "exports-beta", load_template(MERCHANT_TEMPLATE),
+                      s3=world.s3)
     return {"alpha": world.merchant_table, "beta": other.tables["MerchantOrdersTable"]}
 
 
