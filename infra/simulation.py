@@ -223,7 +223,9 @@ def _logs_to_file(path: Path) -> None:
     importlib.import_module("app")
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    from chalicelib.logs import output_formatter
+
+    handler.setFormatter(output_formatter())  # the same JSON line as on stdout
     logging.getLogger("paysettle").handlers = [handler]
 
 
