@@ -7,6 +7,10 @@ refuses the request anyway, and the table does not grow without end.
 """
 import re
 
+from botocore.exceptions import ClientError
+
+from ..dynamo import error_code
+
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONDITION = "attribute_not_exists(nonce_key)"
 # Kept a minute past the window: a clock a little ahead of the caller's cannot let the
@@ -33,6 +37,10 @@ def claim(dynamodb, table: str, key_id: str, nonce: str, expires: int) -> bool:
                           Item={"nonce_key": {"S": nonce_key(key_id, nonce)},
                                 "expires_at": {"N": str(expires)}},
                           ConditionExpression=CONDITION)
-    except dynamodb.exceptions.ConditionalCheckFailedException:
+    except ClientError as error:
+        # Matched by code: a client's `exceptions` classes are built lazily, and two threads
+        # building them at once get different classes, so an `except` on one misses the other.
+        if error_code(error) != "ConditionalCheckFailedException":
+            raise
         return False
     return True

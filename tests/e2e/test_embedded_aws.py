@@ -66,6 +66,9 @@ def test_concurrent_conditional_writes_never_overdraw(tables, frequent_thread_sw
     dynamodb = _client(tables, "dynamodb")
     table = _table(dynamodb, "counters")
     dynamodb.put_item(TableName=table, Item={"k": {"S": "stock"}, "n": {"N": str(STOCK)}})
+    # Built once before the threads: a client builds its exception classes lazily, and threads
+    # building them at once would raise a class that another thread's `except` does not name.
+    condition_failed = dynamodb.exceptions.ConditionalCheckFailedException
 
     def take_one(_):
         try:
@@ -74,7 +77,7 @@ def test_concurrent_conditional_writes_never_overdraw(tables, frequent_thread_sw
                                  ConditionExpression="n >= :one",
                                  ExpressionAttributeValues={":one": {"N": "1"}})
             return True
-        except dynamodb.exceptions.ConditionalCheckFailedException:
+        except condition_failed:
             return False
 
     with ThreadPoolExecutor(THREADS) as pool:

@@ -79,7 +79,9 @@ def record_trade(ctx: Trades, request: TradeRequest) -> dict:
         ctx.dynamodb.put_item(TableName=ctx.trades_table, Item=to_item(record),
                               ConditionExpression="attribute_not_exists(pk)",
                               ReturnValuesOnConditionCheckFailure="ALL_OLD")
-    except ctx.dynamodb.exceptions.ConditionalCheckFailedException as failed:
+    except ClientError as failed:
+        if error_code(failed) != "ConditionalCheckFailedException":
+            raise
         old = failed.response.get("Item")
         existing = from_item(old) if old else _read(ctx, request.trans_id)
         if {k: existing.get(k) for k in TRADE_FIELDS} != request.model_dump(mode="json"):
