@@ -110,6 +110,7 @@ test: setup $(CHROMIUM) $(DOCS_SETUP)
 bench: setup $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.cold_import
 	$(PY) -m benchmarks.stack
+	$(PY) -m benchmarks.embedded_sqs
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown

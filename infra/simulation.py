@@ -70,7 +70,9 @@ def _step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def wait_for_credits(api_url: str, salers: List[str], credential: dict) -> bool:
+def wait_for_credits(api_url: str, salers: List[str], paid: Set[str], credential: dict) -> bool:
+    """True once no saler has a pending credit. A saler in `paid` (the merchant holds a
+    successful pay for it) must have an account; any other may have none (404)."""
     deadline = time.monotonic() + CREDIT_DEADLINE_SECONDS
     waiting = set(salers)
     from tools.signing import SignedAuth  # tools/ is importable once main() has set sys.path
@@ -81,9 +83,9 @@ def wait_for_credits(api_url: str, salers: List[str], credential: dict) -> bool:
         while waiting and time.monotonic() < deadline:
             for saler in sorted(waiting):
                 answer = session.get(f"{api_url}/accounts/{saler}", timeout=HTTP_TIMEOUT_SECONDS)
-                # 404: a saler whose every pay failed or timed out before commit has no account.
-                if answer.status_code == 404 or (answer.status_code == 200 and
-                                                 answer.json()["pending_credit_count"] == 0):
+                # 404: a saler whose every pay timed out before commit has no account.
+                if (answer.status_code == 404 and saler not in paid) or (
+                        answer.status_code == 200 and answer.json()["pending_credit_count"] == 0):
                     waiting.discard(saler)
             if waiting:
                 time.sleep(0.5)
@@ -264,7 +266,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         _step("waiting for the aggregator to credit every pay")
         salers = sorted({o.call.saler_id for o in result.outcomes})
-        verdict.check(wait_for_credits(stack.api_url, salers,
+        paid = {o.call.saler_id for o in result.outcomes if o.call.kind == "PAY"
+                and isinstance(o.body, dict) and o.body.get("state") == "SUCCESS"}
+        verdict.check(wait_for_credits(stack.api_url, salers, paid,
                                        stack.credential(callers.MERCHANT_SYSTEM_KEY)),
                       f"credits still pending after {CREDIT_DEADLINE_SECONDS} s")
 

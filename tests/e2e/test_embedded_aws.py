@@ -191,3 +191,25 @@ def test_a_long_poll_does_not_stall_other_clients(endpoint):
 def test_it_listens_on_loopback_only():
     with pytest.raises(ValueError):
         EmbeddedAWS(host="0.0.0.0")
+
+
+def test_a_large_queue_keeps_sqs_semantics(endpoint):
+    # The endpoint gives moto's SQS a cheaper clock and retention check (speed: benchmarks/stack).
+    sqs = _client(endpoint, "sqs")
+    url = sqs.create_queue(QueueName="large", Attributes={"VisibilityTimeout": "1",
+                                                          "MessageRetentionPeriod": "60"})["QueueUrl"]
+    for start in range(0, 3000, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)])
+
+    taken = []
+    for _ in range(20):
+        taken += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len({m["Body"] for m in taken}) == 200           # in flight: never handed out twice
+
+    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (depth["ApproximateNumberOfMessages"], depth["ApproximateNumberOfMessagesNotVisible"]) \
+        == ("2800", "200")
+    time.sleep(1.2)                                          # the visibility timeout ends
+    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert depth["ApproximateNumberOfMessages"] == "3000"
