@@ -172,7 +172,8 @@ def test_cfn_lint_accepts_the_merchant_template(merchant_package):
 def test_the_merchant_stack_reaches_the_center_through_parameters(merchant_package):
     template = _template(merchant_package)
     parameters = template["Parameters"]
-    assert set(parameters) == {"PaymentApiUrl", "ReconBucketName"}
+    assert set(parameters) == {"PaymentApiUrl", "ReconBucketName", "LogRetentionDays"}
+    assert "Default" not in parameters["PaymentApiUrl"] and "Default" not in parameters["ReconBucketName"]
     functions = _functions(template)
     assert set(functions) == MERCHANT_FUNCTIONS
     for name in ("APIHandler", "MerchantResolver"):

@@ -1,7 +1,6 @@
 """The platform the functions run on: their runtime, what each package holds and weighs, the
 reconciliation function's DuckDB layer, log retention, the locked installs, and `make deploy`."""
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import pytest
 from tools import recon_layer
 
 ROOT = Path(__file__).resolve().parents[2]
-CHALICE = Path(sys.executable).with_name("chalice")
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 API_ZIP_LIMIT = 25 * 2**20
 # Amazon Linux 2023, which the python3.12+ Lambda runtimes run on, has glibc 2.34.
@@ -21,15 +19,23 @@ RUNTIME_GLIBC = (2, 34)
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    """`make package`: chalice's template and zip, and the reconciliation layer beside them."""
-    out = tmp_path_factory.mktemp("platform-package")
-    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
-    subprocess.run([str(CHALICE), "package", "--stage", "dev", "--merge-template",
-                    "infra/resources.json", str(out)], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    recon_layer.build(out / "recon-layer.zip")
-    return out
+def package(center_package):
+    """`make package`'s payment center: chalice's template and zip."""
+    return center_package
+
+
+@pytest.fixture(scope="module")
+def recon_layer_zip(tmp_path_factory):
+    """`make package`'s reconciliation layer (written beside the center's sam.json)."""
+    layer = tmp_path_factory.mktemp("recon-layer") / "recon-layer.zip"
+    recon_layer.build(layer)
+    return layer
+
+
+@pytest.fixture(scope="module", params=["center", "merchant"])
+def any_package(request, center_package, merchant_package):
+    """Each deployable's package: the payment center, then the merchant system."""
+    return center_package if request.param == "center" else merchant_package
 
 
 def _template(package):
@@ -63,8 +69,8 @@ def _pinned(requirements: Path, package_name: str) -> str:
     return version
 
 
-def test_the_recon_layer_holds_the_pinned_duckdb_built_for_the_runtime(package):
-    layer = zipfile.ZipFile(package / "recon-layer.zip")
+def test_the_recon_layer_holds_the_pinned_duckdb_built_for_the_runtime(recon_layer_zip):
+    layer = zipfile.ZipFile(recon_layer_zip)
     names = layer.namelist()
     version = _pinned(ROOT / "requirements-recon.txt", "duckdb")
     assert "python/duckdb/__init__.py" in names
@@ -91,8 +97,8 @@ def test_only_the_reconciliation_function_gets_the_duckdb_layer(package):
     assert layer["Properties"]["CompatibleRuntimes"] == [RUNTIME]
 
 
-def test_every_function_logs_to_its_own_group_with_a_retention(package):
-    template = _template(package)
+def test_every_function_logs_to_its_own_group_with_a_retention(any_package):
+    template = _template(any_package)
     resources = template["Resources"]
     assert "Default" in template["Parameters"]["LogRetentionDays"]
     groups = set()
@@ -107,9 +113,9 @@ def test_every_function_logs_to_its_own_group_with_a_retention(package):
     assert len(groups) == len(_functions(template))
 
 
-def test_every_parameter_has_a_default_or_is_documented(package):
+def test_every_parameter_has_a_default_or_is_documented(any_package):
     guide = (ROOT / "docs" / "deploy.md").read_text()
-    for name, spec in _template(package)["Parameters"].items():
+    for name, spec in _template(any_package)["Parameters"].items():
         assert "Default" in spec or f"`{name}`" in guide, name
         assert f"`{name}`" in guide, f"{name} is not in docs/deploy.md's parameter table"
 
