@@ -27,7 +27,9 @@ from chalicelib.config import RECON_DEFAULT_MEMORY_LIMIT
 # First match wins; a statement no pattern names counts as "other".
 PHASES = (
     ("stage (copy into Parquet buckets)", r"^COPY \(SELECT k, "),
-    ("read, group by id, join", r"^CREATE TEMP TABLE \w+_r(_m|_p)? AS"),
+    ("read (each side parsed once into a table)", r"^CREATE TEMP TABLE \w+_r_(m|p) AS"),
+    ("repeated ids (grouping of the ids' hashes)", r"^CREATE TEMP TABLE \w+_r_d AS"),
+    ("join (single ids; repeated ids grouped)", r"^CREATE TEMP TABLE \w+_r AS"),
     ("write results", r"^COPY \(SELECT (CASE WHEN p_amount|\* FROM \(SELECT CASE|response_id, side)"),
     ("counts, sums, discrepancies", r"_net_parts|_disc|_explained|^CREATE TEMP TABLE \w+_net |"
                                     r"^SELECT diff_type|^SELECT n FROM \w+_r_"),

@@ -1,9 +1,10 @@
 """One kind's file pair (pay or withdraw) reconciled on response_id, in buckets of the id's hash.
 
-Each side is first grouped by response_id: one row per id with its number of rows, the sum
-of its amounts and the fields of (any) one of its rows. The two groupings are then joined
-one to one, so no distribution of ids can multiply rows or crowd one hash bucket: an id
-repeated four million times is one group of a count and a sum, never four million rows
+Every id that occurs more than once on a side (found by the hash of the id) is first
+grouped by response_id: one row per id with its number of rows, the sum of its amounts and
+the fields of (any) one of its rows; the other ids are single on each side. Both are then
+joined one to one, so no distribution of ids can multiply rows or crowd one hash bucket: an
+id repeated four million times is one group of a count and a sum, never four million rows
 held together. Every id is classified:
 
 * F000 on both sides with equal amounts, F113 only on the payment side,
@@ -128,15 +129,45 @@ def _grouped(source: str, fields: List[str]) -> str:
             f"any_value(saler_id) AS saler_id{others} FROM ({source}) GROUP BY k")
 
 
-def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> None:
+def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> Tuple[str, str]:
     """`r`: one row per response_id of the bucket, both sides' values side by side; and one
-    row per side for its unusable rows (no response_id, diff_type NULL: only counted). The
-    groupings feed the join directly: they are never stored."""
+    row per side for its unusable rows (no response_id, diff_type NULL: only counted).
+
+    Each side's file is parsed once, into `<r>_m` / `<r>_p` with the 64-bit hash of its id.
+    The hashes that occur more than once on either side are collected first (a grouping of
+    fixed-size keys, cheap); the rows outside them are one per id on each side and meet in
+    a plain one-to-one join. Only the rows of those hashes and the unusable rows are grouped
+    by id (count, sum, one row's fields) before their join, so no distribution of ids can
+    multiply rows or crowd one hash bucket, while the common case pays no grouping of every
+    row's fields (which cost twice the join itself). Returns the two sides' tables, which the
+    duplicates' details read instead of the files."""
+    tables = {}
+    for s, source in (("m", m_source), ("p", p_source)):
+        tables[s] = f"{r}_{s}"
+        session.sql(f"CREATE TEMP TABLE {tables[s]} AS SELECT *, hash(k) AS h FROM ({source})")
+    session.sql(f"""
+        CREATE TEMP TABLE {r}_d AS
+        SELECT h FROM {tables['m']} WHERE k IS NOT NULL GROUP BY h HAVING count(*) > 1
+        UNION SELECT h FROM {tables['p']} WHERE k IS NOT NULL GROUP BY h HAVING count(*) > 1""")
     sides = ", ".join(f"{s}.{c} AS {s}_{c}" for s in "mp"
                       for c in ["request_id", "saler_id"] + _field_columns(fields))
+    single = {s: f"(SELECT * FROM {tables[s]} WHERE k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d))"
+              for s in "mp"}
+    grouped = {s: _grouped(f"SELECT * FROM {tables[s]} WHERE k IS NULL OR h IN (SELECT h FROM {r}_d)",
+                           fields) for s in "mp"}
     session.sql(f"""
         CREATE TEMP TABLE {r} AS
-        WITH m AS ({_grouped(m_source, fields)}), p AS ({_grouped(p_source, fields)})
+        SELECT coalesce(p.k, m.k) AS response_id,
+               CASE WHEN m.k IS NOT NULL THEN 1 END AS m_rows,
+               CASE WHEN p.k IS NOT NULL THEN 1 END AS p_rows,
+               m.amount AS m_amount, p.amount AS p_amount,
+               CASE WHEN m.k IS NULL THEN '{F113}'
+                    WHEN p.k IS NULL THEN '{F114}'
+                    WHEN m.amount = p.amount THEN '{F000}'
+                    ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
+               {sides}
+        FROM {single['m']} m FULL OUTER JOIN {single['p']} p ON m.k = p.k
+        UNION ALL
         SELECT coalesce(p.k, m.k) AS response_id, m.n AS m_rows, p.n AS p_rows,
                m.amount AS m_amount, p.amount AS p_amount,
                CASE WHEN m.k IS NULL AND p.k IS NULL THEN NULL
@@ -146,13 +177,19 @@ def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[s
                     WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
                {sides}
-        FROM m FULL OUTER JOIN p ON m.k = p.k""")
+        FROM ({grouped['m']}) m FULL OUTER JOIN ({grouped['p']}) p ON m.k = p.k""")
+    return tables['m'], tables['p']
+
+
+def _drop_join_inputs(session: Session, r: str) -> None:
+    for table in (f"{r}_m", f"{r}_p", f"{r}_d"):
+        session.sql(f"DROP TABLE IF EXISTS {table}")
 
 
 def _duplicate_details(session: Session, kind: str, r: str, side: str, source: str,
                        fields: List[str], first: bool) -> None:
-    """The rows of the bucket's duplicated ids on one side, read once more and grouped by id
-    and saler_id: the sums the audit needs, and a bounded sample of rows (never the group)."""
+    """The rows of the bucket's duplicated ids on one side (from the side's parsed rows, not the
+    file again), grouped by id and saler_id: the sums the audit needs, and a bounded sample of rows (never the group)."""
     s = SIDE_PREFIX[side]
     sample = ", ".join(["request_id := request_id", "saler_id := saler_id", "amount := amount"]
                        + [f"{c} := {c}" for c in _field_columns(fields)])
@@ -275,16 +312,18 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     r, columns, parts = f"{kind}_r", _record_columns(fields, merchant, payment), []
     has_dups = False
     for index, (m_source, p_source) in enumerate(sources):
-        _join(session, r, m_source, p_source, fields)
+        m_table, p_table = _join(session, r, m_source, p_source, fields)
         _tally(session, r, result)
         duplicated = session.sql(
             f"SELECT count(*) FILTER (m_amount IS NOT NULL), count(*) FILTER (p_amount IS NOT NULL) "
             f"FROM {r} WHERE diff_type = '{DUPLICATE}'").fetchone()
-        for side, source, count in ((MERCHANT, m_source, duplicated[0]),
-                                    (PAYMENT, p_source, duplicated[1])):
+        for side, source, count in (
+                (MERCHANT, f"SELECT * FROM {m_table} WHERE h IN (SELECT h FROM {r}_d)", duplicated[0]),
+                (PAYMENT, f"SELECT * FROM {p_table} WHERE h IN (SELECT h FROM {r}_d)", duplicated[1])):
             if count:
                 _duplicate_details(session, kind, r, side, source, fields, first=not has_dups)
                 has_dups = True
+        _drop_join_inputs(session, r)
         _append_rows(session, f"{kind}_net_parts", f"""
             SELECT m_saler_id AS saler_id, {sign}sum(m_amount) AS net
             FROM {r} WHERE m_amount IS NOT NULL AND diff_type <> '{DUPLICATE}' GROUP BY 1""",

@@ -11,7 +11,9 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
 
     assert Session.sql is execute   # the timing wrapper is removed again
 
-    assert set(phases) >= {"engine total", "read, group by id, join", "duplicates", "write results",
+    assert set(phases) >= {"engine total", "read (each side parsed once into a table)",
+                           "repeated ids (grouping of the ids' hashes)",
+                           "join (single ids; repeated ids grouped)", "duplicates", "write results",
                            "counts, sums, discrepancies", "audit", "row errors (DuckDB's rejects)",
                            recon_breakdown.MANIFEST_CHECK}
     assert "stage (copy into Parquet buckets)" not in phases   # a small pair is not staged
@@ -20,8 +22,12 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
 
 
 def test_statements_are_classified_by_what_they_do():
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == "read, group by id, join"
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_m AS SELECT 1") == "read, group by id, join"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == \
+        "join (single ids; repeated ids grouped)"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_m AS SELECT 1") == \
+        "read (each side parsed once into a table)"
+    assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_r_d AS SELECT 1") == \
+        "repeated ids (grouping of the ids' hashes)"
     assert recon_breakdown._phase("COPY (SELECT k, request_id FROM x) TO 'y'") == \
         "stage (copy into Parquet buckets)"
     assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_dups AS SELECT 1") == "duplicates"
