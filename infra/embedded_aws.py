@@ -25,6 +25,14 @@ epoch, from `time.time()`, not datetime arithmetic) and reads a received message
 period from its queue instead of recomputing every attribute of the queue; the answers are
 the same, and that receive of ten at 5,000 messages takes 9 ms.
 
+werkzeug's server closes the connection after every answer (`Connection: close`) and then waits
+10 ms for stray request bytes, so each AWS call paid for a new TCP connection, a new server thread
+and that wait. An SQS request (a small JSON body framed by its Content-Length) is answered on a
+connection that stays open instead (`_serve_kept_alive`): a pay's SendMessage and the pump's polls
+reuse their client's pooled connection. The other services' requests, whose bodies moto reads
+itself (an S3 upload may be large), still go through werkzeug's own path. A connection idle for
+IDLE_CONNECTION_SECONDS is closed (a client reconnects), so a stopped endpoint's threads end.
+
 Everything here lives in memory: queues, objects and secrets are gone when the process
 stops (the stack makes them again at every start).
 """
@@ -42,6 +50,7 @@ LOOPBACK = "127.0.0.1"
 SQS_TARGET_PREFIX = "AmazonSQS."
 SQS_RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
 LONG_POLL_STEP_SECONDS = 0.05
+IDLE_CONNECTION_SECONDS = 30
 
 
 def _read_body(environ: dict) -> bytes:
@@ -72,6 +81,45 @@ def _long_poll_seconds(environ: dict, body: bytes) -> int:
     except (ValueError, AttributeError):
         return 0  # moto answers the malformed request itself
     return wait if isinstance(wait, int) and wait > 0 else 0
+
+
+def _reads_whole_body(headers) -> bool:
+    """An SQS request with a Content-Length and no other framing: exactly that many bytes are
+    its body, so the next request on the connection starts right after them."""
+    length = headers.get("Content-Length", "")
+    return (headers.get("X-Amz-Target", "").startswith(SQS_TARGET_PREFIX) and length.isdigit()
+            and "Transfer-Encoding" not in headers)
+
+
+def _serve_kept_alive(handler) -> None:
+    """Answer one SQS request on `handler` (werkzeug's request handler) and leave the connection
+    open: its body read by its Content-Length, the answer sent with its own Content-Length.
+    werkzeug's own path closes the connection and then waits 10 ms for stray bytes to drain."""
+    body = handler.rfile.read(int(handler.headers["Content-Length"]))
+    environ = _with_body(handler.make_environ(), body)
+    captured = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda _data: None
+
+    result = handler.server.app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    code, _, reason = captured["status"].partition(" ")
+    handler.send_response(int(code), reason)
+    for name, value in captured["headers"]:
+        if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(content)))
+    # Head and body in one write: two small writes on a kept-alive connection would wait for the
+    # client's delayed acknowledgement (Nagle's algorithm), 40 ms each time.
+    handler._headers_buffer.append(b"\r\n" + content)
+    handler.flush_headers()
 
 
 class SqsOneAtATime:
@@ -172,14 +220,21 @@ class EmbeddedAWS:
         # registers nothing until the server starts.
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        class QuietHandler(MotoRequestHandler):
+        class KeepAliveSqsHandler(MotoRequestHandler):
+            timeout = IDLE_CONNECTION_SECONDS
+            disable_nagle_algorithm = True
+
             def log_request(self, *args, **kwargs):
                 pass  # one line per AWS call would drown the structured logs
 
+            def run_wsgi(self) -> None:
+                if not _reads_whole_body(self.headers):
+                    return super().run_wsgi()
+                _serve_kept_alive(self)
         _fast_sqs_clock()
         app = SqsOneAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True,
-                                   request_handler=QuietHandler)
+                                   request_handler=KeepAliveSqsHandler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="embedded-aws", daemon=True)
         self._thread.start()
