@@ -35,13 +35,26 @@ IDLE_CONNECTION_SECONDS is closed (a client reconnects), so a stopped endpoint's
 
 Everything here lives in memory: queues, objects and secrets are gone when the process
 stops (the stack makes them again at every start).
+
+`EmbeddedAWSProcess` serves the same endpoint from a process of its own (`python -m
+infra.embedded_aws`), as the embedded stack runs it: moto's request handling then has an
+interpreter lock of its own instead of sharing the stack's with the pumps, the payment link,
+the channel simulator and a load driver. It ends when its parent ends, even if the parent was
+killed outright.
 """
+import argparse
 import io
 import ipaddress
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Tuple
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -202,8 +215,11 @@ def _require_loopback(host: str) -> None:
 class EmbeddedAWS:
     """moto's server app, served by werkzeug on background threads."""
 
-    def __init__(self, port: int = 0, host: str = LOOPBACK):
+    def __init__(self, port: int = 0, host: str = LOOPBACK, reset: bool = True):
+        """`reset`: empty moto's process-global backends at start (a process of its own,
+        which starts empty, skips it)."""
         _require_loopback(host)
+        self._reset = reset
         self._host = host
         self._port = port
         self._server: Optional[BaseWSGIServer] = None
@@ -240,8 +256,9 @@ class EmbeddedAWS:
         self._thread.start()
         # moto's backends are process-global: an endpoint started earlier in this process (or a
         # test's mock) left its tables behind, and a new stack must start empty.
-        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(reset, timeout=10).close()
+        if self._reset:
+            reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset, timeout=10).close()
         return self
 
     def stop(self) -> None:
@@ -257,3 +274,101 @@ class EmbeddedAWS:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class EmbeddedAWSProcess:
+    """`EmbeddedAWS` in a child process: `start()` returns once it accepts connections."""
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK, ready_timeout: float = 60.0):
+        _require_loopback(host)
+        self._host = host
+        self._port = port
+        self._ready_timeout = ready_timeout
+        self._process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        if self._process is None:
+            raise RuntimeError("the embedded AWS endpoint is not started")
+        return f"http://{self._host}:{self._port}"
+
+    def start(self) -> "EmbeddedAWSProcess":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "EmbeddedAWSProcess":
+        """Start the process and return at once (its URL is known); `wait_ready` waits for it."""
+        from .ports import free_port  # ports names this module's LOOPBACK
+
+        self._port = self._port or free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.embedded_aws", "--host", self._host,
+             "--port", str(self._port)],
+            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if os.name == "posix" else None)
+        return self
+
+    def wait_ready(self) -> "EmbeddedAWSProcess":
+        deadline = time.monotonic() + self._ready_timeout
+        while True:
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise RuntimeError(f"the embedded AWS endpoint exited with code {code} "
+                                   f"(is port {self._port} free?)")
+            try:
+                socket.create_connection((self._host, self._port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the embedded AWS endpoint did not listen on port "
+                                       f"{self._port} within {self._ready_timeout} s")
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "EmbeddedAWSProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM when the parent dies, however it died (no orphan holding the port)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="the embedded AWS endpoint, in this process")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # Bound before anything is served: the parent's first request cannot meet an empty reset.
+    endpoint = EmbeddedAWS(port=args.port, host=args.host, reset=False).start()
+    parent = os.getppid()
+    while not stopping.wait(0.5):
+        if os.getppid() != parent:
+            break  # the parent is gone (also where PR_SET_PDEATHSIG is not available)
+    endpoint.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -55,7 +55,7 @@ from chalicelib.logs import log
 
 from . import callers
 from . import provision as provisioning
-from .embedded_aws import LOOPBACK, EmbeddedAWS
+from .embedded_aws import LOOPBACK, EmbeddedAWSProcess
 from .channel import ChannelSimulator
 from .dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from .payment_link import PaymentLink
@@ -277,7 +277,7 @@ class LocalStack:
         self.prefix = prefix
         self.stage = stage
         self.api_log = Path(api_log) if api_log else None
-        self.aws: Optional[EmbeddedAWS] = None
+        self.aws: Optional[EmbeddedAWSProcess] = None
         self.pump: Optional[Pump] = None
         self.provisioned: Optional[provisioning.Provisioned] = None
         self._template: Optional[dict] = None
@@ -420,15 +420,20 @@ class LocalStack:
             raise StackFailed(str(missing)) from None
 
     def _start_aws(self) -> None:
-        """moto's endpoint and both templates' queues, buckets and secrets; the tables are named
+        """moto's endpoint (its own process) and both templates' queues, buckets and secrets; the tables are named
         (the APIs can be started) and made in the background once DynamoDB Local answers
         (`_finish_tables`). Meanwhile the stack's clients load their models and the apps (for
         the pumps) are imported: the JVM takes seconds to start."""
-        self.aws = EmbeddedAWS(port=self.aws_port).start()
         self._template = provisioning.load_template()
         self._merchant_template = provisioning.load_template(MERCHANT_TEMPLATE)
+        self.aws = EmbeddedAWSProcess(port=self.aws_port).launch()
         dynamodb, sqs, s3, secretsmanager = (
             self._client(service) for service in ("dynamodb", "sqs", "s3", "secretsmanager"))
+        self._apps()
+        try:
+            self.aws.wait_ready()
+        except RuntimeError as failure:
+            raise StackFailed(str(failure)) from None
 
         def provision(template: dict) -> provisioning.Provisioned:
             return provisioning.provision(dynamodb, sqs, self.prefix, template, s3=s3,
@@ -443,7 +448,6 @@ class LocalStack:
         with ThreadPoolExecutor(2) as pool:
             center = pool.submit(provision, self._template)
             merchant = pool.submit(provision, self._merchant_template)
-            self._apps()
             self.provisioned, self.merchant_provisioned = center.result(), merchant.result()
         self._tables = ThreadPoolExecutor(1, thread_name_prefix="local-stack-tables")
         self._tables_made = self._tables.submit(make_tables)
