@@ -243,6 +243,10 @@ class EmbeddedAWS:
             def log_request(self, *args, **kwargs):
                 pass  # one line per AWS call would drown the structured logs
 
+            def log_error(self, format: str, *args) -> None:
+                if not format.startswith("Request timed out"):  # an idle connection closed
+                    super().log_error(format, *args)
+
             def run_wsgi(self) -> None:
                 if not _reads_whole_body(self.headers):
                     return super().run_wsgi()
