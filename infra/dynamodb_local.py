@@ -103,8 +103,11 @@ class DynamoDBLocal:
         while True:
             if interrupted is not None and interrupted():
                 raise InterruptedError("stop requested while DynamoDB Local was starting")
-            if self.process.poll() is not None:
-                raise RuntimeError(f"DynamoDB Local exited ({self.process.returncode}): {self._output()}")
+            process = self.process
+            if process is None:
+                raise RuntimeError("DynamoDB Local was stopped while starting")
+            if process.poll() is not None:
+                raise RuntimeError(f"DynamoDB Local exited ({process.returncode}): {self._output()}")
             try:
                 probe.list_tables()
                 return self

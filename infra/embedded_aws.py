@@ -25,15 +25,36 @@ epoch, from `time.time()`, not datetime arithmetic) and reads a received message
 period from its queue instead of recomputing every attribute of the queue; the answers are
 the same, and that receive of ten at 5,000 messages takes 9 ms.
 
+werkzeug's server closes the connection after every answer (`Connection: close`) and then waits
+10 ms for stray request bytes, so each AWS call paid for a new TCP connection, a new server thread
+and that wait. An SQS request (a small JSON body framed by its Content-Length) is answered on a
+connection that stays open instead (`_serve_kept_alive`): a pay's SendMessage and the pump's polls
+reuse their client's pooled connection. The other services' requests, whose bodies moto reads
+itself (an S3 upload may be large), still go through werkzeug's own path. A connection idle for
+IDLE_CONNECTION_SECONDS is closed (a client reconnects), so a stopped endpoint's threads end.
+
 Everything here lives in memory: queues, objects and secrets are gone when the process
 stops (the stack makes them again at every start).
+
+`EmbeddedAWSProcess` serves the same endpoint from a process of its own (`python -m
+infra.embedded_aws`), as the embedded stack runs it: moto's request handling then has an
+interpreter lock of its own instead of sharing the stack's with the pumps, the payment link,
+the channel simulator and a load driver. It ends when its parent ends, even if the parent was
+killed outright.
 """
+import argparse
 import io
 import ipaddress
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Tuple
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -42,6 +63,7 @@ LOOPBACK = "127.0.0.1"
 SQS_TARGET_PREFIX = "AmazonSQS."
 SQS_RECEIVE_TARGET = "AmazonSQS.ReceiveMessage"
 LONG_POLL_STEP_SECONDS = 0.05
+IDLE_CONNECTION_SECONDS = 30
 
 
 def _read_body(environ: dict) -> bytes:
@@ -72,6 +94,45 @@ def _long_poll_seconds(environ: dict, body: bytes) -> int:
     except (ValueError, AttributeError):
         return 0  # moto answers the malformed request itself
     return wait if isinstance(wait, int) and wait > 0 else 0
+
+
+def _reads_whole_body(headers) -> bool:
+    """An SQS request with a Content-Length and no other framing: exactly that many bytes are
+    its body, so the next request on the connection starts right after them."""
+    length = headers.get("Content-Length", "")
+    return (headers.get("X-Amz-Target", "").startswith(SQS_TARGET_PREFIX) and length.isdigit()
+            and "Transfer-Encoding" not in headers)
+
+
+def _serve_kept_alive(handler) -> None:
+    """Answer one SQS request on `handler` (werkzeug's request handler) and leave the connection
+    open: its body read by its Content-Length, the answer sent with its own Content-Length.
+    werkzeug's own path closes the connection and then waits 10 ms for stray bytes to drain."""
+    body = handler.rfile.read(int(handler.headers["Content-Length"]))
+    environ = _with_body(handler.make_environ(), body)
+    captured = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda _data: None
+
+    result = handler.server.app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    code, _, reason = captured["status"].partition(" ")
+    handler.send_response(int(code), reason)
+    for name, value in captured["headers"]:
+        if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(content)))
+    # Head and body in one write: two small writes on a kept-alive connection would wait for the
+    # client's delayed acknowledgement (Nagle's algorithm), 40 ms each time.
+    handler._headers_buffer.append(b"\r\n" + content)
+    handler.flush_headers()
 
 
 class SqsOneAtATime:
@@ -154,8 +215,11 @@ def _require_loopback(host: str) -> None:
 class EmbeddedAWS:
     """moto's server app, served by werkzeug on background threads."""
 
-    def __init__(self, port: int = 0, host: str = LOOPBACK):
+    def __init__(self, port: int = 0, host: str = LOOPBACK, reset: bool = True):
+        """`reset`: empty moto's process-global backends at start (a process of its own,
+        which starts empty, skips it)."""
         _require_loopback(host)
+        self._reset = reset
         self._host = host
         self._port = port
         self._server: Optional[BaseWSGIServer] = None
@@ -172,21 +236,33 @@ class EmbeddedAWS:
         # registers nothing until the server starts.
         from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        class QuietHandler(MotoRequestHandler):
+        class KeepAliveSqsHandler(MotoRequestHandler):
+            timeout = IDLE_CONNECTION_SECONDS
+            disable_nagle_algorithm = True
+
             def log_request(self, *args, **kwargs):
                 pass  # one line per AWS call would drown the structured logs
 
+            def log_error(self, format: str, *args) -> None:
+                if not format.startswith("Request timed out"):  # an idle connection closed
+                    super().log_error(format, *args)
+
+            def run_wsgi(self) -> None:
+                if not _reads_whole_body(self.headers):
+                    return super().run_wsgi()
+                _serve_kept_alive(self)
         _fast_sqs_clock()
         app = SqsOneAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True,
-                                   request_handler=QuietHandler)
+                                   request_handler=KeepAliveSqsHandler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="embedded-aws", daemon=True)
         self._thread.start()
         # moto's backends are process-global: an endpoint started earlier in this process (or a
         # test's mock) left its tables behind, and a new stack must start empty.
-        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(reset, timeout=10).close()
+        if self._reset:
+            reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset, timeout=10).close()
         return self
 
     def stop(self) -> None:
@@ -202,3 +278,101 @@ class EmbeddedAWS:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class EmbeddedAWSProcess:
+    """`EmbeddedAWS` in a child process: `start()` returns once it accepts connections."""
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK, ready_timeout: float = 60.0):
+        _require_loopback(host)
+        self._host = host
+        self._port = port
+        self._ready_timeout = ready_timeout
+        self._process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        if self._process is None:
+            raise RuntimeError("the embedded AWS endpoint is not started")
+        return f"http://{self._host}:{self._port}"
+
+    def start(self) -> "EmbeddedAWSProcess":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "EmbeddedAWSProcess":
+        """Start the process and return at once (its URL is known); `wait_ready` waits for it."""
+        from .ports import free_port  # ports names this module's LOOPBACK
+
+        self._port = self._port or free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.embedded_aws", "--host", self._host,
+             "--port", str(self._port)],
+            cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if os.name == "posix" else None)
+        return self
+
+    def wait_ready(self) -> "EmbeddedAWSProcess":
+        deadline = time.monotonic() + self._ready_timeout
+        while True:
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise RuntimeError(f"the embedded AWS endpoint exited with code {code} "
+                                   f"(is port {self._port} free?)")
+            try:
+                socket.create_connection((self._host, self._port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the embedded AWS endpoint did not listen on port "
+                                       f"{self._port} within {self._ready_timeout} s")
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> "EmbeddedAWSProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM when the parent dies, however it died (no orphan holding the port)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="the embedded AWS endpoint, in this process")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # Bound before anything is served: the parent's first request cannot meet an empty reset.
+    endpoint = EmbeddedAWS(port=args.port, host=args.host, reset=False).start()
+    parent = os.getppid()
+    while not stopping.wait(0.5):
+        if os.getppid() != parent:
+            break  # the parent is gone (also where PR_SET_PDEATHSIG is not available)
+    endpoint.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

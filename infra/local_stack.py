@@ -15,7 +15,9 @@ proxy through which the merchant reaches the payment API: the merchant template'
 PaymentApiUrl parameter, i.e. PAYMENT_API_URL, points at it), the two HTTP APIs (`chalice
 local --stage local` as a subprocess each, in its own project folder, restarted with backoff
 by `infra/supervisor.py` if it dies), and the event pumps (both apps' schedules, the center's
-SQS subscriptions).
+SQS subscriptions). What does not wait for another part overlaps it: the JVM starts while moto
+is provisioned and the apps are imported, and the tables are made while the APIs start (their
+environment names the tables, which exist before the pumps run and before the stack is ready).
 When ready it writes `out/local-stack.json` (or LOCAL_STACK_OUT) with the URLs,
 the resource names and, under `merchants`, every caller's credential (readable by its
 owner only: it holds secrets). Ctrl-C or SIGTERM stops everything it started.
@@ -41,17 +43,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Optional
 
 import boto3
+from botocore.config import Config
 from chalice.app import SQSEventConfig
 
 from chalicelib.logs import log
 
 from . import callers
 from . import provision as provisioning
-from .embedded_aws import LOOPBACK, EmbeddedAWS
+from .embedded_aws import LOOPBACK, EmbeddedAWSProcess
 from .channel import ChannelSimulator
 from .dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from .payment_link import PaymentLink
@@ -273,7 +277,7 @@ class LocalStack:
         self.prefix = prefix
         self.stage = stage
         self.api_log = Path(api_log) if api_log else None
-        self.aws: Optional[EmbeddedAWS] = None
+        self.aws: Optional[EmbeddedAWSProcess] = None
         self.pump: Optional[Pump] = None
         self.provisioned: Optional[provisioning.Provisioned] = None
         self._template: Optional[dict] = None
@@ -288,6 +292,11 @@ class LocalStack:
         self._supervised: list = []     # every Supervised process, stopped newest first
         self._saved_environ: dict = {}  # this process's variables before the pump's start
         self.credentials: list = []     # infra/callers.py's callers with this start's secrets
+        self._session = None            # one boto3 session for the clients below
+        self._clients: dict = {}        # service -> this stack's client (`_client`)
+        self._clients_lock = threading.Lock()
+        self._tables: Optional[ThreadPoolExecutor] = None  # makes the tables (`_start_aws`)
+        self._tables_made = None
 
     @classmethod
     def from_environment(cls) -> "LocalStack":
@@ -316,12 +325,21 @@ class LocalStack:
         return f"http://{LOOPBACK}:{self.merchant_api_port}"
 
     def _client(self, service: str):
+        """This stack's client of `service`, made once: each new session would load the
+        service's model files again (about a second of the start, on a busy machine)."""
         # An explicit endpoint: these clients cannot reach real AWS whatever the environment says.
-        session = boto3.session.Session(
-            region_name=self.region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        return session.client(service, endpoint_url=self._endpoint(service))
+        with self._clients_lock:
+            if service not in self._clients:
+                if self._session is None:
+                    self._session = boto3.session.Session(
+                        region_name=self.region,
+                        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+                # The pump's workers share the SQS client: a connection each.
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self._endpoint(service),
+                    config=Config(max_pool_connections=32))
+            return self._clients[service]
 
     def _endpoint(self, service: str) -> str:
         return self.dynamodb.url if service == "dynamodb" else self.aws.url
@@ -377,6 +395,7 @@ class LocalStack:
             self._start_payment_link()
             self._start_api()
             self._start_merchant_api()
+            self._finish_tables()  # the APIs start meanwhile; the pumps' schedules need tables
             self._start_pump()
             self._wait_for_api(self._api, self.api_url, self.api_port)
             self._wait_for_api(self._merchant_api, self.merchant_api_url, self.merchant_api_port)
@@ -401,26 +420,62 @@ class LocalStack:
             raise StackFailed(str(missing)) from None
 
     def _start_aws(self) -> None:
-        self.aws = EmbeddedAWS(port=self.aws_port).start()
+        """moto's endpoint (its own process) and both templates' queues, buckets and secrets; the tables are named
+        (the APIs can be started) and made in the background once DynamoDB Local answers
+        (`_finish_tables`). Meanwhile the stack's clients load their models and the apps (for
+        the pumps) are imported: the JVM takes seconds to start."""
+        self._template = provisioning.load_template()
+        self._merchant_template = provisioning.load_template(MERCHANT_TEMPLATE)
+        self.aws = EmbeddedAWSProcess(port=self.aws_port).launch()
+        dynamodb, sqs, s3, secretsmanager = (
+            self._client(service) for service in ("dynamodb", "sqs", "s3", "secretsmanager"))
+        self._apps()
         try:
+            self.aws.wait_ready()
+        except RuntimeError as failure:
+            raise StackFailed(str(failure)) from None
+
+        def provision(template: dict) -> provisioning.Provisioned:
+            return provisioning.provision(dynamodb, sqs, self.prefix, template, s3=s3,
+                                          secretsmanager=secretsmanager, tables_later=True)
+
+        def make_tables() -> None:
             self.dynamodb.wait_ready(DYNAMODB_READY_TIMEOUT_SECONDS, self._interrupt.is_set)
+            for template, done in ((self._template, self.provisioned),
+                                   (self._merchant_template, self.merchant_provisioned)):
+                provisioning.create_tables(dynamodb, self.prefix, template, done)
+
+        with ThreadPoolExecutor(2) as pool:
+            center = pool.submit(provision, self._template)
+            merchant = pool.submit(provision, self._merchant_template)
+            self.provisioned, self.merchant_provisioned = center.result(), merchant.result()
+        self._tables = ThreadPoolExecutor(1, thread_name_prefix="local-stack-tables")
+        self._tables_made = self._tables.submit(make_tables)
+
+    def _finish_tables(self) -> None:
+        """Wait until DynamoDB Local answers and every table exists."""
+        try:
+            self._tables_made.result()
         except InterruptedError:
             raise Interrupted("stop requested while starting") from None
         except RuntimeError as failure:
             raise StackFailed(str(failure)) from None
-        self._template = provisioning.load_template()
-        self.provisioned = provisioning.provision(self._client("dynamodb"), self._client("sqs"),
-                                                  self.prefix, self._template,
-                                                  s3=self._client("s3"),
-                                                  secretsmanager=self._client("secretsmanager"))
-        self._merchant_template = provisioning.load_template(MERCHANT_TEMPLATE)
-        self.merchant_provisioned = provisioning.provision(
-            self._client("dynamodb"), self._client("sqs"), self.prefix, self._merchant_template,
-            s3=self._client("s3"), secretsmanager=self._client("secretsmanager"))
+        finally:
+            self._tables.shutdown()
         log("local_stack.provisioned", aws_endpoint_url=self.aws.url,
             dynamodb_endpoint_url=self.dynamodb.url,
             data_dir=str(self.data_dir) if self.data_dir else None,
             tables=self._all("tables"), queues=self._all("queues"), buckets=self._all("buckets"))
+
+    def _apps(self) -> tuple:
+        """The payment center's app and the merchant system's, imported as their pumps run them."""
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        # The merchant system's vendored packages after everything else, as its package has them.
+        if str(MERCHANT_VENDOR) not in sys.path:
+            sys.path.append(str(MERCHANT_VENDOR))
+        return (importlib.import_module("app").app,
+                importlib.import_module("merchant_system.app").app)
 
     def _all(self, kind: str) -> Dict[str, str]:
         """Both stacks' resources of one kind (`tables`, ...), by logical id (unique across both)."""
@@ -492,9 +547,7 @@ class LocalStack:
         return process
 
     def _start_pump(self) -> None:
-        if str(REPO_ROOT) not in sys.path:
-            sys.path.insert(0, str(REPO_ROOT))
-        app = importlib.import_module("app").app
+        app, merchant_app = self._apps()
         # What every function shares goes into this process's own environment too: a thread a
         # handler starts sees that, not its function's layer, and must not find real AWS.
         # Put back at stop (a test may start a stack in its own process).
@@ -508,9 +561,6 @@ class LocalStack:
                          self._client("sqs"), self.region).start()
         # The merchant system's schedules (its resolver, its export), in its functions' own
         # environments; it subscribes to no queue.
-        if str(MERCHANT_VENDOR) not in sys.path:
-            sys.path.append(str(MERCHANT_VENDOR))
-        merchant_app = importlib.import_module("merchant_system.app").app
         self.merchant_pump = Pump(merchant_app,
                                   lambda function: self.function_environment(function, MERCHANT),
                                   lambda source: None, self._client("sqs"), self.region,
@@ -654,6 +704,11 @@ class LocalStack:
         if self.dynamodb is not None:
             self.dynamodb.stop()
             self.dynamodb = None
+        if self._tables is not None:
+            self._tables.shutdown()  # a start that failed early: its table maker ends now
+            self._tables = None
+        with self._clients_lock:
+            self._clients, self._session = {}, None  # the next start has new endpoints
             log("local_stack.stopped")
 
     def __enter__(self) -> "LocalStack":

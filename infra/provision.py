@@ -15,11 +15,14 @@ access block are applied, as the cloud applies them.
 import json
 import re
 import secrets
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 TEMPLATE = Path(__file__).with_name("resources.json")
+PROVISION_THREADS = 8
 TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
               "LocalSecondaryIndexes", "BillingMode")
 
@@ -102,38 +105,79 @@ def _secret_ids(template: dict) -> list:
 
 
 def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
-              secretsmanager=None) -> Provisioned:
+              secretsmanager=None, before_tables: Optional[Callable[[], None]] = None,
+              tables_later: bool = False) -> Provisioned:
     """Create every table (unless it exists), queue and bucket of the template, named `<prefix>-<LogicalId>`
     (buckets in lower case, with their notifications to queues). Without `s3`, a client on
     the SQS client's endpoint and credentials is made for the buckets. Secrets are created
     only with a `secretsmanager` client (endpoints such as DynamoDB Local's tests have none),
-    holding what the template gives them; the caller puts the real values."""
+    holding what the template gives them; the caller puts the real values.
+
+    Each resource is created as soon as the ones it names exist, side by side with the others
+    (a table on DynamoDB Local while a queue is made elsewhere). `before_tables` is called
+    before the first table is made (e.g. to wait for a DynamoDB endpoint that is still
+    starting: the other resources go ahead meanwhile). `tables_later`: the tables' names are
+    recorded but the tables are not made; `create_tables` makes them (a process can be given
+    its environment, which names tables and never their ARNs, while they are being made)."""
     template = template or load_template()
     done = Provisioned()
-    if secretsmanager is not None:
-        for logical in _secret_ids(template):
-            _create_secret(secretsmanager, f"{prefix}-{logical}",
-                           template["Resources"][logical].get("Properties", {}), done, logical)
     resources = {k: v for k, v in template["Resources"].items()
                  if v.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")}
-    remaining = dict(resources)
-    while remaining:
-        ready = [k for k, v in remaining.items()
-                 if _dependencies(v.get("Properties", {})) <= set(done.names)]
-        if not ready:
-            raise ValueError(f"circular references among {sorted(remaining)}")
-        for logical in ready:
-            resource = remaining.pop(logical)
-            properties = done.resolve(resource.get("Properties", {}))
-            name = f"{prefix}-{logical}"
-            if resource["Type"] == "AWS::DynamoDB::Table":
-                _create_table(dynamodb, name, properties, done, logical)
-            elif resource["Type"] == "AWS::S3::Bucket":
-                s3 = s3 or _client_like(sqs, "s3")
-                _create_bucket(s3, name.lower(), properties, done, logical)
-            else:
-                _create_queue(sqs, name, properties, done, logical)
+    if tables_later:
+        for logical in _table_ids(template):
+            resources.pop(logical)
+            done.names[logical] = done.tables[logical] = f"{prefix}-{logical}"
+    if s3 is None and any(v["Type"] == "AWS::S3::Bucket" for v in resources.values()):
+        s3 = _client_like(sqs, "s3")
+    tables_ready = threading.Lock()
+    waited = []
+
+    def create(logical: str, properties: dict) -> None:
+        kind, name = resources[logical]["Type"], f"{prefix}-{logical}"
+        if kind == "AWS::DynamoDB::Table":
+            with tables_ready:
+                if before_tables is not None and not waited:
+                    before_tables()
+                waited.append(True)
+            _create_table(dynamodb, name, properties, done, logical)
+        elif kind == "AWS::S3::Bucket":
+            _create_bucket(s3, name.lower(), properties, done, logical)
+        else:
+            _create_queue(sqs, name, properties, done, logical)
+
+    remaining, running = dict(resources), {}
+    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
+        if secretsmanager is not None:
+            for logical in _secret_ids(template):
+                running[pool.submit(_create_secret, secretsmanager, f"{prefix}-{logical}",
+                                    template["Resources"][logical].get("Properties", {}), done,
+                                    logical)] = logical
+        while remaining or running:
+            created = set(done.names)
+            for logical in [k for k, v in remaining.items()
+                            if _dependencies(v.get("Properties", {})) <= created]:
+                properties = done.resolve(remaining.pop(logical).get("Properties", {}))
+                running[pool.submit(create, logical, properties)] = logical
+            if not running:
+                raise ValueError(f"circular references among {sorted(remaining)}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                running.pop(future)
+                future.result()  # a failure stops the provisioning with its own error
     return done
+
+
+def _table_ids(template: dict) -> list:
+    return [k for k, v in template["Resources"].items() if v.get("Type") == "AWS::DynamoDB::Table"]
+
+
+def create_tables(dynamodb, prefix: str, template: dict, done: Provisioned) -> None:
+    """The tables `provision(..., tables_later=True)` only named, made side by side."""
+    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
+        list(pool.map(lambda logical: _create_table(
+            dynamodb, f"{prefix}-{logical}",
+            done.resolve(template["Resources"][logical].get("Properties", {})), done, logical),
+            _table_ids(template)))
 
 
 def _existing_table_arn(dynamodb, name: str) -> Optional[str]:
