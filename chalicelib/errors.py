@@ -5,16 +5,18 @@ with, and a message (for people). The README lists the same table; a test keeps
 the two in step.
 """
 from enum import Enum
-from typing import Optional
+from typing import Any, Iterable, List, Mapping, Optional
+
+# The words every reentry refusal begins with, on every API (the subsidy rules' 1030 message).
+REENTRY_WORDS = "请求重入参数校验失败"
 
 
 class ErrorCode(Enum):
     INVALID_FIELD = (1001, 400, "invalid field")
     MALFORMED_BODY = (1002, 400, "request body is not a JSON object")
     BODY_TOO_LARGE = (1003, 400, "request body is too large")
-    REENTRY_MISMATCH = (1030, 409, "请求重入参数校验失败: request_id was already used with other parameters")
+    REENTRY_MISMATCH = (1030, 409, f"{REENTRY_WORDS}: the key was already used with other parameters")
     TRANSACTION_CONFLICT = (1031, 409, "another transaction was already notified for this payment_order_id")
-    IDEMPOTENCY_KEY_REUSED = (1032, 422, "this Idempotency-Key was already used for a different request")
     INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
     # Trade settlement (chalicelib/payments/trades/rules.py): one code per rule of the seed.
     FEE_FIELDS_NOT_TOGETHER = (2101, 422, "fee_type, fee_settlement_type and pay_mode are given together or not at all")
@@ -109,3 +111,35 @@ class PaySettleError(Exception):
 class InvalidField(PaySettleError):
     def __init__(self, field: str, detail: str):
         super().__init__(ErrorCode.INVALID_FIELD, detail=detail, field=field)
+
+
+
+class ReentryRefused(PaySettleError):
+    """A reentry refusal: an idempotency key (a request id, bizSubsidiesId, tradeId, refundId,
+    trans_id, account_id, an Idempotency-Key, ...) used again with other parameters. Nothing
+    changed. Every API answers it alike: 1030 / HTTP 409, a message that begins with
+    请求重入参数校验失败, then the key (its field and value) and the parameters that differ.
+
+    `different` names the differing parameters; `was` may give the stored value of some of
+    them, only where a value is no secret and no full account number."""
+
+    def __init__(self, key_field: str, key_value: str, different: Iterable[str],
+                 was: Optional[Mapping[str, Any]] = None, data: Optional[dict] = None):
+        self.key_value = key_value
+        self.different = tuple(different)
+        self.was = dict(was or {})
+        self.data = data
+        super().__init__(ErrorCode.REENTRY_MISMATCH, field=key_field,
+                         detail=f"{key_value} was already used with other parameters")
+
+    @property
+    def message(self) -> str:
+        named = ", ".join(f"{name} (was {self.was[name]})" if name in self.was else name
+                          for name in self.different)
+        text = f"{REENTRY_WORDS}: {self.field} {self.key_value} was already used with other parameters"
+        return f"{text}: {named}" if named else text
+
+
+def differing(before: Mapping[str, Any], after: Mapping[str, Any]) -> List[str]:
+    """The names whose values differ between a key's stored parameters and a new request's."""
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))

@@ -100,9 +100,12 @@ SEED_WITHDRAW_ANSWER = {"response_time": "2019-08-29 17:16:30", "request_time": 
                         "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message}
 
 BODY_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE)
-IDEMPOTENCY = ("`request_id` is the idempotency key: the same request again returns the original "
-               "answer and moves nothing; the same `request_id` with other parameters is refused "
-               "with 409. A 503 recorded nothing: retry with the same `request_id`.")
+IDEMPOTENCY = ("`request_id` is the idempotency key and names one order of the tenant: the same "
+               "request again returns the original answer and moves nothing; the same `request_id` "
+               "with other parameters, or a pay's `request_id` on a withdraw (and the reverse), is "
+               "refused with 409 / 1030, `response_msg` \"请求重入参数校验失败: request_id <id> was "
+               "already used with other parameters: <the parameters that differ>\", and writes "
+               "nothing. A 503 recorded nothing: retry with the same `request_id`.")
 TO_ACCOUNT = ("getAccount", {"saler_id": "$response.body#/saler_id"})
 
 OPERATIONS = [

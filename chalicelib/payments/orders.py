@@ -1,6 +1,7 @@
 """Pay and withdraw orders: the domain record, free of I/O."""
 from dataclasses import asdict, dataclass
 from enum import Enum
+from typing import List
 
 
 class Kind(str, Enum):
@@ -30,11 +31,12 @@ class Order:
     response_msg: str
     created_at: str  # ISO UTC, when the payment system recorded it
 
-    def same_request(self, request) -> bool:
-        """True when a replayed request carries the parameters of the original."""
-        return (self.request_time == request.request_time
-                and self.saler_id == request.saler_id
-                and self.amount == request.amount)
+    def differences(self, request) -> List[str]:
+        """The message fields in which a request with this order's request id differs from it."""
+        pairs = (("request_time", self.request_time, request.request_time),
+                 ("saler_id", self.saler_id, request.saler_id),
+                 (self.kind.amount_field, self.amount, request.amount))
+        return [name for name, stored, given in pairs if stored != given]
 
     @property
     def succeeded(self) -> bool:

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from .. import clock
 from ..dynamo import error_code, from_item, to_item
-from ..errors import ErrorCode, PaySettleError
+from ..errors import ReentryRefused, differing
 from ..logs import log
 from .keys import ACCOUNT_ENTRY, account_key
 
@@ -97,10 +97,10 @@ def create(client, table: str, tenant: str, account_id: str, kind: str, status: 
         existing = AccountInfo.from_record(account_id, from_item(old)) if old else None
         if existing is None:
             existing = read_accounts(client, table, tenant, [account_id])[account_id]
-        if existing.fields() != wanted:
-            log("account.reentry_mismatch", account_id=account_id)
-            raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="account_id",
-                                 detail=f"already exists as {existing.fields()} (请求重入参数校验失败)")
+        different = differing(existing.fields(), wanted)
+        if different:
+            log("account.reentry_mismatch", account_id=account_id, different=different)
+            raise ReentryRefused("account_id", account_id, different, was=existing.fields())
         return existing
     log("account.declared", account_id=account_id, kind=kind, status=status)
     return read_accounts(client, table, tenant, [account_id])[account_id]

@@ -5,7 +5,9 @@ Outcomes of `pay` and `withdraw`, all named:
   withdraw: SUCCESS with the balance debited, or FAIL for insufficient balance);
 * replayed: the request id was seen with the same parameters; the original
   answer is returned and nothing moves;
-* REENTRY_MISMATCH: the request id was seen with other parameters; nothing changes;
+* REENTRY_MISMATCH: the request id was seen with other parameters, or names an order of the
+  other kind (a request id names one order of its tenant: a pay's request id cannot be a
+  withdraw's); nothing changes;
 * BUSY: contention outlasted the retries; nothing was recorded and the caller
   may retry with the same request id.
 """
@@ -17,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import clock, fields
 from ..dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
-from ..errors import ErrorCode, InvalidField, PaySettleError
+from ..errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused
 from ..logs import log
 from . import credits, ledger
 from .context import Payments
@@ -27,7 +29,7 @@ from .orders import FAIL, SUCCESS, Kind, Order
 
 MAX_ATTEMPTS = 40
 # Positions of the items in the transactions below.
-ORDER, RESPONSE_GUARD, BALANCE = 0, 1, 2
+ORDER, RESPONSE_GUARD, OTHER_KIND, BALANCE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,16 @@ def _new_order(ctx: Payments, kind: Kind, request, code: str, message: str) -> O
                  response_msg=message, created_at=clock.iso_utc(moment))
 
 
+def _other(kind: Kind) -> Kind:
+    return Kind.WITHDRAW if kind is Kind.PAY else Kind.PAY
+
+
 def _order_items(ctx: Payments, order: Order) -> List[dict]:
-    """Put the order and claim its response id, both only if new."""
+    """Put the order and claim its response id, both only if new, and only while its request id
+    names no order of the other kind: a request id names one order of its tenant. Orders stay
+    keyed by kind (their reads and indexes are); the condition check on the other kind's key,
+    in the same transaction, is what keeps a pay and a withdraw sent at once with one request
+    id from both being recorded (DynamoDB serializes transactions that touch one item)."""
     pk = order_key(order.tenant, order.kind, order.request_id)
     record = dict(order.to_record(), pk=pk)
     if order.succeeded:
@@ -62,6 +72,10 @@ def _order_items(ctx: Payments, order: Order) -> List[dict]:
         {"Put": {"TableName": ctx.orders_table,
                  "Item": to_item({"pk": response_guard_key(order.response_id), "order": pk}),
                  "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"ConditionCheck": {"TableName": ctx.orders_table,
+                            "Key": to_item({"pk": order_key(order.tenant, _other(order.kind),
+                                                            order.request_id)}),
+                            "ConditionExpression": "attribute_not_exists(pk)"}},
     ]
 
 
@@ -75,10 +89,11 @@ def _read_order(ctx: Payments, kind: Kind, request_id: str):
 def _replay(ctx: Payments, kind: Kind, request, cancelled: TransactionCancelled) -> Outcome:
     record = cancelled.old_item(ORDER) or _read_order(ctx, kind, request.request_id)
     order = Order.from_record(record)
-    if not order.same_request(request):
-        log("order.reentry_mismatch", kind=kind.value, request_id=request.request_id)
-        raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="request_id",
-                             detail="was already used with other parameters (请求重入参数校验失败)")
+    different = order.differences(request)
+    if different:
+        log("order.reentry_mismatch", kind=kind.value, request_id=request.request_id,
+            different=different)
+        raise ReentryRefused("request_id", request.request_id, different)
     if kind is Kind.PAY and "unsettled_account" in record:
         # The first attempt may have died before queueing its credit; a second
         # message is harmless because the journal applies each credit once.
@@ -118,6 +133,10 @@ def _record(ctx: Payments, kind: Kind, request, write: Callable[[Order], Order])
         except TransactionCancelled as cancelled:
             if cancelled.condition_failed(ORDER):
                 return _replay(ctx, kind, request, cancelled)
+            if cancelled.condition_failed(OTHER_KIND):
+                log("order.reentry_other_kind", kind=kind.value, request_id=request.request_id)
+                raise ReentryRefused("request_id", request.request_id, ["kind"],
+                                     was={"kind": _other(kind).value})
             if cancelled.condition_failed(RESPONSE_GUARD):
                 log("response_id.collision", response_id=order.response_id)
                 continue
@@ -165,8 +184,8 @@ def withdraw(ctx: Payments, request: WithdrawRequest) -> Outcome:
             return order
         except TransactionCancelled as cancelled:
             short_only = (cancelled.condition_failed(BALANCE)
-                          and not cancelled.condition_failed(ORDER)
-                          and not cancelled.condition_failed(RESPONSE_GUARD))
+                          and not any(cancelled.condition_failed(item)
+                                      for item in (ORDER, RESPONSE_GUARD, OTHER_KIND)))
             if not short_only:
                 raise
         # The balance does not cover it: record the refusal, so a replay gets the same answer.

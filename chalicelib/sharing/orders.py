@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 from botocore.exceptions import ClientError
 
 from ..dynamo import error_code, from_item, to_item, values
-from ..errors import ErrorCode, InvalidField
+from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
                        UNKNOWN, Record)
@@ -111,18 +111,17 @@ def send(ctx: Sharing):
     return lambda record: accepted_outcome(ctx.channel.create_sharing(record.request))
 
 
-def _mismatch(trade_id: str, stored: Record, params: Dict) -> SharingError:
-    before = stored.extra.get("params", {})
-    different = sorted(n for n in set(before) | set(params) if before.get(n) != params.get(n))
+def _mismatch(trade_id: str, stored: Record, params: Dict) -> ReentryRefused:
+    different = differing(stored.extra.get("params", {}), params)
     log("sharing.reentry_mismatch", trade_id=trade_id, different=different)
-    return SharingError(ErrorCode.REENTRY_MISMATCH,
-                        detail=(f"请求重入参数校验失败: tradeId {trade_id} was already shared with other "
-                                f"parameters ({', '.join(different) or 'other'})"))
+    return ReentryRefused("tradeId", trade_id, different)
 
 
-def _refused(outcome) -> SharingError:
-    return SharingError(ErrorCode.REENTRY_MISMATCH, field="tradeId",
-                        detail="请求重入参数校验失败: a unique key of this sharing is already used")
+def _refused(trade_id: str):
+    # The guards' order in `_guards`: sharingOrderId, paymentOrderId, transaction id.
+    guarded = ("sharingOrderId", "paymentOrderId", "transactionId")
+    return lambda outcome: ReentryRefused("tradeId", trade_id, [guarded[outcome.index]]
+                                          if outcome.index < len(guarded) else [])
 
 
 def share(ctx: Sharing, request: SharingRequest) -> Dict:
@@ -175,7 +174,7 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
                            effects, not_before_ms=not_before)
 
     record = drive(ctx, store, claim, send(ctx), effects,
-                   lambda stored: _mismatch(trade_id, stored, params), _refused)
+                   lambda stored: _mismatch(trade_id, stored, params), _refused(trade_id))
     if record.state == SUCCEEDED and record.result:
         record = apply_results(ctx, record, record.result)
     return answer(record)

@@ -35,7 +35,7 @@ scheduler (or re-sent: WeChat answers the current state), never re-numbered.
 from typing import Dict, List, Optional
 
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
-from ..errors import ErrorCode, InvalidField
+from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
 from ..reentry.record import fingerprint
@@ -128,25 +128,23 @@ def _put_relation(ctx: Sharing, relation: dict, more: List[dict]) -> Optional[di
     return relation
 
 
-def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str) -> Optional[dict]:
+def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str, params: Dict) -> Optional[dict]:
     stored = get_item(ctx, pk)
     if stored is not None and stored["fingerprint"] != fingerprint_:
-        raise SharingError(ErrorCode.REENTRY_MISMATCH, field="refundId",
-                           detail=(f"请求重入参数校验失败: refund {refund_id} was already received with "
-                                   f"other parameters"))
+        raise ReentryRefused("refundId", refund_id, differing(stored.get("params", {}), params))
     return stored
 
 
 def _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_) -> dict:
     pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
-    stored = _existing(ctx, pk, fingerprint_, notice.refundId)
+    stored = _existing(ctx, pk, fingerprint_, notice.refundId, params)
     if stored is not None:
         return stored
     relation = _base(ctx.tenant, notice, trade_id, sharing, params, fingerprint_, clock.iso_utc(ctx.now()))
     try:
         return _put_relation(ctx, relation, [])
     except TransactionCancelled:
-        return _existing(ctx, pk, fingerprint_, notice.refundId) or relation
+        return _existing(ctx, pk, fingerprint_, notice.refundId, params) or relation
 
 
 def _in_progress(trade_id: str, why: str) -> SharingError:
@@ -160,7 +158,7 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
     pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
     amount = int(notice.amt)
     for _ in range(MAX_ROUNDS):
-        stored = _existing(ctx, pk, fingerprint_, notice.refundId)
+        stored = _existing(ctx, pk, fingerprint_, notice.refundId, params)
         if stored is not None:
             return continue_relation(ctx, stored, deadline)
         sharing = ctx.store(SHARING).get(sharing.pk)

@@ -7,7 +7,8 @@ bizReturnSubsidiesId. Both run one reentry record (chalicelib/reentry) through t
 | ------------------------------------- | --------------------------------------------------------- |
 | none                                  | recorded (new outbound number), sent, answered by outcome |
 | same parameters, SUCCEEDED            | 0 with the stored data; no channel call                    |
-| other parameters (any state)          | 1030 REENTRY_MISMATCH; nothing changes                     |
+| other parameters (any state)          | 1030 REENTRY_MISMATCH (请求重入参数校验失败: the key, the  |
+|                                       | parameters that differ); nothing changes                   |
 | same parameters, FAILED               | executed again: re-sent with the SAME outbound number      |
 | same parameters, UNKNOWN / NEEDS_ATTENTION / stale lease | re-sent, identical, same number        |
 | same parameters, live lease elsewhere | waits up to `wait_seconds` for it, else 3002 IN_PROGRESS   |
@@ -27,8 +28,8 @@ subsidy is checked against. Another tenant's subsidy answers exactly like a miss
 from typing import Callable, Dict, List, Optional
 
 from ..channel import port
-from ..dynamo import to_item, values
-from ..errors import ErrorCode, InvalidField
+from ..dynamo import from_item, to_item, values
+from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
                        EffectRefused, Failed, Record, Reentry, Succeeded, Unknown)
@@ -84,13 +85,22 @@ def _channel_outcome(outcome: port.Outcome):
     return Unknown(outcome.reason)
 
 
-def _mismatch(key_name: str, key: str, stored: Record, params: Dict) -> SubsidyError:
-    before = stored.extra.get("params", {})
-    different = sorted(name for name in set(before) | set(params) if before.get(name) != params.get(name))
+def _mismatch(key_name: str, key: str, stored: Record, params: Dict) -> ReentryRefused:
+    different = differing(stored.extra.get("params", {}), params)
     log("subsidy.reentry_mismatch", kind=stored.kind, key=key, different=different)
-    return SubsidyError(ErrorCode.REENTRY_MISMATCH,
-                        detail=(f"请求重入参数校验失败: {key_name} {key} was already used with other "
-                                f"parameters ({', '.join(different) or 'other'})"))
+    return ReentryRefused(key_name, key, different)
+
+
+def _biz_return_taken(ctx: Subsidies, request: SubsidyReturnRequest) -> ReentryRefused:
+    """The bizReturnSubsidiesId names a return of another refund: which of its parameters differ."""
+    answer = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
+                                   Key=to_item({"pk": biz_return_key(ctx.tenant, request.bizReturnSubsidiesId)}))
+    taken = from_item(answer.get("Item") or {})
+    different = differing({"paymentRefundId": taken.get("payment_refund_id"), "amount": taken.get("amount")},
+                          {"paymentRefundId": request.paymentRefundId, "amount": request.amount})
+    log("subsidy.reentry_mismatch", kind=RETURN, key=request.bizReturnSubsidiesId, different=different)
+    return ReentryRefused("bizReturnSubsidiesId", request.bizReturnSubsidiesId,
+                          different or ["paymentRefundId"])
 
 
 def _busy(record: Record) -> SubsidyError:
@@ -254,8 +264,8 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     fingerprint_ = fingerprint(params)
     key_text = f"{request.paymentRefundId}/{request.bizReturnSubsidiesId}"
 
-    def mismatch(stored: Record) -> SubsidyError:
-        return _mismatch("paymentRefundId/bizReturnSubsidiesId", key_text, stored, params)
+    def mismatch(stored: Record) -> ReentryRefused:
+        return _mismatch("paymentRefundId", request.paymentRefundId, stored, params)
 
     subsidy = subsidies.get(subsidy_pk)
     problem = None
@@ -290,9 +300,8 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
 
     def refused(outcome: EffectRefused):
         if outcome.record is None and outcome.index == 0:
-            return SubsidyError(ErrorCode.REENTRY_MISMATCH, field="bizReturnSubsidiesId",
-                                detail=("请求重入参数校验失败: was already used for another refund "
-                                        "(one bizReturnSubsidiesId, one refund, one amount)"))
+            # One bizReturnSubsidiesId, one refund, one amount.
+            return _biz_return_taken(ctx, request)
         now = subsidies.get(subsidy_pk)
         if now is None or now.state != SUCCEEDED:
             return SubsidyError(ErrorCode.SUBSIDY_NOT_RETURNABLE, field="bizSubsidiesId",

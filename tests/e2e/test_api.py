@@ -74,12 +74,19 @@ def test_the_same_request_id_with_another_amount_is_refused_with_409(stack):
     conflict = stack.pay(saler, "701", request_id=request_id, when=when)
 
     assert conflict.status_code == 409
-    assert conflict.json()["response_code"] == "FAIL"
-    assert "request_id" in conflict.json()["response_msg"]
+    assert (conflict.json()["response_code"], conflict.json()["error_code"]) == ("FAIL", 1030)
+    assert conflict.json()["response_msg"] == (f"请求重入参数校验失败: request_id {request_id} was "
+                                               "already used with other parameters: total_fee")
     stored = stack.http.get(f"{stack.api}/orders/pay/{request_id}").json()
     assert stored["total_fee"] == "700"
     assert stored["response_id"] == original["response_id"]
     stack.wait_for_balance(saler, 700)
+    # A request id names one order: a withdraw under the pay's request id is refused, nothing moves.
+    other_kind = stack.withdraw(saler, "100", request_id=request_id, when=when)
+    assert (other_kind.status_code, other_kind.json()["error_code"]) == (409, 1030)
+    assert other_kind.json()["response_msg"].endswith("other parameters: kind (was PAY)")
+    assert stack.http.get(f"{stack.api}/orders/withdraw/{request_id}").status_code == 404
+    assert stack.account(saler)["balance"] == 700
 
 
 @pytest.mark.parametrize("body, field", [

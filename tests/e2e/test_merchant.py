@@ -103,7 +103,8 @@ def test_a_caller_retrying_with_its_idempotency_key_after_a_lost_answer_pays_onc
     assert (retried.json()["request_id"], retried.json()["state"]) == (lost["request_id"], "SUCCESS")
     other = stack.http.post(f"{stack.merchant_api}/merchant/pay", json=dict(body, total_fee="65"),
                             headers={"Idempotency-Key": key}, timeout=30)
-    assert (other.status_code, other.json()["error_code"]) == (422, 1032)
+    assert (other.status_code, other.json()["error_code"]) == (409, 1030)
+    assert other.json()["response_msg"].startswith(f"请求重入参数校验失败: Idempotency-Key {key} ")
     stack.wait_for_balance(saler, 64)                   # credited once
 
 

@@ -131,6 +131,8 @@ def test_the_same_refund_id_with_another_amount_is_1030(api, channel):
     _refund(api, notice)
     status, answer = _refund(api, dict(notice, amt="5001"))
     assert (status, answer["code"], answer["field"]) == (409, 1030, "refundId")
+    assert answer["message"] == (f"请求重入参数校验失败: refundId {notice['refundId']} was already used "
+                                 "with other parameters: amt")
     assert len(channel.calls_of("profitsharing.return-orders")) == 1
 
 

@@ -44,8 +44,9 @@ def test_a_subsidy_reentered_with_other_parameters_is_refused_1030(api, channel,
     before = body_of(api.get(f"/subsidies/{body['bizSubsidiesId']}"))["data"]
     calls = channel.calls()
     status, refused = subsidise(api, dict(body, **change))
-    assert (status, refused["code"]) == (409, 1030)
-    assert refused["message"].startswith("请求重入参数校验失败")
+    assert (status, refused["code"], refused["field"]) == (409, 1030, "bizSubsidiesId")
+    assert refused["message"] == (f"请求重入参数校验失败: bizSubsidiesId {body['bizSubsidiesId']} was "
+                                  f"already used with other parameters: {next(iter(change))}")
     assert channel.calls() == calls
     assert body_of(api.get(f"/subsidies/{body['bizSubsidiesId']}"))["data"] == before
 
@@ -122,8 +123,9 @@ def test_a_return_reentered_with_other_parameters_is_refused_1030(api, channel, 
     assert give_back(api, body)[1]["code"] == 0
     calls = channel.calls()
     status, refused = give_back(api, dict(body, **change))
-    assert (status, refused["code"]) == (409, 1030)
-    assert refused["message"].startswith("请求重入参数校验失败")
+    assert (status, refused["code"], refused["field"]) == (409, 1030, "paymentRefundId")
+    assert refused["message"] == (f"请求重入参数校验失败: paymentRefundId {body['paymentRefundId']} was "
+                                  f"already used with other parameters: {next(iter(change))}")
     assert channel.calls() == calls
 
 
@@ -133,6 +135,10 @@ def test_a_return_id_is_bound_to_one_refund_and_one_amount(api, subsidised):
     other_refund = dict(body, paymentRefundId=next_id("13262164"))
     status, refused = give_back(api, other_refund)
     assert (status, refused["code"], refused["field"]) == (409, 1030, "bizReturnSubsidiesId")
+    assert refused["message"] == (f"请求重入参数校验失败: bizReturnSubsidiesId {body['bizReturnSubsidiesId']} "
+                                  "was already used with other parameters: paymentRefundId")
+    status, refused = give_back(api, dict(other_refund, amount=999))
+    assert refused["message"].endswith("was already used with other parameters: amount, paymentRefundId")
 
 
 def test_returns_never_exceed_the_subsidy(api, channel, subsidised):

@@ -300,6 +300,10 @@ def check_invariants(world: World, ctx: Payments = None, *, through_api: bool = 
         problems.append(f"response ids answered more than once: {repeated}")
     if len(orders) != len(guards) or set(guards) != {o["response_id"] for o in orders.values()}:
         problems.append(f"{len(orders)} orders but {len(guards)} response guards")
+    # A request id names one order of its tenant, pay or withdraw.
+    shared = sorted(r for r, n in Counter(o["request_id"] for o in orders.values()).items() if n > 1)
+    if shared:
+        problems.append(f"request ids naming both a pay and a withdraw: {shared}")
     known = {f"{ctx.tenant}#{o.kind.value}#{o.request_id}" for o in world.book.answers.values()}
     unknown = sorted(set(orders) - known)
     if unknown:

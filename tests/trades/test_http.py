@@ -61,6 +61,8 @@ def test_declaring_an_account_is_idempotent_on_account_id(stack, api):
     assert refused.status_code == 409
     assert answer["code"] == 1030
     assert (answer["error_name"], answer["field"]) == ("REENTRY_MISMATCH", "account_id")
+    assert answer["message"] == ("请求重入参数校验失败: account_id w1 was already used with other "
+                                 "parameters: kind (was C)")
 
 
 def test_a_core_saler_account_keeps_its_view_and_is_adopted_as_a_b_account(stack, api):
@@ -107,6 +109,8 @@ def test_record_and_read_a_trade(stack, api, parties):
     assert conforms("/trades", "POST", api.post("/trades", dict(body, cash_amount=10_000))) == answer
     other = api.post("/trades", dict(body, cash_amount="10001"))
     assert other.status_code == 409 and body_of(other)["code"] == 1030
+    assert body_of(other)["message"] == (f"请求重入参数校验失败: trans_id {body['trans_id']} was already "
+                                         "used with other parameters: cash_amount")
     read = conforms("/trades/{trans_id}", "GET", api.get(f"/trades/{body['trans_id']}"))
     assert read["data"] == answer["data"]
 
@@ -153,6 +157,9 @@ def test_pay_settles_and_replays_without_posting_twice(stack, api, parties):
     other = api.post(path, {})
     assert other.status_code == 409
     assert body_of(other)["code"] == 1030 and body_of(other)["field"] == "trans_id"
+    assert body_of(other)["message"].startswith(f"请求重入参数校验失败: trans_id {body['trans_id']} was "
+                                                "already used with other parameters: ")
+    assert "billing_solution" in body_of(other)["message"]
     assert stack.count(stack.ledger_table) == ledger_items
     assert {a: body_of(api.get(f"/accounts/{a}"))["balance"] for a in balances} == balances
 

@@ -319,4 +319,6 @@ def test_every_new_input_at_once_settles_and_replays(book):
     with pytest.raises(PaySettleError) as caught:
         book.pay(trans_id, **dict(inputs, client_source_flag="app"))
     assert caught.value.code is ErrorCode.REENTRY_MISMATCH
+    assert caught.value.message == (f"请求重入参数校验失败: trans_id {trans_id} was already used with "
+                                    "other parameters: client_source_flag")
     assert book.read().balances == settled.balances

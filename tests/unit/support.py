@@ -210,11 +210,13 @@ class FailingSend(Recording):
                           "SendMessage")
 
 
-def assert_reentry_refused(response) -> None:
-    """409, FAIL, code 1030, the request id named: the seed's 请求重入参数校验失败."""
+def assert_reentry_refused(response, request_id: str, different: str) -> None:
+    """409, FAIL, code 1030, and a response_msg that begins with the seed's 请求重入参数校验失败,
+    then names the request id and the parameters that differ."""
     assert response.status_code == 409
     answer = body_of(response)
     assert answer["response_code"] == "FAIL"
     assert answer["error_code"] == 1030
     assert answer["field"] == "request_id"
-    assert "already used with other parameters" in answer["response_msg"]
+    assert answer["response_msg"] == (f"请求重入参数校验失败: request_id {request_id} was already "
+                                      f"used with other parameters: {different}")

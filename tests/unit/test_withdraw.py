@@ -118,7 +118,7 @@ def test_withdraw_replay_with_other_parameters_is_refused(stack, api, change, fi
 
     refused = api.post("/withdraw", dict(request, **change))
 
-    assert_reentry_refused(refused)
+    assert_reentry_refused(refused, request["request_id"], next(iter(change)))
     assert (stack.scan(stack.orders_table), stack.scan(stack.ledger_table)) == before
     assert body_of(api.get(f"/orders/withdraw/{request['request_id']}")) == first
 

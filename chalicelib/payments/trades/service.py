@@ -17,6 +17,7 @@ A cancelled transaction is read for its reason: the guard -> replay; the buyer's
 TRADE_BALANCE_SHORT (nothing written, the trade can be paid once funded); a conflict -> retry
 with backoff, then BUSY (nothing written).
 """
+import json
 import random
 from typing import List, Optional
 
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from ... import clock, fields
 from ...dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
-from ...errors import ErrorCode, InvalidField, PaySettleError
+from ...errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused, differing
 from ...logs import log
 from .. import registry
 from ..keys import trade_key
@@ -84,10 +85,10 @@ def record_trade(ctx: Trades, request: TradeRequest) -> dict:
             raise
         old = failed.response.get("Item")
         existing = from_item(old) if old else _read(ctx, request.trans_id)
-        if {k: existing.get(k) for k in TRADE_FIELDS} != request.model_dump(mode="json"):
-            log("trade.reentry_mismatch", trans_id=request.trans_id)
-            raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="trans_id",
-                                 detail="was already used with other parameters (请求重入参数校验失败)")
+        different = differing({k: existing.get(k) for k in TRADE_FIELDS}, request.model_dump(mode="json"))
+        if different:
+            log("trade.reentry_mismatch", trans_id=request.trans_id, different=different)
+            raise ReentryRefused("trans_id", request.trans_id, different)
         return view(existing)
     log("trade.recorded", trans_id=request.trans_id, cash_amount=request.cash_amount)
     return view(record)
@@ -104,10 +105,11 @@ def find_trade(ctx: Trades, trans_id: str) -> dict:
 # -- POST /trades/{trans_id}/pay ----------------------------------------------------------------
 
 def _replay(ctx: Trades, record: dict, request: PayTradeRequest) -> dict:
-    if record.get("pay_inputs") != request.canonical():
-        log("trade.pay_reentry_mismatch", trans_id=record["trans_id"])
-        raise PaySettleError(ErrorCode.REENTRY_MISMATCH, field="trans_id",
-                             detail="was already settled with other parameters (请求重入参数校验失败)")
+    # Both sides as parsed JSON, so that the inputs that differ can be named.
+    different = differing(json.loads(record.get("pay_inputs") or "{}"), json.loads(request.canonical()))
+    if different:
+        log("trade.pay_reentry_mismatch", trans_id=record["trans_id"], different=different)
+        raise ReentryRefused("trans_id", record["trans_id"], different)
     return view(record)
 
 

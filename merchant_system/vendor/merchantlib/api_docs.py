@@ -45,12 +45,12 @@ MERCHANT_WITHDRAW_ANSWER = {
     "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message, "attempts": 1,
     "idempotency_key": None}
 PLACE_REFUSALS = (ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
-                  ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY)
+                  ErrorCode.REENTRY_MISMATCH, ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY)
 KEY = [Param(IDEMPOTENCY_KEY_HEADER, IdempotencyKey, location="header", required=False,
              description=("Makes retries safe: the first request with a key places the order; "
                           "a request with the same key and body gets that order (an UNKNOWN one "
-                          "resolved first), 409 while it is still being sent, and 422 with "
-                          "another body. Without it, every request places a new order."))]
+                          "resolved first), 409 3002 while it is still being sent, and 409 1030 "
+                          "(请求重入参数校验失败) with another kind, saler_id or amount. Without it, every request places a new order."))]
 TO_ORDER = {"GetMerchantOrder": ("getMerchantOrder", {"request_id": "$response.body#/request_id"})}
 
 OPERATIONS = [

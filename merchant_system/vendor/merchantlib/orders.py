@@ -18,7 +18,7 @@ The record also carries its sparse index keys, derived from the state:
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Optional
+from typing import List, Optional
 
 from chalicelib import clock
 from chalicelib.exports.sources import merchant_success_day_key as success_day_key
@@ -113,9 +113,12 @@ class MerchantOrder:
             return self.created_at <= cutoff
         return False
 
-    def same_request(self, kind: Kind, saler_id: str, amount: int) -> bool:
-        """Whether a request for (kind, saler_id, amount) is the one this order was made for."""
-        return (self.kind, self.saler_id, self.amount) == (kind, saler_id, amount)
+    def differences(self, kind: Kind, saler_id: str, amount: int) -> List[str]:
+        """What differs between a request for (kind, saler_id, amount) and the one this order
+        was made for (empty: it is the same request)."""
+        pairs = (("kind", self.kind, kind), ("saler_id", self.saler_id, saler_id),
+                 (kind.amount_field, self.amount, amount))
+        return [name for name, stored, given in pairs if stored != given]
 
     # -- what is sent, stored and shown ----------------------------------------
 

@@ -20,7 +20,8 @@ the key are stored together, and a request whose key is already stored places
 nothing. Its outcomes:
 * the key's order, as `find` gives it (an UNKNOWN or stranded INIT order is
   resolved first): the request was the same kind, saler_id and amount;
-* IDEMPOTENCY_KEY_REUSED (422 / 1032): the key's order is for something else;
+* REENTRY_MISMATCH (409 / 1030, 请求重入参数校验失败): the key's order is for another kind,
+  saler_id or amount (named in the message); nothing placed;
 * REENTRY_IN_PROGRESS (409 / 3002): the key's order is INIT and its sender is
   still waiting for the payment API; the same request may be sent again later;
 * BUSY (503) when concurrent requests with the key kept cancelling each other.
@@ -41,7 +42,7 @@ import logging
 from typing import Optional
 
 from chalicelib import fields
-from chalicelib.errors import ErrorCode, InvalidField, PaySettleError
+from chalicelib.errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused
 from chalicelib.logs import log
 from . import payment_client
 from .context import Merchant
@@ -118,11 +119,10 @@ def _placed_before(ctx: Merchant, request, request_id: str) -> MerchantOrder:
     order = ctx.orders.get(request_id)
     if order is None:  # the key and its order were stored in one transaction
         raise RuntimeError(f"idempotency key names a missing order {request_id}")
-    if not order.same_request(request.kind, request.saler_id, request.amount):
-        log("merchant.idempotency_key_reused", request_id=order.request_id)
-        raise PaySettleError(ErrorCode.IDEMPOTENCY_KEY_REUSED, field=IDEMPOTENCY_KEY_HEADER,
-                             detail=f"names order {order.request_id}, placed for another kind, "
-                                    "saler_id or amount")
+    different = order.differences(request.kind, request.saler_id, request.amount)
+    if different:
+        log("merchant.idempotency_key_reused", request_id=order.request_id, different=different)
+        raise ReentryRefused(IDEMPOTENCY_KEY_HEADER, order.idempotency_key, different)
     log("merchant.idempotent_replay", request_id=order.request_id, state=order.state.value)
     if order.needs_resolution(ctx.now(), ctx.stranded_after_seconds):
         return resolve(ctx, order)

@@ -54,18 +54,22 @@ def test_without_a_key_every_request_places_a_new_order(stack, merchant, link):
     assert len(payment_orders(stack)) == 2
 
 
-@pytest.mark.parametrize("other", [pay(amount=101), pay(saler="saler2"),
-                                   MerchantWithdrawRequest(saler_id="saler1", withdraw_money=100)],
-                         ids=["amount", "saler", "kind"])
-def test_the_key_of_another_request_is_refused_and_places_nothing(stack, merchant, link, other):
+@pytest.mark.parametrize("other, different", [
+    (pay(amount=101), "total_fee"), (pay(saler="saler2"), "saler_id"),
+    (MerchantWithdrawRequest(saler_id="saler1", withdraw_money=100), "kind")],
+    ids=["amount", "saler", "kind"])
+def test_the_key_of_another_request_is_refused_and_places_nothing(stack, merchant, link, other,
+                                                                 different):
     first = service.place(merchant, pay(), KEY)
 
     with pytest.raises(PaySettleError) as refused:
         service.place(merchant, other, KEY)
 
-    assert refused.value.code is ErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert (refused.value.code.number, refused.value.code.http_status) == (1030, 409)
+    assert refused.value.code is ErrorCode.REENTRY_MISMATCH
     assert refused.value.field == "Idempotency-Key"
-    assert first.request_id in refused.value.message
+    assert refused.value.message == (f"请求重入参数校验失败: Idempotency-Key {KEY} was already used "
+                                     f"with other parameters: {different}")
     assert [o["request_id"] for o in orders(stack)] == [first.request_id]
     assert link.plan.status()["counters"]["forwarded"] == 1
 

@@ -89,8 +89,10 @@ def test_a_retried_trigger_with_its_idempotency_key_answers_the_same_order(stack
     assert routed_link.plan.status()["counters"]["forwarded"] == 1
 
     other = _keyed(api, "/merchant/pay", dict(body, total_fee="13"), "retry-1")
-    assert other.status_code == 422
-    assert (body_of(other)["error_code"], body_of(other)["field"]) == (1032, "Idempotency-Key")
+    assert other.status_code == 409
+    assert (body_of(other)["error_code"], body_of(other)["field"]) == (1030, "Idempotency-Key")
+    assert body_of(other)["response_msg"] == ("请求重入参数校验失败: Idempotency-Key retry-1 was "
+                                              "already used with other parameters: total_fee")
     assert routed_link.plan.status()["counters"]["forwarded"] == 1
 
 
