@@ -50,6 +50,7 @@ from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, R
 from ..reentry.record import fingerprint
 from ..subsidies.transactions import find_for as find_paid_for
 from ..tenant_keys import key
+from . import unfreeze
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, Sharing
 from .messages import SharingRequest
@@ -245,7 +246,6 @@ def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
         # Final: a sharing that kept the rest frozen gets its scheduled unfreeze first (so a
         # crash between the two leaves the follow marker, and the scheduler comes back here).
         if fresh.extra.get("params", {}).get("unfreezeOrder") == 2:
-            from . import unfreeze
             unfreeze.schedule(ctx, fresh)
         ctx.dynamodb.delete_item(**unfollow_item(ctx, fresh.pk)["Delete"])
     return fresh
@@ -364,7 +364,6 @@ def view(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) ->
     if payment_order_id is None and len(known) > 1 and trade_id not in known:
         payment_order_id = known[0]
     record = find(ctx, trade_id, payment_order_id)
-    from . import unfreeze
     answered = dict(data(record), unfreeze=unfreeze.view(ctx, record))
     others = []
     for po in known:

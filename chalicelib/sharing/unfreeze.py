@@ -29,7 +29,7 @@ from ..reentry import FAILED, NEEDS_ATTENTION, SUCCEEDED, UNKNOWN, Record
 from ..reentry.record import fingerprint
 from ..tenant_keys import key
 from .common import SharingError, accepted_outcome, drive, follow_item
-from .context import SHARING_UNFREEZE, Sharing
+from .context import SHARING, SHARING_UNFREEZE, Sharing
 
 NUMBER_FIELD = "out_order_no"
 DESCRIPTION = "解冻全部剩余资金"
@@ -173,7 +173,6 @@ def view(ctx: Sharing, sharing: Record) -> Dict:
 def follow(ctx: Sharing, sharing_pk: str) -> bool:
     """The scheduler's due unfreeze: True when nothing is left to do (unfrozen, or refused by
     the channel: logged, left for an operator), False to come back later."""
-    from .context import SHARING
     sharing = ctx.store(SHARING).get(sharing_pk)
     if sharing is None:
         return True
