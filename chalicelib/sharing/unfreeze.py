@@ -18,6 +18,7 @@ CANCELLED: nothing was shared): unfreezing earlier would make the channel refuse
 still on its way. A sharing still scheduled, being sent, unknown or with PENDING receivers is
 3006; a sharing with `unfreezeOrder` 1 was unfrozen by the channel, and is answered so.
 """
+import logging
 from typing import Dict, List, Optional
 
 from botocore.exceptions import ClientError
@@ -180,7 +181,7 @@ def follow(ctx: Sharing, sharing_pk: str) -> bool:
         unfreeze(ctx.for_tenant(sharing.extra["tenant"]), sharing)
     except SharingError as error:
         if error.code == ErrorCode.CHANNEL_REJECTED:
-            log("sharing_unfreeze.rejected", trade_id=sharing.extra["trade_id"],
+            log("sharing_unfreeze.rejected", level=logging.WARNING, trade_id=sharing.extra["trade_id"],
                 payment_order_id=sharing.extra["payment_order_id"], detail=error.message)
             return True
         if error.code in (ErrorCode.OUTCOME_UNKNOWN, ErrorCode.REENTRY_IN_PROGRESS,
