@@ -27,6 +27,7 @@ sharing_notifications = lazy.module("chalicelib.sharing.notifications")
 sharing_orders = lazy.module("chalicelib.sharing.orders")
 sharing_refunds = lazy.module("chalicelib.sharing.refunds")
 sharing_scheduler = lazy.module("chalicelib.sharing.scheduler")
+sharing_unfreeze = lazy.module("chalicelib.sharing.unfreeze")
 subsidy_messages = lazy.module("chalicelib.subsidies.messages")
 subsidies = lazy.module("chalicelib.subsidies.service")
 subsidy_sweeper = lazy.module("chalicelib.subsidies.sweeper")
@@ -279,7 +280,22 @@ def create_sharing():
 @enveloped
 def sharing_order(tradeId):  # noqa: N803 - the path parameter is named as the API names it
     caller = signed()
-    return envelope(sharing_orders.view(sharing_context().for_tenant(tenant_of(caller)), tradeId))
+    query = app.current_request.query_params or {}
+    return envelope(sharing_orders.view(sharing_context().for_tenant(tenant_of(caller)), tradeId,
+                                        query.get("paymentOrderId")))
+
+
+@app.route("/sharing/orders/{tradeId}/unfreeze", methods=["POST"])
+@enveloped
+def unfreeze_sharing(tradeId):  # noqa: N803
+    caller = signed(BUSINESS_LINE)
+    request = parse(sharing_messages.UnfreezeRequest, app.current_request.raw_body)
+    context = sharing_context().for_tenant(tenant_of(caller))
+    # The caller's tenant's sharing order (4049 for another tenant's, as for a missing one);
+    # the money that goes back is its paid sub-merchant's.
+    sharing = sharing_orders.find(context, tradeId, request.paymentOrderId)
+    caller.require_subject(SUB_MCHS, sharing.extra["sub_mchid"], "tradeId")
+    return envelope(sharing_unfreeze.unfreeze(context, sharing))
 
 
 @app.route("/sharing/refunds", methods=["POST"])

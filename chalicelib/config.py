@@ -236,6 +236,7 @@ class SharingSettings:
     wait_seconds: float                 # SHARING_WAIT_SECONDS: a duplicate waits this long, then 3002
     retry_after_seconds: float          # SHARING_RETRY_AFTER_SECONDS: wait before re-sending an UNKNOWN
     follow_after_seconds: float         # SHARING_FOLLOW_AFTER_SECONDS: wait before querying a PENDING result
+    unfreeze_after_seconds: float       # SHARING_UNFREEZE_AFTER_SECONDS: unfreezeOrder 2, the scheduled unfreeze's delay
     scheduler_max_records: int          # SHARING_SCHEDULER_MAX_RECORDS: records per scheduler run
     scheduler_max_tries: int            # SHARING_SCHEDULER_MAX_TRIES: re-sends of one record, then NEEDS_ATTENTION
 
@@ -253,6 +254,7 @@ def sharing_settings() -> SharingSettings:
         wait_seconds=_number("SHARING_WAIT_SECONDS", 1),
         retry_after_seconds=_number("SHARING_RETRY_AFTER_SECONDS", 30),
         follow_after_seconds=_number("SHARING_FOLLOW_AFTER_SECONDS", 5),
+        unfreeze_after_seconds=_number("SHARING_UNFREEZE_AFTER_SECONDS", 86400),
         scheduler_max_records=_integer("SHARING_SCHEDULER_MAX_RECORDS", 100),
         scheduler_max_tries=_integer("SHARING_SCHEDULER_MAX_TRIES", 5),
     )

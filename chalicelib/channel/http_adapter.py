@@ -22,6 +22,7 @@ RETURN_PATH = "/v3/ecommerce/subsidies/return"
 QUERY_PATH = "/v3/ecommerce/subsidies/query"
 SHARING_PATH = "/v3/profitsharing/orders"
 SHARING_RETURN_PATH = "/v3/profitsharing/return-orders"
+SHARING_UNFREEZE_PATH = "/v3/profitsharing/orders/unfreeze"
 # Codes with which the channel says "applied nothing, and re-sending now will not change it".
 DEFINITIVE_CODES = frozenset({"PARAM_ERROR", "INVALID_REQUEST", "ORDER_NOT_EXIST",
                               "RESOURCE_NOT_EXISTS", "NOT_ENOUGH", "NO_AUTH", "APPID_MCHID_NOT_MATCH",
@@ -128,6 +129,12 @@ class HttpChannel:
         query = urlencode({"sub_mchid": sub_mchid, "transaction_id": transaction_id})
         return self._call("GET", f"{SHARING_PATH}/{out_order_no}?{query}", None,
                           ("order_id", "state", "receivers"), {"out_order_no": out_order_no},
+                          results=SHARING_STATES, result_field="state")
+
+    def unfreeze_sharing(self, request: Dict[str, Any]) -> Outcome:
+        return self._call("POST", SHARING_UNFREEZE_PATH, request, ("order_id", "state"),
+                          {"out_order_no": request["out_order_no"],
+                           "transaction_id": request["transaction_id"]},
                           results=SHARING_STATES, result_field="state")
 
     def return_sharing(self, request: Dict[str, Any]) -> Outcome:

@@ -51,6 +51,10 @@ class Channel(Protocol):
     def query_sharing(self, sub_mchid: str, transaction_id: str, out_order_no: str) -> Outcome:
         """`GET /v3/profitsharing/orders/{out_order_no}`: the order's current state, or 404."""
 
+    def unfreeze_sharing(self, request: Dict[str, Any]) -> Outcome:
+        """`POST /v3/profitsharing/orders/unfreeze` {sub_mchid, transaction_id, out_order_no,
+        description} -> {order_id, state}: what is not shared goes back to the merchant."""
+
     def return_sharing(self, request: Dict[str, Any]) -> Outcome:
         """`POST /v3/profitsharing/return-orders` {sub_mchid, out_order_no, out_return_no,
         return_mchid, amount, description} -> {return_id, result PROCESSING|SUCCESS|FAILED, ...}"""

@@ -18,7 +18,7 @@ MODELS = {
         "Subsidy", "SubsidyReturn", "BizReturnGuard", "ChannelTransaction", "SubsidyOutboundGuard")),
     "SharingTable": ("chalicelib.sharing.models", (
         "SharingRecord", "SharingReturn", "RefundRelation", "RefundIdIndex", "UniqueGuard",
-        "FollowMarker", "SharingOutboundGuard")),
+        "FollowMarker", "SharingOutboundGuard", "SharingTradeIndex", "SharingUnfreeze")),
 }
 
 # The merchant system's own stack (merchant_system/resources.json): its models live in its code.

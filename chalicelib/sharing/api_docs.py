@@ -8,7 +8,7 @@ from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from ..subsidies.api_docs import NotificationAck
 from ..subsidies.messages import BizId, DigitsId
-from .messages import RefundNotification, SharingNotification, SharingRequest
+from .messages import RefundNotification, SharingNotification, SharingRequest, UnfreezeRequest
 
 SEED_REFUND = {  # the seed's first refund notification, as is
     "requestId": "==2d66245d2b4556044722fbd266127031==", "offerId": "1800005801",
@@ -41,11 +41,44 @@ class ReceiverRow(BaseModel):
                                                    "refund removed it from a delayed plan)")
     detailId: str
     finishTime: str
+    appid: str = Field(description="the request's appid (\"\" when not given)")
+    settlementTime: int = Field(description="the request's settlementTime (0 when not given)")
+    parentMerchantId: str = Field(description="the paid order's service-provider merchant id (mch_id)")
+    investMchId: str = Field(description="the sub-merchant the shared money comes from")
+
+
+class UnfreezeData(BaseModel):
+    tradeId: str
+    paymentOrderId: str
+    sharingOrderId: str
+    state: Literal["FROZEN", "SENDING", "UNFROZEN", "REJECTED", "UNKNOWN", "UNFROZEN_BY_SHARING"] = Field(
+        description=("unfreezeOrder 2: FROZEN until unfrozen (scheduledAt: when the scheduler will), "
+                     "then UNFROZEN; unfreezeOrder 1: UNFROZEN_BY_SHARING (the channel unfroze the "
+                     "rest with the sharing itself)"))
+    unfreezeOrderNo: str = Field(description="the unfreeze's own out_order_no (19 digits; \"\" before it is sent)")
+    wxUnfreezeOrderId: str = Field(description="the channel's order_id of the unfreeze")
+    scheduledAt: str = Field(description="when the scheduled unfreeze is due (\"\" when none is pending)")
+    sends: int
+    channelFailure: Optional[Dict[str, Any]]
+
+
+class UnfreezeAnswer(BaseModel):
+    code: Literal[0]
+    message: Literal["success"]
+    data: UnfreezeData
+
+
+class SharingOrderRow(BaseModel):
+    paymentOrderId: str
+    sharingOrderId: str
+    state: str
+    sharedAmount: int
 
 
 class SharingData(BaseModel):
     tradeId: str = Field(description="paymentOrderId (dimension 1) or bizRelOrderId (dimension 2)")
-    sharingOrderId: str = Field(description="the center's out_order_no: 19 digits, one per trade, for ever")
+    sharingOrderId: str = Field(description=("the center's out_order_no: 19 digits, one per (trade, "
+                                             "payment order), for ever"))
     wxSharingOrderId: str = Field(description="the channel's order_id (\"\" until accepted)")
     state: Literal["SCHEDULED", "SENDING", "PROCESSING", "FINISHED", "CANCELLED", "REJECTED", "UNKNOWN"]
     traceId: Optional[str]
@@ -61,6 +94,9 @@ class SharingData(BaseModel):
     sharingMode: Optional[int]
     planSharingTime: int
     unfreezeOrder: Optional[int]
+    appid: str
+    settlementTime: int
+    parentMerchantId: str
     transactionId: str
     sharedAmount: int = Field(description="the SUCCESS receivers' total")
     refundedAmount: int = Field(description="refunds of the order applied to this sharing")
@@ -69,6 +105,9 @@ class SharingData(BaseModel):
     channelFailure: Optional[Dict[str, Any]]
     lastError: Optional[str]
     receivers: List[ReceiverRow]
+    unfreeze: Optional[UnfreezeData] = Field(default=None, description="GET only: the unfreeze of the rest")
+    sharingOrders: Optional[List[SharingOrderRow]] = Field(
+        default=None, description="GET only: the trade's sharing orders, one per payment order")
 
 
 class SharingAnswer(BaseModel):
@@ -87,6 +126,13 @@ class ReturnRow(BaseModel):
     failReason: Optional[str]
     finishTime: str
     sends: Optional[int] = None
+    productId: Optional[int] = None
+    spId: Optional[str] = None
+    spName: Optional[str] = None
+    platformSharingDimension: Optional[int] = None
+    sharingOrderId: Optional[str] = None
+    wxSharingOrderId: Optional[str] = None
+    investMchId: Optional[str] = None
 
 
 class RelationData(BaseModel):
@@ -95,7 +141,7 @@ class RelationData(BaseModel):
     bizOrderId: str
     proxyChannelOrderId: str
     paymentRefundId: str
-    bizRefundId: str
+    bizRefundId: str = Field(description="the refund's own id (refundId), not the notice's requestId")
     refundType: int
     state: Literal[0, 1, 2, 3] = Field(description="0 init, 1 done, 2 failed, 3 nothing to return")
     applyAmount: int
@@ -127,7 +173,10 @@ OPERATIONS = [
         "POST", "/sharing/orders", "createSharing", "Share a paid order among receivers (执行分账)",
         "sharing",
         description=("Reentrant on the trade (tradeId: paymentOrderId for dimension 1, bizRelOrderId "
-                     "for 2): same parameters: the records, no second channel call; other "
+                     "for 2) and the payment order: one sharing order per (trade, paymentOrderId), "
+                     "each receiver at most once in it; a business order paid by several payment "
+                     "orders is shared once per payment order. Same parameters: the records, no "
+                     "second channel call; other "
                      "parameters: 1030; after a channel rejection or an unknown outcome: re-sent with "
                      "the same sharingOrderId. sharingMode 2 is executed by sharing_scheduler at "
                      "planSharingTime. Receivers settle asynchronously (PENDING -> SUCCESS | CLOSED). "
@@ -143,12 +192,38 @@ OPERATIONS = [
         signed=True, role=BUSINESS_LINE),
     Operation(
         "GET", "/sharing/orders/{tradeId}", "getSharing", "A profit sharing and its receivers", "sharing",
-        params=[Param("tradeId", BizId)],
+        params=[Param("tradeId", BizId),
+                Param("paymentOrderId", DigitsId, location="query", required=False,
+                      description=("which sharing order of the trade (one per payment order); "
+                                   "absent: the trade's own for dimension 1, else the first"))],
         description=("Scoped to the caller's tenant (the key's merchant_id): another tenant's "
-                     "sharing answers 404 (4049) with exactly the body of a missing one."),
+                     "sharing answers 404 (4049) with exactly the body of a missing one. "
+                     "`sharingOrders` lists every sharing order of the trade; `unfreeze` says "
+                     "whether what the sharing left frozen is unfrozen."),
         ok=Reply("The sharing as recorded.", SharingAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SHARING_NOT_FOUND, ErrorCode.BUSY), envelope=True,
         signed=True),
+    Operation(
+        "POST", "/sharing/orders/{tradeId}/unfreeze", "unfreezeSharing",
+        "Unfreeze what a sharing with unfreezeOrder 2 left frozen (解冻剩余资金)", "sharing",
+        params=[Param("tradeId", BizId)],
+        description=("Calls the channel's unfreeze for the sharing order of (tradeId, paymentOrderId) "
+                     "(paymentOrderId may be left out when the trade has one sharing order). "
+                     "Reentrant on the unfreeze's own out_order_no: asked again (or after the "
+                     "scheduled unfreeze) it answers the record, with no second channel call; after an "
+                     "unknown outcome it re-sends the same number. Only once the sharing is over "
+                     "(FINISHED, REJECTED or CANCELLED), else 3006. A sharing with unfreezeOrder 1 "
+                     "answers UNFROZEN_BY_SHARING without a call. Without this call the sharing "
+                     "scheduler unfreezes SHARING_UNFREEZE_AFTER_SECONDS after the sharing is final. "
+                     "Tenant-scoped: another tenant's sharing answers 404 (4049) exactly like a "
+                     "missing one; the key must hold the paid order's sub-merchant (403)."),
+        request=UnfreezeRequest,
+        request_examples={"one": ("The trade's one sharing order", {})},
+        ok=Reply("Unfrozen (or unfrozen by the sharing itself).", UnfreezeAnswer),
+        errors=(ErrorCode.INVALID_FIELD, ErrorCode.MALFORMED_BODY, ErrorCode.BODY_TOO_LARGE,
+                ErrorCode.SHARING_NOT_FOUND, ErrorCode.SHARING_IN_PROGRESS, ErrorCode.REENTRY_IN_PROGRESS,
+                ErrorCode.CHANNEL_REJECTED, ErrorCode.OUTCOME_UNKNOWN, ErrorCode.BUSY),
+        envelope=True, signed=True, role=BUSINESS_LINE, scoped=("tradeId",), tenant_read=True),
     Operation(
         "POST", "/sharing/refunds", "refundSharing", "Return profit sharing on a refund (分账回退)",
         "sharing",

@@ -13,6 +13,7 @@ from ..subsidies.context import _channel
 
 SHARING = "SHARING"                 # reentry kind: one profit-sharing order per trade
 SHARING_RETURN = "SHARING_RETURN"   # reentry kind: one return order per (refund, receiver)
+SHARING_UNFREEZE = "SHARING_UNFREEZE"  # reentry kind: one unfreeze per sharing order (unfreezeOrder 2)
 # The scheduler starts no channel call that could end after this many seconds of its run
 # (its Lambda has 120 s: .chalice/config.json).
 SCHEDULER_BUDGET_SECONDS = 100.0
@@ -28,6 +29,9 @@ class Sharing(ReentryStores, TenantScoped):
     wait_seconds: float = 1
     retry_after_seconds: float = 30
     follow_after_seconds: float = 5
+    # unfreezeOrder 2: the scheduler unfreezes the rest this long after the sharing is final,
+    # unless the business line unfroze it first (POST /sharing/orders/{tradeId}/unfreeze).
+    unfreeze_after_seconds: float = 86400
     scheduler_max_records: int = 100
     scheduler_max_tries: int = 5
     # A refund sent over HTTP (API Gateway gives 29 s) or from the queue (a 20 s Lambda) starts no
@@ -54,5 +58,6 @@ def from_environment() -> Sharing:
         lease_seconds=config.lease_seconds, wait_seconds=config.wait_seconds,
         retry_after_seconds=config.retry_after_seconds,
         follow_after_seconds=config.follow_after_seconds,
+        unfreeze_after_seconds=config.unfreeze_after_seconds,
         scheduler_max_records=config.scheduler_max_records,
         scheduler_max_tries=config.scheduler_max_tries)

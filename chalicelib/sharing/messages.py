@@ -27,7 +27,9 @@ class Receiver(StrictModel):
 
 class SharingRequest(StrictModel):
     """`POST /sharing/orders`: share a paid order among receivers (执行分账). Reentry key:
-    the trade (`tradeId`: paymentOrderId for dimension 1, bizRelOrderId for dimension 2)."""
+    the trade (`tradeId`: paymentOrderId for dimension 1, bizRelOrderId for dimension 2) and the
+    payment order: a business order paid by several payment orders is shared once per payment
+    order."""
     traceId: BizId
     timestamp: Timestamp
     productId: SmallInt
@@ -42,7 +44,15 @@ class SharingRequest(StrictModel):
     sharingMode: int_choice(1, 2) = Field(description="1 realtime, 2 delayed (planSharingTime)")
     planSharingTime: Optional[Timestamp] = Field(
         default=None, description="seconds since the epoch; required for sharingMode 2, absent or 0 for 1")
-    unfreezeOrder: int_choice(1, 2) = Field(description="1: unfreeze what is not shared (unfreeze_unsplit), 2: keep it frozen")
+    unfreezeOrder: int_choice(1, 2) = Field(
+        description=("1: unfreeze what is not shared (unfreeze_unsplit), 2: keep it frozen until "
+                     "POST /sharing/orders/{tradeId}/unfreeze or the scheduled unfreeze"))
+    appid: Optional[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\x21-\x7e]+$",
+                                         examples=["wx8888888888888888"])]] = Field(
+        default=None, description="the channel's app id the order was paid in (recorded on the details)")
+    settlementTime: Optional[Timestamp] = Field(
+        default=None, description="seconds since the epoch: when the business order was completed "
+                                  "(recorded on the details; absent or 0: unknown)")
     receivers: List[Receiver] = Field(min_length=1, max_length=MAX_RECEIVERS)
 
     @model_validator(mode="after")
@@ -59,6 +69,13 @@ class SharingRequest(StrictModel):
     @property
     def trade_id(self) -> str:
         return self.paymentOrderId if self.platformSharingDimension == 1 else self.bizRelOrderId
+
+
+class UnfreezeRequest(StrictModel):
+    """`POST /sharing/orders/{tradeId}/unfreeze`: unfreeze what a sharing with unfreezeOrder 2
+    left frozen (解冻剩余资金). `paymentOrderId` names the sharing order of the trade; it may be
+    left out when the trade has one sharing order."""
+    paymentOrderId: Optional[DigitsId] = None
 
 
 class RefundNotification(StrictModel):

@@ -1,7 +1,13 @@
 """SharingTable (hash `pk`; sparse GSIs `open` and `follow`): profit sharing and its returns.
 
-* `SharingRecord` (`SHARING#<trade_id>`): a reentry record of one sharing order, with each
-  receiver's result and the holdings a refund may take back;
+Every key but `OUTBOUND#<no>` is under its tenant (`T#<tenant>#...`, chalicelib/tenant_keys.py).
+
+* `SharingRecord` (`SHARING#<trade_id>#<paymentOrderId>`): a reentry record of one sharing order
+  (one per trade and payment order), with each receiver's result and the holdings a refund may
+  take back;
+* `SharingTradeIndex` (`SHARINGS#<trade_id>`): the payment orders a trade was shared for;
+* `SharingUnfreeze` (`UNFREEZE#<trade_id>#<paymentOrderId>`): a reentry record of the unfreeze of
+  what a sharing with unfreezeOrder 2 left frozen;
 * `SharingReturn` (`SRETURN#<trade>#<paymentOrderId>#<refundId>#<mch>`): a reentry record of one
   receiver's return on a refund;
 * `RefundRelation` (`REFUND#<trade>#<paymentOrderId>#<refundId>`): a refund and its allocation;
@@ -24,11 +30,12 @@ class SharingRecord(ReentryRecordModel):
         table_name = None
 
     params = MapAttribute()
-    echo = MapAttribute()
+    echo = MapAttribute()                # the request's echoed fields: productId, spId, appid, settlementTime...
     trade_id = UnicodeAttribute()
     payment_order_id = UnicodeAttribute()
     transaction_id = UnicodeAttribute()
     sub_mchid = UnicodeAttribute()
+    parent_merchant_id = UnicodeAttribute(null=True)   # the paid order's service provider (mch_id)
     order_amount = FenAttribute()
     results = MapAttribute()             # receiver -> result, fail_reason, detail_id, finish_time
     holdings = MapAttribute()            # receiver -> fen a refund may still take back
@@ -37,9 +44,38 @@ class SharingRecord(ReentryRecordModel):
     wx_order_id = UnicodeAttribute()
 
     @classmethod
-    def key(cls, trade_id: str) -> str:
+    def key(cls, tenant: str, trade_id: str, payment_order_id: str) -> str:
         from .orders import sharing_key
-        return sharing_key(trade_id)
+        return sharing_key(tenant, trade_id, payment_order_id)
+
+
+class SharingTradeIndex(TableModel):
+    class Meta:
+        table_setting = "SHARING_TABLE"
+        table_name = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    payment_orders = UnicodeSetAttribute()
+
+    @classmethod
+    def key(cls, tenant: str, trade_id: str) -> str:
+        from .orders import trade_index_key
+        return trade_index_key(tenant, trade_id)
+
+
+class SharingUnfreeze(ReentryRecordModel):
+    class Meta:
+        table_setting = "SHARING_TABLE"
+        table_name = None
+
+    sharing_pk = UnicodeAttribute()
+    trade_id = UnicodeAttribute()
+    payment_order_id = UnicodeAttribute()
+
+    @classmethod
+    def key(cls, tenant: str, trade_id: str, payment_order_id: str) -> str:
+        from .unfreeze import unfreeze_key
+        return unfreeze_key(tenant, trade_id, payment_order_id)
 
 
 class SharingReturn(ReentryRecordModel):
@@ -49,11 +85,26 @@ class SharingReturn(ReentryRecordModel):
 
     params = MapAttribute(null=True)
     echo = MapAttribute(null=True)
+    relation_pk = UnicodeAttribute(null=True)
+    return_mch_id = UnicodeAttribute(null=True)
+    invest_mch_id = UnicodeAttribute(null=True)
+    # The return order's columns: business line, service provider, dimension, what it undoes.
+    product_id = WholeNumberAttribute(null=True)
+    sp_id = UnicodeAttribute(null=True)
+    sp_name = UnicodeAttribute(null=True)
+    platform_sharing_dimension = WholeNumberAttribute(null=True)
+    trade_id = UnicodeAttribute(null=True)
+    payment_order_id = UnicodeAttribute(null=True)
+    biz_order_id = UnicodeAttribute(null=True)
+    proxy_channel_order_id = UnicodeAttribute(null=True)
+    sharing_order_id = UnicodeAttribute(null=True)
+    payment_refund_id = UnicodeAttribute(null=True)
+    biz_refund_id = UnicodeAttribute(null=True)
 
     @classmethod
-    def key(cls, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
+    def key(cls, tenant: str, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
         from .refunds import return_key
-        return return_key(trade_id, payment_order_id, refund_id, mch)
+        return return_key(tenant, trade_id, payment_order_id, refund_id, mch)
 
 
 class RefundRelation(TableModel):
@@ -84,9 +135,9 @@ class RefundRelation(TableModel):
     update_time = UnicodeAttribute()
 
     @classmethod
-    def key(cls, trade_id: str, payment_order_id: str, refund_id: str) -> str:
+    def key(cls, tenant: str, trade_id: str, payment_order_id: str, refund_id: str) -> str:
         from .refunds import relation_key
-        return relation_key(trade_id, payment_order_id, refund_id)
+        return relation_key(tenant, trade_id, payment_order_id, refund_id)
 
 
 class RefundIdIndex(TableModel):

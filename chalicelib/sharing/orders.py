@@ -1,11 +1,14 @@
 """Profit-sharing orders (执行分账): `share(ctx, request)`, `view`, `apply_results`.
 
-One profit-sharing order per trade (`tradeId`: paymentOrderId for platform dimension 1,
-bizRelOrderId for dimension 2), a reentry record `T#<tenant>#SHARING#<tradeId>` (chalicelib/reentry) whose
-outbound number is the center's `sharingOrderId` (WeChat's out_order_no). Reentry (the profit-sharing
-question "发起分账重入的情况?"):
+One profit-sharing order per (trade, payment order) (`tradeId`: paymentOrderId for platform
+dimension 1, bizRelOrderId for dimension 2; a business order of dimension 2 paid by several payment
+orders is shared once per payment order), a reentry record
+`T#<tenant>#SHARING#<tradeId>#<paymentOrderId>` (chalicelib/reentry) whose outbound number is the
+center's `sharingOrderId` (WeChat's out_order_no). `T#<tenant>#SHARINGS#<tradeId>` lists the payment
+orders a trade was shared for (`view` without a paymentOrderId). Reentry (the profit-sharing
+question "发起分账重入的情况?"), per sharing order:
 
-| the record for the trade              | answer                                                      |
+| the record for the (trade, payment order) | answer                                                  |
 | ------------------------------------- | ----------------------------------------------------------- |
 | none                                  | recorded (new sharingOrderId), sent (or scheduled), answered |
 | same parameters, accepted / scheduled / cancelled | 0 with the records (no channel call)             |
@@ -14,11 +17,16 @@ question "发起分账重入的情况?"):
 | same parameters, UNKNOWN / stale lease| re-sent, identical, same sharingOrderId                     |
 | same parameters, live lease elsewhere | waits `wait_seconds`, else 3002                             |
 
-The seed's three unique keys are enforced by guard items written with the record in one
-transaction, at the trade level (one sharing order per trade is stronger than one detail per
-receiver, and 50 receivers × 3 per-receiver guards would not fit TransactWriteItems' 100):
-`T#<tenant>#UK#SO#<trade>#<sharingOrderId>`, `...#UK#PO#<trade>#<paymentOrderId>`,
-`...#UK#TX#<trade>#<transaction_id>`.
+The three unique keys of the sharing details — (trade, sharingOrderId, receiver), (trade,
+paymentOrderId, receiver), (trade, transaction_id, receiver) — are enforced at the level of the
+sharing order: one record per (trade, payment order) whose receivers are distinct (the request is
+refused otherwise), and guard items written with the record in one transaction
+(`T#<tenant>#UK#SO#<trade>#<sharingOrderId>`, `...#UK#PO#<trade>#<paymentOrderId>`,
+`...#UK#TX#<trade>#<transaction_id>`), so a receiver appears at most once per (trade, payment
+order); 50 receivers × 3 per-receiver guards would not fit TransactWriteItems' 100 items.
+
+`unfreezeOrder` 2 keeps what is not shared frozen at the channel: it is unfrozen by
+`chalicelib/sharing/unfreeze.py`, on request or by the scheduler after the sharing is final.
 
 Everything is keyed under the caller's tenant (`ctx.tenant`, chalicelib/tenant_keys.py): the
 record, its guards and the paid-order notice it is checked against. Another tenant's sharing
@@ -42,21 +50,26 @@ from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, R
 from ..reentry.record import fingerprint
 from ..subsidies.transactions import find_for as find_paid_for
 from ..tenant_keys import key
+from . import unfreeze
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, Sharing
 from .messages import SharingRequest
 
 NUMBER_FIELD = "out_order_no"
 PARAMS = ("tenantId", "platformSharingDimension", "paymentOrderId", "bizOrderId", "bizRelOrderId",
-          "sharingMode", "planSharingTime", "unfreezeOrder", "spId")
+          "sharingMode", "planSharingTime", "unfreezeOrder", "spId", "appid", "settlementTime")
 ECHO = ("traceId", "productId", "tenantId", "userId", "spId", "spName", "platformSharingDimension",
         "paymentOrderId", "bizOrderId", "bizRelOrderId", "sharingMode", "planSharingTime",
-        "unfreezeOrder")
+        "unfreezeOrder", "appid", "settlementTime")
 PENDING, SUCCESS, CLOSED = "PENDING", "SUCCESS", "CLOSED"
 
 
-def sharing_key(tenant: str, trade_id: str) -> str:
-    return key(tenant, "SHARING", trade_id)
+def sharing_key(tenant: str, trade_id: str, payment_order_id: str) -> str:
+    return key(tenant, "SHARING", trade_id, payment_order_id)
+
+
+def trade_index_key(tenant: str, trade_id: str) -> str:
+    return key(tenant, "SHARINGS", trade_id)
 
 
 def _receivers(request: SharingRequest) -> List[Dict]:
@@ -88,12 +101,18 @@ def _guards(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str, tra
                      "Item": to_item({"pk": guard, "record": pk})}} for guard in keys]
 
 
+def _trade_index(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str) -> dict:
+    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": trade_index_key(tenant, trade_id)}),
+                       "UpdateExpression": "ADD payment_orders :po",
+                       "ExpressionAttributeValues": values(po={payment_order_id})}}
+
+
 def _effects(ctx: Sharing, tenant: str, record_pk: str, trade_id: str, payment_order_id: str,
              transaction_id: str):
     def effects(before, after, outbound_no, outcome) -> List[dict]:
         if after == CLAIMED and before is None:
             return _guards(ctx, tenant, trade_id, payment_order_id, transaction_id, outbound_no,
-                           record_pk)
+                           record_pk) + [_trade_index(ctx, tenant, trade_id, payment_order_id)]
         if after == SUCCEEDED:
             # Accepted by the channel: results are followed until every receiver is final.
             return [follow_item(ctx, SHARING, record_pk)]
@@ -127,10 +146,12 @@ def _refused(trade_id: str):
 def share(ctx: Sharing, request: SharingRequest) -> Dict:
     trade_id = request.trade_id
     store = ctx.store(SHARING)
-    pk = sharing_key(ctx.tenant, trade_id)
+    pk = sharing_key(ctx.tenant, trade_id, request.paymentOrderId)
     receivers = _receivers(request)
     params = {**{name: getattr(request, name) for name in PARAMS}, "receivers": receivers}
     params["planSharingTime"] = params["planSharingTime"] or 0
+    params["settlementTime"] = params["settlementTime"] or 0
+    params["appid"] = params["appid"] or ""
     fingerprint_ = fingerprint(params)
 
     paid = _find_paid(ctx, request.paymentOrderId)
@@ -158,6 +179,9 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
         "tenant": ctx.tenant, "params": params, "echo": {name: getattr(request, name) for name in ECHO},
         "trade_id": trade_id, "payment_order_id": request.paymentOrderId,
         "transaction_id": paid["transaction_id"], "sub_mchid": paid["sub_mchid"],
+        # The service provider's merchant id of the paid order (服务商模式): the details'
+        # parent_merchant_id.
+        "parent_merchant_id": paid.get("mch_id", ""),
         "order_amount": int(paid["amount"]),
         "results": {r["receiveMchId"]: {"result": PENDING, "fail_reason": None, "detail_id": "",
                                         "finish_time": ""} for r in receivers},
@@ -218,6 +242,10 @@ def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
                 raise
     fresh = ctx.store(SHARING).get(record.pk) if changed else record
     if fresh.state == SUCCEEDED and all(r["result"] != PENDING for r in fresh.extra["results"].values()):
+        # Final: a sharing that kept the rest frozen gets its scheduled unfreeze first (so a
+        # crash between the two leaves the follow marker, and the scheduler comes back here).
+        if fresh.extra.get("params", {}).get("unfreezeOrder") == 2:
+            unfreeze.schedule(ctx, fresh)
         ctx.dynamodb.delete_item(**unfollow_item(ctx, fresh.pk)["Delete"])
     return fresh
 
@@ -239,24 +267,31 @@ def sharing_state(record: Record) -> str:
 
 def data(record: Record) -> Dict:
     extra = record.extra
+    echo = extra.get("echo", {})
+    # The columns every detail (one row per receiver) carries.
+    common = {"appid": echo.get("appid") or "", "settlementTime": echo.get("settlementTime") or 0,
+              "parentMerchantId": extra.get("parent_merchant_id", ""),
+              "investMchId": extra.get("sub_mchid", "")}
     rows = []
     for r in record.request["receivers"]:
         result = extra["results"].get(r["account"], {})
         rows.append({"receiveMchId": r["account"], "receiveType": r["type"], "amount": r["amount"],
                      "description": r["description"], "state": result.get("result", PENDING),
                      "failReason": result.get("fail_reason"), "detailId": result.get("detail_id", ""),
-                     "finishTime": result.get("finish_time", "")})
+                     "finishTime": result.get("finish_time", ""), **common})
     # Receivers whose planned amount a refund reduced to nothing (delayed sharing).
     for account in sorted(set(extra["results"]) - {r["account"] for r in record.request["receivers"]}):
         rows.append({"receiveMchId": account, "receiveType": None, "amount": 0, "description": None,
                      "state": extra["results"][account]["result"],
                      "failReason": extra["results"][account].get("fail_reason"), "detailId": "",
-                     "finishTime": ""})
+                     "finishTime": "", **common})
     return {"tradeId": extra["trade_id"], "sharingOrderId": record.outbound_no,
             "wxSharingOrderId": extra.get("wx_order_id") or (record.result or {}).get("order_id", ""),
-            "state": sharing_state(record), **extra.get("echo", {}),
+            "state": sharing_state(record), **echo,
+            "appid": common["appid"], "settlementTime": common["settlementTime"],
+            "parentMerchantId": common["parentMerchantId"],
             "transactionId": extra["transaction_id"],
-            "planSharingTime": extra.get("echo", {}).get("planSharingTime") or 0,
+            "planSharingTime": echo.get("planSharingTime") or 0,
             "sharedAmount": extra.get("shared_success", 0),
             "refundedAmount": extra.get("refunded_amount", 0),
             "holdings": extra.get("holdings", {}), "sends": record.sends,
@@ -281,14 +316,64 @@ def answer(record: Record) -> Dict:
     return body
 
 
-def view(ctx: Sharing, trade_id: str) -> Dict:
+def _check_trade_id(trade_id: str) -> None:
     if not (trade_id.isascii() and trade_id.isprintable() and 0 < len(trade_id) <= 64 and " " not in trade_id):
         raise InvalidField("tradeId", "must be 1-64 printable ASCII characters")
-    record = ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id))
+
+
+def _not_found() -> SharingError:
+    return SharingError(ErrorCode.SHARING_NOT_FOUND, field="tradeId",
+                        detail="no profit sharing for this tradeId")
+
+
+def payment_orders_of(ctx: Sharing, trade_id: str) -> List[str]:
+    """The payment orders the caller's tenant shared this trade for, sorted."""
+    item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
+                                 Key=to_item({"pk": trade_index_key(ctx.tenant, trade_id)})).get("Item")
+    return sorted(from_item(item).get("payment_orders", ())) if item else []
+
+
+def find(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) -> Record:
+    """The caller's tenant's sharing order of (trade, payment order); without a payment order,
+    the trade's only one (or, for dimension 1, the one whose payment order is the trade).
+    Another tenant's is 4049 exactly like a missing one."""
+    _check_trade_id(trade_id)
+    if payment_order_id is not None and not (payment_order_id.isascii() and payment_order_id.isdigit()
+                                             and len(payment_order_id) <= 32):
+        raise InvalidField("paymentOrderId", "must be 1-32 digits")
+    if payment_order_id is None:
+        known = payment_orders_of(ctx, trade_id)
+        if not known:
+            raise _not_found()
+        if len(known) > 1 and trade_id not in known:
+            raise InvalidField("paymentOrderId", (f"is required: trade {trade_id} has {len(known)} "
+                                                  "sharing orders (one per payment order)"))
+        payment_order_id = trade_id if trade_id in known else known[0]
+    record = ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id, payment_order_id))
     if record is None:
-        raise SharingError(ErrorCode.SHARING_NOT_FOUND, field="tradeId",
-                           detail="no profit sharing for this tradeId")
-    return data(record)
+        raise _not_found()
+    return record
+
+
+def view(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) -> Dict:
+    """One sharing order, and `sharingOrders`: the trade's sharing orders, one per payment order
+    (the top-level fields are the one asked for, else the first's)."""
+    _check_trade_id(trade_id)
+    known = payment_orders_of(ctx, trade_id)
+    if payment_order_id is None and len(known) > 1 and trade_id not in known:
+        payment_order_id = known[0]
+    record = find(ctx, trade_id, payment_order_id)
+    answered = dict(data(record), unfreeze=unfreeze.view(ctx, record))
+    others = []
+    for po in known:
+        other = record if po == record.extra["payment_order_id"] else \
+            ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id, po))
+        if other is not None:
+            others.append({"paymentOrderId": po, "sharingOrderId": other.outbound_no,
+                           "state": sharing_state(other),
+                           "sharedAmount": other.extra.get("shared_success", 0)})
+    answered["sharingOrders"] = others
+    return answered
 
 
 def by_outbound_no(ctx: Sharing, out_order_no: str) -> Optional[Record]:

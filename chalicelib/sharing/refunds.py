@@ -1,6 +1,8 @@
 """Profit-sharing returns on refunds (分账回退): `handle(ctx, notice)`, `view(ctx, refund_id)`.
 
-For each profit sharing of the refunded payment order (trade = paymentOrderId or bizRelOrderId):
+For each profit-sharing order of the refunded payment order (trade = paymentOrderId or
+bizRelOrderId; one sharing order per (trade, payment order), so the split below is per sharing
+order):
 one relation `T#<tenant>#REFUND#<trade>#<paymentOrderId>#<refundId>` (the profit-sharing relation table:
 apply / refund / actual_base_return amounts, state 0 init, 1 done, 2 failed, 3 nothing to return)
 and one return order per receiver, a reentry record
@@ -78,8 +80,8 @@ def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
 def _sharings(ctx: Sharing, notice: RefundNotification) -> List[Record]:
     found = []
     for trade in dict.fromkeys((notice.paymentOrderId, notice.bizRelOrderId)):
-        record = ctx.store(SHARING).get(orders.sharing_key(ctx.tenant, trade))
-        if record is not None and record.extra.get("payment_order_id") == notice.paymentOrderId:
+        record = ctx.store(SHARING).get(orders.sharing_key(ctx.tenant, trade, notice.paymentOrderId))
+        if record is not None:
             found.append(record)
     return found
 
@@ -103,7 +105,8 @@ def _base(tenant: str, notice: RefundNotification, trade_id: str, sharing: Optio
             "tenant": tenant, "kind": "SHARING_REFUND", "trade_id": trade_id, "payment_order_id": notice.paymentOrderId,
             "biz_order_id": notice.bizOrderId,
             "proxy_channel_order_id": sharing.extra["transaction_id"] if sharing else "",
-            "payment_refund_id": notice.refundId, "biz_refund_id": notice.requestId,
+            # The refund's own id: the notice's requestId names one delivery of it, not the refund.
+            "payment_refund_id": notice.refundId, "biz_refund_id": notice.refundId,
             "refund_type": notice.refundType, "apply_amount": int(notice.amt),
             "refund_amount": int(notice.amt), "actual_base_return_amount": 0, "state": 3,
             "description": DESCRIPTION, "params": params, "fingerprint": fingerprint_,
@@ -278,8 +281,19 @@ def continue_relation(ctx: Sharing, relation: dict, deadline: Optional[float] = 
                         relation["payment_refund_id"], account)
         request = {"sub_mchid": sharing.extra["sub_mchid"], "out_order_no": sharing.outbound_no,
                    "return_mchid": account, "amount": int(part), "description": DESCRIPTION}
+        echo = sharing.extra.get("echo", {})
         attributes = {"tenant": relation["tenant"], "relation_pk": relation["pk"], "return_mch_id": account,
-                      "invest_mch_id": sharing.extra["sub_mchid"]}
+                      "invest_mch_id": sharing.extra["sub_mchid"],
+                      # The return order's columns of the business line and the sharing it undoes.
+                      "product_id": echo.get("productId"), "sp_id": echo.get("spId", ""),
+                      "sp_name": echo.get("spName", ""),
+                      "platform_sharing_dimension": echo.get("platformSharingDimension"),
+                      "trade_id": relation["trade_id"], "payment_order_id": relation["payment_order_id"],
+                      "biz_order_id": relation["biz_order_id"],
+                      "proxy_channel_order_id": relation["proxy_channel_order_id"],
+                      "sharing_order_id": sharing.outbound_no,
+                      "payment_refund_id": relation["payment_refund_id"],
+                      "biz_refund_id": relation["biz_refund_id"]}
         effects = return_effects(ctx, pk)
         fp = fingerprint({"relation": relation["pk"], "account": account, "amount": int(part)})
         existing = store.get(pk)
@@ -301,12 +315,28 @@ def continue_relation(ctx: Sharing, relation: dict, deadline: Optional[float] = 
 def return_rows(ctx: Sharing, relation: dict) -> List[Dict]:
     rows = []
     store = ctx.store(SHARING_RETURN)
+    sharing = ctx.store(SHARING).get(relation["sharing_pk"]) if relation.get("allocation") else None
+    columns = _return_columns(sharing)
     for account, part in sorted(relation.get("allocation", {}).items()):
         record = store.get(return_key(relation["tenant"], relation["trade_id"],
                                       relation["payment_order_id"], relation["payment_refund_id"],
                                       account))
-        rows.append(_row(account, int(part), record))
+        rows.append({**_row(account, int(part), record), **columns})
     return rows
+
+
+def _return_columns(sharing: Optional[Record]) -> Dict:
+    """The columns a return order takes from the sharing it undoes: the business line, the
+    service provider, the dimension, the sharing order and who paid it out."""
+    if sharing is None:
+        return {}
+    echo = sharing.extra.get("echo", {})
+    return {"productId": echo.get("productId"), "spId": echo.get("spId", ""),
+            "spName": echo.get("spName", ""),
+            "platformSharingDimension": echo.get("platformSharingDimension"),
+            "sharingOrderId": sharing.outbound_no,
+            "wxSharingOrderId": sharing.extra.get("wx_order_id", ""),
+            "investMchId": sharing.extra.get("sub_mchid", "")}
 
 
 def _row(account: str, amount: int, record: Optional[Record]) -> Dict:

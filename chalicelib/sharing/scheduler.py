@@ -11,7 +11,10 @@ could end after `scheduler_budget_seconds`):
 3. due `follow` markers: a sharing with PENDING receivers is queried
    (`GET /v3/profitsharing/orders/{out_order_no}`), a PROCESSING return is queried
    (`GET /v3/profitsharing/return-orders/{out_return_no}`), a relation whose returns are not
-   all final is continued. A marker not yet resolved is pushed `follow_after_seconds` on.
+   all final is continued, and a final sharing with unfreezeOrder 2 whose scheduled unfreeze is
+   due is unfrozen (chalicelib/sharing/unfreeze.py: the same record and outbound number as an
+   unfreeze the business line asked for). A marker not yet resolved is pushed
+   `follow_after_seconds` on.
 Notifications may have settled a result first: every write is conditional on PENDING /
 PROCESSING, so a final state never moves.
 """
@@ -26,9 +29,9 @@ from ..channel import port
 from ..dynamo import error_code, from_item, to_item, values
 from ..logs import count_metric, log
 from ..reentry import NEEDS_ATTENTION_METRIC, Claimed, LeaseLost, SUCCEEDED, attempt
-from . import orders, refunds
-from .common import FOLLOW_INDEX, unfollow_item
-from .context import SHARING, SHARING_RETURN, Sharing
+from . import orders, refunds, unfreeze
+from .common import FOLLOW_INDEX
+from .context import SHARING, SHARING_RETURN, SHARING_UNFREEZE, Sharing
 
 PAGE_SIZE = 25
 
@@ -165,7 +168,7 @@ def _follow_relation(ctx: Sharing, relation_pk: str, deadline: float) -> bool:
 
 
 FOLLOWERS = {SHARING: _follow_sharing, SHARING_RETURN: _follow_return,
-             "SHARING_REFUND": _follow_relation}
+             "SHARING_REFUND": _follow_relation, SHARING_UNFREEZE: unfreeze.follow}
 
 
 def _follow_due(ctx: Sharing, started: float, report: SchedulerReport) -> None:
@@ -188,7 +191,7 @@ def _follow_due(ctx: Sharing, started: float, report: SchedulerReport) -> None:
                 else:
                     done = follow(ctx, marker["record"])
                 if done:
-                    ctx.dynamodb.delete_item(**unfollow_item(ctx, marker["record"])["Delete"])
+                    ctx.dynamodb.delete_item(TableName=ctx.table, Key=to_item({"pk": marker["pk"]}))
                     report.settled += 1
                 else:
                     _postpone(ctx, marker["pk"])

@@ -147,7 +147,7 @@ def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx,
         scheduler.run(ctx)
     view = orders.view(ctx, order)
     assert view["state"] == "UNKNOWN" and view["sends"] == 1 + ctx.scheduler_max_tries
-    pk = orders.sharing_key(ctx.tenant, order)
+    pk = orders.sharing_key(ctx.tenant, order, order)
     assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [pk]
     [metric] = log_lines.events("sharing_scheduler.needs_attention_metric")
     assert (metric["Kind"], metric["NeedsAttention"], metric["pk"]) == (SHARING, 1, pk)

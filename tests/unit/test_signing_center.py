@@ -269,6 +269,7 @@ CONTRACT_ROLES = {
     "/pay": "merchant", "/withdraw": "merchant",
     "/subsidies": "business_line", "/subsidies/returns": "business_line",
     "/sharing/orders": "business_line", "/sharing/refunds": "business_line",
+    "/sharing/orders/{tradeId}/unfreeze": "business_line",
     "/accounts": "business_line", "/trades": "business_line",
     "/trades/{trans_id}/pay": "business_line",
     "/channel/notifications/transactions": "channel",
