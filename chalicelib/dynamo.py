@@ -9,8 +9,18 @@ from botocore.exceptions import ClientError
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-CONDITION_FAILED = "ConditionalCheckFailed"
-CONFLICT_CODES = frozenset({"TransactionConflict"})
+# A condition that was false is reported under two different codes:
+# - the cancellation reason of one item of a refused transaction (TransactionCancelled,
+#   chalicelib.data.transactions.Cancelled: ask their `condition_failed(item)`);
+TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"
+# - the error code of a refused single conditional write (put, update, delete): ask
+#   `condition_failed(error)`. Matched by code, never by `client.exceptions.<Name>`: a client
+#   builds those classes lazily, and threads racing to build them raise classes that another
+#   thread's `except` does not name.
+WRITE_CONDITION_FAILED = "ConditionalCheckFailedException"
+# The cancellation reason of an item another transaction was writing at the same moment.
+TRANSACTION_CONFLICT = "TransactionConflict"
+CONFLICT_CODES = frozenset({TRANSACTION_CONFLICT})
 # Errors after which the very same transaction may simply be sent again.
 RETRYABLE_ERRORS = frozenset({"TransactionInProgressException",
                               "ProvisionedThroughputExceededException",
@@ -56,7 +66,7 @@ class TransactionCancelled(Exception):
         self.old_items = old_items
 
     def condition_failed(self, index: int) -> bool:
-        return index < len(self.codes) and self.codes[index] == CONDITION_FAILED
+        return index < len(self.codes) and self.codes[index] == TRANSACTION_CONDITION_FAILED
 
     @property
     def conflicted(self) -> bool:
@@ -97,3 +107,17 @@ def transact_write(client, items: List[dict], token: Optional[str] = None) -> No
 
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+def condition_failed(error: BaseException) -> bool:
+    """A single conditional write (put, update, delete) was refused: its condition was false.
+    Takes botocore's ClientError, or PynamoDB's PutError/UpdateError/DeleteError (which carry the
+    same code as `cause_response_code`)."""
+    if isinstance(error, ClientError):
+        return error_code(error) == WRITE_CONDITION_FAILED
+    return getattr(error, "cause_response_code", None) == WRITE_CONDITION_FAILED
+
+
+def retryable(error: BaseException) -> bool:
+    """The very same request may simply be sent again (throttled, in progress, a server error)."""
+    return isinstance(error, ClientError) and error_code(error) in RETRYABLE_ERRORS

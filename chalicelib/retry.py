@@ -8,13 +8,23 @@ or, for a loop whose body decides itself whether to go on:
     for attempt in policy.tries():
         ...            # `break` when done; the policy sleeps between tries
 
+or, for a loop that retries some outcomes at once (a fresh random id drawn after a collision)
+and pauses only after contention:
+
+    for attempt in range(policy.attempts):
+        ...            # `continue` to retry at once
+        policy.pause(attempt)
+
+The named policies below are every retry loop's settings, in one place. A context's own
+`sleep` (tests pass one that returns at once) is bound with `policy.using(sleep=ctx.sleep)`.
+
 Full jitter (a uniform delay in [0, min(cap, base * 2**attempt))) keeps writers that collided
 from colliding again in step. `deadline_seconds` bounds the whole, measured on `clock`, so a
 Lambda never outlives its time budget retrying.
 """
 import random as _random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Optional, TypeVar
 
 T = TypeVar("T")
@@ -49,6 +59,16 @@ class Backoff:
         """The pause after failed try number `attempt` (0-based)."""
         return self.random() * min(self.cap_seconds, self.base_seconds * 2 ** attempt)
 
+    def pause(self, attempt: int) -> None:
+        """Sleep after failed try number `attempt`; nothing after the last (no try follows)."""
+        if attempt < self.attempts - 1:
+            self.sleep(self.delay(attempt))
+
+    def using(self, sleep: Optional[Callable[[float], None]] = None,
+              random: Optional[Callable[[], float]] = None) -> "Backoff":
+        """This policy with another sleep and/or random source (a test's, a context's)."""
+        return replace(self, sleep=sleep or self.sleep, random=random or self.random)
+
     def tries(self) -> Iterator[int]:
         """Try numbers 0, 1, ...; sleeps before each but the first. Stops after `attempts`, or
         before a try that would start past the deadline."""
@@ -76,3 +96,19 @@ class Backoff:
                     raise
                 last = error
         raise RetriesExhausted(tries, last) from last
+
+
+# A pay or withdraw: the caller waits for the answer, so many short pauses; BUSY when spent.
+PAY_WITHDRAW = Backoff(attempts=40, base_seconds=0.004, cap_seconds=0.2)
+# Settling a trade (its real-time phase), answered to the caller like a pay.
+TRADE_SETTLEMENT = Backoff(attempts=30, base_seconds=0.004, cap_seconds=0.2)
+# One transaction of the credit aggregator: what is left unapplied stays queued for the next run.
+CREDIT_BATCH = Backoff(attempts=12, base_seconds=0.01, cap_seconds=0.5)
+# One asynchronous phase of a trade: "busy" leaves it pending for the applier's next run.
+TRADE_PHASE = Backoff(attempts=8, base_seconds=0.01, cap_seconds=0.5)
+# Reads and conditional writes of one reentry record (subsidies, sharing) racing other writers.
+REENTRY_RECORD = Backoff(attempts=20, base_seconds=0.002, cap_seconds=0.05)
+# An account read together with its journal entries: re-read at once while credits land.
+ACCOUNT_SNAPSHOT = Backoff(attempts=5, base_seconds=0.0, cap_seconds=0.0)
+# The merchant system's order with its caller's idempotency key, racing the same key.
+MERCHANT_KEYED_ORDER = Backoff(attempts=6, base_seconds=0.01, cap_seconds=0.32)

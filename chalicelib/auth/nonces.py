@@ -9,7 +9,7 @@ import re
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import error_code
+from ..dynamo import condition_failed
 
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONDITION = "attribute_not_exists(nonce_key)"
@@ -40,7 +40,7 @@ def claim(dynamodb, table: str, key_id: str, nonce: str, expires: int) -> bool:
     except ClientError as error:
         # Matched by code: a client's `exceptions` classes are built lazily, and two threads
         # building them at once get different classes, so an `except` on one misses the other.
-        if error_code(error) != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         return False
     return True

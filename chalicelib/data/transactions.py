@@ -16,12 +16,11 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple, Type
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from ..dynamo import TRANSACTION_CONDITION_FAILED, TRANSACTION_CONFLICT
 from .binding import TableModel
 
 _sent = threading.local()
 CAPTURE_ID = "paysettle.transact-items"
-CONDITION_FAILED = "ConditionalCheckFailed"
-CONFLICT = "TransactionConflict"
 
 
 def _capture(params, **_):
@@ -48,7 +47,7 @@ class Cancelled(Exception):
         return None
 
     def condition_failed(self, owner) -> bool:
-        return self.code(owner) == CONDITION_FAILED
+        return self.code(owner) == TRANSACTION_CONDITION_FAILED
 
     def old_item(self, owner) -> Optional[dict]:
         for candidate, _, item in self.reasons:
@@ -58,11 +57,11 @@ class Cancelled(Exception):
 
     @property
     def failed_owners(self) -> List[Any]:
-        return [owner for owner, code, _ in self.reasons if code == CONDITION_FAILED]
+        return [owner for owner, code, _ in self.reasons if code == TRANSACTION_CONDITION_FAILED]
 
     @property
     def conflicted(self) -> bool:
-        return any(code == CONFLICT for _, code, _ in self.reasons)
+        return any(code == TRANSACTION_CONFLICT for _, code, _ in self.reasons)
 
 
 class Transaction:

@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple
 from .. import fields
 from ..dynamo import from_item, values
 from ..errors import ErrorCode, InvalidField, PaySettleError
+from ..retry import ACCOUNT_SNAPSHOT
 from . import ledger, registry
 from .context import Payments
 from .keys import ASYNC_SUB_ACCOUNT, SUB_ACCOUNTS, UNSETTLED_INDEX, account_key, journal_entry
@@ -18,7 +19,6 @@ from .orders import Kind
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
-SNAPSHOT_TRIES = 5
 
 
 def _saler(saler_id: str) -> str:
@@ -53,7 +53,8 @@ def _read_together(ctx: Payments, saler_id: str, journal_keys: List[Tuple[str, s
     is read, that balance holds exactly those credits.
     """
     journaled = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, journal_keys)
-    for _ in range(SNAPSHOT_TRIES):
+    policy = ACCOUNT_SNAPSHOT.using(sleep=ctx.sleep)
+    for attempt in range(policy.attempts):
         info = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant, [saler_id])[saler_id]
         async_part = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
                                         ASYNC_SUB_ACCOUNT)
@@ -61,6 +62,7 @@ def _read_together(ctx: Payments, saler_id: str, journal_keys: List[Tuple[str, s
         if again == journaled:
             return info, async_part, journaled
         journaled = again           # credits were applied meanwhile: read the balance again
+        policy.pause(attempt)
     raise PaySettleError(ErrorCode.BUSY, field="saler_id",
                          detail="credits kept being applied while the account was read")
 

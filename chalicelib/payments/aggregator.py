@@ -13,21 +13,20 @@ journal put per credit; transactions of up to 100 items.
 """
 import hashlib
 import json
-import random
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 from botocore.exceptions import ClientError
 
 from .. import clock
-from ..dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, transact_write
+from ..dynamo import TransactionCancelled, retryable, transact_write
 from ..logs import log
+from ..retry import CREDIT_BATCH
 from . import ledger
 from .context import Payments
 from .credits import Credit, PoisonMessage
 
 TRANSACTION_ITEMS = 100
-MAX_ATTEMPTS = 12
 RECEIVE_BATCH = 10
 
 
@@ -105,7 +104,8 @@ def _apply(ctx: Payments, groups: List[List[Credit]], report: AggregatorReport) 
     """Apply one transaction's credits; return those now known journaled."""
     settled: List[Credit] = []
     items, owners = _items(ctx, groups)
-    for attempt in range(MAX_ATTEMPTS):
+    policy = CREDIT_BATCH.using(sleep=ctx.sleep)
+    for attempt in range(policy.attempts):
         if not items:
             return settled
         try:
@@ -124,9 +124,9 @@ def _apply(ctx: Payments, groups: List[List[Credit]], report: AggregatorReport) 
             if not cancelled.conflicted:
                 raise
         except ClientError as error:
-            if error_code(error) not in RETRYABLE_ERRORS:
+            if not retryable(error):
                 raise
-        ctx.sleep(random.random() * min(0.5, 0.01 * 2 ** attempt))
+        policy.pause(attempt)
         items, owners = _items(ctx, groups)
     else:
         unapplied = sum(len(g) for g in groups)

@@ -12,7 +12,7 @@ from typing import Dict, Iterable
 from botocore.exceptions import ClientError
 
 from .. import clock
-from ..dynamo import error_code, from_item, to_item
+from ..dynamo import condition_failed, from_item, to_item
 from ..errors import ReentryRefused, differing
 from ..logs import log
 from .keys import ACCOUNT_ENTRY, account_key
@@ -91,7 +91,7 @@ def create(client, table: str, tenant: str, account_id: str, kind: str, status: 
                                                ":zero": 0}),
             ReturnValuesOnConditionCheckFailure="ALL_OLD", ReturnValues="ALL_NEW")
     except ClientError as failed:
-        if error_code(failed) != "ConditionalCheckFailedException":
+        if not condition_failed(failed):
             raise
         old = failed.response.get("Item")
         existing = AccountInfo.from_record(account_id, from_item(old)) if old else None

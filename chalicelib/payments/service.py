@@ -11,23 +11,23 @@ Outcomes of `pay` and `withdraw`, all named:
 * BUSY: contention outlasted the retries; nothing was recorded and the caller
   may retry with the same request id.
 """
-import random
 from dataclasses import dataclass, replace
 from typing import Callable, List
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import clock, fields
-from ..dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
+from ..dynamo import TransactionCancelled, error_code, from_item, retryable, to_item, transact_write
 from ..errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused
 from ..logs import log
+from ..retry import PAY_WITHDRAW
 from . import credits, ledger
 from .context import Payments
 from .keys import account_key, journal_entry, order_key, response_guard_key, success_day
 from .messages import PayRequest, WithdrawRequest
 from .orders import FAIL, SUCCESS, Kind, Order
 
-MAX_ATTEMPTS = 40
+MAX_ATTEMPTS = PAY_WITHDRAW.attempts
 # Positions of the items in the transactions below.
 ORDER, RESPONSE_GUARD, OTHER_KIND, BALANCE = 0, 1, 2, 3
 
@@ -102,11 +102,11 @@ def _replay(ctx: Payments, kind: Kind, request, cancelled: TransactionCancelled)
 
 
 def _backoff(ctx: Payments, attempt: int) -> None:
-    ctx.sleep(random.random() * min(0.2, 0.004 * 2 ** min(attempt, 6)))
+    PAY_WITHDRAW.using(sleep=ctx.sleep).pause(attempt)
 
 
 def _retryable(error: ClientError) -> bool:
-    return error_code(error) in RETRYABLE_ERRORS
+    return retryable(error)
 
 
 def _enqueue_credit(ctx: Payments, order: Order) -> None:

@@ -13,7 +13,7 @@ from typing import List
 from botocore.exceptions import ClientError
 
 from .. import clock
-from ..dynamo import error_code, from_item, to_item
+from ..dynamo import condition_failed, from_item, to_item
 from ..logs import log
 from . import credits, ledger
 from .context import Payments
@@ -38,7 +38,7 @@ def _mark_settled(ctx: Payments, pk: str) -> None:
                                  UpdateExpression="REMOVE unsettled_account",
                                  ConditionExpression="attribute_exists(pk)")
     except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
 
 

@@ -9,7 +9,7 @@ INVALID, naming the file, the line and the byte offset of the first bad byte.
 """
 import codecs
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional
 
 UTF8, GB18030 = "utf-8", "gb18030"
 ENCODINGS = (UTF8, GB18030)

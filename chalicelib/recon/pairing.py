@@ -270,7 +270,6 @@ def _duplicate_lines(kind: str, fields: List[str]) -> str:
     blanks = ", ".join(["NULL"] * (len(fields) - 1))
     lines = []
     for side in SIDES:
-        s = SIDE_PREFIX[side]
         amounts = "amount, NULL" if side == MERCHANT else "NULL, amount"
         lines.append(f"""
             SELECT NULL AS request_id, response_id, amount, '{DUPLICATE}'::{DIFF_TYPE} AS diff_type,

@@ -17,7 +17,7 @@ from typing import Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import CONDITION_FAILED, from_item, to_item, values
+from ..dynamo import condition_failed, from_item, to_item, values
 
 PENDING, RUNNING, DONE, INVALID, FAILED = "PENDING", "RUNNING", "DONE", "INVALID", "FAILED"
 STATUSES = (PENDING, RUNNING, DONE, INVALID, FAILED)
@@ -62,10 +62,6 @@ class Claim:
     item: Optional[dict]       # the batch's item after (CLAIMED) or as found (otherwise)
 
 
-def _condition_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code", "").startswith(CONDITION_FAILED)
-
-
 class BatchStore:
     def __init__(self, dynamodb, table: str):
         self.dynamodb = dynamodb
@@ -94,7 +90,7 @@ class BatchStore:
                 ExpressionAttributeNames={"#b": "batch"})
             return True
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
 
@@ -118,7 +114,7 @@ class BatchStore:
                 ReturnValues="ALL_NEW")
             return Claim(CLAIMED, from_item(answer["Attributes"]))
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
         found = self.get(batch)
         if found is None:  # deleted in between: let the caller try again
@@ -157,6 +153,6 @@ class BatchStore:
                     **values(**{f"f{i}": value for i, value in enumerate(fields.values())})))
             return True
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise

@@ -37,7 +37,6 @@ Condition expressions (exactly):
 * give up:       #version = :seen AND #lease_until <= :now AND #state IN (RECEIVED, IN_FLIGHT, UNKNOWN)
 """
 import dataclasses
-import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -47,12 +46,13 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 from .. import clock
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..logs import log
+from ..retry import REENTRY_RECORD
 from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
 OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while OPEN_STATES), range retry_at
-MAX_ROUNDS = 20              # reads and conditional writes racing other writers of one record
+MAX_ROUNDS = REENTRY_RECORD.attempts   # reads and conditional writes racing other writers of one record
 RECORD, GUARD = 0, 1         # positions in the create transaction; effects follow
 
 
@@ -144,6 +144,7 @@ class Reentry:
         self.now = now
         self.new_outbound_no = new_outbound_no
         self.sleep = sleep
+        self._backoff = REENTRY_RECORD.using(sleep=sleep)
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, pk: str) -> Optional[Record]:
@@ -216,7 +217,7 @@ class Reentry:
         raise RuntimeError(f"{pk}: no decision after {MAX_ROUNDS} rounds")
 
     def _retry(self, round_: int) -> None:
-        self.sleep(random.random() * min(0.05, 0.002 * 2 ** round_))
+        self._backoff.pause(round_)
 
     def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects,
                 not_before_ms: int = 0):

@@ -42,7 +42,7 @@ from typing import Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import error_code, from_item, to_item, values
+from ..dynamo import condition_failed, from_item, to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
@@ -238,7 +238,7 @@ def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
             log("sharing.receiver_result", trade_id=record.extra["trade_id"], account=account,
                 result=result, fail_reason=row["fail_reason"], amount=amount)
         except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
     fresh = ctx.store(SHARING).get(record.pk) if changed else record
     if fresh.state == SUCCEEDED and all(r["result"] != PENDING for r in fresh.extra["results"].values()):

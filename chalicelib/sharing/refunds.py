@@ -14,7 +14,7 @@ The tenant is the caller's (`ctx.tenant`: the signed route's caller, or the queu
 `tenant` attribute); a refund sees only its tenant's sharings, and a relation carries its
 tenant, so the scheduler continues it under that tenant.
 
-How much (chalicelib/sharing/allocation.py): the cumulative returns after a refund are
+How much (chalicelib/sharing/refund_holdings.py, allocation.py): the cumulative returns after a refund are
 floor(shared × refunded / order total) (a full refund: everything still held), split among the
 receivers by what each still holds (largest remainder). The allocation is computed ONCE, when
 the relation is written, in the same transaction that takes the amounts off the sharing's
@@ -43,7 +43,7 @@ from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
 from ..reentry.record import fingerprint
 from .. import clock
 from ..tenant_keys import key
-from . import allocation, orders
+from . import allocation, orders, refund_holdings
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, SHARING_RETURN, Sharing
 from .messages import RefundNotification
@@ -172,9 +172,10 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
         total = int(notice.orderTotal)
         if total != int(sharing.extra["order_amount"]):      # the base of every proportion
             raise InvalidField("orderTotal", f"is not the paid order's amount {sharing.extra['order_amount']}")
-        if refunded + amount > total:
-            raise SharingError(ErrorCode.REFUND_EXCEEDS_ORDER, field="amt",
-                               detail=f"{refunded} already refunded + {amount} is over orderTotal {total}")
+        try:
+            refund_holdings.check_refund(refunded, amount, total)
+        except refund_holdings.RefundExceedsOrder as refused:
+            raise SharingError(ErrorCode.REFUND_EXCEEDS_ORDER, field="amt", detail=str(refused)) from None
         relation = _base(ctx.tenant, notice, trade_id, sharing, params, fingerprint_,
                          clock.iso_utc(ctx.now()))
         if sharing.state == RECEIVED and sharing.sends == 0 and sharing.not_before and not sharing.lease_live(now_ms):
@@ -185,25 +186,24 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
             raise _in_progress(trade_id, f"{sharing.state} at the channel")
         if any(r["result"] == orders.PENDING for r in sharing.extra["results"].values()):
             raise _in_progress(trade_id, "PENDING at the channel for some receivers")
-        holdings = {a: int(h) for a, h in sharing.extra.get("holdings", {}).items() if int(h) > 0}
-        shared = int(sharing.extra.get("shared_success", 0))
-        back = allocation.refund_total(shared, total, refunded, amount)
-        if amount + refunded == total:
-            back = sum(holdings.values())            # a full refund returns everything still held
-        parts = {a: p for a, p in allocation.split(back, holdings).items() if p > 0} if back else {}
+        taken = refund_holdings.take(sharing.extra.get("holdings", {}),
+                                     int(sharing.extra.get("shared_success", 0)), total, refunded, amount)
+        back, parts = taken.back, taken.parts
         relation.update(actual_base_return_amount=back, allocation=parts, state=0 if parts else 3)
         names = {"#refunded": "refunded_amount", "#state": "state"}
         if parts:
             names["#holdings"] = "holdings"
         sets = ["#refunded = :after"]
-        vals = {"after": refunded + amount, "seen": refunded, "succeeded": SUCCEEDED}
+        guards = ["#refunded = :seen", "#state = :succeeded"]
+        vals = {"after": taken.refunded_after, "seen": refunded, "succeeded": SUCCEEDED}
         for i, (account, part) in enumerate(sorted(parts.items())):
             names[f"#h{i}"] = account
             sets.append(f"#holdings.#h{i} = #holdings.#h{i} - :p{i}")
+            guards.append(f"#holdings.#h{i} >= :p{i}")       # no holding goes below zero
             vals[f"p{i}"] = part
         take = {"Update": {"TableName": ctx.table, "Key": to_item({"pk": sharing.pk}),
                            "UpdateExpression": "SET " + ", ".join(sets),
-                           "ConditionExpression": "#refunded = :seen AND #state = :succeeded",
+                           "ConditionExpression": " AND ".join(guards),
                            "ExpressionAttributeNames": names,
                            "ExpressionAttributeValues": values(**vals)}}
         more = [take] + ([follow_item(ctx, "SHARING_REFUND", pk, 0)] if parts else [])

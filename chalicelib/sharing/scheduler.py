@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from .. import clock
 from ..channel import port
-from ..dynamo import error_code, from_item, to_item, values
+from ..dynamo import condition_failed, from_item, to_item, values
 from ..logs import count_metric, log
 from ..reentry import NEEDS_ATTENTION_METRIC, Claimed, LeaseLost, SUCCEEDED, attempt
 from . import orders, refunds, unfreeze
@@ -153,7 +153,7 @@ def settle_return(ctx: Sharing, record, body: dict) -> None:
                                  ConditionExpression="attribute_not_exists(settled)",
                                  ExpressionAttributeValues=values(settled=settled))
     except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
     relation = refunds.get_item(ctx, record.extra["relation_pk"])
     if relation:
@@ -209,7 +209,7 @@ def _postpone(ctx: Sharing, marker_pk: str) -> None:
                                  ConditionExpression="attribute_exists(pk)",
                                  ExpressionAttributeValues=values(later=later))
     except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
 
 

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import error_code, to_item
+from ..dynamo import condition_failed, to_item
 from ..errors import ErrorCode
 from ..logs import log
 from ..reentry import FAILED, NEEDS_ATTENTION, SUCCEEDED, UNKNOWN, Record
@@ -62,7 +62,7 @@ def schedule(ctx: Sharing, sharing: Record) -> None:
     try:
         ctx.dynamodb.put_item(**item, ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         return
     log("sharing_unfreeze.scheduled", trade_id=sharing.extra["trade_id"],

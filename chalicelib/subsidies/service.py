@@ -36,7 +36,7 @@ from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SU
 from ..reentry.drive import drive
 from ..reentry.record import fingerprint
 from ..tenant_keys import key
-from . import transactions
+from . import rules, transactions
 from .answers import SubsidyError
 from .context import RETURN, SUBSIDY, Subsidies
 from .messages import SubsidyRequest, SubsidyReturnRequest
@@ -210,48 +210,44 @@ def _row(request: SubsidyReturnRequest, outbound_no: str, state: str,
 
 def _return_effects(ctx: Subsidies, tenant: str, request: SubsidyReturnRequest, subsidy_pk: str):
     """The subsidy's amounts and its row of this return, changed with the return's record
-    (the subsidy and the guard are the return's own tenant's)."""
+    (the subsidy and the guard are the return's own tenant's). How the amounts move is
+    chalicelib/subsidies/rules.py; this only writes its movements."""
     amount = request.amount
-    names = {"#returns": "returns", "#refund": request.paymentRefundId, "#state": "state"}
 
-    def update(expression: str, condition: Optional[str], row: Dict, **more) -> Dict:
-        expression = (expression + ", " if expression else "SET ") + "#returns.#refund = :row"
+    def update(movement: Optional[rules.Movement], row: Dict) -> Dict:
+        changes = movement.changes() if movement else {}
+        sets = [f"{name} = {name} + :{name}" for name in changes] + ["#returns.#refund = :row"]
+        names = {"#returns": "returns", "#refund": request.paymentRefundId}
+        more = dict(changes)
         change = {"TableName": ctx.table, "Key": to_item({"pk": subsidy_pk}),
-                  "UpdateExpression": expression,
-                  "ExpressionAttributeNames": {k: v for k, v in names.items()
-                                               if k in expression + (condition or "")},
-                  "ExpressionAttributeValues": values(row=row, **more)}
-        if condition:
-            change["ConditionExpression"] = condition
+                  "UpdateExpression": "SET " + ", ".join(sets)}
+        if movement is not None and movement.requires_returnable:
+            # The rule's check, made by DynamoDB on the stored amounts: concurrent returns never
+            # reserve the same fen. Only a SUCCEEDED subsidy was granted anything to return.
+            change["ConditionExpression"] = "#state = :succeeded AND returnable_amount >= :required"
+            names["#state"] = "state"
+            more.update(succeeded=SUCCEEDED, required=movement.requires_returnable)
+        change.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values(row=row, **more))
         return {"Update": change}
-
-    def reserve(outbound_no: str) -> Dict:
-        return update("SET returnable_amount = returnable_amount - :amount, "
-                      "returning_amount = returning_amount + :amount",
-                      "#state = :succeeded AND returnable_amount >= :amount",
-                      _row(request, outbound_no, IN_FLIGHT), amount=amount, succeeded=SUCCEEDED)
 
     def effects(before: Optional[Record], after: str, outbound_no: str, outcome) -> List[Dict]:
         if after == CLAIMED:
+            reserve = update(rules.reserve(amount), _row(request, outbound_no, IN_FLIGHT))
             if before is None:
                 guard = {"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
                                  "Item": to_item({"pk": biz_return_key(tenant, request.bizReturnSubsidiesId),
                                                   "payment_refund_id": request.paymentRefundId,
                                                   "amount": amount})}}
-                return [guard, reserve(outbound_no)]
-            return [reserve(outbound_no)] if before.state == FAILED else []
+                return [guard, reserve]
+            return [reserve] if before.state == FAILED else []
         if after == SUCCEEDED:
             row = _row(request, outbound_no, SUCCEEDED, outcome.answer.get("subsidy_refund_id", ""))
             if before.state == FAILED:      # the reservation was released: take it again
-                return [update("SET returnable_amount = returnable_amount - :amount, "
-                               "returned_amount = returned_amount + :amount", None, row, amount=amount)]
-            return [update("SET returning_amount = returning_amount - :amount, "
-                           "returned_amount = returned_amount + :amount", None, row, amount=amount)]
+                return [update(rules.settle_released(amount), row)]
+            return [update(rules.settle(amount), row)]
         if after == FAILED:
-            return [update("SET returning_amount = returning_amount - :amount, "
-                           "returnable_amount = returnable_amount + :amount", None,
-                           _row(request, outbound_no, FAILED), amount=amount)]
-        return [update("", None, _row(request, outbound_no, UNKNOWN))]
+            return [update(rules.release(amount), _row(request, outbound_no, FAILED))]
+        return [update(None, _row(request, outbound_no, UNKNOWN))]
 
     return effects
 

@@ -12,14 +12,13 @@ from typing import Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import error_code, from_item, to_item
+from ..dynamo import condition_failed, from_item, to_item
 from ..errors import ErrorCode, PaySettleError
 from ..logs import log
 from ..tenant_keys import key
 from .context import Subsidies
 from .messages import TransactionNotification
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 IDENTITY = ("payment_order_id", "biz_order_id", "mch_id", "sub_mchid", "transaction_id", "amount")
 
 
@@ -36,7 +35,7 @@ def record(ctx: Subsidies, notice: TransactionNotification) -> str:
                               ConditionExpression="attribute_not_exists(pk)",
                               ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as error:
-        if error_code(error) != CONDITION_FAILED:
+        if not condition_failed(error):
             raise
         old = error.response.get("Item")
         stored = from_item(old) if old else find_for(ctx, notice.attach, notice.payment_order_id)

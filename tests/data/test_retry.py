@@ -93,3 +93,19 @@ def test_a_loop_body_may_stop_early():
 def test_nonsense_settings_are_refused(bad):
     with pytest.raises(ValueError):
         _policy(FakeClock(), **bad)
+
+
+def test_pause_sleeps_after_each_failed_try_but_the_last():
+    clock = FakeClock()
+    policy = _policy(clock, attempts=3)
+    for attempt in range(policy.attempts):
+        policy.pause(attempt)
+    assert clock.slept == pytest.approx([0.01, 0.02])
+
+
+def test_using_binds_another_sleep_and_random_and_keeps_the_settings():
+    clock = FakeClock()
+    policy = _policy(FakeClock()).using(sleep=clock.sleep, random=lambda: 0.25)
+    policy.pause(2)
+    assert clock.slept == pytest.approx([0.01])
+    assert (policy.attempts, policy.base_seconds, policy.cap_seconds) == (5, 0.01, 0.05)

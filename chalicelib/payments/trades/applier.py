@@ -24,21 +24,19 @@ tenant) holds only pending settlements, so a run scans it whole; a run takes at 
 """
 import hashlib
 import json
-import random
 from dataclasses import dataclass
 from typing import List
 
 from botocore.exceptions import ClientError
 
 from ... import clock
-from ...dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
+from ...dynamo import TransactionCancelled, from_item, retryable, to_item, transact_write
 from ...logs import log
+from ...retry import TRADE_PHASE
 from . import ledger_items
 from .context import Trades
 from .postings import ASYNC_FEE, ASYNC_TRADE, Posting
 from .service import PENDING_INDEX, SETTLED, SETTLING
-
-MAX_ATTEMPTS = 8
 
 
 @dataclass
@@ -108,7 +106,8 @@ def apply_phase(ctx: Trades, record: dict, phase: str, report: ApplierReport) ->
     items, owners = ledger_items.phase_items(ctx.ledger_table, record["tenant"],
                                              record["trans_id"], group, posted_at)
     items = [_record_item(ctx, record, phase)] + items
-    for attempt in range(MAX_ATTEMPTS):
+    policy = TRADE_PHASE.using(sleep=ctx.sleep)
+    for attempt in range(policy.attempts):
         try:
             transact_write(ctx.dynamodb, items, token=_token(items))
             report.applied += 1
@@ -128,9 +127,9 @@ def apply_phase(ctx: Trades, record: dict, phase: str, report: ApplierReport) ->
             if not cancelled.conflicted:
                 raise
         except ClientError as error:
-            if error_code(error) not in RETRYABLE_ERRORS:
+            if not retryable(error):
                 raise
-        ctx.sleep(random.random() * min(0.5, 0.01 * 2 ** attempt))
+        policy.pause(attempt)
     report.busy += 1
     log("trade.phase_busy", trans_id=record["trans_id"], phase=phase)
     return "busy"

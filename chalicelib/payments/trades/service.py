@@ -18,15 +18,15 @@ TRADE_BALANCE_SHORT (nothing written, the trade can be paid once funded); a conf
 with backoff, then BUSY (nothing written).
 """
 import json
-import random
 from typing import List, Optional
 
 from botocore.exceptions import ClientError
 
 from ... import clock, fields
-from ...dynamo import RETRYABLE_ERRORS, TransactionCancelled, error_code, from_item, to_item, transact_write
+from ...dynamo import TransactionCancelled, condition_failed, from_item, retryable, to_item, transact_write
 from ...errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused, differing
 from ...logs import log
+from ...retry import TRADE_SETTLEMENT
 from .. import registry
 from ..keys import trade_key
 from . import ledger_items, rules
@@ -36,7 +36,6 @@ from .postings import ASYNC_PHASES, REALTIME, Posting, by_phase, postings
 
 RECORDED, SETTLING, SETTLED = "RECORDED", "SETTLING", "SETTLED"
 PENDING_INDEX = "pending_async"      # sparse GSI: settlements with async phases still to apply
-MAX_ATTEMPTS = 30
 TRADE_FIELDS = ("trans_id", "buyer_id", "seller_id", "cash_amount", "settlement_type",
                 "payment_mode", "channel_id", "fee_amount", "fee_user_id")
 NAMES = {"#state": "state", "#pay_inputs": "pay_inputs", "#settlement": "settlement",
@@ -81,7 +80,7 @@ def record_trade(ctx: Trades, request: TradeRequest) -> dict:
                               ConditionExpression="attribute_not_exists(pk)",
                               ReturnValuesOnConditionCheckFailure="ALL_OLD")
     except ClientError as failed:
-        if error_code(failed) != "ConditionalCheckFailedException":
+        if not condition_failed(failed):
             raise
         old = failed.response.get("Item")
         existing = from_item(old) if old else _read(ctx, request.trans_id)
@@ -159,7 +158,8 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
     all_postings = postings(plan)
     phases = by_phase(all_postings)
     _check_size(phases)
-    for attempt in range(MAX_ATTEMPTS):
+    policy = TRADE_SETTLEMENT.using(sleep=ctx.sleep)
+    for attempt in range(policy.attempts):
         now = ctx.now()
         settled_at = clock.iso_utc(now)
         guard = _settlement_update(ctx, trade, request, plan, all_postings, settled_at)
@@ -189,11 +189,11 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
                 raise PaySettleError(ErrorCode.INTERNAL, field="trans_id",
                                      detail="journal entries exist for an unsettled trade")
         except ClientError as error:
-            if error_code(error) not in RETRYABLE_ERRORS:
+            if not retryable(error):
                 raise
         else:
             log("trade.settled", trans_id=trans_id, postings=len(all_postings),
                 pending=[p for p in ASYNC_PHASES if p in phases])
             return view(_read(ctx, trans_id))
-        ctx.sleep(random.random() * min(0.2, 0.004 * 2 ** min(attempt, 6)))
+        policy.pause(attempt)
     raise PaySettleError(ErrorCode.BUSY)

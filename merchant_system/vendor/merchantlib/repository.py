@@ -22,16 +22,14 @@ The sparse index keys are written from the order's own state on every change:
 `unresolved_kind` is removed when the order becomes final, `success_day` set
 when it becomes SUCCESS.
 """
-import random
-import time
 from typing import Any, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-from chalicelib.dynamo import TransactionCancelled, error_code, from_item, to_item, transact_write, values
+from chalicelib.dynamo import TransactionCancelled, condition_failed, from_item, to_item, transact_write, values
+from chalicelib.retry import MERCHANT_KEYED_ORDER, Backoff
 from .orders import UNRESOLVED_INDEX, MerchantOrder, State
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # Written by `save`: everything a transition can change.
 _CHANGING = ("state", "updated_at", "attempts", "response_id", "response_time",
              "response_code", "response_msg", "last_error", "unresolved_kind", "success_day")
@@ -53,8 +51,6 @@ class KeyContended(Exception):
     """Concurrent transactions on the same idempotency key cancelled every attempt."""
 
 
-# Attempts of the keyed insert while concurrent transactions on the key cancel it.
-KEYED_ATTEMPTS = 6
 GUARD, ORDER = 0, 1
 
 
@@ -71,16 +67,17 @@ class AlreadyFinal(Exception):
 
 
 class MerchantOrders:
-    def __init__(self, dynamodb: Any, table: str):
+    def __init__(self, dynamodb: Any, table: str, backoff: Backoff = MERCHANT_KEYED_ORDER):
         self.dynamodb = dynamodb
         self.table = table
+        self.backoff = backoff      # pauses of the keyed insert while the same key is contended
 
     def insert(self, order: MerchantOrder) -> None:
         try:
             self.dynamodb.put_item(TableName=self.table, Item=to_item(order.to_record()),
                                    ConditionExpression="attribute_not_exists(request_id)")
         except ClientError as error:
-            if error_code(error) == CONDITION_FAILED:
+            if condition_failed(error):
                 raise RequestIdTaken(order.request_id) from None
             raise
 
@@ -95,7 +92,7 @@ class MerchantOrders:
             {"Put": {"TableName": self.table, "Item": to_item(order.to_record()),
                      "ConditionExpression": "attribute_not_exists(request_id)"}},
         ]
-        for attempt in range(KEYED_ATTEMPTS):
+        for attempt in range(self.backoff.attempts):
             try:
                 transact_write(self.dynamodb, items)
                 return
@@ -111,7 +108,7 @@ class MerchantOrders:
                     raise
             # Another transaction on the key is under way: once it is done, the guard's
             # condition tells who won.
-            time.sleep(random.random() * 0.01 * 2 ** attempt)
+            self.backoff.pause(attempt)
         raise KeyContended(key)
 
     def _guard(self, key: str) -> Optional[dict]:
@@ -144,7 +141,7 @@ class MerchantOrders:
                                                  unknown=State.UNKNOWN.value, **present),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as error:
-            if error_code(error) != CONDITION_FAILED:
+            if not condition_failed(error):
                 raise
             old = error.response.get("Item")
             stored = MerchantOrder.from_record(from_item(old)) if old else self.get(after.request_id)
