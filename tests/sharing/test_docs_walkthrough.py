@@ -1,69 +1,26 @@
-"""The profit-sharing page's curl walk-through (docs/profit-sharing.md), read from the page and run
-as written by bash against a fresh local stack as `make serve` runs it, with `signed` defined by
-the request-signing page's recipe. Every answer it prints is checked against what the page says."""
-import json
-import re
-import shutil
-import subprocess
-
+"""The profit-sharing page's curl walk-through (docs/profit-sharing.md), run as written against a fresh
+local stack (tests/support/walk_through.py); every answer it prints is checked against what the
+page says."""
 import pytest
 
-from infra.local_stack import LocalStack
-from tests.e2e.support import free_port
+from tests.support.walk_through import fresh_stack, run_walk_through
 from tests.unit.support import ROOT
 
 pytestmark = pytest.mark.e2e
 
 WALK_THROUGH = ROOT / "docs" / "profit-sharing.md"
-SIGNING = ROOT / "docs" / "api" / "signing.md"
-SCRIPT_SECONDS = 240
-
-
-def shell_block(page, heading: str, language: str) -> str:
-    text = page.read_text(encoding="utf-8")
-    section = text[text.index(heading):]
-    return re.search(rf"^```{language}\n(.*?)^```", section, re.S | re.M).group(1)
-
-
-def signing_function(stack_file) -> str:
-    """The recipe's variables and `signed`, without its two example calls."""
-    recipe = shell_block(SIGNING, "## How to sign a request", "sh")
-    definitions = recipe[:recipe.index("\n}\n") + 3]
-    return definitions.replace("out/local-stack.json", str(stack_file))
-
-
-def printed_json(output: str) -> list:
-    """Every JSON document the script printed, in order (some answers end without a newline)."""
-    decoder, found, at = json.JSONDecoder(), [], 0
-    while True:
-        start = output.find("{", at)
-        if start < 0:
-            return found
-        value, at = decoder.raw_decode(output, start)
-        found.append(value)
 
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("sharing-docs-stack")
-    stack = LocalStack(api_port=free_port(), aws_port=free_port(),
-                       out_path=workdir / "local-stack.json", api_log=workdir / "api.log")
-    with stack:
+    with fresh_stack(tmp_path_factory.mktemp("sharing-docs-stack")) as stack:
         yield stack
 
 
 def test_the_walk_through_runs_as_written(local_stack, tmp_path):
-    for tool in ("bash", "curl", "openssl", "python3"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is needed by the page's walk-through")
-    script = signing_function(local_stack.out_path) + "\n" + shell_block(
-        WALK_THROUGH, "## Walk-through with curl", "bash")
     # The page runs at the top of the repository (it calls .venv/bin/python); its file goes here.
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                         timeout=SCRIPT_SECONDS, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    answers = printed_json(run.stdout)
+    answers = run_walk_through(local_stack, WALK_THROUGH, cwd=tmp_path)
     center = [a for a in answers if isinstance(a.get("code"), int)]
     assert [a["code"] for a in center] == [
         0, 0, 0,        # shared; FINISHED from the notifications; sent again: the records
@@ -72,7 +29,7 @@ def test_the_walk_through_runs_as_written(local_stack, tmp_path):
         1030,           # the same refund with another amount
         0,              # the second order shared by business order
         0, 0,           # its refund, handled from the queue; the sharing after it
-    ], run.stdout[-3000:]
+    ], answers
     finished = center[1]["data"]
     assert (finished["state"], finished["sharedAmount"]) == ("FINISHED", 1893)
     assert finished["holdings"] == {"1900000109": 1001, "1900000110": 697, "1900000111": 195}
