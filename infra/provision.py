@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
+from botocore.exceptions import ClientError
+
 TEMPLATE = Path(__file__).with_name("resources.json")
 PROVISION_THREADS = 8
 TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
@@ -183,7 +185,11 @@ def create_tables(dynamodb, prefix: str, template: dict, done: Provisioned) -> N
 def _existing_table_arn(dynamodb, name: str) -> Optional[str]:
     try:
         return dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
-    except dynamodb.exceptions.ResourceNotFoundException:
+    except ClientError as error:
+        # Matched by code: tables are made from several threads, and a client's `exceptions`
+        # classes, built lazily, can differ between threads that build them at once.
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
         return None
 
 
