@@ -37,7 +37,7 @@ def link(payment_api):
 @pytest.fixture
 def merchant(stack, link):
     """The merchant's collaborators, calling the payment API through the link."""
-    return merchant_context(stack, link.url)
+    return merchant_context(stack, link.url, link.plan)
 
 
 @pytest.fixture

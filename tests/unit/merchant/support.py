@@ -11,6 +11,7 @@ from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPSer
 
 from chalicelib import clock
 from chalicelib.dynamo import from_item
+from infra.payment_link import FaultPlan
 from merchantlib.context import Merchant
 from merchantlib.orders import MerchantOrder
 from merchantlib.payment_client import PaymentApi
@@ -18,9 +19,11 @@ from merchantlib.repository import MerchantOrders
 from merchantlib.signing_key import SecretsManagerKey
 from tests.unit.support import ROOT, Stack
 
-# The merchant's call timeout in these tests, and how long the payment link holds a faulted call.
+# The merchant's call timeout when the payment link will fault the call, and how long the link
+# holds a faulted call; a call the link forwards gets a budget no loaded machine exhausts.
 TIMEOUT_SECONDS = 1.0
 HOLD_SECONDS = 1.3
+PATIENT_TIMEOUT_SECONDS = 10.0
 
 
 class _Server(ThreadedHTTPServer):
@@ -53,11 +56,34 @@ class PaymentApiServer:
         self._thread.join(5)
 
 
-def merchant_context(stack: Stack, payment_url: str, **overrides) -> Merchant:
+class PacedPaymentApi(PaymentApi):
+    """The merchant's payment client, its timeout short only while the link's plan faults calls:
+    a faulted call costs the test its timeout, and a forwarded call must not turn UNKNOWN
+    because the machine is busy."""
+
+    def __init__(self, base_url: str, plan: FaultPlan, signing_key: SecretsManagerKey):
+        self._plan = plan
+        super().__init__(base_url, TIMEOUT_SECONDS, signing_key)
+
+    @property
+    def timeout_seconds(self) -> float:
+        settings = self._plan.status()
+        faulted = settings["timeout_after_commit"] or settings["timeout_before_commit"]
+        return TIMEOUT_SECONDS if faulted else PATIENT_TIMEOUT_SECONDS
+
+    @timeout_seconds.setter
+    def timeout_seconds(self, _ignored: float) -> None:
+        pass
+
+
+def merchant_context(stack: Stack, payment_url: str, plan: Optional[FaultPlan] = None,
+                     **overrides) -> Merchant:
+    """The merchant's collaborators; with the link's `plan`, the client paced by it."""
+    key = SecretsManagerKey(stack.environment["MERCHANT_SIGNING_SECRET"])
+    payment = (PacedPaymentApi(payment_url, plan, key) if plan is not None
+               else PaymentApi(payment_url, PATIENT_TIMEOUT_SECONDS, key))
     settings = dict(orders=MerchantOrders(stack.dynamodb, stack.environment["MERCHANT_ORDERS_TABLE"]),
-                    payment=PaymentApi(payment_url, TIMEOUT_SECONDS, SecretsManagerKey(
-                        stack.environment["MERCHANT_SIGNING_SECRET"])),
-                    resolve_after_seconds=60)
+                    payment=payment, resolve_after_seconds=60)
     settings.update(overrides)
     return Merchant(**settings)
 

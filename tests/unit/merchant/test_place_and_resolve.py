@@ -217,7 +217,7 @@ def test_an_init_order_stranded_by_a_crash_is_resolved_once_its_sender_must_be_g
     assert service.find(merchant, item["request_id"]).state is State.INIT
     assert payment_orders(stack, item["request_id"]) == committed
 
-    resolved = service.find(later(merchant, 5), item["request_id"])
+    resolved = service.find(later(merchant, merchant.stranded_after_seconds + 1), item["request_id"])
     assert resolved.state is State.SUCCESS
     [recorded] = payment_orders(stack, item["request_id"])
     assert recorded["response_id"] == resolved.response_id
@@ -253,7 +253,7 @@ def test_a_late_answer_never_overwrites_a_final_state(stack, merchant):
     thread.start()
     assert slow.sent.wait(10)
     [item] = merchant_items(stack)
-    resolved = service.find(later(merchant, 5), item["request_id"])   # a resolver got there first
+    resolved = service.find(later(merchant, merchant.stranded_after_seconds + 1), item["request_id"])   # a resolver got there first
     assert resolved.state is State.SUCCESS
 
     slow.release.set()

@@ -63,7 +63,8 @@ def test_a_run_starts_no_send_that_could_outlast_its_time_budget(stack, merchant
     lost_orders(merchant, link, BEFORE, 2)
     bounded = later(merchant, 120)
     bounded.resolver_budget_seconds = merchant.payment.timeout_seconds * 1.5
-    clock = iter([0.0, 0.0, 1.0])    # the run's start, then each check
+    # The run's start, then each check: after one call's timeout, another could outlast the budget.
+    clock = iter([0.0, 0.0, merchant.payment.timeout_seconds])
     bounded.monotonic = lambda: next(clock)
     report = resolver.run(bounded)
     assert (report.examined, report.stopped) == (1, "time_budget")
