@@ -18,7 +18,7 @@ class ErrorCode(Enum):
     REENTRY_MISMATCH = (1030, 409, f"{REENTRY_WORDS}: the key was already used with other parameters")
     TRANSACTION_CONFLICT = (1031, 409, "another transaction was already notified for this payment_order_id")
     INSUFFICIENT_BALANCE = (2001, 200, "账户余额不足，提款失败")
-    # Trade settlement (chalicelib/payments/trades/rules.py): one code per rule of the seed.
+    # Trade settlement (chalicelib/payments/trades/rules.py): one code per settlement rule.
     FEE_FIELDS_NOT_TOGETHER = (2101, 422, "fee_type, fee_settlement_type and pay_mode are given together or not at all")
     PAY_MODE_MISMATCH = (2102, 422, "pay_mode differs from the trade's payment_mode")
     REALTIME_FEE_COLLECTED_LATER = (2104, 422, "a realtime fee settlement cannot be collected later (fee_type 2)")

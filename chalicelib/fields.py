@@ -1,4 +1,4 @@
-"""Parsers of the seed-003 message fields, shared by every side that reads them.
+"""Parsers of the pay/withdraw contract's message fields, shared by every side that reads them.
 
 Each returns the clean value or raises ValueError with a message meant for the
 caller; the schema layer adds the field name.

@@ -26,7 +26,7 @@ def json_response(body: dict, status: int = 200) -> Response:
 
 
 def error_body(error: PaySettleError) -> dict:
-    """A refusal in the shape of the seed's response messages, plus the code from the table."""
+    """A refusal in the shape of the pay/withdraw contract's response messages, plus the code from the table."""
     return {"response_time": clock.message_time(clock.utc_now()),
             "response_code": "FAIL", "response_msg": error.message,
             "error_code": error.code.number, "error_name": error.code.name,
@@ -70,9 +70,9 @@ def handled_as(render):
     return decorate
 
 
-# Seed-003 style refusals (pay, withdraw, orders, ...).
+# Pay/withdraw-contract refusals (pay, withdraw, orders, ...).
 handled = handled_as(error_body)
-# `{"code", "message", "data"}` refusals (the seed-000/002 style APIs).
+# `{"code", "message", "data"}` refusals (the business lines' APIs: marketing subsidies, profit sharing).
 enveloped = handled_as(envelope_error_body)
 
 

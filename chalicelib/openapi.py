@@ -55,7 +55,7 @@ _LAZY = ConfigDict(defer_build=True)
 
 
 class ErrorBody(BaseModel):
-    """Every refusal (chalicelib/http.py `error_body`): the seed's failure fields plus the code."""
+    """Every refusal (chalicelib/http.py `error_body`): the contract's failure fields plus the code."""
     model_config = _LAZY
     response_time: str = Field(description="UTC+8, yyyy-MM-dd HH:mm:ss",
                                examples=["2019-08-29 17:15:25"])

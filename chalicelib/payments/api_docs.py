@@ -15,7 +15,7 @@ from ..openapi import Operation, Param, Reply
 from .accounts import MAX_PAGE
 from .messages import PayRequest, RequestId, RequestTime, SalerId, WithdrawRequest
 
-AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the seed)",
+AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the pay/withdraw contract)",
                                     pattern=fields.AMOUNT_STRING_PATTERN, examples=["100"])]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 ResponseTime = Annotated[str, Field(description="When the payment system answered, UTC+8, yyyy-MM-dd HH:mm:ss",
@@ -87,14 +87,14 @@ class JournalPage(BaseModel):
     next_cursor: Optional[str] = Field(description="pass as `cursor` for the next page; null at the end")
 
 
-SEED_PAY = {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456",
+EXAMPLE_PAY = {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456",
             "saler_id": "saler2", "total_fee": "100"}
-SEED_PAY_ANSWER = {"response_time": "2019-08-29 17:15:25", "request_id": "20190829171520123456",
+EXAMPLE_PAY_ANSWER = {"response_time": "2019-08-29 17:15:25", "request_id": "20190829171520123456",
                    "response_id": "20190829171525654321", "saler_id": "saler2",
                    "total_fee": "100", "response_code": "SUCCESS", "response_msg": "OK"}
-SEED_WITHDRAW = {"request_time": "2019-08-29 17:16:21", "request_id": "20190829171621334455",
+EXAMPLE_WITHDRAW = {"request_time": "2019-08-29 17:16:21", "request_id": "20190829171621334455",
                  "withdraw_money": "100", "saler_id": "saler1"}
-SEED_WITHDRAW_ANSWER = {"response_time": "2019-08-29 17:16:30", "request_time": "2019-08-29 17:16:21",
+EXAMPLE_WITHDRAW_ANSWER = {"response_time": "2019-08-29 17:16:30", "request_time": "2019-08-29 17:16:21",
                         "request_id": "20190829171621334455", "withdraw_money": "100",
                         "saler_id": "saler1", "response_id": "20190829171630554433",
                         "response_code": "FAIL", "response_msg": ErrorCode.INSUFFICIENT_BALANCE.message}
@@ -113,9 +113,9 @@ OPERATIONS = [
         "POST", "/pay", "pay", "Pay into a saler's account", "payments",
         description=("Records the pay order and queues its credit; the balance rises at the "
                      "aggregator's next run. " + IDEMPOTENCY),
-        request=PayRequest, request_examples={"seed": ("The seed's pay request", SEED_PAY)},
+        request=PayRequest, request_examples={"contract": ("The contract's pay request", EXAMPLE_PAY)},
         ok=Reply("The pay order's answer (a replay returns the original answer).", PayResponse,
-                 examples={"seed": ("The seed's pay answer", SEED_PAY_ANSWER)},
+                 examples={"contract": ("The contract's pay answer", EXAMPLE_PAY_ANSWER)},
                  links={"GetPayOrder": ("getPayOrder", {"request_id": "$response.body#/request_id"}),
                         "GetAccount": TO_ACCOUNT}),
         errors=BODY_REFUSALS + (ErrorCode.REENTRY_MISMATCH, ErrorCode.BUSY),
@@ -126,10 +126,10 @@ OPERATIONS = [
                      "order and its journal entry; otherwise answers 200 with `response_code` FAIL "
                      '"账户余额不足，提款失败" (recorded too). ' + IDEMPOTENCY),
         request=WithdrawRequest,
-        request_examples={"seed": ("The seed's withdraw request", SEED_WITHDRAW)},
+        request_examples={"contract": ("The contract's withdraw request", EXAMPLE_WITHDRAW)},
         ok=Reply("The withdraw order's answer, SUCCESS or FAIL (a replay returns the original).",
                  WithdrawResponse,
-                 examples={"seed": ("The seed's withdraw answer (balance too low)", SEED_WITHDRAW_ANSWER)},
+                 examples={"contract": ("The contract's withdraw answer (balance too low)", EXAMPLE_WITHDRAW_ANSWER)},
                  links={"GetWithdrawOrder": ("getWithdrawOrder",
                                              {"request_id": "$response.body#/request_id"}),
                         "GetAccount": TO_ACCOUNT}),
@@ -139,7 +139,7 @@ OPERATIONS = [
         "GET", "/orders/pay/{request_id}", "getPayOrder", "A pay order's answer", "payments",
         params=[Param("request_id", RequestId)],
         ok=Reply("The order's response message.", PayResponse,
-                 examples={"seed": SEED_PAY_ANSWER}),
+                 examples={"contract": EXAMPLE_PAY_ANSWER}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
         signed=True, tenant_read=True),
     Operation(
@@ -147,7 +147,7 @@ OPERATIONS = [
         "payments",
         params=[Param("request_id", RequestId)],
         ok=Reply("The order's response message.", WithdrawResponse,
-                 examples={"seed": SEED_WITHDRAW_ANSWER}),
+                 examples={"contract": EXAMPLE_WITHDRAW_ANSWER}),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.ORDER_NOT_FOUND, ErrorCode.BUSY),
         signed=True, tenant_read=True),
     Operation(
@@ -155,7 +155,7 @@ OPERATIONS = [
         "payments",
         params=[Param("saler_id", SalerId)],
         ok=Reply("The account.", AccountView,
-                 examples={"after the seed's pay": {"saler_id": "saler2", "balance": 100,
+                 examples={"after the contract's pay": {"saler_id": "saler2", "balance": 100,
                                                     "pending_credit_count": 0,
                                                     "pending_credit_amount": 0}},
                  links={"GetJournal": ("getAccountJournal",

@@ -43,7 +43,7 @@ class Order:
         return self.response_code == SUCCESS
 
     def response(self) -> dict:
-        """The response message of the pay/withdraw contract (amounts echoed as strings, like the seed)."""
+        """The response message of the pay/withdraw contract (amounts echoed as strings, as the contract shows them)."""
         message = {
             "response_time": self.response_time,
             "request_id": self.request_id,

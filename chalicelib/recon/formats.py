@@ -50,7 +50,7 @@ RESULT_FILES = (PAY_RECON, WITHDRAW_RECON, PAY_DUPLICATES, WITHDRAW_DUPLICATES, 
 RECON_OWN_COLUMNS = ("request_id", "response_id", "diff_type", "saler_id", "rows", "note", "side")
 MAX_OTHER_FIELDS = 32
 
-# Diff types: the seed's four, and duplicates as their own category.
+# Diff types: the contract's four, and duplicates as their own category.
 F000, F113, F114, F115, DUPLICATE = "F000", "F113", "F114", "F115", "DUPLICATE"
 DIFF_TYPES = (F000, F113, F114, F115, DUPLICATE)
 SUCCESS, FAIL = "SUCCESS", "FAIL"

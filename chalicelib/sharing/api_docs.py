@@ -10,7 +10,7 @@ from ..subsidies.api_docs import NotificationAck
 from ..subsidies.messages import BizId, DigitsId
 from .messages import RefundNotification, SharingNotification, SharingRequest, UnfreezeRequest
 
-SEED_REFUND = {  # the seed's first refund notification, as is
+EXAMPLE_REFUND = {  # the channel's first documented refund notification, as is
     "requestId": "==2d66245d2b4556044722fbd266127031==", "offerId": "1800005801",
     "sessionId": "wechatid", "openid": "o9OaOs-ZfOS1R5_8S7KlhtjMtSjI",
     "outTradeNo": "T1358758504770221747", "amt": "6318", "refundId": "1358848888074551968",
@@ -19,7 +19,7 @@ SEED_REFUND = {  # the seed's first refund notification, as is
     "paymentOrderId": "1358758504770221747", "refundType": 1,
     "bizRelOrderId": "1358819040316796928_0", "refundImmediately": True, "mchId": "1800005801",
     "subMchId": "1692608207", "orderTotal": "6318", "payerTotal": "6318"}
-SEED_SHARING = {
+EXAMPLE_SHARING = {
     "traceId": "1358758504770221747_share", "timestamp": 1744027000, "productId": 1019,
     "tenantId": 0, "userId": "535291609", "spId": "SP1001", "spName": "运力商A",
     "platformSharingDimension": 1, "paymentOrderId": "1358758504770221747",
@@ -185,7 +185,7 @@ OPERATIONS = [
                      "tradeId and paymentOrderId independently, and another tenant's paid order "
                      "answers 4047 exactly like one never paid. sharingOrderId is unique across "
                      "every tenant."),
-        request=SharingRequest, request_examples={"realtime": ("Two receivers, realtime", SEED_SHARING)},
+        request=SharingRequest, request_examples={"realtime": ("Two receivers, realtime", EXAMPLE_SHARING)},
         ok=Reply("Accepted by the channel (or scheduled): the sharing and its receivers.", SharingAnswer),
         errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND, ErrorCode.SHARING_EXCEEDS_ORDER,
                            ErrorCode.CHANNEL_REJECTED, ErrorCode.OUTCOME_UNKNOWN), envelope=True,
@@ -236,7 +236,7 @@ OPERATIONS = [
                      "state 3) and its records are the tenant's; another tenant may use the same "
                      "refundId. RefundQueue messages carry their tenant in the message attribute "
                      "`tenant`; one without it is refused (logged, then dead-lettered)."),
-        request=RefundNotification, request_examples={"seed": ("The seed's first refund", SEED_REFUND)},
+        request=RefundNotification, request_examples={"channel": ("The channel's documented refund", EXAMPLE_REFUND)},
         ok=Reply("The relation(s) and the return orders.", RefundAnswer),
         errors=CHANGING + (ErrorCode.SHARING_IN_PROGRESS, ErrorCode.REFUND_EXCEEDS_ORDER), envelope=True,
         signed=True, role=BUSINESS_LINE, scoped=("subMchId",)),

@@ -1,5 +1,5 @@
 """Request schemas of the profit-sharing API (camelCase), the refund notification
-(the seed's JSON shape, as is) and the channel's profit-sharing notification."""
+(the channel's JSON shape, as is) and the channel's profit-sharing notification."""
 from typing import Annotated, List, Literal, Optional
 
 from pydantic import ConfigDict, Field, model_validator
@@ -14,7 +14,7 @@ Account = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7
 SharingDescription = Annotated[str, Field(min_length=1, max_length=80, examples=["分给商户"])]
 ShortText = Annotated[str, Field(min_length=1, max_length=32, examples=["运力商A"])]
 AmountText = Annotated[str, Field(min_length=1, max_length=12, pattern=r"^[1-9][0-9]{0,11}$",
-                                  description="fen, as a string of digits (the seed's shape)",
+                                  description="fen, as a string of digits (the channel's shape)",
                                   examples=["6318"])]
 
 
@@ -79,7 +79,7 @@ class UnfreezeRequest(StrictModel):
 
 
 class RefundNotification(StrictModel):
-    """A refund notice (the seed's JSON, as is). Fields the center does not use are accepted
+    """A refund notice (the channel's JSON, as is). Fields the center does not use are accepted
     and ignored: the notice belongs to the refund system and may grow."""
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
     requestId: Annotated[str, Field(min_length=1, max_length=64)]

@@ -4,7 +4,7 @@ receiver; and refund notices from the SQS queue.
 Tenants: a profit-sharing notice is found by its out_order_no, unique across every tenant, and
 must match that sharing's transaction_id and sub_mchid: it reaches the one tenant that sent the
 order, never another. A refund notice on the queue carries its tenant in the message attribute
-`tenant` (String), set by whoever enqueues it for that tenant; the seed's JSON body stays as is.
+`tenant` (String), set by whoever enqueues it for that tenant; the channel's JSON body stays as is.
 A message without it is refused (an ERROR log line, then SQS re-delivers it until the
 dead-letter queue holds it): a refund is never filed under a guessed tenant."""
 import logging

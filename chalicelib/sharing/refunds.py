@@ -53,7 +53,7 @@ PARAMS = ("refundId", "paymentOrderId", "bizOrderId", "bizRelOrderId", "amt", "o
 NUMBER_FIELD = "out_return_no"
 DESCRIPTION = "用户退款"
 MAX_ROUNDS = 20
-# The seed's return-order states: 0 init, 1 processing, 2 succeeded, 3 failed.
+# The channel's return-order states: 0 init, 1 processing, 2 succeeded, 3 failed.
 INIT, PROCESSING, SUCCEEDED_, FAILED_ = 0, 1, 2, 3
 # A receiver a refund removed from a delayed plan: CLOSED, fail reason REFUNDED.
 CLOSED_BY_REFUND = "CLOSED"

@@ -8,13 +8,13 @@ from ..errors import ErrorCode
 from ..openapi import Operation, Param, Reply
 from .messages import (DigitsId, SubsidyRequest, SubsidyReturnRequest, TransactionNotification)
 
-SEED_CREATE = {
+EXAMPLE_CREATE = {
     "traceId": "10202502d63adaf1c99dfd90ca250d1cacc093f5", "timestamp": 1740125261,
     "productId": 1096, "tenantId": 0, "userId": "1295659", "bizOrderId": "1774303629096779780_1",
     "paymentOrderId": "1326216474909544770", "bizRelOrderId": "1329128496286412800_0",
     "bizSubsidiesId": "1329128824390000640", "amount": 2332, "description": "补差描述1",
     "mchId": "1800007135", "subMchId": "1692608207"}
-SEED_RETURN = {
+EXAMPLE_RETURN = {
     "traceId": "1295413502290092034_114", "timestamp": 1740125261, "productId": 1096,
     "userId": "1295659", "bizOrderId": "1774303629096779780_1",
     "paymentOrderId": "1326216474909544770", "bizRelOrderId": "1329128496286412800_0",
@@ -68,7 +68,7 @@ class SubsidyReturnAnswer(BaseModel):
 
 
 class SubsidyReturnRow(BaseModel):
-    """One return of the subsidy, in the seed's shape (with the subsidy's amounts)."""
+    """One return of the subsidy, in the channel's shape (with the subsidy's amounts)."""
     state: Literal[0, 1, 2, 3] = Field(description="0 returning or unknown, 1 returned, 2 failed, "
                                                    "3 needs attention")
     state_name: str
@@ -136,9 +136,9 @@ OPERATIONS = [
                      "bizSubsidiesId and paymentOrderId independently, and another tenant's paid "
                      "order answers 4047 exactly like one never paid. paymentSubsidiesId is unique "
                      "across every tenant."),
-        request=SubsidyRequest, request_examples={"seed": ("The seed's first case", SEED_CREATE)},
+        request=SubsidyRequest, request_examples={"first": ("A first subsidy", EXAMPLE_CREATE)},
         ok=Reply("SUCCEEDED: the subsidy moved on the channel.", SubsidyAnswer,
-                 examples={"seed": {"code": 0, "message": "success", "data": SUBSIDY_DATA}}),
+                 examples={"first": {"code": 0, "message": "success", "data": SUBSIDY_DATA}}),
         errors=CHANGING + (ErrorCode.PAYMENT_ORDER_NOT_FOUND,), envelope=True,
         signed=True, role=BUSINESS_LINE, scoped=("subMchId",)),
     Operation(
@@ -149,7 +149,7 @@ OPERATIONS = [
                      "left of the subsidy, counting returns still in flight or unknown. "
                      "Tenant-scoped: the subsidy is the caller's tenant's (another tenant's answers "
                      "4048 like a missing one) and the return ids are unique within the tenant."),
-        request=SubsidyReturnRequest, request_examples={"seed": ("The seed's return", SEED_RETURN)},
+        request=SubsidyReturnRequest, request_examples={"first": ("A return of it", EXAMPLE_RETURN)},
         ok=Reply("SUCCEEDED: the amount came back on the channel.", SubsidyReturnAnswer),
         errors=CHANGING + (ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.SUBSIDY_NOT_RETURNABLE,
                            ErrorCode.RETURN_EXCEEDS_SUBSIDY),
@@ -160,7 +160,7 @@ OPERATIONS = [
         params=[Param("bizSubsidiesId", DigitsId)],
         description=("Scoped to the caller's tenant (the key's merchant_id): another tenant's "
                      "subsidy answers 404 (4048) with exactly the body of a missing one."),
-        ok=Reply("The subsidy, its amounts and its returns (the seed's rows).", SubsidyViewAnswer),
+        ok=Reply("The subsidy, its amounts and its returns (one row per return).", SubsidyViewAnswer),
         errors=(ErrorCode.INVALID_FIELD, ErrorCode.SUBSIDY_NOT_FOUND, ErrorCode.BUSY), envelope=True,
         signed=True),
     Operation(

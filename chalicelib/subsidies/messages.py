@@ -5,7 +5,7 @@ from pydantic import Field
 
 from ..schemas import AmountFen, StrictModel
 
-# The seed's ids: digits (bizSubsidiesId, paymentOrderId, mchId, ...), at most 32 (WeChat's limit
+# The channel's ids: digits (bizSubsidiesId, paymentOrderId, mchId, ...), at most 32 (WeChat's limit
 # for the numbers the channel gets).
 DigitsId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$",
                                 description="1-32 digits", examples=["1329128824390000640"])]

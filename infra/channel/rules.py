@@ -21,8 +21,8 @@ written in the call log:
 Reentrancy is one mechanism shared by every operation that carries an outbound
 number (`common._Reentry`: the outbound number, the parameters that must match, the
 original answer). Only successful answers are registered: a refused call consumes
-no number, so a re-send of a refused request is judged afresh (the seed's "a failed
-subsidy is executed again"). Profit sharing (sharing.py) adds its handlers
+no number, so a re-send of a refused request is judged afresh (a failed subsidy
+is executed again). Profit sharing (sharing.py) adds its handlers
 and stores the same way.
 """
 import itertools

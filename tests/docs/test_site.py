@@ -122,7 +122,7 @@ def test_the_documentation_names_no_machine_path_and_no_source_note():
     texts.append((ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8")))
     for path, text in texts:
         assert "/work/" not in text, path
-        assert not re.search(r"\bseeds?[ -]?0\d\d\b|DESIGN\.md|CONTRACT\.md", text, re.I), path
+        assert not re.search(r"\bseeds?[ -]?0\d\d\b|\bthe seed(?:'s|s')?\b(?! *(?:of the|makes|for))|DESIGN\.md|CONTRACT\.md", text, re.I), path
 
 
 def test_mermaid_is_served_with_the_site_not_from_a_cdn(site):
@@ -130,3 +130,17 @@ def test_mermaid_is_served_with_the_site_not_from_a_cdn(site):
     served = site / "assets" / "javascripts" / "mermaid.min.js"
     assert served.exists(), "mermaid is missing from .tools: `make test` installs it with npm"
     assert "assets/javascripts/mermaid.min.js" in page(site, "money-flows")
+
+
+SOURCE_NOTE = re.compile(r"\bseeds?[ -]?0\d\d\b|\bthe seed(?:'s|s')?\b(?! *(?:of the|makes|for))", re.I)
+
+
+def test_the_code_names_no_source_note():
+    """Comments and names speak of the contract, the channel or the business concept."""
+    folders = ("chalicelib", "merchant_system", "infra", "tools", "benchmarks", "tests")
+    sources = [p for folder in folders for p in (ROOT / folder).rglob("*.py")
+               if p.resolve() != Path(__file__).resolve()] + [ROOT / "app.py"]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in sources if p.is_file()
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if SOURCE_NOTE.search(line)]
+    assert offenders == []

@@ -66,7 +66,7 @@ def test_the_docs_page_renders_every_operation_in_headless_chromium(stack, chrom
         assert f"opblock-{method}" in dom
 
 
-# Operations a person sends from the merchant system's own page (the seed: "swagger triggers the
+# Operations a person sends from the merchant system's own page (a person "triggers the
 # merchant's request"): it signs its call to the center's /pay. /pay itself needs a signature the
 # page cannot make (it holds no secret), so sent from the page it is refused
 # (test_signing_refusals.py). An operation not in the document yet is skipped.

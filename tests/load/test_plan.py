@@ -1,4 +1,4 @@
-"""The load plan: deterministic from the seed, the counts asked for, withdraws sized as documented."""
+"""The load plan: deterministic from its seed, the counts asked for, withdraws sized as documented."""
 from collections import Counter
 
 import pytest

@@ -70,8 +70,8 @@ def read_csv(path: Path) -> List[dict]:
         return list(csv.DictReader(stream))
 
 
-def seed_recon_files() -> Dict[str, Dict[str, bytes]]:
-    """The seed's 对账示例: merchant 1,2,3 (10, 20, 3); payment 1,3,4 (10, 4, 40)."""
+def worked_recon_files() -> Dict[str, Dict[str, bytes]]:
+    """The contract's 对账示例: merchant 1,2,3 (10, 20, 3); payment 1,3,4 (10, 4, 40)."""
     return batch_files(
         merchant_pay=orders("total_fee", [("request_id_1", "response_id_1", "saler1", "10"),
                                           ("request_id_2", "response_id_2", "saler1", "20"),
@@ -81,8 +81,8 @@ def seed_recon_files() -> Dict[str, Dict[str, bytes]]:
                                          ("request_id_4", "response_id_4", "saler2", "40")]))
 
 
-def seed_audit_files() -> Dict[str, Dict[str, bytes]]:
-    """The seed's 稽核示例: both sides' order files hold the same orders; balances 60 and 100."""
+def worked_audit_files() -> Dict[str, Dict[str, bytes]]:
+    """The contract's 稽核示例: both sides' order files hold the same orders; balances 60 and 100."""
     pays = [("20190829171520000001", "20190829171525000001", "saler1", "10"),
             ("20190829171520000002", "20190829171525000002", "saler2", "100"),
             ("20190829171520000003", "20190829171525000003", "saler1", "40"),

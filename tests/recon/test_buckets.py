@@ -36,12 +36,12 @@ def test_buckets_keep_each_join_under_the_pair_size(tmp_path, sizes, bucket_byte
 @pytest.mark.parametrize("options", [64], indirect=True)
 @pytest.mark.parametrize("sendfile", ["works", "refused"])
 def test_the_result_file_has_every_record_of_every_bucket(reconcile, monkeypatch, sendfile):
-    from tests.recon.support import seed_recon_files
+    from tests.recon.support import worked_recon_files
     if sendfile == "refused":
         def refuse(*args):
             raise OSError(22, "sendfile between these files is not supported")
         monkeypatch.setattr("os.sendfile", refuse)
-    outcome, out = reconcile(seed_recon_files())
+    outcome, out = reconcile(worked_recon_files())
     assert outcome.status == "DONE" and outcome.document["buckets"]["pay"] > 1
     assert sorted(p.name for p in out.iterdir()) == [
         "audit.csv", "pay_recon.csv", "report.html", "summary.json", "withdraw_recon.csv"]
@@ -53,12 +53,12 @@ def test_the_result_file_has_every_record_of_every_bucket(reconcile, monkeypatch
 
 @pytest.mark.parametrize("options", [64], indirect=True)
 def test_a_run_that_fails_midway_leaves_no_file_in_the_out_folder(reconcile, monkeypatch, tmp_path):
-    from tests.recon.support import seed_recon_files
+    from tests.recon.support import worked_recon_files
 
     def fail(*args):
         raise RuntimeError("disk full")
     monkeypatch.setattr(pairing, "_append_file", fail)
     with pytest.raises(RuntimeError):
-        reconcile(seed_recon_files())
+        reconcile(worked_recon_files())
     left = [p.name for p in tmp_path.glob("out*/*")] + [p.name for p in tmp_path.glob("out*/.*")]
     assert left == []

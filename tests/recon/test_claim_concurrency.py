@@ -13,7 +13,7 @@ from infra.dynamodb_local import DynamoDBLocal
 from infra.embedded_aws import EmbeddedAWS
 from infra.provision import provision
 from tests.recon.conftest import Stack
-from tests.recon.support import seed_recon_files
+from tests.recon.support import worked_recon_files
 
 THREADS = 8
 
@@ -63,7 +63,7 @@ def _race(stack, tmp_path, event, runs):
 
 def test_concurrent_duplicate_events_run_the_batch_once(endpoint, tmp_path):
     stack = _stack(endpoint, "race1")
-    stack.upload("demo/race", seed_recon_files())
+    stack.upload("demo/race", worked_recon_files())
     event = stack.drain()[-1]
     runs = []
     outcomes, failures = _race(stack, tmp_path, event, runs)
@@ -81,7 +81,7 @@ def test_concurrent_duplicate_events_run_the_batch_once(endpoint, tmp_path):
 
 def test_concurrent_events_after_a_new_manifest_rerun_once(endpoint, tmp_path):
     stack = _stack(endpoint, "race2")
-    files = seed_recon_files()
+    files = worked_recon_files()
     stack.upload("demo/again", files)
     service.handle_sqs_event(stack.context(tmp_path / "first"), stack.drain()[-1])
     files["merchant"]["pay.csv"] = files["payment"]["pay.csv"]

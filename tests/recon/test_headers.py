@@ -7,7 +7,7 @@ import pytest
 from chalicelib.recon import service
 from chalicelib.recon.s3 import BatchRef
 from chalicelib.recon.store import MAX_ERROR_CHARS, bounded_error
-from tests.recon.support import batch_files, csv_bytes, read_csv, seed_recon_files
+from tests.recon.support import batch_files, csv_bytes, read_csv, worked_recon_files
 from tests.support.signing import TENANT_A
 
 T = TENANT_A.merchant_id           # the tenant of the uploaded batches here
@@ -99,7 +99,7 @@ def test_an_unexpected_error_ends_failed_with_its_class_and_a_short_message(stac
     def explode(batch, folder):
         raise RuntimeError("first line of the failure\n" + "a quoted input line, " * 10_000)
     ctx = stack.context(tmp_path, on_run=explode)
-    stack.upload(f"{T}/boom", seed_recon_files())
+    stack.upload(f"{T}/boom", worked_recon_files())
     failures = 0
     for event in stack.drain():
         try:

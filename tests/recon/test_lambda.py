@@ -11,7 +11,7 @@ from chalicelib import clock
 from chalicelib.auth import credentials
 from chalicelib.recon import service
 from chalicelib.recon.store import RUNNING
-from tests.recon.support import orders, seed_audit_files, seed_recon_files
+from tests.recon.support import orders, worked_audit_files, worked_recon_files
 from tests.support.signing import TENANT_A, TENANT_B, SignedHttp, callers_secret
 
 T = TENANT_A.merchant_id           # the tenant of every batch here
@@ -28,9 +28,9 @@ def _pointer(stack, batch):
     return json.loads(stack.text(f"results/{T}/{batch}/latest.json"))
 
 
-def test_uploading_the_seed_example_produces_its_results(stack, tmp_path):
+def test_uploading_the_worked_example_produces_its_results(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    stack.upload(f"{T}/2019-08-29", seed_recon_files())
+    stack.upload(f"{T}/2019-08-29", worked_recon_files())
     outcomes = _handle_all(ctx, stack)
     # Two manifests, two events: the first finds one manifest... or both, if both were up.
     assert [o["outcome"] for o in outcomes if o.get("outcome") == "CLAIMED"] == ["CLAIMED"]
@@ -57,7 +57,7 @@ def read_csv_text(text):
 
 def test_one_manifest_leaves_the_batch_pending_until_the_other_arrives(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    files = seed_audit_files()
+    files = worked_audit_files()
     stack.upload(f"{T}/b1", files, sides=("merchant",))
     assert [o["outcome"] for o in _handle_all(ctx, stack)] == ["PENDING"]
     assert ctx.store.get(f"{T}/b1")["status"] == "PENDING"
@@ -71,7 +71,7 @@ def test_one_manifest_leaves_the_batch_pending_until_the_other_arrives(stack, tm
 def test_duplicate_events_reconcile_once(stack, tmp_path):
     runs = []
     ctx = stack.context(tmp_path, on_run=lambda batch, folder: runs.append(batch))
-    stack.upload(f"{T}/b2", seed_recon_files())
+    stack.upload(f"{T}/b2", worked_recon_files())
     events = stack.drain()
     for event in events + events + events:
         service.handle_sqs_event(ctx, event)
@@ -81,7 +81,7 @@ def test_duplicate_events_reconcile_once(stack, tmp_path):
 
 def test_a_new_manifest_reruns_and_replaces_the_results_whole(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    files = seed_recon_files()
+    files = worked_recon_files()
     stack.upload(f"{T}/b3", files)
     _handle_all(ctx, stack)
     first = _pointer(stack, "b3")
@@ -102,7 +102,7 @@ def test_a_new_manifest_reruns_and_replaces_the_results_whole(stack, tmp_path):
 
 def test_a_corrupt_upload_makes_the_batch_invalid_with_error_json_only(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    files = seed_recon_files()
+    files = worked_recon_files()
     stack.upload(f"{T}/b4", files)
     # The merchant's pay.csv is overwritten after its manifest (an interrupted re-upload).
     stack.s3.put_object(Bucket=stack.bucket, Key=f"incoming/{T}/b4/merchant/pay.csv", Body=b"request_id\n")
@@ -124,8 +124,8 @@ def test_a_failed_run_is_recorded_and_retried(stack, tmp_path):
         if len(attempts) == 1:
             raise OSError("disk full")
     ctx = stack.context(tmp_path, on_run=flaky)
-    stack.upload(f"{T}/b5", seed_recon_files(), sides=("merchant",))
-    stack.upload(f"{T}/b5", seed_recon_files(), sides=("payment",))
+    stack.upload(f"{T}/b5", worked_recon_files(), sides=("merchant",))
+    stack.upload(f"{T}/b5", worked_recon_files(), sides=("payment",))
     events = stack.drain()
     with pytest.raises(OSError):
         for event in events:
@@ -139,7 +139,7 @@ def test_a_failed_run_is_recorded_and_retried(stack, tmp_path):
 
 def test_a_batch_running_for_other_inputs_sends_the_event_back_later(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    stack.upload(f"{T}/b6", seed_recon_files())
+    stack.upload(f"{T}/b6", worked_recon_files())
     events = stack.drain()
     moment = clock.utc_now()
     claim = ctx.store.claim(f"{T}/b6", "other-inputs", "run-elsewhere", clock.iso_utc(moment),
@@ -158,7 +158,7 @@ def test_a_batch_running_for_other_inputs_sends_the_event_back_later(stack, tmp_
 
 def test_the_same_inputs_while_running_are_left_to_the_running_run(stack, tmp_path):
     ctx = stack.context(tmp_path)
-    stack.upload(f"{T}/b7", seed_recon_files())
+    stack.upload(f"{T}/b7", worked_recon_files())
     events = stack.drain()
     from chalicelib.recon import s3 as bucket_io
     batch = bucket_io.BatchRef(T, "b7")
@@ -194,7 +194,7 @@ def test_events_that_are_not_manifests_are_ignored(stack, tmp_path):
 def test_get_recon_batch(stack, tmp_path, monkeypatch):
     """Signed, and the caller's tenant's batch only: another tenant's is a missing one."""
     ctx = stack.context(tmp_path)
-    stack.upload(f"{T}/2019-08-30", seed_audit_files())
+    stack.upload(f"{T}/2019-08-30", worked_audit_files())
     _handle_all(ctx, stack)
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     arn = secrets.create_secret(Name="recon-test-callers", SecretString=callers_secret())["ARN"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.recon import manifest
-from tests.recon.support import manifest_for, seed_recon_files, write_batch
+from tests.recon.support import manifest_for, worked_recon_files, write_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,14 +23,14 @@ def _problems(out):
 
 
 def test_a_missing_manifest(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     outcome, out = reconcile(files, manifests={"payment": None})
     assert outcome.status == "INVALID"
     assert _problems(out) == [("payment", "_manifest.json", "NO_MANIFEST")]
 
 
 def test_a_listed_file_that_was_not_uploaded(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     listed = manifest_for({n: b for n, b in files["merchant"].items() if n != "_manifest"})
     files["merchant"]["withdraw.csv"] = None
     outcome, out = reconcile(files, manifests={"merchant": listed})
@@ -38,7 +38,7 @@ def test_a_listed_file_that_was_not_uploaded(reconcile):
 
 
 def test_a_truncated_upload_fails_its_checksum(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     listed = manifest_for({n: b for n, b in files["payment"].items() if n != "_manifest"})
     files["payment"]["pay.csv"] = files["payment"]["pay.csv"][:-7]
     outcome, out = reconcile(files, manifests={"payment": listed})
@@ -51,7 +51,7 @@ def test_a_truncated_upload_fails_its_checksum(reconcile):
 def test_a_corrupt_upload_is_reported_for_its_checksum_not_for_what_the_engine_made_of_it(reconcile):
     # The checksums are checked beside the engine: a file that fails its checksum and has lost
     # a column on the way is INVALID for the checksum, with nothing else written.
-    files = seed_recon_files()
+    files = worked_recon_files()
     listed = manifest_for({n: b for n, b in files["merchant"].items() if n != "_manifest"})
     files["merchant"]["pay.csv"] = files["merchant"]["pay.csv"].replace(b"saler_id", b"saler", 1)
     outcome, out = reconcile(files, manifests={"merchant": listed})
@@ -60,7 +60,7 @@ def test_a_corrupt_upload_is_reported_for_its_checksum_not_for_what_the_engine_m
 
 
 def test_a_wrong_row_count(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     data = {n: b for n, b in files["merchant"].items() if n != "_manifest"}
     document = json.loads(manifest_for(data))
     document["files"][0]["rows"] += 1
@@ -71,19 +71,19 @@ def test_a_wrong_row_count(reconcile):
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b'{"files": [{"name": "pay.csv"}]}',
                                  b'{"files": [{"name": "../pay.csv", "rows": 1, "sha256": "' + b"0" * 64 + b'"}]}'])
 def test_a_malformed_manifest(reconcile, raw):
-    outcome, out = reconcile(seed_recon_files(), manifests={"merchant": raw})
+    outcome, out = reconcile(worked_recon_files(), manifests={"merchant": raw})
     assert _problems(out) == [("merchant", "_manifest.json", "BAD_MANIFEST")]
 
 
 def test_a_manifest_that_omits_a_required_file(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     only_pay = manifest_for({"pay.csv": files["merchant"]["pay.csv"]})
     outcome, out = reconcile(files, manifests={"merchant": only_pay})
     assert _problems(out) == [("merchant", "_manifest.json", "FILE_NOT_LISTED")]
 
 
 def test_every_problem_is_reported_at_once(reconcile):
-    files = seed_recon_files()
+    files = worked_recon_files()
     listed = manifest_for({n: b for n, b in files["payment"].items() if n != "_manifest"})
     files["payment"]["pay.csv"] = b"tampered\n"
     outcome, out = reconcile(files, manifests={"payment": listed, "merchant": b"{}"})
@@ -113,7 +113,7 @@ def test_facts_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeyp
 
 def test_a_manifest_made_with_sha256sum_and_wc_is_accepted(tmp_path, options):
     """The recipe of the reconciliation page (docs/recon-files.md), run as written."""
-    folder = write_batch(tmp_path / "b", seed_recon_files())
+    folder = write_batch(tmp_path / "b", worked_recon_files())
     for side in ("merchant", "payment"):
         (folder / side / "_manifest.json").unlink()
     page = (ROOT / "docs" / "recon-files.md").read_text(encoding="utf-8")
@@ -127,7 +127,7 @@ def test_a_manifest_made_with_sha256sum_and_wc_is_accepted(tmp_path, options):
 
 
 def test_cli_exit_status_and_files(tmp_path):
-    folder = write_batch(tmp_path / "seed", seed_recon_files())
+    folder = write_batch(tmp_path / "seed", worked_recon_files())
     run = subprocess.run([sys.executable, "-m", "tools.cli", "recon", str(folder), str(tmp_path / "out"),
                           "--memory-limit", "128MB"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1, run.stderr  # reconciled, with discrepancies

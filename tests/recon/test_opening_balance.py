@@ -2,11 +2,11 @@
 batch with the account's movement in the window, balance - opening_balance."""
 import json
 
-from tests.recon.support import csv_bytes, orders, read_csv, seed_audit_files
+from tests.recon.support import csv_bytes, orders, read_csv, worked_audit_files
 
 
 def _with_balances(header, rows):
-    files = seed_audit_files()          # saler1 net 60, saler2 net 80
+    files = worked_audit_files()          # saler1 net 60, saler2 net 80
     files["payment"]["balances.csv"] = csv_bytes(header, rows)
     return files
 
@@ -47,8 +47,8 @@ def test_a_movement_that_differs_fails_with_the_difference_explained(reconcile):
     assert summary["audit"]["FAIL"] == 1 and summary["audit"]["SUCCESS"] == 1
 
 
-def test_without_the_column_opening_balances_are_zero_and_the_seed_is_unchanged(reconcile):
-    outcome, out = reconcile(seed_audit_files())
+def test_without_the_column_opening_balances_are_zero_and_the_worked_example_is_unchanged(reconcile):
+    outcome, out = reconcile(worked_audit_files())
 
     rows = read_csv(out / "audit.csv")
     assert [(r["saler_id"], r["balance"], r["result"], r["audit_amount"]) for r in rows] == [

@@ -1,5 +1,5 @@
 """Helpers of the profit-sharing tests: the real simulator's sharing controls over HTTP, the
-service context, request bodies (the seed's shapes)."""
+service context, request bodies (the channel's shapes)."""
 import time
 from typing import Any, Dict, List, Optional
 
@@ -11,10 +11,10 @@ from tests.subsidies.support import (CONNECT_TIMEOUT, MCH_ID, READ_TIMEOUT, SUB_
 from tests.support.signing import PLATFORM
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
-           "SEED_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb"]
+           "CHANNEL_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb"]
 
-# The seed's two refund notifications, as is.
-SEED_REFUNDS = [
+# The channel's two documented refund notifications, as is.
+CHANNEL_REFUNDS = [
     {"requestId": "==2d66245d2b4556044722fbd266127031==", "offerId": "1800005801", "sessionId": "wechatid",
      "openid": "o9OaOs-ZfOS1R5_8S7KlhtjMtSjI", "outTradeNo": "T1358758504770221747", "amt": "6318",
      "refundId": "1358848888074551968", "reqFrom": "2", "refundReason": "0", "timestamp": "1744027349",
@@ -92,7 +92,7 @@ def sharing_body(payment_order_id: str, receivers: List[tuple], dimension: int =
 
 def refund_notice(payment_order_id: str, amount: int, order_total: int, refund_id: Optional[str] = None,
                   biz_rel_order_id: Optional[str] = None, **overrides) -> Dict[str, Any]:
-    body = dict(SEED_REFUNDS[0], amt=str(amount), orderTotal=str(order_total), payerTotal=str(order_total),
+    body = dict(CHANNEL_REFUNDS[0], amt=str(amount), orderTotal=str(order_total), payerTotal=str(order_total),
                 refundId=refund_id or next_id("13588488"), paymentOrderId=payment_order_id,
                 outTradeNo=f"T{payment_order_id}", bizRelOrderId=biz_rel_order_id or f"{payment_order_id}_0",
                 refundType=1 if amount == order_total else 2, mchId=MCH_ID, subMchId=SUB_MCHID)

@@ -1,9 +1,9 @@
-"""Sharing returns on refunds (分账回退) against the real simulator: the seed's two refund
+"""Sharing returns on refunds (分账回退) against the real simulator: the channel's two documented refund
 notifications, full and partial refunds, several partials adding up to the whole, three
-receivers with awkward amounts, nothing to return, reentry (the seed's "分账回退重入的情况?")."""
+receivers with awkward amounts, nothing to return, reentry (the channel's "分账回退重入的情况?")."""
 import json
 
-from tests.sharing.support import SEED_REFUNDS, next_id, refund_notice, sharing_body, wait_until
+from tests.sharing.support import CHANNEL_REFUNDS, next_id, refund_notice, sharing_body, wait_until
 
 
 def _share_and_settle(api, channel, payment_order_id, receivers, amount=10000, ratio=0.3, **body):
@@ -29,8 +29,8 @@ def _refund(api, notice):
     return answer.status_code, json.loads(answer.body)
 
 
-def test_the_seeds_two_refund_notifications_return_everything(api, channel):
-    for notice, receivers in zip(SEED_REFUNDS, ([("1900000109", 1000), ("1900000110", 895)],
+def test_the_channels_two_documented_refund_notifications_return_everything(api, channel):
+    for notice, receivers in zip(CHANNEL_REFUNDS, ([("1900000109", 1000), ("1900000110", 895)],
                                                 [("1900000109", 890)])):
         total = int(notice["orderTotal"])
         channel.paid(notice["paymentOrderId"], amount=total, biz_order_id=notice["bizOrderId"],
@@ -41,7 +41,7 @@ def test_the_seeds_two_refund_notifications_return_everything(api, channel):
         shared = sum(a for _, a in receivers)
         wait_until(lambda: json.loads(api.get(f"/sharing/orders/{notice['paymentOrderId']}").body)
                    ["data"]["state"] == "FINISHED")
-        status, answer = _refund(api, notice)             # the seed's JSON, as is
+        status, answer = _refund(api, notice)             # the channel's JSON, as is
         assert status == 200, answer
         data = answer["data"]
         assert (data["state"], data["applyAmount"], data["refundAmount"]) == (1, total, total)
@@ -55,7 +55,7 @@ def test_the_seeds_two_refund_notifications_return_everything(api, channel):
 
 
 def test_a_refund_of_an_order_never_shared_is_state_3(api, channel):
-    status, answer = _refund(api, dict(SEED_REFUNDS[1], refundId=next_id("13588458")))
+    status, answer = _refund(api, dict(CHANNEL_REFUNDS[1], refundId=next_id("13588458")))
     assert status == 200
     assert (answer["data"]["state"], answer["data"]["actualBaseReturnAmount"], answer["data"]["returns"]) == (3, 0, [])
     assert channel.calls_of("profitsharing.return-orders") == []

@@ -1,5 +1,5 @@
 """POST /sharing/orders against the real simulator: realtime sharing, both dimensions, the
-results by notification and by query, reentry (the seed's "发起分账重入的情况?")."""
+results by notification and by query, reentry (the channel's "发起分账重入的情况?")."""
 import json
 
 import pytest

@@ -211,7 +211,7 @@ class FailingSend(Recording):
 
 
 def assert_reentry_refused(response, request_id: str, different: str) -> None:
-    """409, FAIL, code 1030, and a response_msg that begins with the seed's 请求重入参数校验失败,
+    """409, FAIL, code 1030, and a response_msg that begins with the contract's 请求重入参数校验失败,
     then names the request id and the parameters that differ."""
     assert response.status_code == 409
     answer = body_of(response)

@@ -20,7 +20,7 @@ def test_every_error_code_has_a_unique_number_and_an_http_status():
         assert isinstance(code.message, str) and code.message.strip(), code
 
 
-def test_the_reentry_code_is_1030_with_the_seed_message():
+def test_the_reentry_code_is_1030_with_the_contract_message():
     assert ErrorCode.REENTRY_MISMATCH.number == 1030
     assert ErrorCode.REENTRY_MISMATCH.http_status == 409
     assert "请求重入参数校验失败" in ErrorCode.REENTRY_MISMATCH.message
@@ -28,7 +28,7 @@ def test_the_reentry_code_is_1030_with_the_seed_message():
 
 
 @pytest.mark.parametrize("code", list(ErrorCode), ids=lambda c: c.name)
-def test_every_code_renders_as_a_seed_style_failure(code):
+def test_every_code_renders_as_a_contract_style_failure(code):
     body = error_body(PaySettleError(code, field="request_id", detail="explained"))
     assert body["response_code"] == "FAIL"
     assert body["error_code"] == code.number

@@ -1,4 +1,4 @@
-"""Property tests of the parsers test_fields_properties.py does not cover: the seed-000/001 ids
+"""Property tests of the parsers test_fields_properties.py does not cover: the business lines' ids
 (pydantic patterns), the recon batch name, and the integer codes (1 or 2). Each against an
 independent oracle, on text rich in look-alikes, invisible and control characters."""
 import string

@@ -76,7 +76,7 @@ def test_the_request_examples_are_accepted_by_the_handlers_parser(model, example
 
 def test_the_request_examples_are_in_the_document():
     pay = DOC["paths"]["/pay"]["post"]["requestBody"]["content"]["application/json"]
-    assert pay["examples"]["seed"]["value"] == api_docs.SEED_PAY
+    assert pay["examples"]["contract"]["value"] == api_docs.EXAMPLE_PAY
 
 
 def test_refusals_list_exactly_the_codes_of_their_status():
@@ -100,7 +100,7 @@ def test_every_refusal_of_the_error_table_is_documented_on_some_route():
             for status, answer in op["responses"].items():
                 schema = answer["content"].get("application/json", {}).get("schema", {})
                 for part in schema.get("allOf", []):
-                    # `error_code` in the seed-003 body, `code` in the {"code", "message", "data"} one
+                    # `error_code` in the pay/withdraw contract body, `code` in the {"code", "message", "data"} one
                     properties = part.get("properties", {})
                     for key in ("error_code", "code"):
                         for number in properties.get(key, {}).get("enum", []):

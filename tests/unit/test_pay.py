@@ -10,7 +10,7 @@ from chalicelib.payments import aggregator, service
 from chalicelib.payments.messages import PayRequest, WithdrawRequest
 from tests.unit.support import assert_reentry_refused, Recording, body_of, pay_body, withdraw_body
 
-SEED_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "total_fee",
+CONTRACT_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "total_fee",
                "response_code", "response_msg"}
 
 
@@ -23,7 +23,7 @@ def journal_items(stack):
     return [item for item in stack.scan(stack.ledger_table) if item["entry"]["S"] != "ACCOUNT"]
 
 
-def test_pay_answers_the_seed_fields_and_records_the_order(stack, api):
+def test_pay_answers_the_contract_fields_and_records_the_order(stack, api):
     request = pay_body(saler_id="saler2", total_fee="100")
     before = datetime.now(clock.CHINA).replace(microsecond=0, tzinfo=None)
     response = api.post("/pay", request)
@@ -31,8 +31,8 @@ def test_pay_answers_the_seed_fields_and_records_the_order(stack, api):
 
     assert response.status_code == 200
     answer = body_of(response)
-    assert set(answer) == SEED_FIELDS
-    assert "reponse_code" not in answer          # the table's spelling, not the seed example's
+    assert set(answer) == CONTRACT_FIELDS
+    assert "reponse_code" not in answer          # the table's spelling, not the contract example's
     assert answer["response_code"] == "SUCCESS"
     assert answer["response_msg"]
     assert answer["request_id"] == request["request_id"]

@@ -6,7 +6,7 @@ from chalicelib.payments.messages import PayRequest
 from tests.unit.support import assert_reentry_refused, body_of, pay_body, withdraw_body
 
 INSUFFICIENT = "账户余额不足，提款失败"
-SEED_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "withdraw_money",
+CONTRACT_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "withdraw_money",
                "response_code", "response_msg", "request_time"}
 
 
@@ -24,14 +24,14 @@ def journal(api, saler_id: str):
     return body_of(api.get(f"/accounts/{saler_id}/journal"))["entries"]
 
 
-def test_withdraw_debits_and_answers_the_seed_fields(stack, api):
+def test_withdraw_debits_and_answers_the_contract_fields(stack, api):
     fund(stack, "w1", 100)
     request = withdraw_body(saler_id="w1", withdraw_money="30", request_time="2019-08-29 17:16:21")
     response = api.post("/withdraw", request)
 
     assert response.status_code == 200
     answer = body_of(response)
-    assert set(answer) == SEED_FIELDS
+    assert set(answer) == CONTRACT_FIELDS
     assert answer["response_code"] == "SUCCESS"
     assert answer["request_time"] == "2019-08-29 17:16:21"      # withdraw echoes request_time
     assert answer["request_id"] == request["request_id"]

@@ -74,7 +74,7 @@ class PlannedCall:
 
     def body(self) -> dict:
         field = "total_fee" if self.kind == PAY else "withdraw_money"
-        # Digits in a string, as in the seed's messages.
+        # Digits in a string, as in the contract's messages.
         return {"saler_id": self.saler_id, field: str(self.amount)}
 
 

@@ -7,7 +7,7 @@ absent: the journal entry key `TRADE#<trans_id>#<leg>` is the exactly-once guard
 posting. Balance and journal change in the same transaction, so balance = sum(journal) holds.
 
 Trade journal items carry `request_id` = trans_id (so the journal route lists them like any
-entry) but no `tenant`/`saler_id`: the seed-003 exports, which rebuild pay/withdraw balances
+entry) but no `tenant`/`saler_id`: the pay/withdraw exports, which rebuild pay/withdraw balances
 from entries carrying those, leave trade movements out.
 """
 from collections import OrderedDict

@@ -1,8 +1,8 @@
 """Request schemas of `POST /accounts`, `POST /trades` and `POST /trades/{trans_id}/pay`.
 
 Field types come from chalicelib/schemas.py (ids, amounts) so the rules and their
-documentation are those of the rest of the API. Fee amounts may be 0 (the seed tests
-`0 != fee_amount`); every other amount is at least 1 fen.
+documentation are those of the rest of the API. Fee amounts may be 0 (the settlement rules
+test `0 != fee_amount`); every other amount is at least 1 fen.
 """
 import json
 from typing import Annotated, List, Literal, Optional

@@ -10,7 +10,7 @@ from chalicelib.schemas import IdempotencyKey, RequestId, RequestTime, SalerId
 from .messages import IDEMPOTENCY_KEY_HEADER, MerchantPayRequest, MerchantWithdrawRequest
 
 
-AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the seed)",
+AmountString = Annotated[str, Field(description="The amount in fen, as a string of digits (as in the pay/withdraw contract)",
                                     pattern=fields.AMOUNT_STRING_PATTERN, examples=["100"])]
 
 
@@ -57,11 +57,11 @@ OPERATIONS = [
     Operation(
         "POST", "/merchant/pay", "merchantPay", "The merchant sends a pay to the payment API",
         "merchant",
-        description=("Builds the seed's pay request (request_time now, a new request_id), stores "
+        description=("Builds the contract's pay request (request_time now, a new request_id), stores "
                      "it (INIT), sends it and stores the answer. A lost answer leaves the order "
                      "UNKNOWN; it is resolved by re-sending the identical message."),
         request=MerchantPayRequest, params=KEY,
-        request_examples={"seed": ("The seed's saler and amount",
+        request_examples={"contract": ("The contract's saler and amount",
                                    {"saler_id": "saler2", "total_fee": "100"})},
         ok=Reply("The merchant order.", MerchantOrderView,
                  examples={"answered": MERCHANT_PAY_ANSWER}, links=TO_ORDER),
@@ -70,7 +70,7 @@ OPERATIONS = [
         "POST", "/merchant/withdraw", "merchantWithdraw",
         "The merchant sends a withdraw to the payment API", "merchant",
         request=MerchantWithdrawRequest, params=KEY,
-        request_examples={"seed": ("The seed's saler and amount",
+        request_examples={"contract": ("The contract's saler and amount",
                                    {"saler_id": "saler1", "withdraw_money": "100"})},
         ok=Reply("The merchant order (FAIL when the balance does not cover it).", MerchantOrderView,
                  examples={"balance too low": MERCHANT_WITHDRAW_ANSWER}, links=TO_ORDER),

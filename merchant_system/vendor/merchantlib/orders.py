@@ -123,7 +123,7 @@ class MerchantOrder:
     # -- what is sent, stored and shown ----------------------------------------
 
     def message(self) -> dict:
-        """The seed's request message; the same bytes' worth on every (re-)send."""
+        """The contract's request message; the same bytes' worth on every (re-)send."""
         if self.kind is Kind.PAY:
             return {"request_time": self.request_time, "request_id": self.request_id,
                     "saler_id": self.saler_id, "total_fee": str(self.amount)}

@@ -1,6 +1,6 @@
 """The merchant's client of the payment API, over real HTTP (urllib3).
 
-One call, `send(kind, message)`, POSTs the seed's request message to
+One call, `send(kind, message)`, POSTs the contract's request message to
 `<base_url>/pay` or `<base_url>/withdraw` and names what came back:
 
 * `Recorded(answer)`: HTTP 200 with `response_code` SUCCESS or FAIL, echoing our

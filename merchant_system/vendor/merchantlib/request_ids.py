@@ -1,6 +1,6 @@
 """Request ids of the merchant's messages: 20 digits, a 14-digit timestamp and 6 random digits.
 
-The seed asks for `yyyyMMddHHmmss` (China time, like every message time) plus
+The contract asks for `yyyyMMddHHmmss` (China time, like every message time) plus
 digits that make the id unique. Random digits are not unique by themselves:
 `service.place` stores each new order with a conditional put on its request_id
 and draws another id on a collision.

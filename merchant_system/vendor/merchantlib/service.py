@@ -1,7 +1,7 @@
 """The merchant system: places pays and withdraws with the payment API and
 resolves the ones whose answer was lost.
 
-`place(ctx, request)`: builds the seed's message (request_time now, a fresh
+`place(ctx, request)`: builds the contract's message (request_time now, a fresh
 unique request_id), stores the order INIT *before* sending, sends it, and stores
 the outcome. Outcomes, all named:
 * SUCCESS: the payment system recorded it as successful (response_* stored);

@@ -19,7 +19,7 @@ from chalicelib.schemas import parse
 
 PAIRS = [(MerchantPayRequest, PayRequest, "total_fee"),
          (MerchantWithdrawRequest, WithdrawRequest, "withdraw_money")]
-SEED_FIELDS = {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456"}
+CONTRACT_FIELDS = {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456"}
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                          st.text(max_size=20))
@@ -45,7 +45,7 @@ def outcome(model, body):
 def test_the_merchant_accepts_exactly_what_the_payment_api_accepts(saler, amount, pair):
     merchant_model, payment_model, amount_field = pair
     body = {"saler_id": saler, amount_field: amount}
-    assert outcome(merchant_model, body) == outcome(payment_model, dict(SEED_FIELDS, **body))
+    assert outcome(merchant_model, body) == outcome(payment_model, dict(CONTRACT_FIELDS, **body))
 
 
 @settings(max_examples=100, deadline=None)

@@ -16,7 +16,7 @@ def new(kind=Kind.PAY):
     return MerchantOrder.new(kind, "20190829171520123456", "saler2", 100, MOMENT)
 
 
-def test_a_new_order_is_init_with_the_seed_message():
+def test_a_new_order_is_init_with_the_contract_message():
     order = new()
     assert (order.state, order.attempts, order.request_time) == (State.INIT, 0, "2019-08-29 17:15:20")
     assert order.message() == {"request_time": "2019-08-29 17:15:20", "request_id": "20190829171520123456",

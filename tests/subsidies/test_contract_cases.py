@@ -76,7 +76,7 @@ def subsidised(api, paid):
 
 
 def test_a_returned_subsidy_reentered_answers_success(api, channel, paid, subsidised):
-    """补差回退成功 重入 -> 返回成功, and the seed's row in the view."""
+    """补差回退成功 重入 -> 返回成功, and its row in the view."""
     body = return_body(subsidised)
     status, first = give_back(api, body)
     assert (status, first["code"]) == (200, 0), first

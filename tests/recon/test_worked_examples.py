@@ -1,25 +1,25 @@
-"""The seed's two worked examples (对账示例 and 稽核示例), exactly."""
+"""The contract's two worked examples (对账示例 and 稽核示例), exactly."""
 import json
 
 import pytest
 
-from tests.recon.support import read_csv, seed_audit_files, seed_recon_files
+from tests.recon.support import read_csv, worked_audit_files, worked_recon_files
 
 
 # Each test twice: the pairs joined at once, and in buckets of 64 bytes (several per file).
 pytestmark = pytest.mark.parametrize("options", [None, 64], indirect=True, ids=["one_join", "buckets"])
 
 
-def test_reconciliation_example_comes_out_as_the_seed_prints_it(reconcile):
-    outcome, out = reconcile(seed_recon_files())
+def test_reconciliation_example_comes_out_as_the_contract_prints_it(reconcile):
+    outcome, out = reconcile(worked_recon_files())
     assert outcome.status == "DONE"
     rows = read_csv(out / "pay_recon.csv")
     # 以response_id为基准，比对后的数据 (request_id, response_id, total_fee, diff_type).
-    seed = {("request_id_1", "response_id_1", "10", "F000"),
+    expected = {("request_id_1", "response_id_1", "10", "F000"),
             ("request_id_3", "response_id_3", "4", "F115"),
             ("request_id_4", "response_id_4", "40", "F113"),
             ("request_id_2", "response_id_2", "20", "F114")}
-    assert {(r["request_id"], r["response_id"], r["total_fee"], r["diff_type"]) for r in rows} == seed
+    assert {(r["request_id"], r["response_id"], r["total_fee"], r["diff_type"]) for r in rows} == expected
     assert len(rows) == 4
     # Both sides' amounts are there for every record; discrepancies come first.
     by_id = {r["response_id"]: r for r in rows}
@@ -35,8 +35,8 @@ def test_reconciliation_example_comes_out_as_the_seed_prints_it(reconcile):
     assert not (out / "errors.csv").exists()
 
 
-def test_audit_example_comes_out_as_the_seed_prints_it(reconcile):
-    outcome, out = reconcile(seed_audit_files())
+def test_audit_example_comes_out_as_the_contract_prints_it(reconcile):
+    outcome, out = reconcile(worked_audit_files())
     assert outcome.status == "DONE"
     rows = read_csv(out / "audit.csv")
     # 稽核结果: saler_id, balance, 稽核结果, 稽核金额.
@@ -56,7 +56,7 @@ def test_audit_example_comes_out_as_the_seed_prints_it(reconcile):
 
 def test_each_fail_is_explained_by_the_accounts_discrepancies(reconcile):
     # The reconciliation example's orders against balances that match the payment side.
-    files = seed_recon_files()
+    files = worked_recon_files()
     files["payment"]["balances.csv"] = b"saler_id,balance\nsaler1,10\nsaler2,44\n"
     outcome, out = reconcile(files)
     rows = {r["saler_id"]: r for r in read_csv(out / "audit.csv")}
