@@ -20,7 +20,6 @@ from typing import Callable, Iterator
 from ..dynamo import from_item, values
 from ..logs import log
 from ..payments.keys import SUCCESSFUL_INDEX
-from ..payments.models.orders import PaymentOrder
 from ..payments.orders import SUCCESS, Kind
 from .window import Window
 
@@ -74,11 +73,20 @@ def _exported(items: Iterator, table: Callable[[], str], successful: Callable,
                        saler_id=item["saler_id"], amount=int(item["amount"]))
 
 
+def _payment_model():
+    """PaymentOrder, imported on the payment side's first read: this module also ships in the
+    merchant system's package, whose export reads only its own table and which holds neither
+    the payment core's models nor PynamoDB's binding."""
+    from ..payments.models.orders import PaymentOrder
+    return PaymentOrder
+
+
 def _payment_day_items(tenant: str, kind: Kind, window: Window, page_size: int) -> Iterator[dict]:
-    index = PaymentOrder.successful_by_day
+    model = _payment_model()
+    index = model.successful_by_day
     for day in window.days():
         for order in index.query(index.key(tenant, kind, day),
-                                 PaymentOrder.response_time.between(window.start, window.last_second),
+                                 model.response_time.between(window.start, window.last_second),
                                  page_size=page_size):
             yield {name: value for name, value in order.attribute_values.items() if value is not None}
 
@@ -86,7 +94,7 @@ def _payment_day_items(tenant: str, kind: Kind, window: Window, page_size: int) 
 def payment_orders(tenant: str, kind: Kind, window: Window, page_size: int) -> Iterator[OrderRow]:
     """The payment system's successful orders of `kind` answered inside the window."""
     return _exported(_payment_day_items(tenant, kind, window, page_size),
-                     lambda: PaymentOrder.Meta.table_name,
+                     lambda: _payment_model().Meta.table_name,
                      lambda item: item.get("response_code") == SUCCESS
                      and item.get("kind") == kind.value and item.get("tenant") == tenant, "payment")
 
