@@ -13,7 +13,6 @@ import time
 from typing import List
 from urllib.parse import quote, quote_plus, urlencode
 
-from .. import aws
 from ..config import auth_settings
 from ..errors import PaySettleError
 from ..logs import log
@@ -63,13 +62,8 @@ def caller(request) -> Caller:
     """Verify the current request; on refusal, log the code and the key id (never a secret,
     never the signature) and raise."""
     settings = auth_settings()
-    dynamodb = aws.client("dynamodb")
-
-    def claim(key_id: str, nonce: str, expires: int) -> bool:
-        return nonces.claim(dynamodb, settings.nonces_table, key_id, nonce, expires)
-
     try:
-        found = verify(signed_request(request), credentials.find, claim, now(),
+        found = verify(signed_request(request), credentials.find, nonces.claim, now(),
                        settings.window_seconds)
     except PaySettleError as refusal:
         log("auth.refused", level=logging.WARNING, code=refusal.code.number,

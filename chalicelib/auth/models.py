@@ -2,7 +2,6 @@
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 
 from ..data.binding import TableModel
-from .nonces import nonce_key
 
 
 class Nonce(TableModel):
@@ -15,4 +14,4 @@ class Nonce(TableModel):
 
     @classmethod
     def key(cls, key_id: str, nonce: str) -> str:
-        return nonce_key(key_id, nonce)
+        return f"{key_id}#{nonce}"

@@ -6,13 +6,14 @@ attribute `expires_at`) once its timestamp has left the window: by then the time
 refuses the request anyway, and the table does not grow without end.
 """
 import re
+from datetime import datetime, timezone
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import PutError
 
 from ..dynamo import condition_failed
+from .models import Nonce
 
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-CONDITION = "attribute_not_exists(nonce_key)"
 # Kept a minute past the window: a clock a little ahead of the caller's cannot let the
 # item expire while the request it guards is still acceptable.
 TTL_MARGIN_SECONDS = 60
@@ -22,22 +23,17 @@ def well_formed(nonce: str) -> bool:
     return NONCE_PATTERN.fullmatch(nonce) is not None
 
 
-def nonce_key(key_id: str, nonce: str) -> str:
-    return f"{key_id}#{nonce}"
-
-
 def expires_at(timestamp: int, window_seconds: int) -> int:
     return timestamp + window_seconds + TTL_MARGIN_SECONDS
 
 
-def claim(dynamodb, table: str, key_id: str, nonce: str, expires: int) -> bool:
+def claim(key_id: str, nonce: str, expires: int) -> bool:
     """True if this call is the first to use the nonce; False if it was already used."""
+    item = Nonce(Nonce.key(key_id, nonce),
+                 expires_at=datetime.fromtimestamp(expires, tz=timezone.utc))
     try:
-        dynamodb.put_item(TableName=table,
-                          Item={"nonce_key": {"S": nonce_key(key_id, nonce)},
-                                "expires_at": {"N": str(expires)}},
-                          ConditionExpression=CONDITION)
-    except ClientError as error:
+        item.save(condition=Nonce.nonce_key.does_not_exist())
+    except PutError as error:
         # Matched by code: a client's `exceptions` classes are built lazily, and two threads
         # building them at once get different classes, so an `except` on one misses the other.
         if not condition_failed(error):

@@ -170,7 +170,7 @@ def _export_payment(ctx: Exports, batch: str, window: Window, outcome: SideOutco
                                        ctx.scan_segments)
     for kind, name in KIND_FILES:
         rows = (row.fields() for row in
-                sources.payment_orders(ctx.dynamodb, orders, ctx.tenant, kind, window, ctx.page_size))
+                sources.payment_orders(ctx.tenant, kind, window, ctx.page_size))
         outcome.files.append(_upload_csv(ctx, batch, PAYMENT, name, order_header(kind), rows))
     outcome.files.append(_upload_csv(ctx, batch, PAYMENT, "balances.csv", BALANCE_COLUMNS,
                                      (a.fields() for a in accounts)))

@@ -71,7 +71,7 @@ def from_environment() -> Recon:
     settings = recon_settings()
     return Recon(
         s3=aws.client("s3"), sqs=aws.client("sqs"),
-        store=BatchStore(aws.client("dynamodb"), settings.batches_table),
+        store=BatchStore(),
         bucket=settings.bucket, queue_url=settings.queue_url,
         options=EngineOptions(work_dir=Path(settings.tmp_dir),
                               memory_limit=settings.memory_limit or None,
@@ -238,15 +238,13 @@ def batch_status(tenant: str, batch: str) -> dict:
     error table otherwise. Another tenant's batch of that name is not found, like a missing one."""
     import os
 
-    from ..config import recon_batches_table
     from ..errors import ErrorCode, InvalidField, PaySettleError
     from .formats import valid_batch_name
 
     if not valid_batch_name(batch):
         raise InvalidField("batch", "must be 1-128 characters of A-Z a-z 0-9 . _ - "
                                     "starting with a letter or digit")
-    view = batch_view(BatchStore(aws.client("dynamodb"), recon_batches_table()),
-                      os.environ.get("RECON_BUCKET"), BatchRef(tenant, batch))
+    view = batch_view(BatchStore(), os.environ.get("RECON_BUCKET"), BatchRef(tenant, batch))
     if view is None:
         raise PaySettleError(ErrorCode.RECON_BATCH_NOT_FOUND)
     return view

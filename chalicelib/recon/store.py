@@ -15,9 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import PutError, UpdateError
 
-from ..dynamo import condition_failed, from_item, to_item, values
+from ..dynamo import condition_failed
+from .models import ReconBatch
 
 PENDING, RUNNING, DONE, INVALID, FAILED = "PENDING", "RUNNING", "DONE", "INVALID", "FAILED"
 STATUSES = (PENDING, RUNNING, DONE, INVALID, FAILED)
@@ -62,58 +63,56 @@ class Claim:
     item: Optional[dict]       # the batch's item after (CLAIMED) or as found (otherwise)
 
 
-class BatchStore:
-    def __init__(self, dynamodb, table: str):
-        self.dynamodb = dynamodb
-        self.table = table
-
-    def get(self, batch: str) -> Optional[dict]:
-        item = self.dynamodb.get_item(TableName=self.table, Key=to_item({"batch": batch}),
-                                      ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        found = from_item(item)
+def _as_dict(batch: ReconBatch, parse_documents: bool) -> dict:
+    """The item's present attributes by name; the summary and error documents parsed if asked."""
+    found = {name: value for name, value in batch.attribute_values.items() if value is not None}
+    if parse_documents:
         if isinstance(found.get("summary"), str):
             found["summary"] = json.loads(found["summary"])
         if isinstance(found.get("error"), str) and found["error"].startswith("{"):
             found["error"] = json.loads(found["error"])
-        return found
+    return found
+
+
+class BatchStore:
+    """The batch items, through the ReconBatch model (bound to the stage's RECON_BATCHES_TABLE)."""
+
+    def get(self, batch: str) -> Optional[dict]:
+        try:
+            found = ReconBatch.get(ReconBatch.key(batch), consistent_read=True)
+        except ReconBatch.DoesNotExist:
+            return None
+        return _as_dict(found, parse_documents=True)
 
     def mark_pending(self, batch: str, waiting_for: str, now: str) -> bool:
         """Record a batch whose other manifest has not arrived; never touches a known batch."""
+        item = ReconBatch(ReconBatch.key(batch), status=PENDING, waiting_for=waiting_for,
+                          updated_at=now)
         try:
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item=to_item({"batch": batch, "status": PENDING, "waiting_for": waiting_for,
-                              "updated_at": now}),
-                ConditionExpression="attribute_not_exists(#b)",
-                ExpressionAttributeNames={"#b": "batch"})
+            item.save(condition=ReconBatch.batch.does_not_exist())
             return True
-        except ClientError as error:
+        except PutError as error:
             if condition_failed(error):
                 return False
             raise
 
     def claim(self, batch: str, fingerprint: str, run_id: str, now: str, now_epoch: int,
               lease_seconds: int) -> Claim:
+        item = ReconBatch(ReconBatch.key(batch))
+        claimable = (ReconBatch.batch.does_not_exist()
+                     | ReconBatch.status.is_in(PENDING, FAILED)
+                     | ((ReconBatch.status == RUNNING) & (ReconBatch.lease_until < now_epoch))
+                     | (ReconBatch.status.is_in(DONE, INVALID) & (ReconBatch.fingerprint != fingerprint)))
         try:
-            answer = self.dynamodb.update_item(
-                TableName=self.table, Key=to_item({"batch": batch}),
-                UpdateExpression=("SET #s = :running, fingerprint = :fp, run_id = :run, "
-                                  "lease_until = :lease, started_at = :now, updated_at = :now "
-                                  "REMOVE waiting_for, #e, finished_at"),
-                ConditionExpression=(
-                    "attribute_not_exists(#b) OR #s IN (:pending, :failed) "
-                    "OR (#s = :running AND lease_until < :epoch) "
-                    "OR (#s IN (:done, :invalid) AND fingerprint <> :fp)"),
-                ExpressionAttributeNames={"#s": "status", "#b": "batch", "#e": "error"},
-                ExpressionAttributeValues=values(
-                    running=RUNNING, pending=PENDING, failed=FAILED, done=DONE, invalid=INVALID,
-                    fp=fingerprint, run=run_id, lease=now_epoch + lease_seconds, now=now,
-                    epoch=now_epoch),
-                ReturnValues="ALL_NEW")
-            return Claim(CLAIMED, from_item(answer["Attributes"]))
-        except ClientError as error:
+            item.update(actions=[ReconBatch.status.set(RUNNING), ReconBatch.fingerprint.set(fingerprint),
+                                 ReconBatch.run_id.set(run_id),
+                                 ReconBatch.lease_until.set(now_epoch + lease_seconds),
+                                 ReconBatch.started_at.set(now), ReconBatch.updated_at.set(now),
+                                 ReconBatch.waiting_for.remove(), ReconBatch.error.remove(),
+                                 ReconBatch.finished_at.remove()],
+                        condition=claimable)
+            return Claim(CLAIMED, _as_dict(item, parse_documents=False))
+        except UpdateError as error:
             if not condition_failed(error):
                 raise
         found = self.get(batch)
@@ -129,30 +128,24 @@ class BatchStore:
     def finish(self, batch: str, run_id: str, status: str, now: str, results_prefix: str,
                summary: Optional[dict] = None, error: Optional[dict] = None) -> bool:
         """Record the run's outcome if it still holds the claim; False if it lost it."""
-        fields = {"finished_at": now, "updated_at": now, "results_prefix": results_prefix}
+        actions = [ReconBatch.status.set(status), ReconBatch.finished_at.set(now),
+                   ReconBatch.updated_at.set(now), ReconBatch.results_prefix.set(results_prefix),
+                   ReconBatch.lease_until.remove()]
         if summary is not None:
-            fields["summary"] = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
+            actions.append(ReconBatch.summary.set(
+                json.dumps(summary, ensure_ascii=False, separators=(",", ":"))))
+        else:
+            actions.append(ReconBatch.summary.remove())
         if error is not None:
-            fields["error"] = bounded_error(error)
-        names = {"#s": "status"}
-        names.update({f"#f{i}": name for i, name in enumerate(fields)})
-        expression = "SET #s = :status, " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-        removals = [name for name in ("summary", "error") if name not in fields]
-        expression += " REMOVE lease_until"
-        for index, name in enumerate(removals):
-            names[f"#r{index}"] = name
-            expression += f", #r{index}"
+            actions.append(ReconBatch.error.set(bounded_error(error)))
+        else:
+            actions.append(ReconBatch.error.remove())
         try:
-            self.dynamodb.update_item(
-                TableName=self.table, Key=to_item({"batch": batch}),
-                UpdateExpression=expression,
-                ConditionExpression="#s = :running AND run_id = :run",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dict(
-                    values(running=RUNNING, run=run_id, status=status),
-                    **values(**{f"f{i}": value for i, value in enumerate(fields.values())})))
+            ReconBatch(ReconBatch.key(batch)).update(
+                actions=actions,
+                condition=(ReconBatch.status == RUNNING) & (ReconBatch.run_id == run_id))
             return True
-        except ClientError as error:
+        except UpdateError as error:
             if condition_failed(error):
                 return False
             raise

@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.auth import nonces, signature
 from chalicelib.auth.credentials import parse
+from chalicelib.auth.models import Nonce
+from chalicelib.data import binding
 from chalicelib.auth.verifier import SignedRequest, verify
 from chalicelib.errors import ErrorCode, PaySettleError
 from infra.provision import load_template, provision
@@ -20,7 +22,8 @@ def _nonces_table(dynamodb, sqs) -> str:
     return provision(dynamodb, sqs, f"n{uuid.uuid4().hex[:10]}", template=template).tables["NoncesTable"]
 
 
-def test_many_threads_replaying_one_nonce_exactly_one_is_accepted(dynamodb, sqs):
+def test_many_threads_replaying_one_nonce_exactly_one_is_accepted(dynamodb, sqs,
+                                                                   dynamodb_local_endpoint):
     table = _nonces_table(dynamodb, sqs)
     try:
         body = b'{"request_id": "20190829171520000001"}'
@@ -33,19 +36,17 @@ def test_many_threads_replaying_one_nonce_exactly_one_is_accepted(dynamodb, sqs)
         def attempt(_):
             start.wait()
             try:
-                return verify(request, known.get,
-                              lambda key_id, nonce, expires: nonces.claim(dynamodb, table, key_id,
-                                                                          nonce, expires),
-                              now, WINDOW).key_id
+                return verify(request, known.get, nonces.claim, now, WINDOW).key_id
             except PaySettleError as refused:
                 return refused.code
 
-        with ThreadPoolExecutor(THREADS) as pool:
+        with binding.override({"NONCES_TABLE": table}, host=dynamodb_local_endpoint), \
+                ThreadPoolExecutor(THREADS) as pool:
             outcomes = list(pool.map(attempt, range(THREADS)))
         assert outcomes.count(MERCHANT.key_id) == 1
         assert outcomes.count(ErrorCode.NONCE_REPLAYED) == THREADS - 1
         items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
         assert [item["nonce_key"]["S"] for item in items] == [
-            nonces.nonce_key(MERCHANT.key_id, headers[signature.NONCE])]
+            Nonce.key(MERCHANT.key_id, headers[signature.NONCE])]
     finally:
         dynamodb.delete_table(TableName=table)

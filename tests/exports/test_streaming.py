@@ -6,7 +6,9 @@ from chalicelib.dynamo import to_item
 from chalicelib.exports import sources
 from chalicelib.exports.csvfile import CsvSpool, order_header
 from chalicelib.exports.window import Window
+from chalicelib.payments.models.orders import PaymentOrder
 from chalicelib.payments.orders import Kind
+from tests.exports.support import TENANT
 
 START, END = "2026-11-01 00:00:00", "2026-11-02 00:00:00"
 
@@ -53,6 +55,60 @@ def test_the_source_reads_one_page_at_a_time_as_rows_are_consumed(world):
     rest = list(rows)
 
     assert len(rest) == 94
+    assert all(limit == 10 and found <= 10 for limit, found in counting.pages)
+    assert len(counting.pages) in (10, 11)            # 95 rows in pages of 10 (plus an empty last page)
+
+
+def _payment_pays(count: int, day: str = "2026-11-01") -> None:
+    """`count` successful pays of the tenant answered on `day`, as the payment core keeps them."""
+    with PaymentOrder.batch_write() as batch:
+        for i in range(count):
+            moment = f"{day} {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            request_id = moment.replace("-", "").replace(" ", "").replace(":", "") + f"{i:06d}"
+            batch.save(PaymentOrder(
+                PaymentOrder.key(TENANT, Kind.PAY, request_id), kind="PAY", tenant=TENANT,
+                request_id=request_id, request_time=moment, saler_id=f"saler{i % 50}",
+                amount=1 + i % 997, response_id=request_id, response_time=moment,
+                response_code="SUCCESS", response_msg="OK", created_at="2026-11-01T00:00:00.000000Z",
+                success_day=PaymentOrder.successful_by_day.key(TENANT, Kind.PAY, day.replace("-", ""))))
+
+
+class CountingModelQueries:
+    """(Limit asked, items answered) of each Query the model's own client sends."""
+
+    def __init__(self, model):
+        self.pages = []
+        self._limits = []
+        self._events = model.low_level_client().meta.events
+
+    def _asked(self, params, **_):
+        self._limits.append(params.get("Limit"))
+
+    def _answered(self, parsed, **_):
+        self.pages.append((self._limits.pop(0), len(parsed.get("Items", []))))
+
+    def __enter__(self):
+        self._events.register("provide-client-params.dynamodb.Query", self._asked, unique_id="count-q1")
+        self._events.register("after-call.dynamodb.Query", self._answered, unique_id="count-q2")
+        return self
+
+    def __exit__(self, *exc):
+        self._events.unregister("provide-client-params.dynamodb.Query", unique_id="count-q1")
+        self._events.unregister("after-call.dynamodb.Query", unique_id="count-q2")
+
+
+def test_the_payment_side_reads_one_page_at_a_time_as_rows_are_consumed(world):
+    _payment_pays(95)
+    with CountingModelQueries(PaymentOrder) as counting:
+        rows = sources.payment_orders(TENANT, Kind.PAY, Window.parse(START, END), page_size=10)
+        assert counting.pages == []                   # nothing read before the first row is asked for
+        first = next(rows)
+        assert counting.pages == [(10, 10)]           # one page of 10 read, not the whole day
+        rest = list(rows)
+
+    assert isinstance(first.amount, int) and first.amount == 1
+    assert len(rest) == 94
+    assert [row.response_time for row in [first] + rest] == sorted(r.response_time for r in [first] + rest)
     assert all(limit == 10 and found <= 10 for limit, found in counting.pages)
     assert len(counting.pages) in (10, 11)            # 95 rows in pages of 10 (plus an empty last page)
 

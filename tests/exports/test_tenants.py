@@ -65,7 +65,7 @@ def test_two_tenants_in_one_window_give_two_separate_correct_result_sets(world, 
     assert {r["request_id"] for r in alpha} == {r["request_id"] for r in beta}
     assert {r["response_id"] for r in alpha}.isdisjoint(r["response_id"] for r in beta)
 
-    store = BatchStore(world.dynamodb, world.provisioned.tables["ReconBatchesTable"])
+    store = BatchStore()
     ctx = recon.Recon(s3=world.s3, sqs=world.sqs, store=store, bucket=world.bucket, queue_url="",
                       options=engine.EngineOptions(work_dir=tmp_path / "work",
                                                    memory_limit="256MB", threads=1))

@@ -7,6 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.data import binding
 from chalicelib.recon import batch, engine, service
 from chalicelib.recon.store import BatchStore
 from infra.provision import provision
@@ -44,6 +45,7 @@ class Stack:
             kwargs.update(endpoint_url=endpoint_url, aws_access_key_id="testing",
                           aws_secret_access_key="testing")
         self.kwargs = kwargs
+        self.dynamodb_endpoint_url = dynamodb_endpoint_url
         self.s3 = boto3.client("s3", **kwargs)
         self.sqs = boto3.client("sqs", **kwargs)
         self.dynamodb = boto3.client("dynamodb", **dict(
@@ -52,10 +54,13 @@ class Stack:
         self.queue_url = provisioned.queues["ReconQueue"]
         self.table = provisioned.tables["ReconBatchesTable"]
 
+    def bound(self):
+        """The batch model bound to this stack's table (and DynamoDB endpoint) inside the block."""
+        return binding.override({"RECON_BATCHES_TABLE": self.table}, host=self.dynamodb_endpoint_url)
+
     def context(self, work_dir: Path, **overrides) -> service.Recon:
         return service.Recon(
-            s3=overrides.pop("s3", self.s3), sqs=self.sqs,
-            store=BatchStore(overrides.pop("dynamodb", self.dynamodb), self.table),
+            s3=overrides.pop("s3", self.s3), sqs=self.sqs, store=BatchStore(),
             bucket=self.bucket, queue_url=self.queue_url,
             options=engine.EngineOptions(work_dir=work_dir, memory_limit="256MB", threads=1),
             **overrides)
@@ -103,7 +108,9 @@ def moto_stack():
     with mock_aws():
         provisioned = provision(boto3.client("dynamodb", region_name="us-east-1"),
                                 boto3.client("sqs", region_name="us-east-1"), "recon-test")
-        yield Stack(provisioned)
+        created = Stack(provisioned)
+        with created.bound():
+            yield created
 
 
 @pytest.fixture

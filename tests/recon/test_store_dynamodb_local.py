@@ -3,6 +3,7 @@ import threading
 
 import pytest
 
+from chalicelib.data import binding
 from chalicelib.recon.store import (ALREADY, BUSY, CLAIMED, DONE, FAILED, IN_PROGRESS, INVALID,
                                     BatchStore)
 from infra.dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
@@ -22,7 +23,8 @@ def store():
         table = load_template()["Resources"]["ReconBatchesTable"]["Properties"]
         client.create_table(TableName="batches", AttributeDefinitions=table["AttributeDefinitions"],
                             KeySchema=table["KeySchema"], BillingMode=table["BillingMode"])
-        yield BatchStore(client, "batches")
+        with binding.override({"RECON_BATCHES_TABLE": "batches"}, host=local.url):
+            yield BatchStore()
     finally:
         local.stop()
 

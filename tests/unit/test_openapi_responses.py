@@ -134,7 +134,7 @@ def test_busy_and_internal_failures_are_documented(stack, api, monkeypatch):
 
 
 def test_recon_batch_views_conform(stack, api, monkeypatch):
-    store = BatchStore(aws.client("dynamodb"), stack.environment["RECON_BATCHES_TABLE"])
+    store = BatchStore()
     store.mark_pending(f"{TENANT}/docs-pending", "payment", "2019-08-29T16:00:01.000000Z")
     pending = conforms("/recon/{batch}", "GET", api.get("/recon/docs-pending"))
     assert pending["status"] == "PENDING"

@@ -133,7 +133,7 @@ def test_another_tenants_trade_answers_exactly_like_a_missing_one(stack, api, a,
 
 
 def test_another_tenants_recon_batch_answers_exactly_like_a_missing_one(stack, api, a, b):
-    store = BatchStore(stack.dynamodb, stack.environment["RECON_BATCHES_TABLE"])
+    store = BatchStore()
     missing = _answer(b.get("/recon/20240301"))
     assert missing[0] == 404
     store.mark_pending("tenant-a/20240301", "payment", "2024-03-01T00:00:00Z")

@@ -31,6 +31,11 @@ class SuccessfulByDayIndex(GlobalSecondaryIndex):
     success_day = UnicodeAttribute(hash_key=True)
     response_time = UnicodeAttribute(range_key=True)
 
+    @classmethod
+    def key(cls, tenant: str, kind: Kind, day: str) -> str:
+        """The partition of the tenant's orders of `kind` answered SUCCESS on `day` (yyyyMMdd)."""
+        return keys.success_day_key(tenant, kind, day)
+
 
 class PaymentOrder(TableModel):
     class Meta:
