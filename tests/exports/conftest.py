@@ -3,6 +3,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.data import binding, catalog
 from infra.local_stack import MERCHANT_TEMPLATE
 from infra.provision import load_template, provision
 from tests.exports.support import World
@@ -17,5 +18,10 @@ def world(tmp_path):
         # The merchant system's own table (its stack's), which its export reads.
         provisioned.tables.update(provision(dynamodb, sqs, "exports", load_template(MERCHANT_TEMPLATE),
                                             s3=s3).tables)
-        yield World(dynamodb=dynamodb, sqs=sqs, s3=s3, provisioned=provisioned,
-                    tmp_dir=tmp_path / "spool")
+        # Pay and withdraw write through the PynamoDB models: bound to these tables for the test.
+        tables = {model.Meta.table_setting: provisioned.tables[logical]
+                  for logical, models in catalog.models_by_table().items()
+                  if logical in provisioned.tables for model in models}
+        with binding.override(tables):
+            yield World(dynamodb=dynamodb, sqs=sqs, s3=s3, provisioned=provisioned,
+                        tmp_dir=tmp_path / "spool")
