@@ -200,3 +200,22 @@ def refused_on_models(operation: str, error_code: str, models=None):
     finally:
         for client in clients:
             client.meta.events.unregister(event, refuse, unique_id=unique)
+
+
+@contextmanager
+def transaction_sizes(models=None):
+    """The number of items of every TransactWriteItems the models' clients send, in order."""
+    sizes = []
+
+    def seen(params, **_):
+        sizes.append(len(json.loads(params.get("body") or b"{}").get("TransactItems", [])))
+
+    clients = _clients(models or payment_models())
+    event, unique = "before-call.dynamodb.TransactWriteItems", f"sizes-{id(sizes)}"
+    for client in clients:
+        client.meta.events.register(event, seen, unique_id=unique)
+    try:
+        yield sizes
+    finally:
+        for client in clients:
+            client.meta.events.unregister(event, seen, unique_id=unique)
