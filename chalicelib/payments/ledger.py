@@ -19,7 +19,6 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from ..dynamo import from_item, to_item
 from ..errors import InvalidField
 from .keys import ACCOUNT_ENTRY, REALTIME_SUB_ACCOUNT, sub_account_key
-from .models.ledger import JournalEntry
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,10 @@ def journal_page(tenant: str, saler_id: str, limit: int, cursor: Optional[str],
                  sub_account: int = REALTIME_SUB_ACCOUNT) -> Dict:
     """One page of a (sub-)account's journal, oldest first (the `by_posted` index), with the
     cursor of the next: one Query of `limit` items, through the journal entry model."""
+    # Imported here: the merchant system's package vendors this module (for the balance export)
+    # without the payment models, and the API's cold start need not load PynamoDB for it.
+    from .models.ledger import JournalEntry
+
     account = sub_account_key(tenant, saler_id, sub_account)
     found = JournalEntry.by_posted.query(
         account, limit=limit, last_evaluated_key=_decode_cursor(cursor, account) if cursor else None)
