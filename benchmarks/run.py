@@ -7,10 +7,12 @@ same endpoint, so the ratio survives a noisy machine. AWS requests are counted
 with botocore's `before-send` event, retries included.
 
 Backend: the embedded stack's own, AWS's DynamoDB Local for the tables and the
-embedded endpoint (moto's server) for SQS.
+embedded endpoint (moto's server) for SQS. Pay, withdraw and the aggregator write through the
+PynamoDB models, bound to the same tables; their clients' requests are counted too.
 """
 import argparse
 import itertools
+import os
 import statistics
 import time
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from typing import Dict, List
 import boto3
 from botocore.config import Config
 
+from chalicelib.data import binding, catalog
 from chalicelib.dynamo import to_item, values
 from chalicelib.payments import aggregator, service
 from chalicelib.payments.context import Payments
@@ -45,7 +48,14 @@ class RequestCounter:
     by_operation: Dict[str, int] = field(default_factory=dict)
 
     def attach(self, client) -> None:
-        client.meta.events.register("before-send", self._seen)
+        client.meta.events.register("before-send", self._seen, unique_id=f"count-{id(self)}")
+
+    def attach_models(self) -> None:
+        """The payment models' own botocore clients (one per model class)."""
+        from chalicelib.payments.models.ledger import Account, JournalEntry
+        from chalicelib.payments.models.orders import PaymentOrder, ResponseGuard
+        for model in (PaymentOrder, ResponseGuard, Account, JournalEntry):
+            self.attach(model.low_level_client())
 
     def _seen(self, event_name: str = "", **_) -> None:
         self.count += 1
@@ -92,9 +102,17 @@ def _world(backend: str, prefix: str):
         dynamodb = _client("dynamodb", local.url)
         sqs = _client("sqs", embedded.url)
         made = provision(dynamodb, sqs, prefix)
-        yield Payments(dynamodb=dynamodb, sqs=sqs, orders_table=made.tables["OrdersTable"],
-                       ledger_table=made.tables["LedgerTable"],
-                       credit_queue_url=made.queues["CreditQueue"], tenant="bench")
+        # PynamoDB's clients read region and credentials from the environment, as in a Lambda.
+        for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "bench"),
+                            ("AWS_SECRET_ACCESS_KEY", "bench")):
+            os.environ.setdefault(name, value)
+        tables = {model.Meta.table_setting: made.tables[logical]
+                  for logical, models in catalog.models_by_table().items()
+                  if logical in made.tables for model in models}
+        with binding.override(tables, host=local.url):
+            yield Payments(dynamodb=dynamodb, sqs=sqs, orders_table=made.tables["OrdersTable"],
+                           ledger_table=made.tables["LedgerTable"],
+                           credit_queue_url=made.queues["CreditQueue"], tenant="bench")
     finally:
         local.stop()
         embedded.stop()
@@ -110,6 +128,7 @@ def bench_pay(ctx: Payments, backend: str, n: int) -> Figure:
     counter = RequestCounter()
     counter.attach(ctx.dynamodb)
     counter.attach(ctx.sqs)
+    counter.attach_models()
     handler, raw, requests = [], [], 0
 
     def raw_pay():
@@ -139,6 +158,7 @@ def bench_withdraw(ctx: Payments, backend: str, n: int) -> Figure:
     aggregator.run(ctx)
     counter = RequestCounter()
     counter.attach(ctx.dynamodb)
+    counter.attach_models()
     handler, raw, requests = [], [], 0
     account_key = {"account": "bench#w", "entry": "ACCOUNT"}
 
@@ -215,6 +235,7 @@ def bench_aggregator(ctx: Payments, backend: str, rounds: int, credits_per_round
     counter = RequestCounter()
     counter.attach(ctx.dynamodb)
     counter.attach(ctx.sqs)
+    counter.attach_models()
     handler, raw, requests, items, sqs_requests = [], [], 0, 0, 0
     for _ in range(rounds):
         credits = [Credit("bench", f"agg{i % accounts}", _request_id(), 7, "2026-11-22 12:00:00")

@@ -46,6 +46,20 @@ def envelope(data) -> Response:
     return json_response({"code": 0, "message": "success", "data": data})
 
 
+def _aws_cause(error: BaseException):
+    """The AWS error behind a PynamoDB error (which keeps it as `cause`), if there is one."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, (ClientError, BotoCoreError)) else None
+
+
+def _aws_refusal(render, route, error) -> Response:
+    code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+    log("aws.error", route=route.__name__, error=code)
+    transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
+    refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
+    return json_response(render(refusal), refusal.code.http_status)
+
+
 def handled_as(render):
     """A route decorator turning every exception into a clear answer rendered by `render`
     (a PaySettleError -> body), never a stack trace."""
@@ -57,12 +71,11 @@ def handled_as(render):
             except PaySettleError as error:
                 return json_response(render(error), error.code.http_status)
             except (ClientError, BotoCoreError) as error:
-                code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
-                log("aws.error", route=route.__name__, error=code)
-                transient = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
-                refusal = PaySettleError(ErrorCode.BUSY if transient else ErrorCode.INTERNAL)
-                return json_response(render(refusal), refusal.code.http_status)
+                return _aws_refusal(render, route, error)
             except Exception as error:  # noqa: BLE001 - the last line of defence: log it, answer JSON
+                cause = _aws_cause(error)
+                if cause is not None:
+                    return _aws_refusal(render, route, cause)
                 log("route.failed", level=logging.ERROR, route=route.__name__,
                     error=type(error).__name__, detail=str(error)[:300])
                 return json_response(render(PaySettleError(ErrorCode.INTERNAL)), 500)

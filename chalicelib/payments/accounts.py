@@ -107,8 +107,7 @@ def journal(ctx: Payments, saler_id: str, limit: Optional[str], cursor: Optional
             sub_account: Optional[str] = None) -> dict:
     saler_id = _saler(saler_id)
     sub = _sub_account(sub_account)
-    page = ledger.journal_page(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
-                               _page_size(limit), cursor, sub)
+    page = ledger.journal_page(ctx.tenant, saler_id, _page_size(limit), cursor, sub)
     answer = dict(page, saler_id=saler_id)
     if sub_account is not None:
         answer["sub_account"] = sub

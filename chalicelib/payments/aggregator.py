@@ -16,15 +16,17 @@ import json
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from .. import clock
-from ..dynamo import TransactionCancelled, retryable, transact_write
+from ..data.transactions import Cancelled, Transaction
+from ..dynamo import RETRYABLE_ERRORS
 from ..logs import log
 from ..retry import CREDIT_BATCH
-from . import ledger
 from .context import Payments
 from .credits import Credit, PoisonMessage
+from .keys import ACCOUNT_ENTRY
+from .models.ledger import Account, JournalEntry
 
 TRANSACTION_ITEMS = 100
 RECEIVE_BATCH = 10
@@ -78,63 +80,74 @@ def _pack(credits_by_account: Dict[str, List[Credit]]) -> List[List[List[Credit]
     return transactions
 
 
-def _items(ctx: Payments, groups: List[List[Credit]]) -> Tuple[List[dict], List[Credit]]:
-    """Transaction items, and for each item the credit it journals (None for balance items)."""
-    posted_at = clock.iso_utc(ctx.now())
-    items, owners = [], []
+def _transaction(groups: List[List[Credit]], posted_at: str) -> Tuple[Transaction, int]:
+    """One transaction applying `groups`, and its number of items. Each journal put is owned by
+    its credit (a cancellation names the credits already journaled); each balance update by its
+    account's group. Its token: same credits, same run time, same token, so a resent transaction
+    that already committed is not applied twice."""
+    transaction = Transaction(Account, client_request_token=_token(groups, posted_at))
+    size = 0
     for group in groups:
         first = group[0]
-        items.append(ledger.credit_item(ctx.ledger_table, first.tenant, first.saler_id,
-                                        sum(c.amount for c in group)))
-        owners.append(None)
+        transaction.update(Account(first.account, ACCOUNT_ENTRY),
+                           [Account.balance.add(sum(c.amount for c in group)),
+                            Account.tenant.set(first.tenant), Account.saler_id.set(first.saler_id)],
+                           owner=group)
         for credit in group:
-            items.append(ledger.journal_item(ctx.ledger_table, credit.tenant, credit.saler_id,
-                                             credit.entry, credit.amount, credit.request_id,
-                                             posted_at, credit.response_time))
-            owners.append(credit)
-    return items, owners
+            # `posted` is when the credit reached the balance (this run); `response_time` is
+            # when the payment system answered the pay (China time), by which balances as of a
+            # cutoff are computed (chalicelib/exports/balances.py).
+            transaction.save(JournalEntry(credit.account, credit.entry,
+                                          posted=JournalEntry.posted_key(posted_at, credit.entry),
+                                          amount=credit.amount, request_id=credit.request_id,
+                                          tenant=credit.tenant, saler_id=credit.saler_id,
+                                          response_time=credit.response_time),
+                             condition=JournalEntry.entry.does_not_exist(), owner=credit)
+        size += 1 + len(group)
+    return transaction, size
 
 
-def _token(items: List[dict]) -> str:
-    """Same items, same token: a resent transaction that already committed is not applied twice."""
-    return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
+def _token(groups: List[List[Credit]], posted_at: str) -> str:
+    content = [posted_at] + [[c.to_message() for c in group] for group in groups]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:36]
 
 
 def _apply(ctx: Payments, groups: List[List[Credit]], report: AggregatorReport) -> List[Credit]:
     """Apply one transaction's credits; return those now known journaled."""
     settled: List[Credit] = []
-    items, owners = _items(ctx, groups)
+    posted_at = clock.iso_utc(ctx.now())
     policy = CREDIT_BATCH.using(sleep=ctx.sleep)
+    size = 0
     for attempt in range(policy.attempts):
-        if not items:
+        if not groups:
             return settled
+        transaction, size = _transaction(groups, posted_at)
         try:
-            transact_write(ctx.dynamodb, items, token=_token(items))
+            transaction.commit()
             break
-        except TransactionCancelled as cancelled:
-            duplicates = {id(owners[i]) for i in range(len(items))
-                          if owners[i] is not None and cancelled.condition_failed(i)}
+        except Cancelled as cancelled:
+            duplicates = {id(owner) for owner in cancelled.failed_owners if isinstance(owner, Credit)}
             if duplicates:
                 report.duplicates += len(duplicates)
                 settled += [c for g in groups for c in g if id(c) in duplicates]
                 groups = [[c for c in g if id(c) not in duplicates] for g in groups]
                 groups = [g for g in groups if g]
-                items, owners = _items(ctx, groups)
+                posted_at = clock.iso_utc(ctx.now())
                 continue
             if not cancelled.conflicted:
                 raise
-        except ClientError as error:
-            if not retryable(error):
+        except PynamoDBException as error:
+            if error.cause_response_code not in RETRYABLE_ERRORS:
                 raise
         policy.pause(attempt)
-        items, owners = _items(ctx, groups)
+        posted_at = clock.iso_utc(ctx.now())
     else:
         unapplied = sum(len(g) for g in groups)
         report.unapplied += unapplied
         log("aggregator.transaction_gave_up", credits=unapplied)
         return settled
     report.transactions += 1
-    report.transaction_items += len(items)
+    report.transaction_items += size
     applied = [c for g in groups for c in g]
     report.applied += len(applied)
     report.applied_amount += sum(c.amount for c in applied)

@@ -5,54 +5,20 @@ movement is one journal item (`account`, "<KIND>#<request_id>") in the same
 partition. Every balance change is written in one transaction with its journal
 items, so balance = sum(journal) holds at every instant. A journal item's key
 is the exactly-once guard of its movement: it is only ever put with
-`attribute_not_exists`.
+`attribute_not_exists` (by pay/withdraw, chalicelib/payments/service.py, and the aggregator,
+through the models of chalicelib/payments/models/ledger.py).
+
+`get_account` and `existing_entries` still take a boto3 client: the account view reads them
+beside the account registry's reads, and the sweeper and the balance export share them.
 """
 import base64
 import json
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from ..dynamo import from_item, to_item, values
+from ..dynamo import from_item, to_item
 from ..errors import InvalidField
-from .keys import ACCOUNT_ENTRY, POSTED_INDEX, REALTIME_SUB_ACCOUNT, account_key, sub_account_key
-
-
-def debit_item(table: str, tenant: str, saler_id: str, amount: int) -> dict:
-    """Take `amount` from the balance, only if the balance covers it."""
-    return {"Update": {
-        "TableName": table,
-        "Key": to_item({"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}),
-        "UpdateExpression": "SET balance = balance - :amount",
-        "ConditionExpression": "balance >= :amount",
-        "ExpressionAttributeValues": values(amount=amount),
-    }}
-
-
-def credit_item(table: str, tenant: str, saler_id: str, total: int) -> dict:
-    """Add `total` to the balance, creating the account on its first credit."""
-    return {"Update": {
-        "TableName": table,
-        "Key": to_item({"account": account_key(tenant, saler_id), "entry": ACCOUNT_ENTRY}),
-        "UpdateExpression": "ADD balance :total SET tenant = :tenant, saler_id = :saler",
-        "ExpressionAttributeValues": values(total=total, tenant=tenant, saler=saler_id),
-    }}
-
-
-def journal_item(table: str, tenant: str, saler_id: str, entry: str, amount: int,
-                 request_id: str, posted_at: str, response_time: str) -> dict:
-    """A signed journal entry, refused if that movement was already journaled.
-
-    `posted` is when the movement reached the balance (a credit: the aggregator's run);
-    `response_time` is when the payment system answered the order (China time), by
-    which balances as of a cutoff are computed (chalicelib/exports/balances.py)."""
-    return {"Put": {
-        "TableName": table,
-        "Item": to_item({"account": account_key(tenant, saler_id), "entry": entry,
-                         "posted": f"{posted_at}#{entry}", "amount": amount,
-                         "tenant": tenant, "saler_id": saler_id,
-                         "request_id": request_id, "response_time": response_time}),
-        "ConditionExpression": "attribute_not_exists(entry)",
-    }}
+from .keys import ACCOUNT_ENTRY, REALTIME_SUB_ACCOUNT, sub_account_key
 
 
 @dataclass(frozen=True)
@@ -110,21 +76,18 @@ def _decode_cursor(cursor: str, account: str) -> dict:
     return to_item(key)
 
 
-def journal_page(client, table: str, tenant: str, saler_id: str, limit: int,
-                 cursor: Optional[str], sub_account: int = REALTIME_SUB_ACCOUNT) -> Dict:
-    """One page of a (sub-)account's journal, oldest first, with the cursor of the next."""
+def journal_page(tenant: str, saler_id: str, limit: int, cursor: Optional[str],
+                 sub_account: int = REALTIME_SUB_ACCOUNT) -> Dict:
+    """One page of a (sub-)account's journal, oldest first (the `by_posted` index), with the
+    cursor of the next: one Query of `limit` items, through the journal entry model."""
+    # Imported here: the merchant system's package vendors this module (for the balance export)
+    # without the payment models, and the API's cold start need not load PynamoDB for it.
+    from .models.ledger import JournalEntry
+
     account = sub_account_key(tenant, saler_id, sub_account)
-    request = {"TableName": table, "IndexName": POSTED_INDEX, "Limit": limit,
-               "KeyConditionExpression": "account = :account",
-               "ExpressionAttributeValues": values(account=account)}
-    if cursor:
-        request["ExclusiveStartKey"] = _decode_cursor(cursor, account)
-    answer = client.query(**request)
-    entries: List[dict] = []
-    for item in answer.get("Items", []):
-        plain = from_item(item)
-        entries.append({"entry": plain["entry"], "amount": plain["amount"],
-                        "request_id": plain["request_id"],
-                        "posted_at": plain["posted"].split("#", 1)[0]})
-    last = answer.get("LastEvaluatedKey")
+    found = JournalEntry.by_posted.query(
+        account, limit=limit, last_evaluated_key=_decode_cursor(cursor, account) if cursor else None)
+    entries: List[dict] = [{"entry": item.entry, "amount": item.amount, "request_id": item.request_id,
+                            "posted_at": item.posted.split("#", 1)[0]} for item in found]
+    last = found.last_evaluated_key
     return {"entries": entries, "next_cursor": _encode_cursor(last) if last else None}

@@ -12,24 +12,31 @@ Outcomes of `pay` and `withdraw`, all named:
   may retry with the same request id.
 """
 from dataclasses import dataclass, replace
-from typing import Callable, List
+from typing import Callable, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from .. import clock, fields
-from ..dynamo import TransactionCancelled, error_code, from_item, retryable, to_item, transact_write
+from ..data.attributes import NotWholeFen, whole_fen
+from ..data.transactions import Cancelled, Transaction
+from ..dynamo import RETRYABLE_ERRORS, error_code, from_item
 from ..errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused
 from ..logs import log
 from ..retry import PAY_WITHDRAW
-from . import credits, ledger
+from . import credits
 from .context import Payments
-from .keys import account_key, journal_entry, order_key, response_guard_key, success_day
+from .keys import ACCOUNT_ENTRY, account_key, journal_entry, success_day
 from .messages import PayRequest, WithdrawRequest
+from .models.ledger import Account, JournalEntry
+from .models.orders import PaymentOrder, ResponseGuard
 from .orders import FAIL, SUCCESS, Kind, Order
 
 MAX_ATTEMPTS = PAY_WITHDRAW.attempts
-# Positions of the items in the transactions below.
-ORDER, RESPONSE_GUARD, OTHER_KIND, BALANCE = 0, 1, 2, 3
+# The items of the transactions below, named: DynamoDB's cancellation reasons are mapped back to
+# them by key (chalicelib/data/transactions.py), never by the position they were written in.
+ORDER, RESPONSE_GUARD, OTHER_KIND, BALANCE, JOURNAL = (
+    "order", "response guard", "other kind", "balance", "journal")
 
 
 @dataclass(frozen=True)
@@ -51,43 +58,40 @@ def _other(kind: Kind) -> Kind:
     return Kind.WITHDRAW if kind is Kind.PAY else Kind.PAY
 
 
-def _order_items(ctx: Payments, order: Order) -> List[dict]:
+def _add_order(transaction: Transaction, order: Order) -> None:
     """Put the order and claim its response id, both only if new, and only while its request id
     names no order of the other kind: a request id names one order of its tenant. Orders stay
     keyed by kind (their reads and indexes are); the condition check on the other kind's key,
     in the same transaction, is what keeps a pay and a withdraw sent at once with one request
     id from both being recorded (DynamoDB serializes transactions that touch one item)."""
-    pk = order_key(order.tenant, order.kind, order.request_id)
-    record = dict(order.to_record(), pk=pk)
+    pk = PaymentOrder.key(order.tenant, order.kind, order.request_id)
+    record = PaymentOrder(pk, **order.to_record())
     if order.succeeded:
         # Sparse index entry for the exports: only successful orders, by day of response_time.
-        record["success_day"] = success_day(order.tenant, order.kind, order.response_time)
+        record.success_day = success_day(order.tenant, order.kind, order.response_time)
     if order.kind is Kind.PAY and order.succeeded:
         # Sparse index entry: present until the sweeper has seen the credit journaled.
-        record["unsettled_account"] = account_key(order.tenant, order.saler_id)
-    return [
-        {"Put": {"TableName": ctx.orders_table, "Item": to_item(record),
-                 "ConditionExpression": "attribute_not_exists(pk)",
-                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-        {"Put": {"TableName": ctx.orders_table,
-                 "Item": to_item({"pk": response_guard_key(order.response_id), "order": pk}),
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
-        {"ConditionCheck": {"TableName": ctx.orders_table,
-                            "Key": to_item({"pk": order_key(order.tenant, _other(order.kind),
-                                                            order.request_id)}),
-                            "ConditionExpression": "attribute_not_exists(pk)"}},
-    ]
+        record.unsettled_account = account_key(order.tenant, order.saler_id)
+    transaction.save(record, condition=PaymentOrder.pk.does_not_exist(), owner=ORDER,
+                     return_values="ALL_OLD")
+    transaction.save(ResponseGuard(ResponseGuard.key(order.response_id), order=pk),
+                     condition=ResponseGuard.pk.does_not_exist(), owner=RESPONSE_GUARD)
+    transaction.condition_check(PaymentOrder, PaymentOrder.key(order.tenant, _other(order.kind),
+                                                               order.request_id),
+                                condition=PaymentOrder.pk.does_not_exist(), owner=OTHER_KIND)
 
 
-def _read_order(ctx: Payments, kind: Kind, request_id: str):
-    answer = ctx.dynamodb.get_item(TableName=ctx.orders_table, ConsistentRead=True,
-                                   Key=to_item({"pk": order_key(ctx.tenant, kind, request_id)}))
-    item = answer.get("Item")
-    return from_item(item) if item else None
+def _read_order(ctx: Payments, kind: Kind, request_id: str) -> Optional[dict]:
+    try:
+        found = PaymentOrder.get(PaymentOrder.key(ctx.tenant, kind, request_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return {name: value for name, value in found.attribute_values.items() if value is not None}
 
 
-def _replay(ctx: Payments, kind: Kind, request, cancelled: TransactionCancelled) -> Outcome:
-    record = cancelled.old_item(ORDER) or _read_order(ctx, kind, request.request_id)
+def _replay(ctx: Payments, kind: Kind, request, cancelled: Cancelled) -> Outcome:
+    old = cancelled.old_item(ORDER)
+    record = from_item(old) if old else _read_order(ctx, kind, request.request_id)
     order = Order.from_record(record)
     different = order.differences(request)
     if different:
@@ -105,8 +109,9 @@ def _backoff(ctx: Payments, attempt: int) -> None:
     PAY_WITHDRAW.using(sleep=ctx.sleep).pause(attempt)
 
 
-def _retryable(error: ClientError) -> bool:
-    return retryable(error)
+def _retryable(error: PynamoDBException) -> bool:
+    """The very same transaction may simply be sent again (throttled, in progress, a server error)."""
+    return error.cause_response_code in RETRYABLE_ERRORS
 
 
 def _enqueue_credit(ctx: Payments, order: Order) -> None:
@@ -130,7 +135,7 @@ def _record(ctx: Payments, kind: Kind, request, write: Callable[[Order], Order])
         order = _new_order(ctx, kind, request, SUCCESS, "OK")
         try:
             recorded = write(order)
-        except TransactionCancelled as cancelled:
+        except Cancelled as cancelled:
             if cancelled.condition_failed(ORDER):
                 return _replay(ctx, kind, request, cancelled)
             if cancelled.condition_failed(OTHER_KIND):
@@ -144,7 +149,7 @@ def _record(ctx: Payments, kind: Kind, request, write: Callable[[Order], Order])
                 _backoff(ctx, attempt)
                 continue
             raise
-        except ClientError as error:
+        except PynamoDBException as error:
             if not _retryable(error):
                 raise
             _backoff(ctx, attempt)
@@ -156,9 +161,26 @@ def _record(ctx: Payments, kind: Kind, request, write: Callable[[Order], Order])
     raise PaySettleError(ErrorCode.BUSY)
 
 
+def _whole_amount(request) -> None:
+    """Amounts are whole fen end to end: anything else is refused before it reaches a model."""
+    field = Kind.PAY.amount_field if isinstance(request, PayRequest) else Kind.WITHDRAW.amount_field
+    try:
+        whole_fen(request.amount, field)
+    except NotWholeFen as refused:
+        raise InvalidField(field, str(refused)) from None
+
+
+def _commit_order(order: Order) -> None:
+    transaction = Transaction(PaymentOrder)
+    _add_order(transaction, order)
+    transaction.commit()
+
+
 def pay(ctx: Payments, request: PayRequest) -> Outcome:
+    _whole_amount(request)
+
     def write(order: Order) -> Order:
-        transact_write(ctx.dynamodb, _order_items(ctx, order))
+        _commit_order(order)
         return order
 
     outcome = _record(ctx, Kind.PAY, request, write)
@@ -167,31 +189,42 @@ def pay(ctx: Payments, request: PayRequest) -> Outcome:
     return outcome
 
 
-def _withdraw_items(ctx: Payments, order: Order) -> List[dict]:
+def _add_debit(transaction: Transaction, order: Order) -> None:
+    """Take the amount from the balance, only if the balance covers it, with its journal entry
+    (refused if this withdraw was already journaled), in the order's own transaction."""
+    account = account_key(order.tenant, order.saler_id)
+    transaction.update(Account(account, ACCOUNT_ENTRY),
+                       [Account.balance.set(Account.balance - order.amount)],
+                       condition=Account.balance >= order.amount, owner=BALANCE)
     entry = journal_entry(Kind.WITHDRAW, order.request_id)
-    return _order_items(ctx, order) + [
-        ledger.debit_item(ctx.ledger_table, order.tenant, order.saler_id, order.amount),
-        ledger.journal_item(ctx.ledger_table, order.tenant, order.saler_id, entry,
-                            -order.amount, order.request_id, order.created_at,
-                            order.response_time),
-    ]
+    # `posted` is when the movement reached the balance; `response_time` is when the payment
+    # system answered the order (China time), by which balances as of a cutoff are computed.
+    transaction.save(JournalEntry(account, entry, posted=JournalEntry.posted_key(order.created_at, entry),
+                                  amount=-order.amount, request_id=order.request_id,
+                                  tenant=order.tenant, saler_id=order.saler_id,
+                                  response_time=order.response_time),
+                     condition=JournalEntry.entry.does_not_exist(), owner=JOURNAL)
 
 
 def withdraw(ctx: Payments, request: WithdrawRequest) -> Outcome:
+    _whole_amount(request)
+
     def write(order: Order) -> Order:
+        transaction = Transaction(PaymentOrder)
+        _add_order(transaction, order)
+        _add_debit(transaction, order)
         try:
-            transact_write(ctx.dynamodb, _withdraw_items(ctx, order))
+            transaction.commit()
             return order
-        except TransactionCancelled as cancelled:
-            short_only = (cancelled.condition_failed(BALANCE)
-                          and not any(cancelled.condition_failed(item)
-                                      for item in (ORDER, RESPONSE_GUARD, OTHER_KIND)))
-            if not short_only:
+        except Cancelled as cancelled:
+            # Only the balance's own condition means "insufficient balance"; a failed journal
+            # guard (this withdraw already journaled) or order condition is something else.
+            if cancelled.failed_owners != [BALANCE]:
                 raise
         # The balance does not cover it: record the refusal, so a replay gets the same answer.
         refused = replace(order, response_code=FAIL,
                           response_msg=ErrorCode.INSUFFICIENT_BALANCE.message)
-        transact_write(ctx.dynamodb, _order_items(ctx, refused))
+        _commit_order(refused)
         return refused
 
     return _record(ctx, Kind.WITHDRAW, request, write)

@@ -24,6 +24,7 @@ from infra.dynamodb_local import DynamoDBLocal, DynamoDBLocalMissing
 from infra.embedded_aws import EmbeddedAWS
 from infra.provision import provision
 from tests.support.concurrency import ObservedClient
+from tests.support.model_faults import observed_models
 from tests.support.world import World
 
 STARTUP_TIMEOUT_SECONDS = 60
@@ -68,15 +69,19 @@ def sqs(sqs_endpoint):
 
 
 @pytest.fixture
-def world(dynamodb, sqs, request):
-    """Fresh tables and queues (unique prefix) and a merchant using them.
+def world(dynamodb, sqs, request, dynamodb_local_endpoint):
+    """Fresh tables and queues (unique prefix) and a merchant using them; the PynamoDB models
+    are bound to those tables on DynamoDB Local for the test.
 
-    The DynamoDB client is observed: its calls and the reasons its transactions
-    were cancelled are listed in the terminal summary with the BUSY count.
+    The DynamoDB client and the payment models' clients are observed: their calls and the
+    reasons their transactions were cancelled are listed in the terminal summary with the BUSY
+    count.
     """
     provisioned = provision(dynamodb, sqs, f"c{uuid.uuid4().hex[:10]}")
     observed = ObservedClient(dynamodb)
-    yield World(observed, sqs, provisioned)
+    made = World(observed, sqs, provisioned)
+    with made.bound(host=dynamodb_local_endpoint), observed_models(observed):
+        yield made
     _REPORT.add_calls(request.node.name, observed)
     for table in provisioned.tables.values():
         dynamodb.delete_table(TableName=table)

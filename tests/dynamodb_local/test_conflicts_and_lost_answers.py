@@ -19,6 +19,7 @@ from chalicelib.payments import aggregator
 from chalicelib.payments.orders import FAIL, SUCCESS
 from tests.support.concurrency import THREADS, AggregatorLoops, Merchant, run_concurrently
 from tests.support.faults import AnswerLostClient, ConflictingClient
+from tests.support.model_faults import ModelAnswersLost, ModelConflicts
 from tests.support.world import check_invariants, pay_request, settle, withdraw_request
 
 pytestmark = pytest.mark.dynamodb_local
@@ -37,6 +38,13 @@ def test_injected_transaction_conflicts_are_retried_and_change_nothing(world, me
                                                                        request):
     conflicting = ConflictingClient(world.dynamodb, rate=0.5, seed=11)
     world.dynamodb = conflicting
+    # Pay and withdraw send their transactions through the models' clients: same refusals there.
+    modelled = ModelConflicts(rate=0.5, seed=12)
+    with modelled.on():
+        _conflicts_are_retried(world, merchant, contention, request, conflicting, modelled)
+
+
+def _conflicts_are_retried(world, merchant, contention, request, conflicting, modelled):
     ctx = world.ctx()
     world.pay("alice", 1000)
     settle(ctx)
@@ -53,8 +61,10 @@ def test_injected_transaction_conflicts_are_retried_and_change_nothing(world, me
                                    threads=THREADS)
     assert not _errors(answers), _errors(answers)[:3]
     settle(ctx)
-    contention.note(request.node.name, f"{conflicting.injected} TransactionConflict injected")
-    assert conflicting.injected > 100
+    contention.note(request.node.name, f"{conflicting.injected} TransactionConflict injected on "
+                                       f"the boto3 client, {modelled.injected} on the models'")
+    assert conflicting.injected + modelled.injected > 100
+    assert modelled.injected > 100                       # pay's and withdraw's own retries ran
     state = check_invariants(world)
     assert state.balances["alice"] == sum(p.total_fee for p in pays if p.saler_id == "alice")
 
@@ -62,6 +72,12 @@ def test_injected_transaction_conflicts_are_retried_and_change_nothing(world, me
 def test_resent_requests_after_lost_answers_move_money_once(world, merchant):
     world.dynamodb = AnswerLostClient(world.dynamodb, {"TransactWriteItems"})
     world.sqs = AnswerLostClient(world.sqs, {"SendMessage", "SendMessageBatch", "DeleteMessageBatch"})
+    # Pay and withdraw send their transactions through the models' clients: lost there too.
+    with ModelAnswersLost({"TransactWriteItems"}).on():
+        _lost_answers_move_money_once(world, merchant)
+
+
+def _lost_answers_move_money_once(world, merchant):
     ctx = world.ctx()
     salers = ["alice", "bob", "carol"]
     pays = [pay_request(world.ids.next(), salers[i % 3], 50 + i) for i in range(30)]

@@ -20,7 +20,8 @@ def world(tmp_path):
                                             s3=s3).tables)
         # The PynamoDB models read and write these tables (moto answers their client too).
         tables = {model.Meta.table_setting: provisioned.tables[logical]
-                  for logical, models in catalog.models_by_table().items() for model in models}
+                  for logical, models in catalog.models_by_table().items()
+                  if logical in provisioned.tables for model in models}
         with binding.override(tables):
             yield World(dynamodb=dynamodb, sqs=sqs, s3=s3, provisioned=provisioned,
                         tmp_dir=tmp_path / "spool")

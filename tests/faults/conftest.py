@@ -10,6 +10,7 @@ moto makes that hundreds of worlds in seconds. The DynamoDB Local suite covers
 transactions under real contention.
 """
 import itertools
+from contextlib import ExitStack
 
 import boto3
 import pytest
@@ -25,8 +26,10 @@ VISIBILITY_TIMEOUT_SECONDS = 1
 
 @pytest.fixture
 def new_world():
-    """A factory of fresh worlds (unique resource prefix) inside one moto mock."""
-    with mock_aws():
+    """A factory of fresh worlds (unique resource prefix) inside one moto mock. The models are
+    bound to the newest world's tables; a test using several worlds in turn binds each one
+    (`with world.bound():`) around the calls it makes in it."""
+    with mock_aws(), ExitStack() as bindings:
         config = Config(retries={"max_attempts": 1})
         dynamodb = boto3.session.Session().client("dynamodb", region_name="us-east-1", config=config)
         sqs = boto3.session.Session().client("sqs", region_name="us-east-1", config=config)
@@ -37,6 +40,8 @@ def new_world():
             sqs.set_queue_attributes(
                 QueueUrl=provisioned.queues["CreditQueue"],
                 Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)})
-            return World(dynamodb, sqs, provisioned, **settings)
+            world = World(dynamodb, sqs, provisioned, **settings)
+            bindings.enter_context(world.bound())
+            return world
 
         yield make

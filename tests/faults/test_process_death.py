@@ -24,6 +24,7 @@ from chalicelib.payments import aggregator, sweeper
 from chalicelib.payments.context import Payments
 from chalicelib.payments.orders import FAIL, SUCCESS
 from tests.support.faults import AFTER, BEFORE, FaultPlan, ProcessDied
+from tests.support.model_faults import faults_on_models
 from tests.support.world import World, check_invariants, pay_request, settle, withdraw_request
 
 SEND_FAILS = {"SendMessage": "InternalError"}
@@ -35,6 +36,13 @@ class Scenario:
     setup: Callable[[World], Optional[object]]          # returns the merchant's request, if any
     operation: Callable[[World, Payments, Optional[object]], object]
     expected_calls: Optional[int] = None                 # the clean run's count, where it is a target
+
+
+def _die_as_planned(world: World, plan: FaultPlan, operation):
+    """Run `operation(ctx)` as the process `plan` simulates: its boto3 clients and the models'
+    clients (pay and withdraw reach DynamoDB through the models) count and die together."""
+    with world.bound(), faults_on_models(plan):
+        return operation(world.ctx(plan))
 
 
 def _merchant_call(world: World, ctx: Payments, request):
@@ -139,7 +147,7 @@ def _clean_run(new_world, scenario: Scenario):
     world = new_world()
     request = scenario.setup(world)
     plan = FaultPlan()
-    result = scenario.operation(world, world.ctx(plan), request)
+    result = _die_as_planned(world, plan, lambda ctx: scenario.operation(world, ctx, request))
     _recover(world, request)
     check_invariants(world)
     return list(plan.calls), result
@@ -161,7 +169,7 @@ def test_process_dies_at_every_aws_call(new_world, scenario, when):
         plan = FaultPlan(die_at=n, when=when)
         label = f"died {when} call {n}/{len(clean_calls)} ({clean_calls[n - 1]})"
         try:
-            scenario.operation(world, world.ctx(plan), request)
+            _die_as_planned(world, plan, lambda ctx: scenario.operation(world, ctx, request))
         except ProcessDied:
             dead.append((label, world, request))
         else:
@@ -170,8 +178,9 @@ def test_process_dies_at_every_aws_call(new_world, scenario, when):
         assert plan.calls[:n] == clean_calls[:n], f"{label}: calls differ from the clean run"
     for label, world, request in dead:
         try:
-            _recover(world, request)
-            check_invariants(world)
+            with world.bound():
+                _recover(world, request)
+                check_invariants(world)
         except AssertionError as error:
             failures.append(f"{label}: {error}")
     assert not failures, "\n".join([f"{scenario.name}, calls {clean_calls}:"] + failures)
@@ -223,13 +232,14 @@ def test_aggregator_dies_between_the_transactions_of_one_batch(new_world):
         scenario.setup(world)
         plan = FaultPlan(die_on=(operation, occurrence), when=when)
         with pytest.raises(ProcessDied):
-            aggregator.run(world.ctx(plan))
+            _die_as_planned(world, plan, aggregator.run)
         dead.append((f"died {when} {operation} #{occurrence}", world))
     failures = []
     for label, world in dead:
         try:
-            _recover(world, None)
-            check_invariants(world)
+            with world.bound():
+                _recover(world, None)
+                check_invariants(world)
         except AssertionError as error:
             failures.append(f"{label}: {error}")
     assert not failures, "\n".join(failures)

@@ -212,6 +212,17 @@ class World:
         self.book = MerchantBook()
         self.ids = RequestIds()
 
+    def bound(self, host: Optional[str] = None):
+        """A `with` block in which the PynamoDB models use this world's tables (on `host`, if
+        given): the services reach DynamoDB through the models as well as through the ctx's
+        boto3 client."""
+        from chalicelib.data import binding, catalog
+
+        tables = {model.Meta.table_setting: self.provisioned.tables[logical]
+                  for logical, models in catalog.models_by_table().items()
+                  if logical in self.provisioned.tables for model in models}
+        return binding.override(tables, host=host)
+
     @property
     def queue_url(self) -> str:
         return self.provisioned.queues["CreditQueue"]

@@ -7,20 +7,8 @@ import pytest
 from chalicelib.payments import accounts, aggregator, service
 from chalicelib.payments.credits import Credit
 from chalicelib.payments.messages import PayRequest
+from tests.support.model_faults import transaction_sizes
 from tests.unit.support import TENANT, Recording, new_request_id, pay_body
-
-
-class RecordingTransactions(Recording):
-    """Records the size of every TransactWriteItems the aggregator sends."""
-
-    def __init__(self, client):
-        super().__init__(client)
-        self.transaction_sizes = []
-
-    def transact_write_items(self, **kwargs):
-        self.calls.append("transact_write_items")
-        self.transaction_sizes.append(len(kwargs["TransactItems"]))
-        return self._client.transact_write_items(**kwargs)
 
 
 def credit(saler_id: str, amount: int, request_id: str = None) -> Credit:
@@ -90,8 +78,7 @@ def test_a_replayed_pay_is_credited_once(stack, ctx):
 
 
 def test_many_accounts_and_more_than_100_credits_in_one_batch(stack):
-    spy = RecordingTransactions(stack.dynamodb)
-    ctx = stack.context(dynamodb=spy)
+    ctx = stack.context()
     salers = [f"many{i:02d}" for i in range(37)]
     credits, expected = [], Counter()
     for i in range(180):                            # 180 credits, 37 accounts, 1 to 9 credits each
@@ -101,14 +88,15 @@ def test_many_accounts_and_more_than_100_credits_in_one_batch(stack):
         expected[saler] += amount
     send(stack, *credits)
 
-    report = aggregator.run(ctx)
+    with transaction_sizes() as sent:                # through the ledger models' client
+        report = aggregator.run(ctx)
 
     assert report.received == 180 and report.applied == 180 and report.duplicates == 0
     assert report.applied_amount == sum(expected.values())
     assert report.transaction_items <= len(credits) + len(salers)
-    assert report.transaction_items == sum(spy.transaction_sizes)
-    assert report.transactions == len(spy.transaction_sizes) >= 2
-    assert max(spy.transaction_sizes) <= 100
+    assert report.transaction_items == sum(sent)
+    assert report.transactions == len(sent) >= 2
+    assert max(sent) <= 100
     assert balances(ctx, salers) == dict(expected)
     for saler in salers:
         assert journal_sum(ctx, saler)[0] == expected[saler]
@@ -116,15 +104,15 @@ def test_many_accounts_and_more_than_100_credits_in_one_batch(stack):
 
 
 def test_one_account_with_more_credits_than_a_transaction_holds(stack):
-    spy = RecordingTransactions(stack.dynamodb)
-    ctx = stack.context(dynamodb=spy)
+    ctx = stack.context()
     credits = [credit("whale", i + 1) for i in range(250)]
     send(stack, *credits)
 
-    report = aggregator.run(ctx)
+    with transaction_sizes() as sent:                # through the ledger models' client
+        report = aggregator.run(ctx)
 
     assert report.applied == 250
-    assert max(spy.transaction_sizes) <= 100
+    assert len(sent) == 3 and max(sent) <= 100
     # One balance item per 99 credits: 3 for 250 credits.
     assert report.transaction_items == 250 + 3
     assert balances(ctx, ["whale"]) == {"whale": sum(range(1, 251))}

@@ -56,11 +56,37 @@ class Unreachable(Recording):
         raise EndpointConnectionError(endpoint_url="http://dynamodb")
 
 
+class _Answer:
+    """The HTTP side of an answer a `before-call` handler makes up (botocore reads the status)."""
+    status_code, headers, content = 400, {}, b""
+
+
+def _throttled_call(**_):
+    return _Answer(), {"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+                       "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+def _unreachable_call(**_):
+    raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+
+MODEL_TROUBLE = {Throttled: _throttled_call, Unreachable: _unreachable_call}
+
+
 @pytest.mark.parametrize("wrapper", [Throttled, Unreachable])
 def test_aws_trouble_is_a_503_busy_answer_not_a_stack_trace(stack, api, monkeypatch, wrapper):
+    from chalicelib.payments.models.orders import PaymentOrder
+
     broken = stack.context(dynamodb=wrapper(stack.dynamodb))
     monkeypatch.setattr(paysettle, "from_environment", lambda tenant=None: broken)
-    response = api.post("/pay", pay_body())
+    # Pay's transaction goes through the order model's own client: the same trouble there.
+    client = PaymentOrder.low_level_client()
+    event = "before-call.dynamodb.TransactWriteItems"
+    client.meta.events.register_first(event, MODEL_TROUBLE[wrapper], unique_id="aws-trouble")
+    try:
+        response = api.post("/pay", pay_body())
+    finally:
+        client.meta.events.unregister(event, MODEL_TROUBLE[wrapper], unique_id="aws-trouble")
     assert response.status_code == 503
     answer = body_of(response)
     assert answer["response_code"] == "FAIL"

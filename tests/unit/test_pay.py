@@ -8,7 +8,7 @@ from chalicelib import clock, fields
 from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.payments import aggregator, service
 from chalicelib.payments.messages import PayRequest, WithdrawRequest
-from tests.unit.support import assert_reentry_refused, Recording, body_of, pay_body, withdraw_body
+from tests.unit.support import assert_reentry_refused, body_of, pay_body, withdraw_body
 
 CONTRACT_FIELDS = {"response_time", "request_id", "response_id", "saler_id", "total_fee",
                "response_code", "response_msg"}
@@ -113,10 +113,15 @@ def test_pay_replay_with_other_parameters_is_refused_and_changes_nothing(stack, 
 
 
 def test_pay_makes_at_most_two_aws_requests(stack):
-    dynamodb, sqs = Recording(stack.dynamodb), Recording(stack.sqs)
-    ctx = stack.context(dynamodb=dynamodb, sqs=sqs)
-    service.pay(ctx, PayRequest(**pay_body(total_fee=7)))
-    assert len(dynamodb.calls) + len(sqs.calls) <= 2
+    from tests.support.faults import FaultPlan, FaultyClient
+    from tests.support.model_faults import faults_on_models
+
+    # One plan counts the calls of the boto3 clients and of the models' clients, in order.
+    plan = FaultPlan()
+    ctx = stack.context(dynamodb=FaultyClient(stack.dynamodb, plan), sqs=FaultyClient(stack.sqs, plan))
+    with faults_on_models(plan):
+        service.pay(ctx, PayRequest(**pay_body(total_fee=7)))
+    assert plan.calls == ["dynamodb.TransactWriteItems", "sqs.SendMessage"]
 
 
 def test_unknown_orders_are_404(stack, api):

@@ -130,3 +130,44 @@ def test_balance_equals_the_journal_after_mixed_traffic(stack, api):
     entries = journal(api, "w6")
     assert balance(api, "w6") == sum(e["amount"] for e in entries) == 0
     assert sorted(e["amount"] for e in entries) == [-250, -150, -100, 500]
+
+
+def test_a_failed_journal_guard_is_never_read_as_insufficient_balance(stack):
+    """The withdraw's transaction is sent condition check first, then puts, then the balance
+    update (PynamoDB's order, not the order written): a reason read by position would take the
+    journal guard's failure for the balance's. A journal entry already there (and a balance that
+    covers the withdraw) must not be answered "insufficient balance", nor recorded at all."""
+    from chalicelib.data.transactions import Cancelled
+    from chalicelib.errors import ErrorCode, PaySettleError
+    from chalicelib.payments.messages import WithdrawRequest
+    from chalicelib.payments.models.ledger import JournalEntry
+    from chalicelib.payments.orders import Kind
+
+    fund(stack, "guarded", 500)
+    request = WithdrawRequest(**withdraw_body(saler_id="guarded", withdraw_money=40))
+    account, entry = JournalEntry.key("default", "guarded", Kind.WITHDRAW, request.request_id)
+    JournalEntry(account, entry, posted="2019-08-29T09:16:21Z#" + entry, amount=-40,
+                 request_id=request.request_id, tenant="default", saler_id="guarded",
+                 response_time="2019-08-29 17:16:21").save()
+    before = stack.footprint()
+    with pytest.raises(Cancelled) as refused:
+        service.withdraw(stack.context(), request)
+    assert refused.value.failed_owners == [service.JOURNAL]
+    assert stack.footprint() == before                   # no FAIL order, no debit
+    with pytest.raises(PaySettleError) as missing:
+        service.find_order(stack.context(), Kind.WITHDRAW, request.request_id)
+    assert missing.value.code is ErrorCode.ORDER_NOT_FOUND
+
+
+@pytest.mark.parametrize("amount", [1.5, 30.0, "30", True])
+def test_an_amount_that_is_not_whole_fen_is_refused_before_any_write(stack, amount):
+    from chalicelib.errors import InvalidField
+    from chalicelib.payments.messages import WithdrawRequest
+
+    fund(stack, "whole", 100)
+    request = WithdrawRequest.model_construct(**withdraw_body(saler_id="whole", withdraw_money=amount))
+    before = stack.footprint()
+    with pytest.raises(InvalidField) as refused:
+        service.withdraw(stack.context(), request)
+    assert refused.value.field == "withdraw_money"
+    assert stack.footprint() == before
