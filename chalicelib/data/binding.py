@@ -14,57 +14,54 @@ DynamoDB Local tests use it to reach their per-test tables on an explicit endpoi
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 from pynamodb.models import Model
 
 from .. import config
 
 _lock = threading.RLock()
+# Replaced whole (never changed in place) under `_lock`, so a reader that takes the reference once
+# sees one consistent state without taking the lock: resolving runs on every model call.
 _overrides: Dict[str, str] = {}          # setting name -> table name
 _endpoint_override: Dict[str, Optional[str]] = {}
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     table: str
     host: Optional[str]
     region: Optional[str]
 
 
-def _endpoint() -> Optional[str]:
-    if "host" in _endpoint_override:
-        return _endpoint_override["host"]
+def _endpoint(endpoint_override: Dict[str, Optional[str]]) -> Optional[str]:
+    if "host" in endpoint_override:
+        return endpoint_override["host"]
     return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
 def resolve(setting: str) -> Binding:
     """Where the models of `setting`'s table live now."""
-    with _lock:
-        table = _overrides.get(setting)
+    table = _overrides.get(setting)
     if table is None:
         table = config.table_name(setting)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    return Binding(table, _endpoint(), region)
+    return Binding(table, _endpoint(_endpoint_override), region)
 
 
 @contextmanager
 def override(tables: Dict[str, str], host: Optional[str] = None):
     """Bind the named settings' models to `tables` (and every model to `host`) inside the block."""
+    global _overrides, _endpoint_override
     with _lock:
-        saved_tables, saved_endpoint = dict(_overrides), dict(_endpoint_override)
-        _overrides.update(tables)
+        saved_tables, saved_endpoint = _overrides, _endpoint_override
+        _overrides = {**saved_tables, **tables}
         if host is not None:
-            _endpoint_override["host"] = host
+            _endpoint_override = {"host": host}
     try:
         yield
     finally:
         with _lock:
-            _overrides.clear()
-            _overrides.update(saved_tables)
-            _endpoint_override.clear()
-            _endpoint_override.update(saved_endpoint)
+            _overrides, _endpoint_override = saved_tables, saved_endpoint
 
 
 class TableModel(Model):
