@@ -47,11 +47,11 @@ from .. import clock
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..logs import log
 from ..retry import REENTRY_RECORD
+from .models import OPEN_INDEX, OutboundGuardModel
 from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
-OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while OPEN_STATES), range retry_at
 MAX_ROUNDS = REENTRY_RECORD.attempts   # reads and conditional writes racing other writers of one record
 RECORD, GUARD = 0, 1         # positions in the create transaction; effects follow
 
@@ -237,7 +237,7 @@ class Reentry:
                 record["not_before"] = not_before_ms
             # The one item not under a tenant: outbound numbers are unique across every tenant
             # (the channel is idempotent on them); the guard names the record and its tenant.
-            guard = {"pk": f"OUTBOUND#{number}", "record": pk}
+            guard = {"pk": OutboundGuardModel.key(number), "record": pk}
             if attributes.get("tenant"):
                 guard["tenant"] = attributes["tenant"]
             items = [

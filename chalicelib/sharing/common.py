@@ -11,6 +11,7 @@ from ..reentry import Failed, Record, Reentry, Succeeded, Unknown
 from ..reentry.drive import drive as reentry_drive
 from ..subsidies.answers import SubsidyError as SharingError  # a PaySettleError with data
 from .context import Sharing
+from .models import FollowMarker
 
 FOLLOW_INDEX = "follow"        # sparse GSI: hash follow_kind, range follow_at (FOLLOW# items)
 
@@ -32,12 +33,12 @@ def follow_item(ctx: Sharing, kind: str, record_pk: str, after_seconds: Optional
     result from `follow_at` on. Written in the same transaction as what made it necessary."""
     at = ctx.now() + timedelta(seconds=ctx.follow_after_seconds if after_seconds is None else after_seconds)
     return {"Put": {"TableName": ctx.table, "Item": to_item({
-        "pk": f"FOLLOW#{record_pk}", "record": record_pk, "follow_kind": kind,
+        "pk": FollowMarker.key(record_pk), "record": record_pk, "follow_kind": kind,
         "follow_at": clock.iso_utc(at)})}}
 
 
 def unfollow_item(ctx: Sharing, record_pk: str) -> dict:
-    return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": f"FOLLOW#{record_pk}"})}}
+    return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": FollowMarker.key(record_pk)})}}
 
 
 def _busy(record: Record) -> SharingError:

@@ -28,7 +28,7 @@ from ..errors import ErrorCode
 from ..logs import log
 from ..reentry import FAILED, NEEDS_ATTENTION, SUCCEEDED, UNKNOWN, Record
 from ..reentry.record import fingerprint
-from ..tenant_keys import key
+from .models import FollowMarker, SharingUnfreeze
 from .common import SharingError, accepted_outcome, drive, follow_item
 from .context import SHARING, SHARING_UNFREEZE, Sharing
 
@@ -38,17 +38,13 @@ OVER = ("FINISHED", "REJECTED", "CANCELLED")      # sharing states after which t
 BY_SHARING = "UNFROZEN_BY_SHARING"                # unfreezeOrder 1: the channel unfroze it itself
 
 
-def unfreeze_key(tenant: str, trade_id: str, payment_order_id: str) -> str:
-    return key(tenant, "UNFREEZE", trade_id, payment_order_id)
-
-
 def _pk(sharing: Record) -> str:
     extra = sharing.extra
-    return unfreeze_key(extra["tenant"], extra["trade_id"], extra["payment_order_id"])
+    return SharingUnfreeze.key(extra["tenant"], extra["trade_id"], extra["payment_order_id"])
 
 
 def marker_key(sharing: Record) -> str:
-    return f"FOLLOW#{_pk(sharing)}"
+    return FollowMarker.key(_pk(sharing))
 
 
 def schedule(ctx: Sharing, sharing: Record) -> None:
@@ -191,4 +187,4 @@ def follow(ctx: Sharing, sharing_pk: str) -> bool:
     return True
 
 
-__all__ = ["unfreeze", "schedule", "view", "follow", "unfreeze_key"]
+__all__ = ["unfreeze", "schedule", "view", "follow"]
