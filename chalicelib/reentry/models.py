@@ -63,6 +63,7 @@ class OutboundGuardModel(TableModel):
 
     pk = UnicodeAttribute(hash_key=True)
     record = UnicodeAttribute()
+    tenant = UnicodeAttribute(null=True)      # the record's tenant, when it has one
 
     @classmethod
     def key(cls, outbound_no: str) -> str:

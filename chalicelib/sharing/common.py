@@ -13,7 +13,6 @@ from ..subsidies.answers import SubsidyError as SharingError  # a PaySettleError
 from .context import Sharing
 from .models import FollowMarker
 
-FOLLOW_INDEX = "follow"        # sparse GSI: hash follow_kind, range follow_at (FOLLOW# items)
 
 __all__ = ["SharingError", "accepted_outcome", "drive", "follow_item", "unfollow_item"]
 

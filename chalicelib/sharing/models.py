@@ -166,6 +166,8 @@ class UniqueGuard(TableModel):
 
 
 class FollowIndex(GlobalSecondaryIndex):
+    """Sparse: the FOLLOW# markers, by kind of record followed and when to look again."""
+
     class Meta:
         index_name = "follow"
         projection = AllProjection()

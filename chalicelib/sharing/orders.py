@@ -42,7 +42,7 @@ from typing import Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import condition_failed, from_item, to_item, values
+from ..dynamo import condition_failed, to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
@@ -320,9 +320,11 @@ def _not_found() -> SharingError:
 
 def payment_orders_of(ctx: Sharing, trade_id: str) -> List[str]:
     """The payment orders the caller's tenant shared this trade for, sorted."""
-    item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                 Key=to_item({"pk": SharingTradeIndex.key(ctx.tenant, trade_id)})).get("Item")
-    return sorted(from_item(item).get("payment_orders", ())) if item else []
+    try:
+        index = SharingTradeIndex.get(SharingTradeIndex.key(ctx.tenant, trade_id), consistent_read=True)
+    except SharingTradeIndex.DoesNotExist:
+        return []
+    return sorted(index.payment_orders or ())
 
 
 def find(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) -> Record:
@@ -372,10 +374,9 @@ def by_outbound_no(ctx: Sharing, out_order_no: str) -> Optional[Record]:
     """The sharing that sent this sharingOrderId, whatever its tenant: the number is unique
     across every tenant, and its guard names the one record (hence the one tenant) it is of.
     For the channel's notices only, which belong to no tenant of their own."""
-    answer_ = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                    Key=to_item({"pk": SharingOutboundGuard.key(out_order_no)}))
-    item = answer_.get("Item")
-    if not item:
+    try:
+        guard = SharingOutboundGuard.get(SharingOutboundGuard.key(out_order_no), consistent_read=True)
+    except SharingOutboundGuard.DoesNotExist:
         return None
-    record = ctx.store(SHARING).get(from_item(item)["record"])
+    record = ctx.store(SHARING).get(guard.record)
     return record if record is not None and record.kind == SHARING else None

@@ -28,7 +28,7 @@ subsidy is checked against. Another tenant's subsidy answers exactly like a miss
 from typing import Callable, Dict, List, Optional
 
 from ..channel import port
-from ..dynamo import from_item, to_item, values
+from ..dynamo import to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
@@ -81,11 +81,13 @@ def _mismatch(key_name: str, key: str, stored: Record, params: Dict) -> ReentryR
 
 def _biz_return_taken(ctx: Subsidies, request: SubsidyReturnRequest) -> ReentryRefused:
     """The bizReturnSubsidiesId names a return of another refund: which of its parameters differ."""
-    answer = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                   Key=to_item({"pk": BizReturnGuard.key(ctx.tenant, request.bizReturnSubsidiesId)}))
-    taken = from_item(answer.get("Item") or {})
-    different = differing({"paymentRefundId": taken.get("payment_refund_id"), "amount": taken.get("amount")},
-                          {"paymentRefundId": request.paymentRefundId, "amount": request.amount})
+    try:
+        taken = BizReturnGuard.get(BizReturnGuard.key(ctx.tenant, request.bizReturnSubsidiesId),
+                                   consistent_read=True)
+        stored = {"paymentRefundId": taken.payment_refund_id, "amount": taken.amount}
+    except BizReturnGuard.DoesNotExist:
+        stored = {"paymentRefundId": None, "amount": None}
+    different = differing(stored, {"paymentRefundId": request.paymentRefundId, "amount": request.amount})
     log("subsidy.reentry_mismatch", kind=RETURN, key=request.bizReturnSubsidiesId, different=different)
     return ReentryRefused("bizReturnSubsidiesId", request.bizReturnSubsidiesId,
                           different or ["paymentRefundId"])
