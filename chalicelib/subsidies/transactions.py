@@ -7,14 +7,12 @@ their own tenant's paid orders, so two tenants may use the same paymentOrderId.
 
 Outcomes of `record`: `recorded` (new), `replayed` (the same notice again: idempotent),
 TRANSACTION_CONFLICT (409: another transaction for a known payment_order_id; nothing changes).
-A notice is never changed or deleted once filed, so after a refused write a consistent read
-finds the one that was there first.
+A notice is never changed or deleted once filed: a refused write returns the one that was there
+first (or, where the endpoint does not return it, a consistent read finds it).
 """
 from typing import Optional
 
-from pynamodb.exceptions import PutError
-
-from ..dynamo import condition_failed
+from ..dynamo import put_new
 from ..logs import log
 from ..errors import ErrorCode, PaySettleError
 from .messages import TransactionNotification
@@ -29,12 +27,9 @@ def record(ctx, notice: TransactionNotification) -> str:
     tenant = fields.pop("attach")
     item = ChannelTransaction(ChannelTransaction.key(tenant, notice.payment_order_id),
                               tenant=tenant, **fields)
-    try:
-        item.save(condition=ChannelTransaction.pk.does_not_exist())
-    except PutError as error:
-        if not condition_failed(error):
-            raise
-        stored = find_for(ctx, tenant, notice.payment_order_id)
+    stored = put_new(item)          # the notice already filed comes back with the refusal
+    if stored is not None:
+        stored = stored or find_for(ctx, tenant, notice.payment_order_id)
         if stored and all(stored.get(name) == getattr(notice, name) for name in IDENTITY):
             return "replayed"
         log("transaction.conflict", tenant=tenant, payment_order_id=notice.payment_order_id,
