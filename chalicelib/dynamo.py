@@ -121,3 +121,27 @@ def condition_failed(error: BaseException) -> bool:
 def retryable(error: BaseException) -> bool:
     """The very same request may simply be sent again (throttled, in progress, a server error)."""
     return isinstance(error, ClientError) and error_code(error) in RETRYABLE_ERRORS
+
+
+def put_new(model) -> Optional[dict]:
+    """Write the PynamoDB `model` as a new item, in one request: None when it was written; when
+    an item with its key already exists, that item as it is stored (plain, as `from_item`; `{}`
+    if the endpoint did not return it), and nothing is written.
+
+    PynamoDB's `save` cannot ask for `ReturnValuesOnConditionCheckFailure` on a single put, so
+    this one write goes through the model's own low-level client (the same client, hence the
+    same binding and fault hooks, as the model's other requests)."""
+    model_class = type(model)
+    connection = model_class._get_connection()
+    try:
+        connection.connection.client.put_item(
+            TableName=connection.table_name, Item=model.serialize(),
+            ConditionExpression="attribute_not_exists(#key)",
+            ExpressionAttributeNames={"#key": model_class._hash_key_attribute().attr_name},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+        old = error.response.get("Item")
+        return from_item(old) if old else {}
+    return None

@@ -9,7 +9,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..data.attributes import WholeNumberAttribute
 from ..data.binding import TableModel
-from .store import OPEN_INDEX
+
+OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while open), range retry_at
 
 
 class OpenIndex(GlobalSecondaryIndex):
@@ -62,6 +63,7 @@ class OutboundGuardModel(TableModel):
 
     pk = UnicodeAttribute(hash_key=True)
     record = UnicodeAttribute()
+    tenant = UnicodeAttribute(null=True)      # the record's tenant, when it has one
 
     @classmethod
     def key(cls, outbound_no: str) -> str:

@@ -22,6 +22,9 @@ Outcomes, all named (TigerBeetle style):
             and ours was not a success (dropped; the new holder re-sends the same request).
 * `give_up`: the record NEEDS_ATTENTION, or `LeaseLost` if someone holds or finished it.
 
+The decisions (which outcome a claim reaches, what a refused finish means) are plain rules in
+decisions.py; this module reads, persists them and maps refusals.
+
 Condition expressions (exactly):
 * create:        attribute_not_exists(pk)  on the record and on its OUTBOUND#<no> guard (global:
                  a number is unique across every tenant; the guard holds the record's key and
@@ -47,11 +50,13 @@ from .. import clock
 from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
 from ..logs import log
 from ..retry import REENTRY_RECORD
+from .decisions import (AlreadyFinal, InProgress, LateSuccess, LeaseLost, Mismatch, Replayed, Scheduled,
+                        TakeOver, decide_claim, decide_refused_finish)
+from .models import OPEN_INDEX, OutboundGuardModel
 from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
-OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while OPEN_STATES), range retry_at
 MAX_ROUNDS = REENTRY_RECORD.attempts   # reads and conditional writes racing other writers of one record
 RECORD, GUARD = 0, 1         # positions in the create transaction; effects follow
 
@@ -63,26 +68,6 @@ class Claimed:
 
 
 @dataclass(frozen=True)
-class Replayed:
-    record: Record
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    record: Record
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    record: Record
-
-
-@dataclass(frozen=True)
-class InProgress:
-    record: Record
-
-
-@dataclass(frozen=True)
 class EffectRefused:
     index: int                   # position in the caller's effects
     record: Optional[Record]     # the record as stored (None when it did not exist)
@@ -90,16 +75,6 @@ class EffectRefused:
 
 @dataclass(frozen=True)
 class Finished:
-    record: Record
-
-
-@dataclass(frozen=True)
-class AlreadyFinal:
-    record: Record
-
-
-@dataclass(frozen=True)
-class LeaseLost:
     record: Record
 
 
@@ -201,16 +176,11 @@ class Reentry:
                 if created is None:          # it exists, but its old image was not returned
                     continue
                 stored = created
-            if stored.fingerprint != fingerprint:
-                return Mismatch(stored)
-            if stored.state in (SUCCEEDED, CANCELLED):
-                return Replayed(stored)
-            _, now_ms, _, _ = self._clock()
-            if stored.state == RECEIVED and stored.not_before > now_ms:
-                return Scheduled(stored)
-            if stored.lease_live(now_ms):
-                return InProgress(stored)
-            taken = self._take_over(stored, effects, sweep)
+            _, now_ms, until_ms, _ = self._clock()
+            decision = decide_claim(stored, fingerprint, now_ms, until_ms, sweep)
+            if not isinstance(decision, TakeOver):
+                return decision
+            taken = self._take_over(decision, effects, sweep)
             if taken is not None:
                 return taken
             self._retry(round_)      # someone changed it between our read and our write
@@ -237,7 +207,7 @@ class Reentry:
                 record["not_before"] = not_before_ms
             # The one item not under a tenant: outbound numbers are unique across every tenant
             # (the channel is idempotent on them); the guard names the record and its tenant.
-            guard = {"pk": f"OUTBOUND#{number}", "record": pk}
+            guard = {"pk": OutboundGuardModel.key(number), "record": pk}
             if attributes.get("tenant"):
                 guard["tenant"] = attributes["tenant"]
             items = [
@@ -267,8 +237,10 @@ class Reentry:
             return _Created(Record.from_item(record))
         raise RuntimeError(f"{pk}: could not draw an unused outbound number")
 
-    def _take_over(self, stored: Record, effects: Effects, sweep: bool):
-        moment, now_ms, until_ms, stamp = self._clock()
+    def _take_over(self, decision: TakeOver, effects: Effects, sweep: bool):
+        """Persist `decision` under the take-over's condition (the version it read still stored)."""
+        stored, until_ms = decision.record, decision.lease_until
+        moment, now_ms, _, stamp = self._clock()
         names = {"#version": "version", "#lease_until": "lease_until", "#state": "state",
                  "#updated_at": "updated_at", "#retry_at": "retry_at", "#open_kind": "open_kind",
                  "#sweeps": "sweeps", "#not_before": "not_before"}
@@ -281,9 +253,9 @@ class Reentry:
                                     "(:received, :in_flight, :unknown, :failed, :attention) AND "
                                     "(attribute_not_exists(#not_before) OR #not_before <= :now)"),
             "ExpressionAttributeValues": values(
-                next=stored.version + 1, until=until_ms, stamp=stamp,
+                next=decision.next_version, until=until_ms, stamp=stamp,
                 retry=self._ms_iso(until_ms), kind=self.kind,
-                sweeps=stored.sweeps + (1 if sweep else 0), seen=stored.version, now=now_ms,
+                sweeps=decision.sweeps, seen=stored.version, now=now_ms,
                 received=RECEIVED, in_flight=IN_FLIGHT, unknown=UNKNOWN, failed=FAILED,
                 attention=NEEDS_ATTENTION)}}
         items = [item] + effects(stored, CLAIMED, stored.outbound_no, None)
@@ -299,9 +271,9 @@ class Reentry:
                 return None
             raise
         log("reentry.taken_over", kind=self.kind, pk=stored.pk, outbound_no=stored.outbound_no,
-            before=stored.state, version=stored.version + 1, sweep=sweep)
-        return Claimed(_replace(stored, version=stored.version + 1, lease_until=until_ms,
-                                updated_at=stamp, sweeps=stored.sweeps + (1 if sweep else 0)),
+            before=stored.state, version=decision.next_version, sweep=sweep)
+        return Claimed(_replace(stored, version=decision.next_version, lease_until=until_ms,
+                                updated_at=stamp, sweeps=decision.sweeps),
                        fresh=False)
 
     # -- revising a scheduled record before its first send -------------------------------
@@ -389,7 +361,8 @@ class Reentry:
             return Finished(written)
         for _ in range(MAX_ROUNDS):
             stored = self.get(record.pk)
-            if state == SUCCEEDED and stored.state != SUCCEEDED and stored.outbound_no == record.outbound_no:
+            decision = decide_refused_finish(stored, record, state)
+            if isinstance(decision, LateSuccess):
                 # The channel applied this number: a fact no later answer can contradict.
                 late = self._write_outcome(
                     stored, outcome, effects,
@@ -402,14 +375,14 @@ class Reentry:
                         outbound_no=record.outbound_no, replaced=stored.state)
                     return Finished(late)
                 continue
-            if stored.final:
+            if isinstance(decision, AlreadyFinal):
                 if stored.state != state:
                     log("reentry.late_answer_dropped", kind=self.kind, pk=record.pk,
                         outbound_no=record.outbound_no, stored=stored.state, late=state)
-                return AlreadyFinal(stored)
+                return decision
             log("reentry.lease_lost", kind=self.kind, pk=record.pk, outbound_no=record.outbound_no,
                 mine=record.version, stored_version=stored.version, dropped=state)
-            return LeaseLost(stored)
+            return decision
         raise RuntimeError(f"{record.pk}: could not record the outcome")
 
     def _write_outcome(self, before: Record, outcome, effects: Effects, condition: str,

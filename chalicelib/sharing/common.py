@@ -11,8 +11,8 @@ from ..reentry import Failed, Record, Reentry, Succeeded, Unknown
 from ..reentry.drive import drive as reentry_drive
 from ..subsidies.answers import SubsidyError as SharingError  # a PaySettleError with data
 from .context import Sharing
+from .models import FollowMarker
 
-FOLLOW_INDEX = "follow"        # sparse GSI: hash follow_kind, range follow_at (FOLLOW# items)
 
 __all__ = ["SharingError", "accepted_outcome", "drive", "follow_item", "unfollow_item"]
 
@@ -27,17 +27,22 @@ def accepted_outcome(outcome: port.Outcome):
     return Unknown(outcome.reason)
 
 
+def follow_at(ctx: Sharing, after_seconds: Optional[float] = None) -> str:
+    """When the scheduler looks again: `after_seconds` (default: the follow interval) from now."""
+    at = ctx.now() + timedelta(seconds=ctx.follow_after_seconds if after_seconds is None else after_seconds)
+    return clock.iso_utc(at)
+
+
 def follow_item(ctx: Sharing, kind: str, record_pk: str, after_seconds: Optional[float] = None) -> dict:
     """A marker the scheduler finds in the `follow` index: query the channel for this record's
     result from `follow_at` on. Written in the same transaction as what made it necessary."""
-    at = ctx.now() + timedelta(seconds=ctx.follow_after_seconds if after_seconds is None else after_seconds)
     return {"Put": {"TableName": ctx.table, "Item": to_item({
-        "pk": f"FOLLOW#{record_pk}", "record": record_pk, "follow_kind": kind,
-        "follow_at": clock.iso_utc(at)})}}
+        "pk": FollowMarker.key(record_pk), "record": record_pk, "follow_kind": kind,
+        "follow_at": follow_at(ctx, after_seconds)})}}
 
 
 def unfollow_item(ctx: Sharing, record_pk: str) -> dict:
-    return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": f"FOLLOW#{record_pk}"})}}
+    return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": FollowMarker.key(record_pk)})}}
 
 
 def _busy(record: Record) -> SharingError:

@@ -22,6 +22,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from ..data.attributes import FenAttribute, WholeNumberAttribute
 from ..data.binding import TableModel
 from ..reentry.models import OutboundGuardModel, ReentryRecordModel
+from ..tenant_keys import key as tenant_key
 
 
 class SharingRecord(ReentryRecordModel):
@@ -45,8 +46,7 @@ class SharingRecord(ReentryRecordModel):
 
     @classmethod
     def key(cls, tenant: str, trade_id: str, payment_order_id: str) -> str:
-        from .orders import sharing_key
-        return sharing_key(tenant, trade_id, payment_order_id)
+        return tenant_key(tenant, "SHARING", trade_id, payment_order_id)
 
 
 class SharingTradeIndex(TableModel):
@@ -59,8 +59,7 @@ class SharingTradeIndex(TableModel):
 
     @classmethod
     def key(cls, tenant: str, trade_id: str) -> str:
-        from .orders import trade_index_key
-        return trade_index_key(tenant, trade_id)
+        return tenant_key(tenant, "SHARINGS", trade_id)
 
 
 class SharingUnfreeze(ReentryRecordModel):
@@ -74,8 +73,7 @@ class SharingUnfreeze(ReentryRecordModel):
 
     @classmethod
     def key(cls, tenant: str, trade_id: str, payment_order_id: str) -> str:
-        from .unfreeze import unfreeze_key
-        return unfreeze_key(tenant, trade_id, payment_order_id)
+        return tenant_key(tenant, "UNFREEZE", trade_id, payment_order_id)
 
 
 class SharingReturn(ReentryRecordModel):
@@ -103,8 +101,7 @@ class SharingReturn(ReentryRecordModel):
 
     @classmethod
     def key(cls, tenant: str, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
-        from .refunds import return_key
-        return return_key(tenant, trade_id, payment_order_id, refund_id, mch)
+        return tenant_key(tenant, "SRETURN", trade_id, payment_order_id, refund_id, mch)
 
 
 class RefundRelation(TableModel):
@@ -136,8 +133,7 @@ class RefundRelation(TableModel):
 
     @classmethod
     def key(cls, tenant: str, trade_id: str, payment_order_id: str, refund_id: str) -> str:
-        from .refunds import relation_key
-        return relation_key(tenant, trade_id, payment_order_id, refund_id)
+        return tenant_key(tenant, "REFUND", trade_id, payment_order_id, refund_id)
 
 
 class RefundIdIndex(TableModel):
@@ -149,8 +145,8 @@ class RefundIdIndex(TableModel):
     relations = UnicodeSetAttribute()
 
     @classmethod
-    def key(cls, refund_id: str) -> str:
-        return f"REFUNDID#{refund_id}"
+    def key(cls, tenant: str, refund_id: str) -> str:
+        return tenant_key(tenant, "REFUNDID", refund_id)
 
 
 class UniqueGuard(TableModel):
@@ -162,14 +158,16 @@ class UniqueGuard(TableModel):
     record = UnicodeAttribute()
 
     @classmethod
-    def key(cls, which: str, trade_id: str, value: str) -> str:
+    def key(cls, tenant: str, which: str, trade_id: str, value: str) -> str:
         """`which`: SO (sharing order id), PO (payment order id) or TX (transaction id)."""
         if which not in ("SO", "PO", "TX"):
             raise ValueError(f"unknown unique id kind {which!r}")
-        return f"UK#{which}#{trade_id}#{value}"
+        return tenant_key(tenant, "UK", which, trade_id, value)
 
 
 class FollowIndex(GlobalSecondaryIndex):
+    """Sparse: the FOLLOW# markers, by kind of record followed and when to look again."""
+
     class Meta:
         index_name = "follow"
         projection = AllProjection()

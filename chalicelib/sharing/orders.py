@@ -42,18 +42,18 @@ from typing import Dict, List, Optional
 
 from botocore.exceptions import ClientError
 
-from ..dynamo import condition_failed, from_item, to_item, values
+from ..dynamo import condition_failed, to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
                        UNKNOWN, Record)
 from ..reentry.record import fingerprint
 from ..subsidies.transactions import find_for as find_paid_for
-from ..tenant_keys import key
 from . import unfreeze
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, Sharing
 from .messages import SharingRequest
+from .models import SharingOutboundGuard, SharingRecord, SharingTradeIndex, UniqueGuard
 
 NUMBER_FIELD = "out_order_no"
 PARAMS = ("tenantId", "platformSharingDimension", "paymentOrderId", "bizOrderId", "bizRelOrderId",
@@ -62,14 +62,6 @@ ECHO = ("traceId", "productId", "tenantId", "userId", "spId", "spName", "platfor
         "paymentOrderId", "bizOrderId", "bizRelOrderId", "sharingMode", "planSharingTime",
         "unfreezeOrder", "appid", "settlementTime")
 PENDING, SUCCESS, CLOSED = "PENDING", "SUCCESS", "CLOSED"
-
-
-def sharing_key(tenant: str, trade_id: str, payment_order_id: str) -> str:
-    return key(tenant, "SHARING", trade_id, payment_order_id)
-
-
-def trade_index_key(tenant: str, trade_id: str) -> str:
-    return key(tenant, "SHARINGS", trade_id)
 
 
 def _receivers(request: SharingRequest) -> List[Dict]:
@@ -89,20 +81,20 @@ def paid_sub_merchant(ctx: Sharing, payment_order_id: str) -> Optional[str]:
 def _find_paid(ctx: Sharing, payment_order_id: str) -> Optional[dict]:
     if not ctx.transactions_table:
         return None
-    return find_paid_for(ctx, ctx.tenant, payment_order_id, ctx.transactions_table)
+    return find_paid_for(ctx, ctx.tenant, payment_order_id)
 
 
 def _guards(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str, transaction_id: str,
             sharing_order_id: str, pk: str) -> List[dict]:
-    keys = (key(tenant, "UK", "SO", trade_id, sharing_order_id),
-            key(tenant, "UK", "PO", trade_id, payment_order_id),
-            key(tenant, "UK", "TX", trade_id, transaction_id))
+    keys = (UniqueGuard.key(tenant, "SO", trade_id, sharing_order_id),
+            UniqueGuard.key(tenant, "PO", trade_id, payment_order_id),
+            UniqueGuard.key(tenant, "TX", trade_id, transaction_id))
     return [{"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
                      "Item": to_item({"pk": guard, "record": pk})}} for guard in keys]
 
 
 def _trade_index(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str) -> dict:
-    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": trade_index_key(tenant, trade_id)}),
+    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": SharingTradeIndex.key(tenant, trade_id)}),
                        "UpdateExpression": "ADD payment_orders :po",
                        "ExpressionAttributeValues": values(po={payment_order_id})}}
 
@@ -146,7 +138,7 @@ def _refused(trade_id: str):
 def share(ctx: Sharing, request: SharingRequest) -> Dict:
     trade_id = request.trade_id
     store = ctx.store(SHARING)
-    pk = sharing_key(ctx.tenant, trade_id, request.paymentOrderId)
+    pk = SharingRecord.key(ctx.tenant, trade_id, request.paymentOrderId)
     receivers = _receivers(request)
     params = {**{name: getattr(request, name) for name in PARAMS}, "receivers": receivers}
     params["planSharingTime"] = params["planSharingTime"] or 0
@@ -328,9 +320,11 @@ def _not_found() -> SharingError:
 
 def payment_orders_of(ctx: Sharing, trade_id: str) -> List[str]:
     """The payment orders the caller's tenant shared this trade for, sorted."""
-    item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                 Key=to_item({"pk": trade_index_key(ctx.tenant, trade_id)})).get("Item")
-    return sorted(from_item(item).get("payment_orders", ())) if item else []
+    try:
+        index = SharingTradeIndex.get(SharingTradeIndex.key(ctx.tenant, trade_id), consistent_read=True)
+    except SharingTradeIndex.DoesNotExist:
+        return []
+    return sorted(index.payment_orders or ())
 
 
 def find(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) -> Record:
@@ -349,7 +343,7 @@ def find(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) ->
             raise InvalidField("paymentOrderId", (f"is required: trade {trade_id} has {len(known)} "
                                                   "sharing orders (one per payment order)"))
         payment_order_id = trade_id if trade_id in known else known[0]
-    record = ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id, payment_order_id))
+    record = ctx.store(SHARING).get(SharingRecord.key(ctx.tenant, trade_id, payment_order_id))
     if record is None:
         raise _not_found()
     return record
@@ -367,7 +361,7 @@ def view(ctx: Sharing, trade_id: str, payment_order_id: Optional[str] = None) ->
     others = []
     for po in known:
         other = record if po == record.extra["payment_order_id"] else \
-            ctx.store(SHARING).get(sharing_key(ctx.tenant, trade_id, po))
+            ctx.store(SHARING).get(SharingRecord.key(ctx.tenant, trade_id, po))
         if other is not None:
             others.append({"paymentOrderId": po, "sharingOrderId": other.outbound_no,
                            "state": sharing_state(other),
@@ -380,10 +374,9 @@ def by_outbound_no(ctx: Sharing, out_order_no: str) -> Optional[Record]:
     """The sharing that sent this sharingOrderId, whatever its tenant: the number is unique
     across every tenant, and its guard names the one record (hence the one tenant) it is of.
     For the channel's notices only, which belong to no tenant of their own."""
-    answer_ = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                    Key=to_item({"pk": f"OUTBOUND#{out_order_no}"}))
-    item = answer_.get("Item")
-    if not item:
+    try:
+        guard = SharingOutboundGuard.get(SharingOutboundGuard.key(out_order_no), consistent_read=True)
+    except SharingOutboundGuard.DoesNotExist:
         return None
-    record = ctx.store(SHARING).get(from_item(item)["record"])
+    record = ctx.store(SHARING).get(guard.record)
     return record if record is not None and record.kind == SHARING else None

@@ -42,11 +42,11 @@ from ..logs import log
 from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
 from ..reentry.record import fingerprint
 from .. import clock
-from ..tenant_keys import key
 from . import allocation, orders, refund_holdings
 from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
 from .context import SHARING, SHARING_RETURN, Sharing
 from .messages import RefundNotification
+from .models import RefundIdIndex, RefundRelation, SharingRecord, SharingReturn
 
 PARAMS = ("refundId", "paymentOrderId", "bizOrderId", "bizRelOrderId", "amt", "orderTotal",
           "refundType", "mchId", "subMchId")
@@ -59,18 +59,6 @@ INIT, PROCESSING, SUCCEEDED_, FAILED_ = 0, 1, 2, 3
 CLOSED_BY_REFUND = "CLOSED"
 
 
-def relation_key(tenant: str, trade_id: str, payment_order_id: str, refund_id: str) -> str:
-    return key(tenant, "REFUND", trade_id, payment_order_id, refund_id)
-
-
-def return_key(tenant: str, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
-    return key(tenant, "SRETURN", trade_id, payment_order_id, refund_id, mch)
-
-
-def refund_index_key(tenant: str, refund_id: str) -> str:
-    return key(tenant, "REFUNDID", refund_id)
-
-
 def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
     item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
                                  Key=to_item({"pk": pk})).get("Item")
@@ -80,7 +68,7 @@ def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
 def _sharings(ctx: Sharing, notice: RefundNotification) -> List[Record]:
     found = []
     for trade in dict.fromkeys((notice.paymentOrderId, notice.bizRelOrderId)):
-        record = ctx.store(SHARING).get(orders.sharing_key(ctx.tenant, trade, notice.paymentOrderId))
+        record = ctx.store(SHARING).get(SharingRecord.key(ctx.tenant, trade, notice.paymentOrderId))
         if record is not None:
             found.append(record)
     return found
@@ -101,7 +89,7 @@ def handle(ctx: Sharing, notice: RefundNotification) -> Dict:
 
 def _base(tenant: str, notice: RefundNotification, trade_id: str, sharing: Optional[Record], params,
           fingerprint_, stamp: str) -> dict:
-    return {"pk": relation_key(tenant, trade_id, notice.paymentOrderId, notice.refundId),
+    return {"pk": RefundRelation.key(tenant, trade_id, notice.paymentOrderId, notice.refundId),
             "tenant": tenant, "kind": "SHARING_REFUND", "trade_id": trade_id, "payment_order_id": notice.paymentOrderId,
             "biz_order_id": notice.bizOrderId,
             "proxy_channel_order_id": sharing.extra["transaction_id"] if sharing else "",
@@ -115,7 +103,7 @@ def _base(tenant: str, notice: RefundNotification, trade_id: str, sharing: Optio
 
 
 def _index_item(ctx: Sharing, tenant: str, refund_id: str, relation_pk: str) -> dict:
-    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": refund_index_key(tenant, refund_id)}),
+    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": RefundIdIndex.key(tenant, refund_id)}),
                        "UpdateExpression": "ADD relations :pk",
                        "ExpressionAttributeValues": values(pk={relation_pk})}}
 
@@ -139,7 +127,7 @@ def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str, params: 
 
 
 def _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_) -> dict:
-    pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
+    pk = RefundRelation.key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
     stored = _existing(ctx, pk, fingerprint_, notice.refundId, params)
     if stored is not None:
         return stored
@@ -158,7 +146,7 @@ def _in_progress(trade_id: str, why: str) -> SharingError:
 def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params, fingerprint_,
               deadline: Optional[float] = None) -> dict:
     trade_id = sharing.extra["trade_id"]
-    pk = relation_key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
+    pk = RefundRelation.key(ctx.tenant, trade_id, notice.paymentOrderId, notice.refundId)
     amount = int(notice.amt)
     for _ in range(MAX_ROUNDS):
         stored = _existing(ctx, pk, fingerprint_, notice.refundId, params)
@@ -277,7 +265,7 @@ def continue_relation(ctx: Sharing, relation: dict, deadline: Optional[float] = 
     sharing = ctx.store(SHARING).get(relation["sharing_pk"])
     store = ctx.store(SHARING_RETURN)
     for account, part in sorted(relation["allocation"].items()):
-        pk = return_key(relation["tenant"], relation["trade_id"], relation["payment_order_id"],
+        pk = SharingReturn.key(relation["tenant"], relation["trade_id"], relation["payment_order_id"],
                         relation["payment_refund_id"], account)
         request = {"sub_mchid": sharing.extra["sub_mchid"], "out_order_no": sharing.outbound_no,
                    "return_mchid": account, "amount": int(part), "description": DESCRIPTION}
@@ -318,7 +306,7 @@ def return_rows(ctx: Sharing, relation: dict) -> List[Dict]:
     sharing = ctx.store(SHARING).get(relation["sharing_pk"]) if relation.get("allocation") else None
     columns = _return_columns(sharing)
     for account, part in sorted(relation.get("allocation", {}).items()):
-        record = store.get(return_key(relation["tenant"], relation["trade_id"],
+        record = store.get(SharingReturn.key(relation["tenant"], relation["trade_id"],
                                       relation["payment_order_id"], relation["payment_refund_id"],
                                       account))
         rows.append({**_row(account, int(part), record), **columns})
@@ -400,7 +388,7 @@ def relation_data(ctx: Sharing, relation: dict) -> Dict:
 def view(ctx: Sharing, refund_id: str) -> Dict:
     if not (refund_id.isascii() and refund_id.isdigit() and len(refund_id) <= 32):
         raise InvalidField("refundId", "must be 1-32 digits")
-    index = get_item(ctx, refund_index_key(ctx.tenant, refund_id))
+    index = get_item(ctx, RefundIdIndex.key(ctx.tenant, refund_id))
     if index is None:
         raise SharingError(ErrorCode.SHARING_REFUND_NOT_FOUND, field="refundId",
                            detail="no profit-sharing return for this refundId")

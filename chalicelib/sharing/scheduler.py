@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import UpdateError
 
 from .. import clock
 from ..channel import port
-from ..dynamo import condition_failed, from_item, to_item, values
+from ..dynamo import condition_failed, to_item, values
 from ..logs import count_metric, log
 from ..reentry import NEEDS_ATTENTION_METRIC, Claimed, LeaseLost, SUCCEEDED, attempt
 from . import orders, refunds, unfreeze
-from .common import FOLLOW_INDEX
+from .models import FollowMarker
 from .context import SHARING, SHARING_RETURN, SHARING_UNFREEZE, Sharing
 
 PAGE_SIZE = 25
@@ -173,42 +174,30 @@ FOLLOWERS = {SHARING: _follow_sharing, SHARING_RETURN: _follow_return,
 
 def _follow_due(ctx: Sharing, started: float, report: SchedulerReport) -> None:
     for kind, follow in FOLLOWERS.items():
-        cursor = None
-        while True:
-            request = {"TableName": ctx.table, "IndexName": FOLLOW_INDEX, "Limit": PAGE_SIZE,
-                       "KeyConditionExpression": "follow_kind = :kind AND follow_at <= :now",
-                       "ExpressionAttributeValues": values(kind=kind, now=clock.iso_utc(ctx.now()))}
-            if cursor:
-                request["ExclusiveStartKey"] = cursor
-            answer = ctx.dynamodb.query(**request)
-            for item in answer.get("Items", []):
-                if not _budget_left(ctx, started, report):
-                    return
-                report.examined += 1
-                marker = from_item(item)
-                if follow is _follow_relation:
-                    done = follow(ctx, marker["record"], started + ctx.scheduler_budget_seconds)
-                else:
-                    done = follow(ctx, marker["record"])
-                if done:
-                    ctx.dynamodb.delete_item(TableName=ctx.table, Key=to_item({"pk": marker["pk"]}))
-                    report.settled += 1
-                else:
-                    _postpone(ctx, marker["pk"])
-                    report.followed += 1
-            cursor = answer.get("LastEvaluatedKey")
-            if not cursor:
-                break
+        # PynamoDB pages the `follow` index itself, PAGE_SIZE markers per request.
+        due = FollowMarker.follow.query(kind, FollowMarker.follow_at <= clock.iso_utc(ctx.now()),
+                                        page_size=PAGE_SIZE)
+        for marker in due:
+            if not _budget_left(ctx, started, report):
+                return
+            report.examined += 1
+            if follow is _follow_relation:
+                done = follow(ctx, marker.record, started + ctx.scheduler_budget_seconds)
+            else:
+                done = follow(ctx, marker.record)
+            if done:
+                marker.delete()
+                report.settled += 1
+            else:
+                _postpone(ctx, marker)
+                report.followed += 1
 
 
-def _postpone(ctx: Sharing, marker_pk: str) -> None:
+def _postpone(ctx: Sharing, marker: FollowMarker) -> None:
     later = clock.iso_utc(ctx.now() + timedelta(seconds=ctx.follow_after_seconds))
     try:          # conditional: a marker deleted meanwhile (settled) is not brought back
-        ctx.dynamodb.update_item(TableName=ctx.table, Key=to_item({"pk": marker_pk}),
-                                 UpdateExpression="SET follow_at = :later",
-                                 ConditionExpression="attribute_exists(pk)",
-                                 ExpressionAttributeValues=values(later=later))
-    except ClientError as error:
+        marker.update(actions=[FollowMarker.follow_at.set(later)], condition=FollowMarker.pk.exists())
+    except UpdateError as error:
         if not condition_failed(error):
             raise
 

@@ -21,15 +21,15 @@ still on its way. A sharing still scheduled, being sent, unknown or with PENDING
 import logging
 from typing import Dict, List, Optional
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import PutError
 
 from ..dynamo import condition_failed, to_item
 from ..errors import ErrorCode
 from ..logs import log
 from ..reentry import FAILED, NEEDS_ATTENTION, SUCCEEDED, UNKNOWN, Record
 from ..reentry.record import fingerprint
-from ..tenant_keys import key
-from .common import SharingError, accepted_outcome, drive, follow_item
+from .models import FollowMarker, SharingUnfreeze
+from .common import SharingError, accepted_outcome, drive, follow_at
 from .context import SHARING, SHARING_UNFREEZE, Sharing
 
 NUMBER_FIELD = "out_order_no"
@@ -38,17 +38,13 @@ OVER = ("FINISHED", "REJECTED", "CANCELLED")      # sharing states after which t
 BY_SHARING = "UNFROZEN_BY_SHARING"                # unfreezeOrder 1: the channel unfroze it itself
 
 
-def unfreeze_key(tenant: str, trade_id: str, payment_order_id: str) -> str:
-    return key(tenant, "UNFREEZE", trade_id, payment_order_id)
-
-
 def _pk(sharing: Record) -> str:
     extra = sharing.extra
-    return unfreeze_key(extra["tenant"], extra["trade_id"], extra["payment_order_id"])
+    return SharingUnfreeze.key(extra["tenant"], extra["trade_id"], extra["payment_order_id"])
 
 
 def marker_key(sharing: Record) -> str:
-    return f"FOLLOW#{_pk(sharing)}"
+    return FollowMarker.key(_pk(sharing))
 
 
 def schedule(ctx: Sharing, sharing: Record) -> None:
@@ -57,11 +53,12 @@ def schedule(ctx: Sharing, sharing: Record) -> None:
     done = ctx.store(SHARING_UNFREEZE).get(_pk(sharing))
     if done is not None and done.state == SUCCEEDED:
         return
-    item = follow_item(ctx, SHARING_UNFREEZE, sharing.pk, ctx.unfreeze_after_seconds)["Put"]
-    item["Item"]["pk"] = {"S": marker_key(sharing)}
+    # The marker is keyed by the unfreeze (one per sharing) and names the sharing it follows.
+    marker = FollowMarker(marker_key(sharing), record=sharing.pk, follow_kind=SHARING_UNFREEZE,
+                          follow_at=follow_at(ctx, ctx.unfreeze_after_seconds))
     try:
-        ctx.dynamodb.put_item(**item, ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as error:
+        marker.save(condition=FollowMarker.pk.does_not_exist())
+    except PutError as error:
         if not condition_failed(error):
             raise
         return
@@ -165,9 +162,10 @@ def view(ctx: Sharing, sharing: Record) -> Dict:
     if sharing.extra.get("params", {}).get("unfreezeOrder") != 2:
         return _data(sharing, None)
     record = ctx.store(SHARING_UNFREEZE).get(_pk(sharing))
-    marker = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                   Key=to_item({"pk": marker_key(sharing)})).get("Item")
-    at = marker["follow_at"]["S"] if marker else ""
+    try:
+        at = FollowMarker.get(marker_key(sharing), consistent_read=True).follow_at
+    except FollowMarker.DoesNotExist:
+        at = ""
     return _data(sharing, record, at)
 
 
@@ -191,4 +189,4 @@ def follow(ctx: Sharing, sharing_pk: str) -> bool:
     return True
 
 
-__all__ = ["unfreeze", "schedule", "view", "follow", "unfreeze_key"]
+__all__ = ["unfreeze", "schedule", "view", "follow"]

@@ -1,5 +1,7 @@
 """SubsidiesTable (hash `pk`, sparse GSI `open`): marketing subsidies and their returns.
 
+Every key but `OUTBOUND#<no>` is under its tenant (`T#<tenant>#...`, chalicelib/tenant_keys.py).
+
 * `Subsidy` (`SUBSIDY#<bizSubsidiesId>`): a reentry record, plus what is left to return;
 * `SubsidyReturn` (`RETURN#<paymentRefundId>`): a reentry record of one return;
 * `BizReturnGuard` (`BIZRETURN#<bizReturnSubsidiesId>`): a business line's return id, once;
@@ -12,6 +14,7 @@ from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from ..data.attributes import FenAttribute
 from ..data.binding import TableModel
 from ..reentry.models import OutboundGuardModel, ReentryRecordModel
+from ..tenant_keys import key as tenant_key
 
 
 class Subsidy(ReentryRecordModel):
@@ -30,9 +33,8 @@ class Subsidy(ReentryRecordModel):
     returns = MapAttribute()                # return pk -> its amount and state
 
     @classmethod
-    def key(cls, biz_subsidies_id: str) -> str:
-        from .service import subsidy_key
-        return subsidy_key(biz_subsidies_id)
+    def key(cls, tenant: str, biz_subsidies_id: str) -> str:
+        return tenant_key(tenant, "SUBSIDY", biz_subsidies_id)
 
 
 class SubsidyReturn(ReentryRecordModel):
@@ -45,9 +47,8 @@ class SubsidyReturn(ReentryRecordModel):
     subsidy_pk = UnicodeAttribute()
 
     @classmethod
-    def key(cls, payment_refund_id: str) -> str:
-        from .service import return_key
-        return return_key(payment_refund_id)
+    def key(cls, tenant: str, payment_refund_id: str) -> str:
+        return tenant_key(tenant, "RETURN", payment_refund_id)
 
 
 class BizReturnGuard(TableModel):
@@ -60,9 +61,8 @@ class BizReturnGuard(TableModel):
     amount = FenAttribute()
 
     @classmethod
-    def key(cls, biz_return_subsidies_id: str) -> str:
-        from .service import biz_return_key
-        return biz_return_key(biz_return_subsidies_id)
+    def key(cls, tenant: str, biz_return_subsidies_id: str) -> str:
+        return tenant_key(tenant, "BIZRETURN", biz_return_subsidies_id)
 
 
 class ChannelTransaction(TableModel):
@@ -71,6 +71,7 @@ class ChannelTransaction(TableModel):
         table_name = None
 
     pk = UnicodeAttribute(hash_key=True)
+    tenant = UnicodeAttribute()          # the notice's `attach`: the tenant that placed the order
     payment_order_id = UnicodeAttribute()
     biz_order_id = UnicodeAttribute()
     mch_id = UnicodeAttribute()
@@ -81,9 +82,9 @@ class ChannelTransaction(TableModel):
     success_time = UnicodeAttribute()
 
     @classmethod
-    def key(cls, payment_order_id: str) -> str:
-        from .transactions import transaction_key
-        return transaction_key(payment_order_id)
+    def key(cls, tenant: str, payment_order_id: str) -> str:
+        """The one place a paid order's `TXN#` key is composed (profit sharing reads it too)."""
+        return tenant_key(tenant, "TXN", payment_order_id)
 
 
 class SubsidyOutboundGuard(OutboundGuardModel):

@@ -28,18 +28,18 @@ subsidy is checked against. Another tenant's subsidy answers exactly like a miss
 from typing import Callable, Dict, List, Optional
 
 from ..channel import port
-from ..dynamo import from_item, to_item, values
+from ..dynamo import to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
                        EffectRefused, Failed, Record, Reentry, Succeeded, Unknown)
 from ..reentry.drive import drive
 from ..reentry.record import fingerprint
-from ..tenant_keys import key
 from . import rules, transactions
 from .answers import SubsidyError
 from .context import RETURN, SUBSIDY, Subsidies
 from .messages import SubsidyRequest, SubsidyReturnRequest
+from .models import BizReturnGuard, Subsidy, SubsidyReturn
 
 # The parameters that matter (fingerprinted). traceId, timestamp, userId, productId and
 # description may differ on a re-send: they move no money, and the channel always gets the
@@ -54,18 +54,6 @@ SUBSIDY_ECHO = ("amount", "bizOrderId", "bizRelOrderId", "bizSubsidiesId", "desc
 RETURN_ECHO = SUBSIDY_ECHO + ("bizReturnSubsidiesId", "bizRefundId", "paymentRefundId")
 RETURN_STATE_CODES = {RECEIVED: 0, IN_FLIGHT: 0, UNKNOWN: 0, SUCCEEDED: 1, FAILED: 2,
                       NEEDS_ATTENTION: 3}
-
-
-def subsidy_key(tenant: str, biz_subsidies_id: str) -> str:
-    return key(tenant, "SUBSIDY", biz_subsidies_id)
-
-
-def return_key(tenant: str, payment_refund_id: str) -> str:
-    return key(tenant, "RETURN", payment_refund_id)
-
-
-def biz_return_key(tenant: str, biz_return_subsidies_id: str) -> str:
-    return key(tenant, "BIZRETURN", biz_return_subsidies_id)
 
 
 # -- shared ---------------------------------------------------------------------------------
@@ -93,11 +81,13 @@ def _mismatch(key_name: str, key: str, stored: Record, params: Dict) -> ReentryR
 
 def _biz_return_taken(ctx: Subsidies, request: SubsidyReturnRequest) -> ReentryRefused:
     """The bizReturnSubsidiesId names a return of another refund: which of its parameters differ."""
-    answer = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                   Key=to_item({"pk": biz_return_key(ctx.tenant, request.bizReturnSubsidiesId)}))
-    taken = from_item(answer.get("Item") or {})
-    different = differing({"paymentRefundId": taken.get("payment_refund_id"), "amount": taken.get("amount")},
-                          {"paymentRefundId": request.paymentRefundId, "amount": request.amount})
+    try:
+        taken = BizReturnGuard.get(BizReturnGuard.key(ctx.tenant, request.bizReturnSubsidiesId),
+                                   consistent_read=True)
+        stored = {"paymentRefundId": taken.payment_refund_id, "amount": taken.amount}
+    except BizReturnGuard.DoesNotExist:
+        stored = {"paymentRefundId": None, "amount": None}
+    different = differing(stored, {"paymentRefundId": request.paymentRefundId, "amount": request.amount})
     log("subsidy.reentry_mismatch", kind=RETURN, key=request.bizReturnSubsidiesId, different=different)
     return ReentryRefused("bizReturnSubsidiesId", request.bizReturnSubsidiesId,
                           different or ["paymentRefundId"])
@@ -145,7 +135,7 @@ def subsidy_data(record: Record, trace_id: Optional[str] = None) -> Dict:
 
 def create(ctx: Subsidies, request: SubsidyRequest) -> Dict:
     store = ctx.store(SUBSIDY)
-    pk = subsidy_key(ctx.tenant, request.bizSubsidiesId)
+    pk = Subsidy.key(ctx.tenant, request.bizSubsidiesId)
     params = _params(request, SUBSIDY_PARAMS)
     fingerprint_ = fingerprint(params)
 
@@ -235,7 +225,7 @@ def _return_effects(ctx: Subsidies, tenant: str, request: SubsidyReturnRequest, 
             reserve = update(rules.reserve(amount), _row(request, outbound_no, IN_FLIGHT))
             if before is None:
                 guard = {"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
-                                 "Item": to_item({"pk": biz_return_key(tenant, request.bizReturnSubsidiesId),
+                                 "Item": to_item({"pk": BizReturnGuard.key(tenant, request.bizReturnSubsidiesId),
                                                   "payment_refund_id": request.paymentRefundId,
                                                   "amount": amount})}}
                 return [guard, reserve]
@@ -254,8 +244,8 @@ def _return_effects(ctx: Subsidies, tenant: str, request: SubsidyReturnRequest, 
 
 def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     subsidies, returns = ctx.store(SUBSIDY), ctx.store(RETURN)
-    pk = return_key(ctx.tenant, request.paymentRefundId)
-    subsidy_pk = subsidy_key(ctx.tenant, request.bizSubsidiesId)
+    pk = SubsidyReturn.key(ctx.tenant, request.paymentRefundId)
+    subsidy_pk = Subsidy.key(ctx.tenant, request.bizSubsidiesId)
     params = _params(request, RETURN_PARAMS)
     fingerprint_ = fingerprint(params)
     key_text = f"{request.paymentRefundId}/{request.bizReturnSubsidiesId}"
@@ -323,7 +313,7 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
 def view(ctx: Subsidies, biz_subsidies_id: str) -> Dict:
     if not (biz_subsidies_id.isascii() and biz_subsidies_id.isdigit() and len(biz_subsidies_id) <= 32):
         raise InvalidField("bizSubsidiesId", "must be 1-32 digits")
-    record = ctx.store(SUBSIDY).get(subsidy_key(ctx.tenant, biz_subsidies_id))
+    record = ctx.store(SUBSIDY).get(Subsidy.key(ctx.tenant, biz_subsidies_id))
     if record is None:
         raise SubsidyError(ErrorCode.SUBSIDY_NOT_FOUND, field="bizSubsidiesId",
                            detail="no subsidy with this bizSubsidiesId")

@@ -6,12 +6,12 @@ sent) or sent and then returned — never both, never neither. Two tenants using
 paymentOrderId (tradeId) and refundIds from 32 interleaved threads each share and return their
 own money, bounded by their own holdings."""
 import time
-import types
 import uuid
 from collections import Counter
 
 import pytest
 
+from chalicelib.data import binding
 from chalicelib.errors import ErrorCode
 from chalicelib.sharing import orders, refunds, scheduler
 from chalicelib.sharing.common import SharingError
@@ -41,9 +41,12 @@ def _table(dynamodb, logical_id):  # noqa: F811
 
 
 @pytest.fixture
-def world(dynamodb):  # noqa: F811
+def world(dynamodb, dynamodb_local_endpoint):  # noqa: F811
     sharing_table, txn_table = _table(dynamodb, "SharingTable"), _table(dynamodb, "SubsidiesTable")
-    with ChannelSimulator() as simulator:         # no center: results are followed by queries
+    # The models reach the same per-test tables on DynamoDB Local as the context's client.
+    with binding.override({"SHARING_TABLE": sharing_table, "SUBSIDIES_TABLE": txn_table},
+                          host=dynamodb_local_endpoint), \
+            ChannelSimulator() as simulator:         # no center: results are followed by queries
         clock = Clock()
         ctx = context(dynamodb, sharing_table, txn_table, simulator.url, clock, wait_seconds=2)
         yield ctx, SharingChannel(simulator.url), clock
@@ -56,7 +59,7 @@ def _paid(ctx, channel, amount=10000, ratio=0.3, order=None, sub_mchid=SUB_MCHID
     order = order or next_id("13587585")
     answer = channel.paid(order, amount=amount, max_sharing_ratio=ratio, sub_mchid=sub_mchid,
                           tenant=ctx.tenant)
-    transactions.record(types.SimpleNamespace(dynamodb=ctx.dynamodb, table=ctx.transactions_table),
+    transactions.record(ctx,
                         TransactionNotification(
                             attach=ctx.tenant, payment_order_id=order, biz_order_id="1835109860518134549_1",
                             mch_id=MCH_ID, sub_mchid=sub_mchid, transaction_id=answer["transaction_id"],

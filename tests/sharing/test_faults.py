@@ -10,6 +10,7 @@ from chalicelib.sharing import orders, refunds, scheduler
 from chalicelib.sharing.common import SharingError
 from chalicelib.sharing.context import SHARING
 from chalicelib.sharing.messages import RefundNotification, SharingRequest
+from chalicelib.sharing.models import SharingRecord
 from tests.sharing.support import next_id, refund_notice, sharing_body, wait_until
 from tests.subsidies.support import HOLD_MS
 
@@ -147,7 +148,7 @@ def test_the_scheduler_gives_up_after_its_tries_and_a_resend_still_resolves(ctx,
         scheduler.run(ctx)
     view = orders.view(ctx, order)
     assert view["state"] == "UNKNOWN" and view["sends"] == 1 + ctx.scheduler_max_tries
-    pk = orders.sharing_key(ctx.tenant, order, order)
+    pk = SharingRecord.key(ctx.tenant, order, order)
     assert [line["pk"] for line in log_lines.events("sharing_scheduler.needs_attention")] == [pk]
     [metric] = log_lines.events("sharing_scheduler.needs_attention_metric")
     assert (metric["Kind"], metric["NeedsAttention"], metric["pk"]) == (SHARING, 1, pk)

@@ -6,6 +6,7 @@ import json
 
 from chalicelib.sharing import orders, refunds, scheduler
 from chalicelib.sharing.messages import RefundNotification, SharingRequest
+from chalicelib.sharing.models import SharingReturn
 from tests.sharing.support import MCH_ID, SUB_MCHID, next_id, refund_notice, sharing_body, wait_until
 
 BIZ_ORDER = "1835109860518134549_1"
@@ -148,7 +149,7 @@ def test_details_and_returns_carry_the_notes_columns(ctx, channel, paid):
         assert (row["productId"], row["spId"], row["spName"], row["platformSharingDimension"],
                 row["sharingOrderId"], row["investMchId"]) == \
             (1096, "SP2002", "运力商B", 1, view["sharingOrderId"], SUB_MCHID)
-    stored = ctx.store("SHARING_RETURN").get(refunds.return_key(
+    stored = ctx.store("SHARING_RETURN").get(SharingReturn.key(
         ctx.tenant, order, order, notice["refundId"], "1900000109"))
     assert (stored.extra["product_id"], stored.extra["sp_id"], stored.extra["platform_sharing_dimension"],
             stored.extra["biz_refund_id"]) == (1096, "SP2002", 1, notice["refundId"])

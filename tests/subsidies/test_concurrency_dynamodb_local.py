@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from chalicelib.data import binding
 from chalicelib.errors import ErrorCode
 from chalicelib.subsidies import service, transactions
 from chalicelib.subsidies.answers import SubsidyError
@@ -36,8 +37,10 @@ def local_table(dynamodb):  # noqa: F811
 
 
 @pytest.fixture
-def world(dynamodb, local_table):  # noqa: F811
-    with ChannelSimulator() as simulator:
+def world(dynamodb, local_table, dynamodb_local_endpoint):  # noqa: F811
+    # The models reach the same per-test table on DynamoDB Local as the context's client.
+    with binding.override({"SUBSIDIES_TABLE": local_table}, host=dynamodb_local_endpoint), \
+            ChannelSimulator() as simulator:
         ctx = context(dynamodb, local_table, simulator.url, Clock(), wait_seconds=2)
         yield ctx, Channel(simulator.url)
 

@@ -27,6 +27,7 @@ from chalicelib.subsidies import service, sweeper, transactions
 from chalicelib.subsidies.context import RETURN, SUBSIDY
 from chalicelib.subsidies.answers import SubsidyError
 from chalicelib.subsidies.messages import TransactionNotification
+from chalicelib.subsidies.models import Subsidy, SubsidyReturn
 from infra.channel import ChannelSimulator
 from tests.subsidies.conftest import return_request, subsidy_request
 from tests.subsidies.support import MCH_ID, SUB_MCHID, Channel, Clock, context, next_id, return_body
@@ -147,8 +148,8 @@ class SubsidyMachine(RuleBasedStateMachine):
 
     def _record(self, request):
         if request in self.creates:
-            return self.ctx.store(SUBSIDY).get(service.subsidy_key(self.ctx.tenant, request.bizSubsidiesId))
-        return self.ctx.store(RETURN).get(service.return_key(self.ctx.tenant, request.paymentRefundId))
+            return self.ctx.store(SUBSIDY).get(Subsidy.key(self.ctx.tenant, request.bizSubsidiesId))
+        return self.ctx.store(RETURN).get(SubsidyReturn.key(self.ctx.tenant, request.paymentRefundId))
 
     def _settle(self):
         """Wait until the channel has logged every send the center started (`sends` of this
