@@ -122,17 +122,23 @@ def send(ctx: Sharing):
     return lambda record: accepted_outcome(ctx.channel.create_sharing(record.request))
 
 
-def _mismatch(trade_id: str, stored: Record, params: Dict) -> ReentryRefused:
+def _sharing_key(trade_id: str, payment_order_id: str) -> str:
+    """A sharing order's reentry key as the refusal names it: one per (trade, payment order)."""
+    return f"{trade_id} with paymentOrderId {payment_order_id}"
+
+
+def _mismatch(trade_id: str, payment_order_id: str, stored: Record, params: Dict) -> ReentryRefused:
     different = differing(stored.extra.get("params", {}), params)
-    log("sharing.reentry_mismatch", trade_id=trade_id, different=different)
-    return ReentryRefused("tradeId", trade_id, different)
+    log("sharing.reentry_mismatch", trade_id=trade_id, payment_order_id=payment_order_id,
+        different=different)
+    return ReentryRefused("tradeId", _sharing_key(trade_id, payment_order_id), different)
 
 
-def _refused(trade_id: str):
+def _refused(trade_id: str, payment_order_id: str):
     # The guards' order in `_guards`: sharingOrderId, paymentOrderId, transaction id.
     guarded = ("sharingOrderId", "paymentOrderId", "transactionId")
-    return lambda outcome: ReentryRefused("tradeId", trade_id, [guarded[outcome.index]]
-                                          if outcome.index < len(guarded) else [])
+    return lambda outcome: ReentryRefused("tradeId", _sharing_key(trade_id, payment_order_id),
+                                          [guarded[outcome.index]] if outcome.index < len(guarded) else [])
 
 
 def share(ctx: Sharing, request: SharingRequest) -> Dict:
@@ -160,7 +166,7 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
     if problem is not None:
         stored = store.get(pk)
         if stored is not None and stored.fingerprint != fingerprint_:
-            raise _mismatch(trade_id, stored, params)
+            raise _mismatch(trade_id, request.paymentOrderId, stored, params)
         raise problem
     channel_request = {
         "sub_mchid": paid["sub_mchid"], "transaction_id": paid["transaction_id"],
@@ -190,7 +196,8 @@ def share(ctx: Sharing, request: SharingRequest) -> Dict:
                            effects, not_before_ms=not_before)
 
     record = drive(ctx, store, claim, send(ctx), effects,
-                   lambda stored: _mismatch(trade_id, stored, params), _refused(trade_id))
+                   lambda stored: _mismatch(trade_id, request.paymentOrderId, stored, params),
+                   _refused(trade_id, request.paymentOrderId))
     if record.state == SUCCEEDED and record.result:
         record = apply_results(ctx, record, record.result)
     return answer(record)

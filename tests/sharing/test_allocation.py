@@ -37,6 +37,20 @@ def test_successive_partial_refunds_return_everything_at_the_end(order_total, da
     assert returned == shared
 
 
+@given(st.integers(2, 10**7), st.data())
+@settings(max_examples=300)
+def test_only_a_refund_of_the_whole_order_takes_a_whole_plan(order_total, data):
+    """Why a cancelled delayed sharing needs no unfreeze: partial refunds, however many, leave
+    part of a planned sharing (of at least one fen) in place; only the whole order's refund
+    takes all of it, and then nothing of the order is left frozen."""
+    planned = data.draw(st.integers(1, order_total))
+    refunded = data.draw(st.integers(0, order_total - 2))
+    amount = data.draw(st.integers(1, order_total - 1 - refunded))
+    taken = refund_total(planned, order_total, 0, refunded) if refunded else 0
+    taken += refund_total(planned, order_total, refunded, amount)
+    assert taken < planned
+
+
 def test_three_awkward_receivers():
     assert split(1000, {"a": 333, "b": 333, "c": 334}) == {"a": 333, "b": 333, "c": 334}
     assert split(1, {"a": 1001, "b": 997, "c": 1}) == {"a": 1, "b": 0, "c": 0}

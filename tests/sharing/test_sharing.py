@@ -60,8 +60,8 @@ def test_other_parameters_for_the_trade_are_1030_and_change_nothing(api, channel
     first = _share(api, body)[1]["data"]
     status, answer = _share(api, sharing_body(paid["paymentOrderId"], [("1900000109", 1001)]))
     assert (status, answer["code"], answer["field"]) == (409, 1030, "tradeId")
-    assert answer["message"] == (f"请求重入参数校验失败: tradeId {paid['paymentOrderId']} was already used "
-                                 "with other parameters: receivers")
+    assert answer["message"] == (f"请求重入参数校验失败: tradeId {paid['paymentOrderId']} with paymentOrderId "
+                                 f"{paid['paymentOrderId']} was already used with other parameters: receivers")
     assert len(channel.calls_of("profitsharing.orders")) == 1
     view = json.loads(api.get(f"/sharing/orders/{paid['paymentOrderId']}").body)["data"]
     assert view["sharingOrderId"] == first["sharingOrderId"] and view["receivers"][0]["amount"] == 1000
