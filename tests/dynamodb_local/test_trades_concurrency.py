@@ -9,10 +9,12 @@ import pytest
 
 from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.payments import aggregator, registry
+from chalicelib.payments.models.trades import Trade
 from chalicelib.payments.trades import applier, service
 from chalicelib.payments.trades.context import Trades
 from chalicelib.payments.trades.messages import PayTradeRequest, TradeRequest
 from tests.support.concurrency import THREADS, run_concurrently
+from tests.support.model_faults import observed_models
 from tests.trades.support import Book, assert_journal_matches_balances, movements
 
 pytestmark = pytest.mark.dynamodb_local
@@ -27,7 +29,10 @@ def book(world):
                              ("agent2", "B")):
         registry.create(ctx.dynamodb, ctx.ledger_table, ctx.tenant, account_id, kind, "NORMAL",
                         "CNY", ctx.now)
-    return book
+    # The settlement's transactions go through the trade model's client: observed with the
+    # world's (the ledger models' clients are observed by the world already).
+    with observed_models(world.dynamodb, (Trade,)):
+        yield book
 
 
 def fund(world, book, account_id, amount):

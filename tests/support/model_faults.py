@@ -50,6 +50,13 @@ def payment_models():
     return (PaymentOrder, ResponseGuard, Account, JournalEntry)
 
 
+def trade_models():
+    """The models trade settlement reads and writes (the trade, balances, journal entries)."""
+    from chalicelib.payments.models.ledger import Account, JournalEntry
+    from chalicelib.payments.models.trades import Trade
+    return (Trade, Account, JournalEntry)
+
+
 def _clients(models):
     clients = {}
     for model in models:

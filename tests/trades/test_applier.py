@@ -5,9 +5,9 @@ from chalicelib.payments import service as core
 from chalicelib.payments.messages import WithdrawRequest
 from chalicelib.payments.trades import applier
 from chalicelib.payments.trades.service import find_trade
-from tests.support.faults import AFTER, BEFORE, AnswerLostClient, FaultPlan, FaultyClient, ProcessDied
-from tests.trades.conftest import trades_context
-from tests.trades.support import Book, assert_journal_matches_balances, movements, new_trans_id
+from tests.support.faults import AFTER, BEFORE, FaultPlan, ProcessDied
+from tests.support.model_faults import ModelAnswersLost, ModelConflicts, faults_on_models, trade_models
+from tests.trades.support import assert_journal_matches_balances, movements, new_trans_id
 
 SETTLED = {("buyer", 1): -10_000, ("seller", 3): 9_700, ("wallet", 3): 300}
 
@@ -83,9 +83,9 @@ def test_a_crash_around_a_phase_transaction_loses_and_repeats_nothing(stack, boo
                                                                       when, transaction):
     trans_id, before = async_trade
     plan = FaultPlan(die_on=("TransactWriteItems", transaction), when=when)
-    dying = trades_context(stack, dynamodb=FaultyClient(stack.dynamodb, plan))
-    with pytest.raises(ProcessDied):
-        applier.run(dying)
+    with faults_on_models(plan, trade_models()), pytest.raises(ProcessDied):
+        applier.run(book.ctx)
+    assert plan.dead
     book.apply()
     book.apply()
     assert movements(before, book.read()) == SETTLED
@@ -95,8 +95,8 @@ def test_a_crash_around_a_phase_transaction_loses_and_repeats_nothing(stack, boo
 
 def test_a_lost_answer_resent_is_applied_once(stack, book, async_trade):
     trans_id, before = async_trade
-    resending = trades_context(stack, dynamodb=AnswerLostClient(stack.dynamodb, {"TransactWriteItems"}))
-    report = applier.run(resending)
+    with ModelAnswersLost({"TransactWriteItems"}).on(trade_models()):
+        report = applier.run(book.ctx)
     assert report.applied + report.duplicates >= 1
     book.apply()
     assert movements(before, book.read()) == SETTLED
@@ -131,14 +131,12 @@ def test_the_scheduled_function_runs_the_applier(stack, api, book, async_trade):
 def test_transaction_conflicts_are_retried_and_post_once(stack, book):
     """DynamoDB cancels a transaction that collides with another (TransactionConflict): the pay
     and the applier retry the same items; nothing is posted twice."""
-    from tests.support.faults import ConflictingClient
-    conflicting = ConflictingClient(stack.dynamodb, rate=0.6, seed=7)
-    ctx = trades_context(stack, dynamodb=conflicting)
+    conflicting = ModelConflicts(rate=0.6, seed=7)
     trans_id = book.trade(cash=10_000, settlement="ASYNC", fee_amount=300, fee_user_id="wallet")
     before = book.read()
-    shaky = Book(book.payments, ctx)
-    shaky.pay(trans_id, fee_type=2, fee_settlement_type="ASYNC", pay_mode="BALANCE")
-    while find_trade(book.ctx, trans_id)["state"] != "SETTLED":
-        applier.run(ctx)
+    with conflicting.on(trade_models()):
+        book.pay(trans_id, fee_type=2, fee_settlement_type="ASYNC", pay_mode="BALANCE")
+        while find_trade(book.ctx, trans_id)["state"] != "SETTLED":
+            applier.run(book.ctx)
     assert conflicting.injected > 0
     assert movements(before, book.read()) == SETTLED

@@ -128,4 +128,4 @@ def test_an_unbalanced_phase_is_never_written():
     from chalicelib.payments.trades.postings import Posting
     lopsided = [Posting("buyer", 1, -100, "PAY", "REALTIME"), Posting("seller", 1, 99, "TRADE", "REALTIME")]
     with pytest.raises(ValueError, match="do not sum to zero"):
-        ledger_items.phase_items("ledger", "default", "20240301101500000001", lopsided, "now")
+        ledger_items.add_phase(None, "default", "20240301101500000001", lopsided, "now")

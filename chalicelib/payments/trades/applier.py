@@ -25,18 +25,24 @@ tenant) holds only pending settlements, so a run scans it whole; a run takes at 
 import hashlib
 import json
 from dataclasses import dataclass
+from itertools import islice
 from typing import List
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from ... import clock
-from ...dynamo import TransactionCancelled, from_item, retryable, to_item, transact_write
+from ...data.transactions import Cancelled, Transaction
 from ...logs import log
 from ...retry import TRADE_PHASE
+from ..models.trades import Trade
 from . import ledger_items
 from .context import Trades
+from .ledger_items import JournalGuard
 from .postings import ASYNC_FEE, ASYNC_TRADE, Posting
-from .service import PENDING_INDEX, SETTLED, SETTLING
+from .service import SETTLED, SETTLING, _retryable, read_record
+
+# The trade item's update in a phase's transaction (cancellation reasons are mapped to it by key).
+RECORD = "trade record"
 
 
 @dataclass
@@ -54,44 +60,32 @@ class ApplierReport:
 def _pending_keys(ctx: Trades, limit: int) -> List[str]:
     """Pending settlements of every tenant: the sparse index holds only those, so a scan of
     it reads nothing else (each trade carries its tenant)."""
-    keys: List[str] = []
-    request = {"TableName": ctx.trades_table, "IndexName": PENDING_INDEX,
-               "ProjectionExpression": "pk"}
-    while len(keys) < limit:
-        answer = ctx.dynamodb.scan(**request)
-        keys += [from_item(item)["pk"] for item in answer.get("Items", [])]
-        if "LastEvaluatedKey" not in answer:
-            break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-    return keys[:limit]
+    # PynamoDB pages lazily: the next page is read only while fewer than `limit` were found.
+    pending = Trade.pending_async.scan(attributes_to_get=["pk"])
+    return [trade.pk for trade in islice(pending, limit)]
 
 
 def _read(ctx: Trades, pk: str):
-    item = ctx.dynamodb.get_item(TableName=ctx.trades_table, ConsistentRead=True,
-                                 Key=to_item({"pk": pk})).get("Item")
-    return from_item(item) if item else None
+    return read_record(pk)
 
 
-def _record_item(ctx: Trades, record: dict, phase: str) -> dict:
+def _add_record_update(transaction: Transaction, record: dict, phase: str) -> None:
+    """Remove `phase` from the trade's pending phases, on the condition that they are still
+    exactly what was read (with the last, the trade is SETTLED and leaves the sparse index)."""
     pending = list(record["pending_phases"])
     left = [p for p in pending if p != phase]
-    names = {"#pending": "pending_phases"}
-    values = {":expected": pending, ":left": left}
-    update = "SET #pending = :left"
+    actions = [Trade.pending_phases.set(left)]
     if not left:
-        update += ", #state = :settled REMOVE #pending_tenant"
-        names.update({"#state": "state", "#pending_tenant": "pending_tenant"})
-        values[":settled"] = SETTLED
-    return {"Update": {"TableName": ctx.trades_table, "Key": to_item({"pk": record["pk"]}),
-                       "UpdateExpression": update,
-                       "ConditionExpression": "#pending = :expected",
-                       "ExpressionAttributeNames": names,
-                       "ExpressionAttributeValues": to_item(values)}}
+        actions += [Trade.state.set(SETTLED), Trade.pending_tenant.remove()]
+    transaction.update(Trade(record["pk"]), actions, condition=Trade.pending_phases == pending,
+                       owner=RECORD)
 
 
-def _token(items: List[dict]) -> str:
-    """Same items, same token: a transaction re-sent after a lost answer is not applied twice."""
-    return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
+def _token(record: dict, phase: str, group: List[Posting], posted_at: str) -> str:
+    """Same writes, same token: a transaction re-sent after a lost answer is not applied twice."""
+    writes = [record["pk"], list(record["pending_phases"]), phase,
+              [p.view() for p in group], posted_at]
+    return hashlib.sha256(json.dumps(writes, sort_keys=True).encode()).hexdigest()[:36]
 
 
 def apply_phase(ctx: Trades, record: dict, phase: str, report: ApplierReport) -> str:
@@ -102,32 +96,33 @@ def apply_phase(ctx: Trades, record: dict, phase: str, report: ApplierReport) ->
         return "duplicate"
     group = [Posting.from_view(v) for v in record["postings"] if v["phase"] == phase]
     posted_at = clock.iso_utc(ctx.now())
-    # The trade's own tenant: the applier runs for every tenant at once.
-    items, owners = ledger_items.phase_items(ctx.ledger_table, record["tenant"],
-                                             record["trans_id"], group, posted_at)
-    items = [_record_item(ctx, record, phase)] + items
+    token = _token(record, phase, group, posted_at)
     policy = TRADE_PHASE.using(sleep=ctx.sleep)
     for attempt in range(policy.attempts):
+        transaction = Transaction(Trade, client_request_token=token)
+        _add_record_update(transaction, record, phase)
+        # The trade's own tenant: the applier runs for every tenant at once.
+        ledger_items.add_phase(transaction, record["tenant"], record["trans_id"], group, posted_at)
         try:
-            transact_write(ctx.dynamodb, items, token=_token(items))
+            transaction.commit()
             report.applied += 1
             log("trade.phase_applied", trans_id=record["trans_id"], phase=phase,
                 postings=len(group))
             return "applied"
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0) or any(
-                    owners[i - 1] is None and cancelled.condition_failed(i)
-                    for i in range(1, len(items))):
+        except Cancelled as cancelled:
+            failed = cancelled.failed_owners
+            if RECORD in failed or any(isinstance(owner, JournalGuard) for owner in failed):
                 report.duplicates += 1
                 return "duplicate"
-            if any(cancelled.condition_failed(i) for i in range(1, len(items))):
+            if failed:
+                # Only a balance condition is left: the account is short.
                 report.short += 1
                 log("trade.phase_short", trans_id=record["trans_id"], phase=phase)
                 return "short"
             if not cancelled.conflicted:
                 raise
-        except ClientError as error:
-            if not retryable(error):
+        except PynamoDBException as error:
+            if not _retryable(error):
                 raise
         policy.pause(attempt)
     report.busy += 1

@@ -10,6 +10,9 @@ from ...config import trade_settings
 
 @dataclass
 class Trades:
+    # The boto3 client and ledger table of the account registry's reads. The trades and the
+    # ledger's balances and journal are reached through their models, which bind themselves to
+    # the stage's TRADES_TABLE and LEDGER_TABLE; `trades_table` names the same table.
     dynamodb: Any
     trades_table: str
     ledger_table: str

@@ -20,17 +20,20 @@ with backoff, then BUSY (nothing written).
 import json
 from typing import List, Optional
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from ... import clock, fields
-from ...dynamo import TransactionCancelled, condition_failed, from_item, retryable, to_item, transact_write
+from ...data.attributes import NotWholeFen, whole_fen
+from ...data.transactions import Cancelled, Transaction
+from ...dynamo import RETRYABLE_ERRORS, from_item, put_new
 from ...errors import ErrorCode, InvalidField, PaySettleError, ReentryRefused, differing
 from ...logs import log
 from ...retry import TRADE_SETTLEMENT
 from .. import registry
-from ..keys import trade_key
+from ..models.trades import Trade
 from . import ledger_items, rules
 from .context import Trades
+from .ledger_items import JournalGuard
 from .messages import PayTradeRequest, TradeRequest
 from .postings import ASYNC_PHASES, REALTIME, Posting, by_phase, postings
 
@@ -38,9 +41,8 @@ RECORDED, SETTLING, SETTLED = "RECORDED", "SETTLING", "SETTLED"
 PENDING_INDEX = "pending_async"      # sparse GSI: settlements with async phases still to apply
 TRADE_FIELDS = ("trans_id", "buyer_id", "seller_id", "cash_amount", "settlement_type",
                 "payment_mode", "channel_id", "fee_amount", "fee_user_id")
-NAMES = {"#state": "state", "#pay_inputs": "pay_inputs", "#settlement": "settlement",
-         "#postings": "postings", "#pending": "pending_phases", "#settled_at": "settled_at",
-         "#pending_tenant": "pending_tenant"}
+# The settlement's guard in its transaction (cancellation reasons are mapped to it by key).
+GUARD = "trade guard"
 
 
 def _trans_id(value: str) -> str:
@@ -50,11 +52,23 @@ def _trans_id(value: str) -> str:
         raise InvalidField("trans_id", str(exc)) from None
 
 
+def read_record(pk: str) -> Optional[dict]:
+    """The trade item `pk` as a plain record (numbers as int, maps and lists as Python's), read
+    consistently; None if there is none."""
+    try:
+        found = Trade.get(pk, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return from_item(found.serialize(null_check=False))
+
+
 def _read(ctx: Trades, trans_id: str) -> Optional[dict]:
-    answer = ctx.dynamodb.get_item(TableName=ctx.trades_table, ConsistentRead=True,
-                                   Key=to_item({"pk": trade_key(ctx.tenant, trans_id)}))
-    item = answer.get("Item")
-    return from_item(item) if item else None
+    return read_record(Trade.key(ctx.tenant, trans_id))
+
+
+def _retryable(error: PynamoDBException) -> bool:
+    """The very same transaction may simply be sent again (throttled, in progress, a server error)."""
+    return error.cause_response_code in RETRYABLE_ERRORS
 
 
 def view(record: dict) -> dict:
@@ -73,17 +87,18 @@ def view(record: dict) -> dict:
 def record_trade(ctx: Trades, request: TradeRequest) -> dict:
     if request.buyer_id == request.seller_id:
         raise InvalidField("seller_id", "must differ from buyer_id")
-    record = dict(request.model_dump(mode="json"), pk=trade_key(ctx.tenant, request.trans_id),
+    # Amounts are whole fen end to end: anything else is refused before it reaches a model.
+    for name in ("cash_amount", "fee_amount"):
+        if getattr(request, name) is not None:
+            try:
+                whole_fen(getattr(request, name), name)
+            except NotWholeFen as refused:
+                raise InvalidField(name, str(refused)) from None
+    record = dict(request.model_dump(mode="json"), pk=Trade.key(ctx.tenant, request.trans_id),
                   tenant=ctx.tenant, state=RECORDED, created_at=clock.iso_utc(ctx.now()))
-    try:
-        ctx.dynamodb.put_item(TableName=ctx.trades_table, Item=to_item(record),
-                              ConditionExpression="attribute_not_exists(pk)",
-                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
-    except ClientError as failed:
-        if not condition_failed(failed):
-            raise
-        old = failed.response.get("Item")
-        existing = from_item(old) if old else _read(ctx, request.trans_id)
+    old = put_new(Trade(**{k: v for k, v in record.items() if v is not None}))
+    if old is not None:
+        existing = old or _read(ctx, request.trans_id)
         different = differing({k: existing.get(k) for k in TRADE_FIELDS}, request.model_dump(mode="json"))
         if different:
             log("trade.reentry_mismatch", trans_id=request.trans_id, different=different)
@@ -112,27 +127,20 @@ def _replay(ctx: Trades, record: dict, request: PayTradeRequest) -> dict:
     return view(record)
 
 
-def _settlement_update(ctx: Trades, trade: dict, request: PayTradeRequest, plan: rules.Plan,
-                       all_postings: List[Posting], settled_at: str) -> dict:
+def _add_settlement(transaction: Transaction, ctx: Trades, trade: dict, request: PayTradeRequest,
+                    plan: rules.Plan, all_postings: List[Posting], settled_at: str) -> None:
+    """The trade's update from RECORDED (the settlement's guard), with the settlement record."""
     pending = [phase for phase in ASYNC_PHASES if any(p.phase == phase for p in all_postings)]
-    assignments = ["#state = :state", "#pay_inputs = :inputs", "#settlement = :settlement",
-                   "#postings = :postings", "#pending = :pending", "#settled_at = :settled_at"]
-    values = {":state": SETTLING if pending else SETTLED, ":inputs": request.canonical(),
-              ":settlement": plan.settlement(), ":postings": [p.view() for p in all_postings],
-              ":pending": pending, ":settled_at": settled_at, ":recorded": RECORDED}
+    actions = [Trade.state.set(SETTLING if pending else SETTLED),
+               Trade.pay_inputs.set(request.canonical()),
+               Trade.settlement.set(plan.settlement()),
+               Trade.postings.set([p.view() for p in all_postings]),
+               Trade.pending_phases.set(pending), Trade.settled_at.set(settled_at)]
     if pending:
         # The sparse index the applier reads: present only while a phase is pending.
-        assignments.append("#pending_tenant = :tenant")
-        values[":tenant"] = ctx.tenant
-    return {"Update": {
-        "TableName": ctx.trades_table, "Key": to_item({"pk": trade["pk"]}),
-        "UpdateExpression": "SET " + ", ".join(assignments),
-        "ConditionExpression": "#state = :recorded",
-        "ExpressionAttributeNames": {k: v for k, v in NAMES.items()
-                                     if k != "#pending_tenant" or pending},
-        "ExpressionAttributeValues": to_item(values),
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }}
+        actions.append(Trade.pending_tenant.set(ctx.tenant))
+    transaction.update(Trade(trade["pk"]), actions, condition=Trade.state == RECORDED,
+                       owner=GUARD, return_values="ALL_OLD")
 
 
 def _check_size(phases: dict) -> None:
@@ -162,17 +170,19 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
     for attempt in range(policy.attempts):
         now = ctx.now()
         settled_at = clock.iso_utc(now)
-        guard = _settlement_update(ctx, trade, request, plan, all_postings, settled_at)
-        items, owners = ledger_items.phase_items(ctx.ledger_table, ctx.tenant, trans_id,
-                                                 phases.get(REALTIME, []), settled_at)
+        transaction = Transaction(Trade)
+        _add_settlement(transaction, ctx, trade, request, plan, all_postings, settled_at)
+        balances = ledger_items.add_phase(transaction, ctx.tenant, trans_id,
+                                          phases.get(REALTIME, []), settled_at)
         try:
-            transact_write(ctx.dynamodb, [guard] + items)
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0):
-                old = cancelled.old_item(0)
-                return _replay(ctx, old if old else _read(ctx, trans_id), request)
-            short = [owners[i - 1] for i in range(1, len(items) + 1)
-                     if owners[i - 1] is not None and cancelled.condition_failed(i)]
+            transaction.commit()
+        except Cancelled as cancelled:
+            if cancelled.condition_failed(GUARD):
+                old = cancelled.old_item(GUARD)
+                return _replay(ctx, from_item(old) if old else _read(ctx, trans_id), request)
+            failed = cancelled.failed_owners
+            # In the order the postings were planned, not the order DynamoDB received them.
+            short = [owner for owner in balances if owner in failed]
             if short:
                 account = short[0].account_id
                 log("trade.balance_short", trans_id=trans_id, account_id=account)
@@ -180,16 +190,15 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
                                      detail=f"{account} does not cover "
                                             f"{plan.cash_amount + plan.buyer_fee_amount} fen "
                                             "(cash amount + buyer fee)")
-            if not cancelled.conflicted and not any(cancelled.condition_failed(i)
-                                                    for i in range(len(items) + 1)):
+            if not cancelled.conflicted and not failed:
                 raise
-            if any(cancelled.condition_failed(i) for i in range(1, len(items) + 1)):
+            if any(isinstance(owner, JournalGuard) for owner in failed):
                 # A journal entry of this trade exists but the trade is RECORDED: impossible
                 # unless the data was edited by hand. Never post over it.
                 raise PaySettleError(ErrorCode.INTERNAL, field="trans_id",
                                      detail="journal entries exist for an unsettled trade")
-        except ClientError as error:
-            if not retryable(error):
+        except PynamoDBException as error:
+            if not _retryable(error):
                 raise
         else:
             log("trade.settled", trans_id=trans_id, postings=len(all_postings),
