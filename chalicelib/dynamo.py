@@ -145,3 +145,27 @@ def put_new(model) -> Optional[dict]:
         old = error.response.get("Item")
         return from_item(old) if old else {}
     return None
+
+
+def update_or_stored(model, actions, condition) -> Optional[dict]:
+    """Update the item of the PynamoDB `model`'s key with `actions` under `condition`, in one
+    request: None when it was written; when the condition was false, the item as it is stored
+    (plain, as `from_item`; `{}` if there is none or the endpoint did not return it), and
+    nothing is written.
+
+    PynamoDB's `update` cannot ask for `ReturnValuesOnConditionCheckFailure` either; the request
+    is built by the model's own connection (its expressions, names and values) and sent through
+    the model's own low-level client, as `put_new` does."""
+    connection = type(model)._get_connection()
+    hash_key, range_key = model._get_hash_range_key_serialized_values()
+    request = connection.get_operation_kwargs(
+        hash_key, range_key, actions=actions, condition=condition,
+        return_values_on_condition_failure="ALL_OLD")
+    try:
+        connection.connection.client.update_item(**request)
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+        old = error.response.get("Item")
+        return from_item(old) if old else {}
+    return None

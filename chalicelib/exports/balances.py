@@ -19,6 +19,9 @@ would be short by it. The orders table's sparse `unsettled` index lists the pays
 credit the sweeper has not yet seen journaled; since that marker is cleared only after the
 credit, each candidate is confirmed against the journal with a consistent read.
 
+Both read through the models (`PaymentOrder`'s `unsettled` index, `JournalEntry`), one page
+of `page_size` per request as before.
+
 Cost: `balances_as_of` scans the whole ledger table, strongly consistent, once per export
 (every journal entry ever, about 200 bytes each: roughly 50,000 read units and 200 MB read
 per million entries; a few cents on demand). Memory holds two integers per account, not
@@ -32,9 +35,8 @@ from datetime import datetime, timezone
 from typing import Dict, List
 
 from .. import clock
-from ..dynamo import from_item, values
 from ..payments import ledger
-from ..payments.keys import ACCOUNT_ENTRY, UNSETTLED_INDEX, journal_entry
+from ..payments.keys import ACCOUNT_ENTRY, journal_entry
 from ..payments.orders import Kind
 from .window import Window
 
@@ -53,25 +55,26 @@ class PendingCredits(Exception):
                          f"export again once the aggregator has run (e.g. {self.request_ids[:3]})")
 
 
-def pending_credits(dynamodb, orders_table: str, ledger_table: str, tenant: str,
-                    cutoff: str, page_size: int) -> List[dict]:
-    """The tenant's successful pays answered before `cutoff` whose journal entry is missing."""
-    request = {"TableName": orders_table, "IndexName": UNSETTLED_INDEX, "Limit": page_size,
-               "FilterExpression": "#tenant = :tenant AND #response_time < :cutoff",
-               "ExpressionAttributeNames": {"#tenant": "tenant", "#response_time": "response_time"},
-               "ExpressionAttributeValues": values(tenant=tenant, cutoff=cutoff)}
+def pending_credits(tenant: str, cutoff: str, page_size: int) -> List[dict]:
+    """The tenant's successful pays answered before `cutoff` whose journal entry is missing
+    (`amount`, `request_id`): the `unsettled` index paged by Scans of `page_size`, each page's
+    candidates confirmed against the journal by one consistent batch read."""
+    # Imported here, as in exports/sources.py: the API's cold start need not load PynamoDB.
+    from ..payments.models.orders import PaymentOrder
+
+    pages = PaymentOrder.unsettled.scan(
+        filter_condition=(PaymentOrder.tenant == tenant) & (PaymentOrder.response_time < cutoff),
+        page_size=page_size).page_iter
     missing: List[dict] = []
-    while True:
-        answer = dynamodb.scan(**request)
-        candidates = [from_item(item) for item in answer.get("Items", [])]
+    for page in pages:
+        candidates = [PaymentOrder.from_raw_data(item) for item in page.get("Items", [])]
         if candidates:
-            keys = [(o["unsettled_account"], journal_entry(Kind.PAY, o["request_id"]))
+            keys = [(o.unsettled_account, journal_entry(Kind.PAY, o.request_id))
                     for o in candidates]
-            journaled = ledger.existing_entries(dynamodb, ledger_table, keys)
-            missing += [o for o, key in zip(candidates, keys) if key not in journaled]
-        if "LastEvaluatedKey" not in answer:
-            return missing
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            journaled = ledger.journaled(keys)
+            missing += [{"request_id": o.request_id, "amount": o.amount}
+                        for o, key in zip(candidates, keys) if key not in journaled]
+    return missing
 
 
 @dataclass(frozen=True)
@@ -94,35 +97,30 @@ def _entry_time(entry: dict) -> str:
         tzinfo=timezone.utc))
 
 
-def _scan_segment(dynamodb, table: str, tenant: str, window: Window, page_size: int,
-                  segment: int, segments: int) -> Dict[str, List[int]]:
+def _scan_segment(tenant: str, window: Window, page_size: int, segment: int,
+                  segments: int) -> Dict[str, List[int]]:
+    from ..payments.models.ledger import JournalEntry
+
     sums: Dict[str, List[int]] = {}
-    request = {"TableName": table, "ConsistentRead": True, "Limit": page_size,
-               "FilterExpression": "#tenant = :tenant AND #entry <> :account_entry",
-               "ProjectionExpression": "#saler_id, #amount, #response_time, #posted",
-               "ExpressionAttributeNames": {"#tenant": "tenant", "#entry": "entry",
-                                            "#saler_id": "saler_id", "#amount": "amount",
-                                            "#response_time": "response_time", "#posted": "posted"},
-               "ExpressionAttributeValues": values(tenant=tenant, account_entry=ACCOUNT_ENTRY)}
-    if segments > 1:
-        request.update(Segment=segment, TotalSegments=segments)
-    while True:
-        answer = dynamodb.scan(**request)
-        for item in answer.get("Items", []):
-            entry = from_item(item)
-            when = _entry_time(entry)
-            if when >= window.end:
-                continue
-            totals = sums.setdefault(entry["saler_id"], [0, 0])
-            totals[0] += int(entry["amount"])
-            if when < window.start:
-                totals[1] += int(entry["amount"])
-        if "LastEvaluatedKey" not in answer:
-            return sums
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    # The tenant's pay/withdraw movements (trade legs carry no `tenant`), not the balance items.
+    found = JournalEntry.scan(
+        filter_condition=(JournalEntry.tenant == tenant) & (JournalEntry.entry != ACCOUNT_ENTRY),
+        consistent_read=True, page_size=page_size,
+        segment=segment if segments > 1 else None, total_segments=segments if segments > 1 else None,
+        attributes_to_get=["saler_id", "amount", "response_time", "posted"])
+    for item in found:
+        entry = {"response_time": item.response_time, "posted": item.posted}
+        when = _entry_time(entry)
+        if when >= window.end:
+            continue
+        totals = sums.setdefault(item.saler_id, [0, 0])
+        totals[0] += item.amount
+        if when < window.start:
+            totals[1] += item.amount
+    return sums
 
 
-def balances_as_of(dynamodb, ledger_table: str, tenant: str, window: Window, page_size: int,
+def balances_as_of(tenant: str, window: Window, page_size: int,
                    segments: int = 1) -> List[AccountBalance]:
     """Every account of the tenant with a journal entry answered before the window's end,
     by saler_id: its balance as of the end and as of the start."""
@@ -130,7 +128,7 @@ def balances_as_of(dynamodb, ledger_table: str, tenant: str, window: Window, pag
     lock = threading.Lock()
 
     def run(segment: int) -> None:
-        found = _scan_segment(dynamodb, ledger_table, tenant, window, page_size, segment, segments)
+        found = _scan_segment(tenant, window, page_size, segment, segments)
         with lock:
             for saler_id, (balance, opening) in found.items():
                 totals = merged.setdefault(saler_id, [0, 0])

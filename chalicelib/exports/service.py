@@ -159,15 +159,14 @@ def _export_merchant(ctx: Exports, batch: str, window: Window, outcome: SideOutc
 
 
 def _export_payment(ctx: Exports, batch: str, window: Window, outcome: SideOutcome) -> None:
-    orders = _needs(ctx.orders_table, "ORDERS_TABLE")
-    ledger = _needs(ctx.ledger_table, "LEDGER_TABLE")
+    # The models read the stage's tables; a stage without them fails here, before any read.
+    _needs(ctx.orders_table, "ORDERS_TABLE")
+    _needs(ctx.ledger_table, "LEDGER_TABLE")
     # Both before any upload: a refused or failed side leaves nothing behind.
-    pending = balances.pending_credits(ctx.dynamodb, orders, ledger, ctx.tenant, window.end,
-                                       ctx.page_size)
+    pending = balances.pending_credits(ctx.tenant, window.end, ctx.page_size)
     if pending:
         raise balances.PendingCredits(pending, window.end)
-    accounts = balances.balances_as_of(ctx.dynamodb, ledger, ctx.tenant, window, ctx.page_size,
-                                       ctx.scan_segments)
+    accounts = balances.balances_as_of(ctx.tenant, window, ctx.page_size, ctx.scan_segments)
     for kind, name in KIND_FILES:
         rows = (row.fields() for row in
                 sources.payment_orders(ctx.tenant, kind, window, ctx.page_size))

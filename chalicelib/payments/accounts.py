@@ -116,6 +116,6 @@ def journal(ctx: Payments, saler_id: str, limit: Optional[str], cursor: Optional
 
 def declare(ctx: Payments, request) -> dict:
     """`POST /accounts`: the account as declared (the original on a same-field replay)."""
-    info = registry.create(ctx.dynamodb, ctx.ledger_table, ctx.tenant, request.account_id,
-                           request.kind, request.status, request.currency, ctx.now)
+    info = registry.declare(ctx.tenant, request.account_id, request.kind, request.status,
+                            request.currency, ctx.now)
     return {"account_id": info.account_id, **info.fields()}

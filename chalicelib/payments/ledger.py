@@ -9,7 +9,8 @@ is the exactly-once guard of its movement: it is only ever put with
 through the models of chalicelib/payments/models/ledger.py).
 
 `get_account` and `existing_entries` still take a boto3 client: the account view reads them
-beside the account registry's reads, and the sweeper and the balance export share them.
+beside the account registry's reads. `journaled` is `existing_entries` through the journal entry
+model (the sweeper's and the balance export's).
 """
 import base64
 import json
@@ -54,6 +55,20 @@ def existing_entries(client, table: str, keys: Iterable[Tuple[str, str]]) -> Set
                 found.add((plain["account"], plain["entry"]))
             request = answer.get("UnprocessedKeys") or None
     return found
+
+
+def journaled(keys: Iterable[Tuple[str, str]]) -> Set[Tuple[str, str]]:
+    """`existing_entries` through the journal entry model: which of the (account, entry) keys
+    exist, read strongly consistently, keys only, by BatchGetItem of up to 100 keys (PynamoDB
+    sends the unprocessed keys again, as `existing_entries` does)."""
+    # Imported here, as in `journal_page`: the merchant system vendors this module without them.
+    from .models.ledger import JournalEntry
+
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return set()
+    return {(item.account, item.entry) for item in JournalEntry.batch_get(
+        wanted, consistent_read=True, attributes_to_get=["account", "entry"])}
 
 
 def _encode_cursor(key: dict) -> str:

@@ -5,6 +5,10 @@ item the pay/withdraw core already keeps for every saler. A saler account the co
 implicitly (by its first credit) has no `kind`: it reads as a B account, NORMAL, CNY, and
 `POST /accounts` with exactly those fields adopts it (any other fields are refused with 1030).
 Sub-account 3 is its own partition, created by its first posting (keys.sub_account_key).
+
+`accounts` and `declare` go through the ledger's `Account` model. `read_accounts` and `create`
+are the same reads and writes over a boto3 client, kept for the trade settlement's callers and
+tests, whose fault injection still wraps that client; they move to the model with trades.
 """
 from dataclasses import dataclass
 from typing import Dict, Iterable
@@ -12,7 +16,7 @@ from typing import Dict, Iterable
 from botocore.exceptions import ClientError
 
 from .. import clock
-from ..dynamo import condition_failed, from_item, to_item
+from ..dynamo import condition_failed, from_item, to_item, update_or_stored
 from ..errors import ReentryRefused, differing
 from ..logs import log
 from .keys import ACCOUNT_ENTRY, account_key
@@ -97,10 +101,63 @@ def create(client, table: str, tenant: str, account_id: str, kind: str, status: 
         existing = AccountInfo.from_record(account_id, from_item(old)) if old else None
         if existing is None:
             existing = read_accounts(client, table, tenant, [account_id])[account_id]
-        different = differing(existing.fields(), wanted)
-        if different:
-            log("account.reentry_mismatch", account_id=account_id, different=different)
-            raise ReentryRefused("account_id", account_id, different, was=existing.fields())
-        return existing
+        return _same_declaration(existing, wanted)
     log("account.declared", account_id=account_id, kind=kind, status=status)
     return read_accounts(client, table, tenant, [account_id])[account_id]
+
+
+def accounts(tenant: str, ids: Iterable[str]) -> Dict[str, AccountInfo]:
+    """`read_accounts` through the `Account` model: every listed account, strongly consistent,
+    by BatchGetItem of up to 100 keys; absent ones have `exists` False."""
+    from .models.ledger import Account
+
+    wanted = list(dict.fromkeys(ids))
+    found = {i: AccountInfo(i, False) for i in wanted}
+    if not wanted:
+        return found
+    by_key = {account_key(tenant, i): i for i in wanted}
+    for item in Account.batch_get([Account.key(tenant, i) for i in wanted], consistent_read=True):
+        account_id = by_key[item.account]
+        found[account_id] = AccountInfo.from_record(account_id, _record(item))
+    return found
+
+
+def _record(item) -> dict:
+    """The stored attributes of an `Account` (those absent are left out, as in the item)."""
+    return {name: value for name, value in item.attribute_values.items() if value is not None}
+
+
+def declare(tenant: str, account_id: str, kind: str, status: str, currency: str,
+            now) -> AccountInfo:
+    """`create` through the `Account` model: declare an account in one conditional UpdateItem
+    (the stored item comes back in that request when the condition refuses it); the same
+    declaration again returns it, other fields are refused."""
+    from .models.ledger import Account
+
+    wanted = {"kind": kind, "status": status, "currency": currency}
+    condition = Account.account.does_not_exist()
+    if wanted == IMPLICIT:
+        # A saler account the core created by a credit is a B/NORMAL/CNY account already.
+        condition = condition | Account.kind.does_not_exist()
+    item = Account(*Account.key(tenant, account_id))
+    stored = update_or_stored(item, [
+        Account.kind.set(kind), Account.status.set(status), Account.currency.set(currency),
+        Account.tenant.set(tenant), Account.saler_id.set(account_id),
+        Account.declared_at.set(clock.iso_utc(now())),
+        Account.balance.set(Account.balance | 0)], condition)
+    if stored is not None:
+        existing = AccountInfo.from_record(account_id, stored) if stored else None
+        if existing is None:
+            existing = accounts(tenant, [account_id])[account_id]
+        return _same_declaration(existing, wanted)
+    log("account.declared", account_id=account_id, kind=kind, status=status)
+    return accounts(tenant, [account_id])[account_id]
+
+
+def _same_declaration(existing: AccountInfo, wanted: dict) -> AccountInfo:
+    """A refused declaration replays the stored one when its fields are the same."""
+    different = differing(existing.fields(), wanted)
+    if different:
+        log("account.reentry_mismatch", account_id=existing.account_id, different=different)
+        raise ReentryRefused("account_id", existing.account_id, different, was=existing.fields())
+    return existing

@@ -10,15 +10,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import List
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import UpdateError
 
 from .. import clock
-from ..dynamo import condition_failed, from_item, to_item
+from ..dynamo import condition_failed
 from ..logs import log
 from . import credits, ledger
 from .context import Payments
-from .keys import UNSETTLED_INDEX, journal_entry
+from .keys import journal_entry
+from .models.orders import PaymentOrder
 from .orders import Kind
+
+# Orders read per Scan of the sparse `unsettled` index.
+PAGE_SIZE = 100
 
 
 @dataclass
@@ -32,29 +36,29 @@ class SweeperReport:
         return dict(self.__dict__)
 
 
-def _mark_settled(ctx: Payments, pk: str) -> None:
+def _mark_settled(order: PaymentOrder) -> None:
+    """The order's credit is journaled: take it out of the `unsettled` index (one UpdateItem)."""
     try:
-        ctx.dynamodb.update_item(TableName=ctx.orders_table, Key=to_item({"pk": pk}),
-                                 UpdateExpression="REMOVE unsettled_account",
-                                 ConditionExpression="attribute_exists(pk)")
-    except ClientError as error:
+        order.update(actions=[PaymentOrder.unsettled_account.remove()],
+                     condition=PaymentOrder.pk.exists())
+    except UpdateError as error:
         if not condition_failed(error):
             raise
 
 
-def _sweep_page(ctx: Payments, orders: List[dict], cutoff: str, report: SweeperReport) -> None:
-    keys = [(o["unsettled_account"], journal_entry(Kind.PAY, o["request_id"])) for o in orders]
-    journaled = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, keys)
+def _sweep_page(ctx: Payments, orders: List[PaymentOrder], cutoff: str,
+                report: SweeperReport) -> None:
+    keys = [(o.unsettled_account, journal_entry(Kind.PAY, o.request_id)) for o in orders]
+    journaled = ledger.journaled(keys)
     stranded = []
     for order, key in zip(orders, keys):
         report.examined += 1
         if key in journaled:
-            _mark_settled(ctx, order["pk"])
+            _mark_settled(order)
             report.settled += 1
-        elif order["created_at"] <= cutoff:
-            stranded.append(credits.Credit(order["tenant"], order["saler_id"],
-                                           order["request_id"], order["amount"],
-                                           order["response_time"]))
+        elif order.created_at <= cutoff:
+            stranded.append(credits.Credit(order.tenant, order.saler_id, order.request_id,
+                                           order.amount, order.response_time))
         else:
             report.waiting += 1
     if stranded:
@@ -68,14 +72,14 @@ def run(ctx: Payments, grace_seconds: int = None) -> SweeperReport:
     grace = ctx.credit_grace_seconds if grace_seconds is None else grace_seconds
     cutoff = clock.iso_utc(ctx.now() - timedelta(seconds=grace))
     report = SweeperReport()
-    request = {"TableName": ctx.orders_table, "IndexName": UNSETTLED_INDEX, "Limit": 100}
+    # PynamoDB's pages, one Scan each, fetched only while the run may examine more orders.
+    pages = PaymentOrder.unsettled.scan(page_size=PAGE_SIZE).page_iter
     while report.examined < ctx.sweeper_max_orders:
-        answer = ctx.dynamodb.scan(**request)
-        orders = [from_item(item) for item in answer.get("Items", [])]
+        page = next(pages, None)
+        if page is None:
+            break
+        orders = [PaymentOrder.from_raw_data(item) for item in page.get("Items", [])]
         if orders:
             _sweep_page(ctx, orders, cutoff, report)
-        if "LastEvaluatedKey" not in answer:
-            break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
     log("sweeper.run", **report.as_dict())
     return report

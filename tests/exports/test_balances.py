@@ -115,8 +115,8 @@ def test_a_parallel_scan_sums_the_same(world, segments):
     for i in range(5):
         world.withdraw(f"s{i}", 5, f"2026-11-02 11:0{i}:00")
 
-    found = balances.balances_as_of(world.dynamodb, world.provisioned.tables["LedgerTable"], "default",
-                                    Window.parse(START, END), page_size=7, segments=segments)
+    found = balances.balances_as_of("default", Window.parse(START, END), page_size=7,
+                                    segments=segments)
 
     expected = {}
     for i in range(40):
@@ -144,6 +144,6 @@ def test_journal_entries_without_response_time_are_placed_by_their_posting_time(
         "posted": "2026-11-03T01:00:00.000000Z#PAY#20261103085959000001", "tenant": "default",
         "saler_id": "old", "request_id": "20261103085959000001"}))
 
-    found = balances.balances_as_of(world.dynamodb, ledger, "default", Window.parse(START, END), 10)
+    found = balances.balances_as_of("default", Window.parse(START, END), 10)
 
     assert [(a.saler_id, a.balance, a.opening_balance) for a in found] == [("old", 60, 0)]
