@@ -133,18 +133,11 @@ def put_new(model) -> Optional[dict]:
     same binding and fault hooks, as the model's other requests)."""
     model_class = type(model)
     connection = model_class._get_connection()
-    try:
-        connection.connection.client.put_item(
-            TableName=connection.table_name, Item=model.serialize(),
-            ConditionExpression="attribute_not_exists(#key)",
-            ExpressionAttributeNames={"#key": model_class._hash_key_attribute().attr_name},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD")
-    except ClientError as error:
-        if not condition_failed(error):
-            raise
-        old = error.response.get("Item")
-        return from_item(old) if old else {}
-    return None
+    return _written_or_stored(lambda: connection.connection.client.put_item(
+        TableName=connection.table_name, Item=model.serialize(),
+        ConditionExpression="attribute_not_exists(#key)",
+        ExpressionAttributeNames={"#key": model_class._hash_key_attribute().attr_name},
+        ReturnValuesOnConditionCheckFailure="ALL_OLD"))
 
 
 def update_or_stored(model, actions, condition) -> Optional[dict]:
@@ -161,8 +154,14 @@ def update_or_stored(model, actions, condition) -> Optional[dict]:
     request = connection.get_operation_kwargs(
         hash_key, range_key, actions=actions, condition=condition,
         return_values_on_condition_failure="ALL_OLD")
+    return _written_or_stored(lambda: connection.connection.client.update_item(**request))
+
+
+def _written_or_stored(write) -> Optional[dict]:
+    """Send one conditional `write` that asks for the stored item on a refusal: None when it
+    was written, else that item (plain; `{}` when there is none or it was not returned)."""
     try:
-        connection.connection.client.update_item(**request)
+        write()
     except ClientError as error:
         if not condition_failed(error):
             raise
