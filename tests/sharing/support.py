@@ -6,8 +6,8 @@ from typing import Any, Dict, List, Optional
 from chalicelib import aws
 from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.sharing.context import Sharing
-from tests.subsidies.support import (CONNECT_TIMEOUT, MCH_ID, READ_TIMEOUT, SUB_MCHID, Channel,
-                                     Clock, next_id)
+from tests.subsidies.support import (CONNECT_TIMEOUT, LEASE_SECONDS, MCH_ID, READ_TIMEOUT,
+                                     SUB_MCHID, Channel, Clock, next_id)
 from tests.support.signing import PLATFORM
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
@@ -68,7 +68,7 @@ def context(dynamodb, table: str, transactions_table: str, channel_url: str, clo
             **overrides) -> Sharing:
     settings = dict(dynamodb=dynamodb, table=table, transactions_table=transactions_table,
                     channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
-                    lease_seconds=CONNECT_TIMEOUT + READ_TIMEOUT + 2, wait_seconds=0.5,
+                    lease_seconds=LEASE_SECONDS, wait_seconds=0.5,
                     retry_after_seconds=0, follow_after_seconds=0, now=clock,
                     tenant=PLATFORM.merchant_id)     # the tenant of the tests' signed calls
     settings.update(overrides)

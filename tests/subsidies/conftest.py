@@ -8,8 +8,9 @@ from chalice.test import Client
 import app as paysettle
 from chalicelib.subsidies.messages import SubsidyRequest, SubsidyReturnRequest
 from infra.channel import ChannelSimulator
-from tests.subsidies.support import (CONNECT_TIMEOUT, READ_TIMEOUT, CenterBridge, Channel, Clock,
-                                     LogLines, context, create_body, next_id)
+from tests.subsidies.support import (BRIDGE_NOTIFY_TIMEOUT, CONNECT_TIMEOUT, READ_TIMEOUT,
+                                     CenterBridge, Channel, Clock, LogLines, context, create_body,
+                                     next_id)
 from tests.unit.support import ROOT, Api, aws_stack
 
 
@@ -38,7 +39,7 @@ def bridge(api):
 
 @pytest.fixture
 def simulator(stack, bridge, monkeypatch):
-    with ChannelSimulator(center_url=bridge.url) as running:
+    with ChannelSimulator(center_url=bridge.url, notify_timeout=BRIDGE_NOTIFY_TIMEOUT) as running:
         monkeypatch.setenv("CHANNEL_URL", running.url)
         monkeypatch.setenv("CHANNEL_CONNECT_TIMEOUT_SECONDS", str(CONNECT_TIMEOUT))
         monkeypatch.setenv("CHANNEL_READ_TIMEOUT_SECONDS", str(READ_TIMEOUT))
