@@ -105,7 +105,7 @@ serve: setup
 
 # Every core: tests/conftest.py keeps the tests that share a heavy fixture on one worker.
 test: setup $(CHROMIUM) $(DOCS_SETUP)
-	$(PY) -m pytest -n auto --dist loadscope --durations=40
+	$(PY) -m pytest -n auto --dist loadscope --no-loadscope-reorder --durations=40
 
 bench: setup $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.cold_import
