@@ -9,12 +9,11 @@ stays sub-account 1, the one pay and withdraw move).
 from typing import List, Optional, Tuple
 
 from .. import fields
-from ..dynamo import from_item, values
 from ..errors import ErrorCode, InvalidField, PaySettleError
 from ..retry import ACCOUNT_SNAPSHOT
 from . import ledger, registry
 from .context import Payments
-from .keys import ASYNC_SUB_ACCOUNT, SUB_ACCOUNTS, UNSETTLED_INDEX, account_key, journal_entry
+from .keys import ASYNC_SUB_ACCOUNT, SUB_ACCOUNTS, account_key, journal_entry
 from .orders import Kind
 
 MAX_PAGE = 100
@@ -28,20 +27,13 @@ def _saler(saler_id: str) -> str:
         raise InvalidField("saler_id", str(exc)) from None
 
 
-def _unsettled_pays(ctx: Payments, saler_id: str) -> List[dict]:
+def _unsettled_pays(ctx: Payments, saler_id: str) -> List:
     """Successful pays of this saler not yet marked settled: their credit may or may not be in
-    the journal. A pay leaves this index only after its credit is journaled."""
-    orders = []
-    request = {"TableName": ctx.orders_table, "IndexName": UNSETTLED_INDEX,
-               "KeyConditionExpression": "unsettled_account = :account",
-               "ExpressionAttributeValues": values(account=account_key(ctx.tenant, saler_id))}
-    while True:
-        answer = ctx.dynamodb.query(**request)
-        orders += [from_item(item) for item in answer.get("Items", [])]
-        if "LastEvaluatedKey" not in answer:
-            break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-    return orders
+    the journal. A pay leaves this index only after its credit is journaled. Every page of the
+    saler's partition of the `unsettled` index (PynamoDB follows LastEvaluatedKey)."""
+    from .models.orders import PaymentOrder
+
+    return list(PaymentOrder.unsettled.query(account_key(ctx.tenant, saler_id)))
 
 
 def _read_together(ctx: Payments, saler_id: str, journal_keys: List[Tuple[str, str]]):
@@ -52,13 +44,12 @@ def _read_together(ctx: Payments, saler_id: str, journal_keys: List[Tuple[str, s
     transaction and never removed, so when the same entries exist before and after the balance
     is read, that balance holds exactly those credits.
     """
-    journaled = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, journal_keys)
+    journaled = ledger.journaled(journal_keys)
     policy = ACCOUNT_SNAPSHOT.using(sleep=ctx.sleep)
     for attempt in range(policy.attempts):
-        info = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant, [saler_id])[saler_id]
-        async_part = ledger.get_account(ctx.dynamodb, ctx.ledger_table, ctx.tenant, saler_id,
-                                        ASYNC_SUB_ACCOUNT)
-        again = ledger.existing_entries(ctx.dynamodb, ctx.ledger_table, journal_keys)
+        info = registry.accounts(ctx.tenant, [saler_id])[saler_id]
+        async_part = ledger.account_state(ctx.tenant, saler_id, ASYNC_SUB_ACCOUNT)
+        again = ledger.journaled(journal_keys)
         if again == journaled:
             return info, async_part, journaled
         journaled = again           # credits were applied meanwhile: read the balance again
@@ -71,7 +62,7 @@ def account_view(ctx: Payments, saler_id: str) -> dict:
     saler_id = _saler(saler_id)
     unsettled = _unsettled_pays(ctx, saler_id)
     account = account_key(ctx.tenant, saler_id)
-    keys = [(account, journal_entry(Kind.PAY, o["request_id"])) for o in unsettled]
+    keys = [(account, journal_entry(Kind.PAY, o.request_id)) for o in unsettled]
     info, async_part, journaled = _read_together(ctx, saler_id, keys)
     pending = [o for o, key in zip(unsettled, keys) if key not in journaled]
     if not info.exists and not async_part.exists and not pending:
@@ -79,7 +70,7 @@ def account_view(ctx: Payments, saler_id: str) -> dict:
                              detail="has no account and no pending credit")
     view = {"saler_id": saler_id, "balance": info.balance,
             "pending_credit_count": len(pending),
-            "pending_credit_amount": sum(o["amount"] for o in pending)}
+            "pending_credit_amount": sum(o.amount for o in pending)}
     if info.declared or async_part.exists:
         view.update(account_id=saler_id, **info.fields(), sub_accounts=[
             {"sub_account": sub, "balance": info.balance if sub == 1 else async_part.balance}

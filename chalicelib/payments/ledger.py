@@ -8,9 +8,8 @@ is the exactly-once guard of its movement: it is only ever put with
 `attribute_not_exists` (by pay/withdraw, chalicelib/payments/service.py, and the aggregator,
 through the models of chalicelib/payments/models/ledger.py).
 
-`get_account` and `existing_entries` still take a boto3 client: the account view reads them
-beside the account registry's reads. `journaled` is `existing_entries` through the journal entry
-model (the sweeper's and the balance export's).
+Reads go through those models too: `account_state` (one balance), `journaled` (which journal
+entries exist: the account view's, the sweeper's and the balance export's), `journal_page`.
 """
 import base64
 import json
@@ -19,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ..dynamo import from_item, to_item
 from ..errors import InvalidField
-from .keys import ACCOUNT_ENTRY, REALTIME_SUB_ACCOUNT, sub_account_key
+from .keys import REALTIME_SUB_ACCOUNT, sub_account_key
 
 
 @dataclass(frozen=True)
@@ -29,38 +28,24 @@ class AccountState:
     exists: bool
 
 
-def get_account(client, table: str, tenant: str, saler_id: str,
-                sub_account: int = REALTIME_SUB_ACCOUNT) -> AccountState:
-    answer = client.get_item(TableName=table, ConsistentRead=True, Key=to_item(
-        {"account": sub_account_key(tenant, saler_id, sub_account), "entry": ACCOUNT_ENTRY}))
-    item = answer.get("Item")
-    if not item:
+def account_state(tenant: str, saler_id: str,
+                  sub_account: int = REALTIME_SUB_ACCOUNT) -> AccountState:
+    """One (sub-)account's balance, read strongly consistently (one GetItem) through the
+    `Account` model; an account no credit or posting created yet reads as 0, not existing."""
+    # Imported here, as in `journal_page`: the merchant system vendors this module without them.
+    from .models.ledger import Account
+
+    try:
+        item = Account.get(*Account.key(tenant, saler_id, sub_account), consistent_read=True)
+    except Account.DoesNotExist:
         return AccountState(saler_id, 0, exists=False)
-    return AccountState(saler_id, from_item(item).get("balance", 0), exists=True)
-
-
-def existing_entries(client, table: str, keys: Iterable[Tuple[str, str]]) -> Set[Tuple[str, str]]:
-    """Which of the (account, entry) journal keys exist, read strongly consistently."""
-    wanted = list(dict.fromkeys(keys))
-    found: Set[Tuple[str, str]] = set()
-    for start in range(0, len(wanted), 100):
-        request = {table: {"Keys": [to_item({"account": a, "entry": e})
-                                    for a, e in wanted[start:start + 100]],
-                           "ConsistentRead": True,
-                           "ProjectionExpression": "account, entry"}}
-        while request:
-            answer = client.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(table, []):
-                plain = from_item(item)
-                found.add((plain["account"], plain["entry"]))
-            request = answer.get("UnprocessedKeys") or None
-    return found
+    return AccountState(saler_id, item.balance or 0, exists=True)
 
 
 def journaled(keys: Iterable[Tuple[str, str]]) -> Set[Tuple[str, str]]:
-    """`existing_entries` through the journal entry model: which of the (account, entry) keys
-    exist, read strongly consistently, keys only, by BatchGetItem of up to 100 keys (PynamoDB
-    sends the unprocessed keys again, as `existing_entries` does)."""
+    """Which of the (account, entry) journal keys exist, through the journal entry model: read
+    strongly consistently, keys only, by BatchGetItem of up to 100 keys (PynamoDB sends the
+    unprocessed keys again)."""
     # Imported here, as in `journal_page`: the merchant system vendors this module without them.
     from .models.ledger import JournalEntry
 

@@ -6,20 +6,17 @@ implicitly (by its first credit) has no `kind`: it reads as a B account, NORMAL,
 `POST /accounts` with exactly those fields adopts it (any other fields are refused with 1030).
 Sub-account 3 is its own partition, created by its first posting (keys.sub_account_key).
 
-`accounts` and `declare` go through the ledger's `Account` model. `read_accounts` and `create`
-are the same reads and writes over a boto3 client, kept for the trade settlement's callers and
-tests, whose fault injection still wraps that client; they move to the model with trades.
+`accounts` (the account view's and trade settlement's reads) and `declare` go through the
+ledger's `Account` model.
 """
 from dataclasses import dataclass
 from typing import Dict, Iterable
 
-from botocore.exceptions import ClientError
-
 from .. import clock
-from ..dynamo import condition_failed, from_item, to_item, update_or_stored
+from ..dynamo import update_or_stored
 from ..errors import ReentryRefused, differing
 from ..logs import log
-from .keys import ACCOUNT_ENTRY, account_key
+from .keys import account_key
 
 KINDS = ("B", "C")
 STATUSES = ("NORMAL", "FROZEN", "CLOSED")
@@ -50,65 +47,9 @@ class AccountInfo:
                    balance=int(record.get("balance", 0)), declared="kind" in record)
 
 
-def read_accounts(client, table: str, tenant: str, ids: Iterable[str]) -> Dict[str, AccountInfo]:
-    """Every listed account (strongly consistent); absent ones have `exists` False."""
-    wanted = list(dict.fromkeys(ids))
-    found = {i: AccountInfo(i, False) for i in wanted}
-    by_key = {account_key(tenant, i): i for i in wanted}
-    for start in range(0, len(wanted), 100):
-        keys = [to_item({"account": account_key(tenant, i), "entry": ACCOUNT_ENTRY})
-                for i in wanted[start:start + 100]]
-        request = {table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            answer = client.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(table, []):
-                record = from_item(item)
-                account_id = by_key[record["account"]]
-                found[account_id] = AccountInfo.from_record(account_id, record)
-            request = answer.get("UnprocessedKeys") or None
-    return found
-
-
-def create(client, table: str, tenant: str, account_id: str, kind: str, status: str,
-           currency: str, now) -> AccountInfo:
-    """Declare an account; the same declaration again returns it, other fields are refused."""
-    wanted = {"kind": kind, "status": status, "currency": currency}
-    condition = "attribute_not_exists(#account)"
-    if wanted == IMPLICIT:
-        # A saler account the core created by a credit is a B/NORMAL/CNY account already.
-        condition += " OR attribute_not_exists(#kind)"
-    try:
-        client.update_item(
-            TableName=table,
-            Key=to_item({"account": account_key(tenant, account_id), "entry": ACCOUNT_ENTRY}),
-            UpdateExpression=("SET #kind = :kind, #status = :status, #currency = :currency, "
-                              "#tenant = :tenant, #saler = :id, #declared = :now, "
-                              "#balance = if_not_exists(#balance, :zero)"),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#account": "account", "#kind": "kind", "#status": "status",
-                                      "#currency": "currency", "#tenant": "tenant",
-                                      "#saler": "saler_id", "#declared": "declared_at",
-                                      "#balance": "balance"},
-            ExpressionAttributeValues=to_item({":kind": kind, ":status": status,
-                                               ":currency": currency, ":tenant": tenant,
-                                               ":id": account_id, ":now": clock.iso_utc(now()),
-                                               ":zero": 0}),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD", ReturnValues="ALL_NEW")
-    except ClientError as failed:
-        if not condition_failed(failed):
-            raise
-        old = failed.response.get("Item")
-        existing = AccountInfo.from_record(account_id, from_item(old)) if old else None
-        if existing is None:
-            existing = read_accounts(client, table, tenant, [account_id])[account_id]
-        return _same_declaration(existing, wanted)
-    log("account.declared", account_id=account_id, kind=kind, status=status)
-    return read_accounts(client, table, tenant, [account_id])[account_id]
-
-
 def accounts(tenant: str, ids: Iterable[str]) -> Dict[str, AccountInfo]:
-    """`read_accounts` through the `Account` model: every listed account, strongly consistent,
-    by BatchGetItem of up to 100 keys; absent ones have `exists` False."""
+    """Every listed account through the `Account` model, strongly consistent, by BatchGetItem of
+    up to 100 keys; absent ones have `exists` False."""
     from .models.ledger import Account
 
     wanted = list(dict.fromkeys(ids))
@@ -129,9 +70,9 @@ def _record(item) -> dict:
 
 def declare(tenant: str, account_id: str, kind: str, status: str, currency: str,
             now) -> AccountInfo:
-    """`create` through the `Account` model: declare an account in one conditional UpdateItem
-    (the stored item comes back in that request when the condition refuses it); the same
-    declaration again returns it, other fields are refused."""
+    """Declare an account through the `Account` model, in one conditional UpdateItem (the stored
+    item comes back in that request when the condition refuses it); the same declaration again
+    returns it, other fields are refused."""
     from .models.ledger import Account
 
     wanted = {"kind": kind, "status": status, "currency": currency}

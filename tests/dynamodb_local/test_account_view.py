@@ -2,16 +2,16 @@
 threads, then the aggregator applies their credits, 8 a run, while four readers view the
 account. Every view's balance plus pending credits is exactly what was paid: no credit in
 neither, none in both."""
-import dataclasses
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from chalicelib.errors import ErrorCode, PaySettleError
 from chalicelib.payments import accounts, aggregator
 from tests.support.concurrency import THREADS, run_concurrently
-from tests.support.proxy import ClientProxy
+from tests.support.model_faults import after_each_call
 from tests.support.world import check_invariants, pay_request, settle
 
 pytestmark = pytest.mark.dynamodb_local
@@ -21,14 +21,26 @@ READERS = 4
 LATENCY_SECONDS = 0.005
 
 
-class Distant(ClientProxy):
-    """A reader a few ms from the database, as a Lambda is from DynamoDB: the aggregator's
-    commits land between a view's calls."""
+class Distant:
+    """Readers a few ms from the database, as a Lambda is from DynamoDB: the aggregator's
+    commits land between a view's calls. Each answer the models' clients give a reader's thread
+    comes `LATENCY_SECONDS` late; the aggregator's calls (and the checks', on the test's own
+    thread) go through the same clients undelayed."""
 
-    def _call(self, operation, method, *args, **kwargs):
-        answer = method(*args, **kwargs)
-        time.sleep(LATENCY_SECONDS)
-        return answer
+    def __init__(self):
+        self._thread = threading.local()
+
+    def reading(self) -> None:
+        self._thread.distant = True
+
+    def _answered(self, operation):
+        if getattr(self._thread, "distant", False):
+            time.sleep(LATENCY_SECONDS)
+
+    @contextmanager
+    def on_the_models(self):
+        with after_each_call(self._answered):
+            yield self
 
 
 def test_every_view_counts_each_credit_once_while_credits_are_applied(world, contention, request):
@@ -38,22 +50,24 @@ def test_every_view_counts_each_credit_once_while_credits_are_applied(world, con
     assert not [o for o in outcomes if isinstance(o, BaseException)]
     paid = sum(p.total_fee for p in pays)
     views, busy, done = [], [], threading.Event()
-    reader_ctx = dataclasses.replace(world.ctx(), dynamodb=Distant(world.dynamodb))
 
-    def read():
+    def read(distant: Distant):
+        distant.reading()
         while not done.is_set():
             try:
-                views.append(accounts.account_view(reader_ctx, "hot"))
+                views.append(accounts.account_view(ctx, "hot"))
             except PaySettleError as refusal:
                 busy.append(refusal.code)
 
-    readers = [threading.Thread(target=read, daemon=True) for _ in range(READERS)]
-    for reader in readers:
-        reader.start()
-    runs = _apply_eight_at_a_time(world.ctx(aggregator_max_credits=8), ctx)
-    done.set()
-    for reader in readers:
-        reader.join(30)
+    with Distant().on_the_models() as distant:
+        readers = [threading.Thread(target=read, args=(distant,), daemon=True)
+                   for _ in range(READERS)]
+        for reader in readers:
+            reader.start()
+        runs = _apply_eight_at_a_time(world.ctx(aggregator_max_credits=8), ctx)
+        done.set()
+        for reader in readers:
+            reader.join(30)
     seen = {v["pending_credit_count"] for v in views}
     contention.note(request.node.name, f"{len(views)} views, {len(seen)} pending counts seen, "
                                        f"{len(busy)} BUSY, {runs} aggregator runs")

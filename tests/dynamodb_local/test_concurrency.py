@@ -34,7 +34,7 @@ def _unexpected(outcomes):
 
 
 def _balance(world, saler):
-    return ledger.get_account(world.dynamodb, world.ctx().ledger_table, world.tenant, saler).balance
+    return ledger.account_state(world.tenant, saler).balance
 
 
 def test_200_concurrent_withdraws_of_10_from_1000_leave_exactly_zero(world, merchant):

@@ -39,7 +39,7 @@ def _unexpected(outcomes):
 
 
 def _balance(world, saler):
-    return ledger.get_account(world.dynamodb, world.ctx().ledger_table, world.tenant, saler).balance
+    return ledger.account_state(world.tenant, saler).balance
 
 
 def test_two_tenants_with_the_same_salers_and_request_ids_never_touch_each_other(tenants):

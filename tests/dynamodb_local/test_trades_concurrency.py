@@ -27,8 +27,7 @@ def book(world):
     book = Book(world.ctx(), ctx)
     for account_id, kind in (("buyer", "B"), ("seller", "B"), ("wallet", "C"), ("agent1", "B"),
                              ("agent2", "B")):
-        registry.create(ctx.dynamodb, ctx.ledger_table, ctx.tenant, account_id, kind, "NORMAL",
-                        "CNY", ctx.now)
+        registry.declare(ctx.tenant, account_id, kind, "NORMAL", "CNY", ctx.now)
     # The settlement's transactions go through the trade model's client: observed with the
     # world's (the ledger models' clients are observed by the world already).
     with observed_models(world.dynamodb, (Trade,)):
@@ -101,8 +100,7 @@ def test_32_threads_with_different_inputs_one_wins_the_rest_are_refused(world, b
 
 def test_concurrent_balance_trades_of_one_buyer_never_overdraw(world, book, contention, request):
     fund(world, book, "buyer", 10_000)
-    registry.create(book.ctx.dynamodb, book.ctx.ledger_table, book.ctx.tenant, "buyerfees", "C",
-                    "NORMAL", "CNY", book.ctx.now)
+    registry.declare(book.ctx.tenant, "buyerfees", "C", "NORMAL", "CNY", book.ctx.now)
     trades = []
     for _ in range(64):
         trans_id = world.ids.next()

@@ -114,8 +114,7 @@ class BalanceMonitor:
     def _loop(self):
         while not self._stop.is_set():
             for saler in self.salers:
-                state = ledger.get_account(self.ctx.dynamodb, self.ctx.ledger_table,
-                                           self.ctx.tenant, saler)
+                state = ledger.account_state(self.ctx.tenant, saler)
                 self.reads += 1
                 self.lowest[saler] = min(self.lowest.get(saler, state.balance), state.balance)
             self._stop.wait(0.005)

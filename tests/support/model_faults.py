@@ -76,6 +76,25 @@ def faults_on_models(plan: FaultPlan, models=None):
         yield plan
 
 
+@contextmanager
+def after_each_call(hook, models=None):
+    """Call `hook(operation_name)` right after each call of the models' clients answers (before
+    the caller sees the answer), inside the block: what a proxy's wrapper did around a boto3
+    client's calls, for the clients PynamoDB makes itself."""
+    def answered(model, **_):
+        hook(model.name)
+
+    clients = _clients(models or payment_models())
+    event, unique = "after-call.dynamodb.*", f"after-each-call-{id(hook)}"
+    for client in clients:
+        client.meta.events.register(event, answered, unique_id=unique)
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister(event, answered, unique_id=unique)
+
+
 class _Answer:
     """The HTTP side of an answer made up by a `before-call` handler (botocore reads the status)."""
 

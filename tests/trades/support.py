@@ -50,8 +50,7 @@ class Book:
         self.ctx = trades_ctx
 
     def declare(self, account_id: str, kind: str = "B", status: str = "NORMAL") -> None:
-        registry.create(self.ctx.dynamodb, self.ctx.ledger_table, self.ctx.tenant, account_id,
-                        kind, status, "CNY", self.ctx.now)
+        registry.declare(self.ctx.tenant, account_id, kind, status, "CNY", self.ctx.now)
 
     def fund(self, account_id: str, amount: int) -> None:
         """A pay through the payment core, credited by the aggregator: sub-account 1."""

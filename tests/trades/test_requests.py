@@ -1,5 +1,6 @@
-"""AWS requests per trade operation: the same whether a call goes through the boto3 client
-(the account registry's reads) or through the models (the trade, its postings, its journal)."""
+"""AWS requests per trade operation, counted on the context's boto3 client and on the models'
+clients together (the trade, the account registry's accounts, the postings, the journal): the
+same requests whichever path a read or write takes."""
 from collections import Counter
 
 from chalicelib.payments.trades import applier, service

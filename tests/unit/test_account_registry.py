@@ -62,6 +62,4 @@ def test_an_account_a_credit_created_is_adopted_with_its_balance(stack):
         registry.declare(TENANT, "implicit", "C", "NORMAL", "CNY", lambda: NOW)
     adopted = registry.declare(TENANT, "implicit", "B", "NORMAL", "CNY", lambda: NOW)
     assert (adopted.declared, adopted.balance) == (True, 300)
-    # The model and the boto3 path read the same item the same way.
-    assert registry.read_accounts(ctx.dynamodb, ctx.ledger_table, TENANT, ["implicit"]) == {
-        "implicit": adopted}
+    assert registry.accounts(TENANT, ["implicit"]) == {"implicit": adopted}

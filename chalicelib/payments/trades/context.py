@@ -10,9 +10,10 @@ from ...config import trade_settings
 
 @dataclass
 class Trades:
-    # The boto3 client and ledger table of the account registry's reads. The trades and the
-    # ledger's balances and journal are reached through their models, which bind themselves to
-    # the stage's TRADES_TABLE and LEDGER_TABLE; `trades_table` names the same table.
+    # Settlement reads and writes only through the models (the trade, the account registry's
+    # accounts, the balances and the journal), which bind themselves to the stage's TRADES_TABLE
+    # and LEDGER_TABLE; `trades_table` and `ledger_table` name the same tables, and `dynamodb`
+    # is a boto3 client on them for the callers that inspect them directly.
     dynamodb: Any
     trades_table: str
     ledger_table: str

@@ -160,8 +160,7 @@ def pay_trade(ctx: Trades, trans_id: str, request: PayTradeRequest) -> dict:
                              detail="no trade with this trans_id")
     if trade["state"] != RECORDED:
         return _replay(ctx, trade, request)
-    accounts = registry.read_accounts(ctx.dynamodb, ctx.ledger_table, ctx.tenant,
-                                      rules.accounts_needed(trade, request))
+    accounts = registry.accounts(ctx.tenant, rules.accounts_needed(trade, request))
     plan = rules.plan(trade, request, accounts)
     all_postings = postings(plan)
     phases = by_phase(all_postings)

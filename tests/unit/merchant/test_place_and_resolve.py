@@ -32,7 +32,7 @@ def withdraw(saler="saler1", amount=30):
 
 
 def balance(stack, saler):
-    return ledger.get_account(stack.dynamodb, stack.ledger_table, TENANT, saler).balance
+    return ledger.account_state(TENANT, saler).balance
 
 
 def settle(stack):
