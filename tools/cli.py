@@ -72,11 +72,18 @@ def _recon(args) -> int:
     return EXIT_BALANCED if outcome.balanced else EXIT_DIFFERENCES
 
 
+# The merchant system's vendored code (merchantlib): its order model is what the merchant side
+# is read through. Appended after everything else, as the merchant system's package has it.
+MERCHANT_VENDOR = Path(__file__).resolve().parent.parent / "merchant_system" / "vendor"
+
+
 def _export(args) -> int:
     from chalicelib.config import MissingSetting
     from chalicelib.exports import service
     from chalicelib.exports.window import InvalidWindow, Window
 
+    if "merchant" in SIDE_CHOICES[args.side] and str(MERCHANT_VENDOR) not in sys.path:
+        sys.path.append(str(MERCHANT_VENDOR))
     try:
         window = Window.parse(args.start, args.end)
         ctx = service.from_environment(args.tenant)

@@ -2,7 +2,9 @@
 
 The payment API is a closed loopback port, so every send is lost (connection refused) and every
 order stays UNKNOWN: the retries that find the key's order UNKNOWN re-send its stored message,
-which is what a retry must do. What is checked is the merchant's own table.
+which is what a retry must do. What is checked is the merchant's own table. The repository writes through the merchant system's
+models: they are bound to the per-test table on DynamoDB Local, and conflicts are injected and
+calls observed on the models' own clients.
 """
 import socket
 import threading
@@ -12,21 +14,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from chalicelib.data import binding
 from chalicelib.dynamo import from_item
 from chalicelib.errors import ErrorCode, PaySettleError
 from merchantlib import service
 from merchantlib.context import Merchant
 from merchantlib.messages import MerchantPayRequest
+from merchantlib.models import IdempotencyGuard, MerchantOrderItem
 from merchantlib.orders import State
 from merchantlib.payment_client import PaymentApi
 from merchantlib.repository import MerchantOrders, key_guard
 from infra.local_stack import MERCHANT_TEMPLATE
 from infra.provision import load_template, provision
 from tests.support.concurrency import ObservedClient
-from tests.support.faults import ConflictingClient
+from tests.support.model_faults import ModelConflicts, observed_models
 
 KEYS = 8
 CALLERS_PER_KEY = 4
+MODELS = (MerchantOrderItem, IdempotencyGuard)
 
 
 def _closed_port() -> int:
@@ -57,52 +62,56 @@ def _items(dynamodb, table):
 # insert's retries run.
 @pytest.mark.parametrize("conflict_rate", [0.0, 0.5])
 def test_concurrent_requests_sharing_keys_place_one_order_per_key(dynamodb, sqs, contention, request,
-                                                                  conflict_rate):
+                                                                  conflict_rate, dynamodb_local_endpoint):
     table = _merchant_table(dynamodb, sqs)
-    observed = ObservedClient(ConflictingClient(dynamodb, rate=conflict_rate, seed=3)
-                              if conflict_rate else dynamodb)
+    observed = ObservedClient(dynamodb)
+    conflicts = ModelConflicts(rate=conflict_rate, seed=3)
     try:
-        merchant = Merchant(orders=MerchantOrders(observed, table),
-                            payment=PaymentApi(f"http://127.0.0.1:{_closed_port()}", 1.0))
-        callers = [(f"key-{index % KEYS}", index % KEYS + 1) for index in range(KEYS * CALLERS_PER_KEY)]
-        start = threading.Barrier(len(callers))
+        with binding.override({"MERCHANT_ORDERS_TABLE": table}, host=dynamodb_local_endpoint), \
+                observed_models(observed, MODELS), conflicts.on(MODELS):
+            merchant = Merchant(orders=MerchantOrders(),
+                                payment=PaymentApi(f"http://127.0.0.1:{_closed_port()}", 1.0))
+            callers = [(f"key-{index % KEYS}", index % KEYS + 1) for index in range(KEYS * CALLERS_PER_KEY)]
+            start = threading.Barrier(len(callers))
 
-        def call(caller):
-            key, amount = caller
-            start.wait(30)
-            try:
-                return key, service.place(merchant, MerchantPayRequest(saler_id="saler1", total_fee=amount), key)
-            except PaySettleError as refused:
-                return key, refused.code
+            def call(caller):
+                key, amount = caller
+                start.wait(30)
+                try:
+                    return key, service.place(merchant, MerchantPayRequest(saler_id="saler1", total_fee=amount), key)
+                except PaySettleError as refused:
+                    return key, refused.code
 
-        with ThreadPoolExecutor(len(callers)) as pool:
-            outcomes = list(pool.map(call, callers))
+            with ThreadPoolExecutor(len(callers)) as pool:
+                outcomes = list(pool.map(call, callers))
 
-        items = _items(dynamodb, table)
-        orders = {item["request_id"]: item for item in items if "kind" in item}
-        guards = {item["request_id"]: item["order_request_id"] for item in items if "order_request_id" in item}
-        assert len(orders) == KEYS and len(guards) == KEYS
-        answered = defaultdict(set)
-        for key, outcome in outcomes:
-            if isinstance(outcome, ErrorCode):
-                # BUSY: conflicts outlasted the retries (nothing stored for that caller).
-                assert outcome in (ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY), key
-                continue
-            assert outcome.state is State.UNKNOWN and outcome.idempotency_key == key
-            answered[key].add(outcome.request_id)
-        for index in range(KEYS):
-            key = f"key-{index}"
-            request_id = guards[key_guard(key)]
-            order = orders[request_id]
-            assert (order["idempotency_key"], order["amount"]) == (key, index + 1)
-            # Every caller that got an order got this one (the rest were told it is in progress).
-            assert answered[key] <= {request_id}
-        # The first caller of each key always gets its order back.
-        assert set(answered) == {f"key-{index}" for index in range(KEYS)}
-        told = {code: sum(1 for _, outcome in outcomes if outcome is code)
-                for code in (ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY)}
-        contention.note(request.node.name, f"of {len(callers)} callers, {told[ErrorCode.REENTRY_IN_PROGRESS]} "
-                                           f"told in progress, {told[ErrorCode.BUSY]} busy")
+            # The conflicts reach the transactions the models send (their own client).
+            assert conflicts.injected > 0 or not conflict_rate
+            items = _items(dynamodb, table)
+            orders = {item["request_id"]: item for item in items if "kind" in item}
+            guards = {item["request_id"]: item["order_request_id"] for item in items if "order_request_id" in item}
+            assert len(orders) == KEYS and len(guards) == KEYS
+            answered = defaultdict(set)
+            for key, outcome in outcomes:
+                if isinstance(outcome, ErrorCode):
+                    # BUSY: conflicts outlasted the retries (nothing stored for that caller).
+                    assert outcome in (ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY), key
+                    continue
+                assert outcome.state is State.UNKNOWN and outcome.idempotency_key == key
+                answered[key].add(outcome.request_id)
+            for index in range(KEYS):
+                key = f"key-{index}"
+                request_id = guards[key_guard(key)]
+                order = orders[request_id]
+                assert (order["idempotency_key"], order["amount"]) == (key, index + 1)
+                # Every caller that got an order got this one (the rest were told it is in progress).
+                assert answered[key] <= {request_id}
+            # The first caller of each key always gets its order back.
+            assert set(answered) == {f"key-{index}" for index in range(KEYS)}
+            told = {code: sum(1 for _, outcome in outcomes if outcome is code)
+                    for code in (ErrorCode.REENTRY_IN_PROGRESS, ErrorCode.BUSY)}
+            contention.note(request.node.name, f"of {len(callers)} callers, {told[ErrorCode.REENTRY_IN_PROGRESS]} "
+                                               f"told in progress, {told[ErrorCode.BUSY]} busy")
     finally:
         contention.add_calls(request.node.name, observed)
         dynamodb.delete_table(TableName=table)

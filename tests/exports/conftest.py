@@ -19,8 +19,10 @@ def world(tmp_path):
         provisioned.tables.update(provision(dynamodb, sqs, "exports", load_template(MERCHANT_TEMPLATE),
                                             s3=s3).tables)
         # The PynamoDB models read and write these tables (moto answers their client too).
+        # The merchant system's model too: its export reads the merchant table through it.
+        everything = {**catalog.MODELS, **catalog.MERCHANT_MODELS}
         tables = {model.Meta.table_setting: provisioned.tables[logical]
-                  for logical, models in catalog.models_by_table().items()
+                  for logical, models in catalog.models_by_table(everything).items()
                   if logical in provisioned.tables for model in models}
         with binding.override(tables):
             yield World(dynamodb=dynamodb, sqs=sqs, s3=s3, provisioned=provisioned,

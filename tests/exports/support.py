@@ -71,7 +71,7 @@ class World:
         return Payments(**settings)
 
     def exports(self, **overrides) -> export_service.Exports:
-        settings = dict(s3=self.s3, dynamodb=self.dynamodb, bucket=self.bucket,
+        settings = dict(s3=self.s3, bucket=self.bucket,
                         tmp_dir=str(self.tmp_dir), tenant=TENANT,
                         merchant_orders_table=self.merchant_table,
                         orders_table=self.provisioned.tables["OrdersTable"],

@@ -8,6 +8,7 @@ from chalicelib.exports.csvfile import CsvSpool, order_header
 from chalicelib.exports.window import Window
 from chalicelib.payments.models.orders import PaymentOrder
 from chalicelib.payments.orders import Kind
+from merchantlib.models import MerchantOrderItem
 from tests.exports.support import TENANT
 
 START, END = "2026-11-01 00:00:00", "2026-11-02 00:00:00"
@@ -32,47 +33,6 @@ def _merchant_pays(world, count: int, day: str = "2026-11-01") -> None:
             {"PutRequest": {"Item": to_item(item)}} for item in items[start:start + 25]]})
 
 
-class CountingQueries:
-    def __init__(self, client):
-        self._client = client
-        self.pages = []
-
-    def query(self, **request):
-        answer = self._client.query(**request)
-        self.pages.append((request["Limit"], len(answer.get("Items", []))))
-        return answer
-
-
-def test_the_source_reads_one_page_at_a_time_as_rows_are_consumed(world):
-    _merchant_pays(world, 95)
-    counting = CountingQueries(world.dynamodb)
-
-    rows = sources.merchant_orders(counting, world.merchant_table, Kind.PAY, Window.parse(START, END),
-                                   page_size=10)
-    assert counting.pages == []                       # nothing read before the first row is asked for
-    next(rows)
-    assert counting.pages == [(10, 10)]               # one page of 10 read, not the whole day
-    rest = list(rows)
-
-    assert len(rest) == 94
-    assert all(limit == 10 and found <= 10 for limit, found in counting.pages)
-    assert len(counting.pages) in (10, 11)            # 95 rows in pages of 10 (plus an empty last page)
-
-
-def _payment_pays(count: int, day: str = "2026-11-01") -> None:
-    """`count` successful pays of the tenant answered on `day`, as the payment core keeps them."""
-    with PaymentOrder.batch_write() as batch:
-        for i in range(count):
-            moment = f"{day} {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
-            request_id = moment.replace("-", "").replace(" ", "").replace(":", "") + f"{i:06d}"
-            batch.save(PaymentOrder(
-                PaymentOrder.key(TENANT, Kind.PAY, request_id), kind="PAY", tenant=TENANT,
-                request_id=request_id, request_time=moment, saler_id=f"saler{i % 50}",
-                amount=1 + i % 997, response_id=request_id, response_time=moment,
-                response_code="SUCCESS", response_msg="OK", created_at="2026-11-01T00:00:00.000000Z",
-                success_day=PaymentOrder.successful_by_day.key(TENANT, Kind.PAY, day.replace("-", ""))))
-
-
 class CountingModelQueries:
     """(Limit asked, items answered) of each Query the model's own client sends."""
 
@@ -95,6 +55,34 @@ class CountingModelQueries:
     def __exit__(self, *exc):
         self._events.unregister("provide-client-params.dynamodb.Query", unique_id="count-q1")
         self._events.unregister("after-call.dynamodb.Query", unique_id="count-q2")
+
+
+def test_the_source_reads_one_page_at_a_time_as_rows_are_consumed(world):
+    _merchant_pays(world, 95)
+    with CountingModelQueries(MerchantOrderItem) as counting:
+        rows = sources.merchant_orders(Kind.PAY, Window.parse(START, END), page_size=10)
+        assert counting.pages == []                   # nothing read before the first row is asked for
+        next(rows)
+        assert counting.pages == [(10, 10)]           # one page of 10 read, not the whole day
+        rest = list(rows)
+
+    assert len(rest) == 94
+    assert all(limit == 10 and found <= 10 for limit, found in counting.pages)
+    assert len(counting.pages) in (10, 11)            # 95 rows in pages of 10 (plus an empty last page)
+
+
+def _payment_pays(count: int, day: str = "2026-11-01") -> None:
+    """`count` successful pays of the tenant answered on `day`, as the payment core keeps them."""
+    with PaymentOrder.batch_write() as batch:
+        for i in range(count):
+            moment = f"{day} {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            request_id = moment.replace("-", "").replace(" ", "").replace(":", "") + f"{i:06d}"
+            batch.save(PaymentOrder(
+                PaymentOrder.key(TENANT, Kind.PAY, request_id), kind="PAY", tenant=TENANT,
+                request_id=request_id, request_time=moment, saler_id=f"saler{i % 50}",
+                amount=1 + i % 997, response_id=request_id, response_time=moment,
+                response_code="SUCCESS", response_msg="OK", created_at="2026-11-01T00:00:00.000000Z",
+                success_day=PaymentOrder.successful_by_day.key(TENANT, Kind.PAY, day.replace("-", ""))))
 
 
 def test_the_payment_side_reads_one_page_at_a_time_as_rows_are_consumed(world):
@@ -141,11 +129,11 @@ def test_a_whole_export_reads_its_orders_in_pages_of_the_configured_size(world):
     # (Memory is measured on the spool above: moto itself holds and copies whole partitions,
     # so tracemalloc around a moto query measures moto. Here: the export asks for pages.)
     _merchant_pays(world, 1234)
-    counting = CountingQueries(world.dynamodb)
-    ctx = world.exports(page_size=100, dynamodb=counting)
+    ctx = world.exports(page_size=100)
 
     from chalicelib.exports import service
-    report = service.export_batch(ctx, "big", Window.parse(START, END), sides=("merchant",))
+    with CountingModelQueries(MerchantOrderItem) as counting:
+        report = service.export_batch(ctx, "big", Window.parse(START, END), sides=("merchant",))
 
     assert report.exported
     [pay, withdraw] = report.sides["merchant"].files

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from chalicelib.data import binding
 from chalicelib.recon import engine
 from chalicelib.recon import s3 as bucket_io
 from chalicelib.recon import service as recon
@@ -55,8 +56,10 @@ def test_two_tenants_in_one_window_give_two_separate_correct_result_sets(world, 
         _day(world, tenant, merchant_tables[tenant], seed)
 
     for tenant in TENANTS:
-        report = world.export(BATCH, START, END, tenant=tenant,
-                              merchant_orders_table=merchant_tables[tenant])
+        # Each tenant's merchant system exports from its own stage, whose setting names its table.
+        with binding.override({"MERCHANT_ORDERS_TABLE": merchant_tables[tenant]}):
+            report = world.export(BATCH, START, END, tenant=tenant,
+                                  merchant_orders_table=merchant_tables[tenant])
         assert report.exported and report.tenant == tenant
     keys = world.keys()
     assert {k.split("/")[1] for k in keys} == set(TENANTS)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from chalicelib import aws, clock
+from chalicelib import clock
 from chalicelib.config import merchant_settings
 from .payment_client import PaymentApi
 from .signing_key import SecretsManagerKey
@@ -52,7 +52,7 @@ def _payment_api(url: str, timeout: float, secret_id: str, cache_seconds: float)
 def from_environment() -> Merchant:
     config = merchant_settings()
     return Merchant(
-        orders=MerchantOrders(aws.client("dynamodb"), config.orders_table),
+        orders=MerchantOrders(),        # its models read the table config.orders_table names
         payment=_payment_api(config.payment_api_url, config.payment_timeout_seconds,
                              config.signing_secret_id, config.signing_key_cache_seconds),
         resolve_after_seconds=config.resolve_after_seconds,

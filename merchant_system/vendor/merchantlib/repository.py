@@ -21,14 +21,25 @@ record. It has no index attribute, so the sparse indexes never list it.
 The sparse index keys are written from the order's own state on every change:
 `unresolved_kind` is removed when the order becomes final, `success_day` set
 when it becomes SUCCESS.
+
+Every request goes through the table's models (merchantlib/models.py), one request per
+outcome as before: `insert` one conditional PutItem, `insert_keyed` one TransactWriteItems
+(the guard asks for the stored guard on refusal), `get` one consistent GetItem, `save` one
+conditional UpdateItem that returns the stored order when refused (`dynamo.update_or_stored`:
+PynamoDB's own `update` cannot ask for it), `unresolved_page` one Query. The models bind to
+the table the stage names (MERCHANT_ORDERS_TABLE) at first use. They import only what the
+merchant system's package ships: chalicelib's dynamo, retry and data layer, linked into
+merchant_system/chalicelib.
 """
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.dynamo import TransactionCancelled, condition_failed, from_item, to_item, transact_write, values
+from chalicelib.data.transactions import Cancelled, Transaction
+from chalicelib.dynamo import condition_failed, from_item, update_or_stored
 from chalicelib.retry import MERCHANT_KEYED_ORDER, Backoff
-from .orders import UNRESOLVED_INDEX, MerchantOrder, State
+from .models import IdempotencyGuard, MerchantOrderItem
+from .orders import MerchantOrder, State
 
 # Written by `save`: everything a transition can change.
 _CHANGING = ("state", "updated_at", "attempts", "response_id", "response_time",
@@ -51,7 +62,12 @@ class KeyContended(Exception):
     """Concurrent transactions on the same idempotency key cancelled every attempt."""
 
 
-GUARD, ORDER = 0, 1
+class OrderMissing(LookupError):
+    """A conditional update found no order: nothing deletes orders, so this is a real fault."""
+
+
+# The owners of a keyed insert's two writes, by which its cancellation reasons are read.
+GUARD, ORDER = "idempotency guard", "order"
 
 
 def key_guard(key: str) -> str:
@@ -66,42 +82,49 @@ class AlreadyFinal(Exception):
         self.stored = stored
 
 
+def _item(order: MerchantOrder) -> MerchantOrderItem:
+    return MerchantOrderItem(**{name: value for name, value in order.to_record().items()
+                                if value is not None})
+
+
+def _order(item: MerchantOrderItem) -> MerchantOrder:
+    return MerchantOrder.from_record(
+        {name: value for name, value in item.attribute_values.items() if value is not None})
+
+
 class MerchantOrders:
-    def __init__(self, dynamodb: Any, table: str, backoff: Backoff = MERCHANT_KEYED_ORDER):
-        self.dynamodb = dynamodb
-        self.table = table
+    def __init__(self, backoff: Backoff = MERCHANT_KEYED_ORDER):
         self.backoff = backoff      # pauses of the keyed insert while the same key is contended
 
     def insert(self, order: MerchantOrder) -> None:
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=to_item(order.to_record()),
-                                   ConditionExpression="attribute_not_exists(request_id)")
-        except ClientError as error:
+            _item(order).save(condition=MerchantOrderItem.request_id.does_not_exist())
+        except PutError as error:
             if condition_failed(error):
                 raise RequestIdTaken(order.request_id) from None
             raise
 
     def insert_keyed(self, order: MerchantOrder, key: str) -> None:
         """Store the order and its key's guard together, each only if new."""
-        guard = {"request_id": key_guard(key), "order_request_id": order.request_id,
-                 "created_at": order.created_at}
-        items = [
-            {"Put": {"TableName": self.table, "Item": to_item(guard),
-                     "ConditionExpression": "attribute_not_exists(request_id)",
-                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Put": {"TableName": self.table, "Item": to_item(order.to_record()),
-                     "ConditionExpression": "attribute_not_exists(request_id)"}},
-        ]
         for attempt in range(self.backoff.attempts):
+            transaction = Transaction(MerchantOrderItem)
+            transaction.save(IdempotencyGuard(IdempotencyGuard.key(key),
+                                              order_request_id=order.request_id,
+                                              created_at=order.created_at),
+                             condition=IdempotencyGuard.request_id.does_not_exist(), owner=GUARD,
+                             return_values="ALL_OLD")
+            transaction.save(_item(order), condition=MerchantOrderItem.request_id.does_not_exist(),
+                             owner=ORDER)
             try:
-                transact_write(self.dynamodb, items)
+                transaction.commit()
                 return
-            except TransactionCancelled as cancelled:
+            except Cancelled as cancelled:
                 if cancelled.condition_failed(GUARD):
-                    stored = cancelled.old_item(GUARD) or self._guard(key)
+                    old = cancelled.old_item(GUARD)
+                    stored = from_item(old)["order_request_id"] if old else self._guarded(key)
                     if stored is None:  # nothing deletes a guard: a real fault
                         raise
-                    raise KeyUsed(key, stored["order_request_id"]) from None
+                    raise KeyUsed(key, stored) from None
                 if cancelled.condition_failed(ORDER):
                     raise RequestIdTaken(order.request_id) from None
                 if not cancelled.conflicted:
@@ -111,52 +134,42 @@ class MerchantOrders:
             self.backoff.pause(attempt)
         raise KeyContended(key)
 
-    def _guard(self, key: str) -> Optional[dict]:
-        answer = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                        Key=to_item({"request_id": key_guard(key)}))
-        item = answer.get("Item")
-        return from_item(item) if item else None
+    def _guarded(self, key: str) -> Optional[str]:
+        """The request_id the key's guard names, read consistently; None if there is none."""
+        try:
+            return IdempotencyGuard.get(IdempotencyGuard.key(key), consistent_read=True).order_request_id
+        except DoesNotExist:
+            return None
 
     def get(self, request_id: str) -> Optional[MerchantOrder]:
-        answer = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                        Key=to_item({"request_id": request_id}))
-        item = answer.get("Item")
-        return MerchantOrder.from_record(from_item(item)) if item else None
+        try:
+            found = MerchantOrderItem.get(MerchantOrderItem.key(request_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return _order(found)
 
     def save(self, after: MerchantOrder) -> MerchantOrder:
         """Store a transition of an order that is still INIT or UNKNOWN in the table."""
         record = after.to_record()
-        names = {f"#{name}": name for name in _CHANGING}
-        present = {name: record[name] for name in _CHANGING if record[name] is not None}
-        absent = [name for name in _CHANGING if record[name] is None]
-        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in present)
-        if absent:
-            expression += " REMOVE " + ", ".join(f"#{name}" for name in absent)
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table, Key=to_item({"request_id": after.request_id}),
-                UpdateExpression=expression, ExpressionAttributeNames=names,
-                ConditionExpression="#state IN (:init, :unknown)",
-                ExpressionAttributeValues=values(init=State.INIT.value,
-                                                 unknown=State.UNKNOWN.value, **present),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            old = error.response.get("Item")
-            stored = MerchantOrder.from_record(from_item(old)) if old else self.get(after.request_id)
-            if stored is None:
-                raise  # the order vanished: nothing deletes orders, so this is a real fault
-            raise AlreadyFinal(stored) from None
-        return after
+        actions = []
+        for name in _CHANGING:
+            attribute = getattr(MerchantOrderItem, name)
+            actions.append(attribute.remove() if record[name] is None else attribute.set(record[name]))
+        stored = update_or_stored(
+            MerchantOrderItem(MerchantOrderItem.key(after.request_id)), actions,
+            MerchantOrderItem.state.is_in(State.INIT.value, State.UNKNOWN.value))
+        if stored is None:
+            return after
+        found = MerchantOrder.from_record(stored) if stored else self.get(after.request_id)
+        if found is None:
+            raise OrderMissing(after.request_id)
+        raise AlreadyFinal(found)
 
     def unresolved_page(self, kind: str, created_before: str, limit: int,
                         cursor: Optional[dict] = None) -> Tuple[List[MerchantOrder], Optional[dict]]:
-        request = {"TableName": self.table, "IndexName": UNRESOLVED_INDEX, "Limit": limit,
-                   "KeyConditionExpression": "unresolved_kind = :kind AND created_at <= :cutoff",
-                   "ExpressionAttributeValues": values(kind=kind, cutoff=created_before)}
-        if cursor:
-            request["ExclusiveStartKey"] = cursor
-        answer = self.dynamodb.query(**request)
-        orders = [MerchantOrder.from_record(from_item(item)) for item in answer.get("Items", [])]
-        return orders, answer.get("LastEvaluatedKey")
+        """One Query of at most `limit` orders (the cursor: where the next page starts)."""
+        page = MerchantOrderItem.unresolved.query(
+            kind, MerchantOrderItem.created_at <= created_before, limit=limit, page_size=limit,
+            last_evaluated_key=cursor)
+        orders = [_order(item) for item in page]
+        return orders, page.last_evaluated_key

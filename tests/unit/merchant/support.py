@@ -82,7 +82,8 @@ def merchant_context(stack: Stack, payment_url: str, plan: Optional[FaultPlan] =
     key = SecretsManagerKey(stack.environment["MERCHANT_SIGNING_SECRET"])
     payment = (PacedPaymentApi(payment_url, plan, key) if plan is not None
                else PaymentApi(payment_url, PATIENT_TIMEOUT_SECONDS, key))
-    settings = dict(orders=MerchantOrders(stack.dynamodb, stack.environment["MERCHANT_ORDERS_TABLE"]),
+    # Its models read the stack's merchant table (MERCHANT_ORDERS_TABLE, set for the test).
+    settings = dict(orders=MerchantOrders(),
                     payment=payment, resolve_after_seconds=60)
     settings.update(overrides)
     return Merchant(**settings)

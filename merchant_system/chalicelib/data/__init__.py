@@ -1,0 +1,1 @@
+../../../chalicelib/data/__init__.py

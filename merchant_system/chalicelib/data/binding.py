@@ -1,0 +1,1 @@
+../../../chalicelib/data/binding.py
