@@ -147,11 +147,6 @@ def recon_settings(require_aws: bool = True) -> ReconSettings:
     )
 
 
-def recon_batches_table() -> str:
-    """RECON_BATCHES_TABLE alone: all `GET /recon/{batch}` needs."""
-    return _required("RECON_BATCHES_TABLE")
-
-
 def eager_handler_imports() -> bool:
     """EAGER_HANDLER_IMPORTS=1: app.py loads every handler's code when imported (the local stage,
     where one process serves every route and the first requests must not pay for it)."""
