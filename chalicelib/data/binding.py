@@ -96,6 +96,10 @@ class TableModel(Model):
                     cls.Meta.region = wanted.region
                 cls._connection = None
                 connection = super()._get_connection()
+                # Its botocore client is made now, once, under the lock: made lazily, every
+                # thread of a burst that finds none builds a botocore session and a client of
+                # its own (PynamoDB's session is per thread), seconds of CPU for one binding.
+                connection.connection.client
                 cls._bound_connection = (wanted, connection)
                 bound = cls._bound_connection
             return bound[1]

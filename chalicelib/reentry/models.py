@@ -8,6 +8,7 @@ from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from ..data.attributes import WholeNumberAttribute
+from ..dynamo import from_item, values
 from ..data.binding import TableModel
 
 OPEN_INDEX = "open"          # sparse GSI: hash open_kind (present while open), range retry_at
@@ -33,6 +34,7 @@ class ReentryRecordModel(TableModel):
 
     pk = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()
+    tenant = UnicodeAttribute(null=True)         # the caller's tenant, when the record has one
     reentry_key = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     outbound_no = UnicodeAttribute()
@@ -68,3 +70,16 @@ class OutboundGuardModel(TableModel):
     @classmethod
     def key(cls, outbound_no: str) -> str:
         return f"OUTBOUND#{outbound_no}"
+
+
+def plain(model) -> dict:
+    """A model read as the plain dict the reentry records and the relations are handled as
+    (numbers int, maps and sets as stored): the same shape `dynamo.from_item` gives an item."""
+    return from_item(model.serialize(null_check=False))    # as stored, whatever it lacks
+
+
+def to_value(value) -> dict:
+    """`value` as DynamoDB types, exactly as the low-level writes stored it (None as NULL, inside
+    maps too), for an update action on a map whose keys the model does not declare (a receiver's
+    result, a return's settlement)."""
+    return values(value=value)[":value"]

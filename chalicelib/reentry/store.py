@@ -44,15 +44,15 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Type, Union
 
 from .. import clock
-from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
+from ..dynamo import TransactionCancelled, to_item, transact_write, values
 from ..logs import log
 from ..retry import REENTRY_RECORD
 from .decisions import (AlreadyFinal, InProgress, LateSuccess, LeaseLost, Mismatch, Replayed, Scheduled,
                         TakeOver, decide_claim, decide_refused_finish)
-from .models import OPEN_INDEX, OutboundGuardModel
+from .models import OPEN_INDEX, OutboundGuardModel, ReentryRecordModel, plain
 from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
@@ -106,7 +106,8 @@ def _no_effects(before, after, outbound_no, outcome) -> List[dict]:
 
 
 class Reentry:
-    def __init__(self, dynamodb: Any, table: str, kind: str, *, lease_seconds: float = 12,
+    def __init__(self, dynamodb: Any, table: str, kind: str, *, model: Type[ReentryRecordModel],
+                 lease_seconds: float = 12,
                  retry_after_seconds: float = 30,
                  now: Callable[[], datetime] = clock.utc_now,
                  new_outbound_no: Callable[[datetime], str] = new_outbound_no,
@@ -114,6 +115,7 @@ class Reentry:
         self.dynamodb = dynamodb
         self.table = table
         self.kind = kind
+        self.model = model           # the record type of `kind` (its table's module)
         self.lease_seconds = lease_seconds
         self.retry_after_seconds = retry_after_seconds
         self.now = now
@@ -123,23 +125,22 @@ class Reentry:
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, pk: str) -> Optional[Record]:
-        answer = self.dynamodb.get_item(TableName=self.table, Key=to_item({"pk": pk}),
-                                        ConsistentRead=True)
-        item = answer.get("Item")
-        return Record.from_item(from_item(item)) if item else None
+        try:
+            found = self.model.get(pk, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        return Record.from_item(plain(found))
 
     def due(self, limit: int, cursor: Optional[dict] = None) -> Tuple[List[Record], Optional[dict]]:
         """Open records of this kind whose retry time has come (the index is eventually
-        consistent: callers re-read each record before acting)."""
-        request = {"TableName": self.table, "IndexName": OPEN_INDEX, "Limit": limit,
-                   "KeyConditionExpression": "open_kind = :kind AND retry_at <= :now",
-                   "ExpressionAttributeValues": values(kind=self.kind,
-                                                       now=clock.iso_utc(self.now()))}
-        if cursor:
-            request["ExclusiveStartKey"] = cursor
-        answer = self.dynamodb.query(**request)
-        return ([Record.from_item(from_item(item)) for item in answer.get("Items", [])],
-                answer.get("LastEvaluatedKey"))
+        consistent: callers re-read each record before acting). One Query of `limit` items."""
+        # Queried by name on the record's own model: the `open` index object is shared by every
+        # record type, and PynamoDB binds a shared index to whichever subclass it met last.
+        page = self.model.query(self.kind, self.model.retry_at <= clock.iso_utc(self.now()),
+                                index_name=OPEN_INDEX, limit=limit, page_size=limit,
+                                last_evaluated_key=cursor or None)
+        records = [Record.from_item(plain(found)) for found in page]
+        return records, page.last_evaluated_key
 
     # -- time ------------------------------------------------------------------------------
     def _clock(self) -> Tuple[datetime, int, int, str]:
@@ -189,8 +190,16 @@ class Reentry:
     def _retry(self, round_: int) -> None:
         self._backoff.pause(round_)
 
+    def _declared(self, attributes: dict) -> None:
+        """Records are read through their model, which reads only the attributes it declares:
+        an undeclared domain attribute would be written and then never seen again."""
+        unknown = set(attributes) - set(self.model.get_attributes())
+        if unknown:
+            raise ValueError(f"{self.model.__name__} does not declare {sorted(unknown)}")
+
     def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects,
                 not_before_ms: int = 0):
+        self._declared(attributes)
         for _ in range(MAX_ROUNDS):
             moment, now_ms, until_ms, stamp = self._clock()
             if not_before_ms:      # scheduled: no lease; due in the open index at not_before
@@ -284,6 +293,7 @@ class Reentry:
         and is not held (version `record.version`), or CANCEL it (final, out of the index).
         `effects`: items of the caller's written in the same transaction. The version goes
         up, so a take-over that read the old record fails and re-reads."""
+        self._declared(attributes or {})
         _, now_ms, _, stamp = self._clock()
         sets = dict(attributes or {})
         if request is not None:

@@ -14,7 +14,7 @@ from .context import Sharing
 from .models import FollowMarker
 
 
-__all__ = ["SharingError", "accepted_outcome", "drive", "follow_item", "unfollow_item"]
+__all__ = ["SharingError", "accepted_outcome", "drive", "follow_item"]
 
 
 def accepted_outcome(outcome: port.Outcome):
@@ -39,10 +39,6 @@ def follow_item(ctx: Sharing, kind: str, record_pk: str, after_seconds: Optional
     return {"Put": {"TableName": ctx.table, "Item": to_item({
         "pk": FollowMarker.key(record_pk), "record": record_pk, "follow_kind": kind,
         "follow_at": follow_at(ctx, after_seconds)})}}
-
-
-def unfollow_item(ctx: Sharing, record_pk: str) -> dict:
-    return {"Delete": {"TableName": ctx.table, "Key": to_item({"pk": FollowMarker.key(record_pk)})}}
 
 
 def _busy(record: Record) -> SharingError:

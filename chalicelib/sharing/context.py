@@ -47,6 +47,12 @@ class Sharing(ReentryStores, TenantScoped):
     tenant: Optional[str] = None
     _stores: dict = field(default_factory=dict, repr=False)
 
+    @staticmethod
+    def record_model(kind: str):
+        from .models import SharingRecord, SharingReturn, SharingUnfreeze   # loaded at first use
+        return {SHARING: SharingRecord, SHARING_RETURN: SharingReturn,
+                SHARING_UNFREEZE: SharingUnfreeze}[kind]
+
 
 def from_environment() -> Sharing:
     config = sharing_settings()

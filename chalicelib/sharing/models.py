@@ -98,6 +98,7 @@ class SharingReturn(ReentryRecordModel):
     sharing_order_id = UnicodeAttribute(null=True)
     payment_refund_id = UnicodeAttribute(null=True)
     biz_refund_id = UnicodeAttribute(null=True)
+    settled = MapAttribute(null=True)    # the channel's final result of the return, written once
 
     @classmethod
     def key(cls, tenant: str, trade_id: str, payment_order_id: str, refund_id: str, mch: str) -> str:
@@ -111,13 +112,14 @@ class RefundRelation(TableModel):
 
     pk = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()
+    tenant = UnicodeAttribute()          # the refund's tenant: the scheduler continues it under it
     trade_id = UnicodeAttribute()
     payment_order_id = UnicodeAttribute()
     biz_order_id = UnicodeAttribute()
     proxy_channel_order_id = UnicodeAttribute()
     payment_refund_id = UnicodeAttribute()
     biz_refund_id = UnicodeAttribute()
-    refund_type = UnicodeAttribute()
+    refund_type = WholeNumberAttribute()      # 1 full refund, 2 partial (the notice's refundType)
     apply_amount = FenAttribute()
     refund_amount = FenAttribute()
     actual_base_return_amount = FenAttribute()

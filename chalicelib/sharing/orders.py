@@ -40,20 +40,21 @@ from PENDING, so a final result never moves. A SUCCESS adds the amount to the re
 """
 from typing import Dict, List, Optional
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import UpdateError
 
 from ..dynamo import condition_failed, to_item, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
                        UNKNOWN, Record)
+from ..reentry.models import to_value
 from ..reentry.record import fingerprint
 from ..subsidies.transactions import find_for as find_paid_for
 from . import unfreeze
-from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
+from .common import SharingError, accepted_outcome, drive, follow_item
 from .context import SHARING, Sharing
 from .messages import SharingRequest
-from .models import SharingOutboundGuard, SharingRecord, SharingTradeIndex, UniqueGuard
+from .models import FollowMarker, SharingOutboundGuard, SharingRecord, SharingTradeIndex, UniqueGuard
 
 NUMBER_FIELD = "out_order_no"
 PARAMS = ("tenantId", "platformSharingDimension", "paymentOrderId", "bizOrderId", "bizRelOrderId",
@@ -222,21 +223,17 @@ def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
         row = {"result": result, "fail_reason": receiver.get("fail_reason"),
                "detail_id": receiver.get("detail_id") or "",
                "finish_time": receiver.get("finish_time") or body.get("success_time") or ""}
-        expression = ("SET #results.#a = :row, #shared = #shared + :gained, #holdings.#a = :gained, "
-                      "#wx = :wx")
         try:
-            ctx.dynamodb.update_item(
-                TableName=ctx.table, Key=to_item({"pk": record.pk}), UpdateExpression=expression,
-                ConditionExpression="#results.#a.#result = :pending",
-                ExpressionAttributeNames={"#results": "results", "#a": account, "#result": "result",
-                                          "#shared": "shared_success", "#holdings": "holdings",
-                                          "#wx": "wx_order_id"},
-                ExpressionAttributeValues=values(row=row, gained=gained, pending=PENDING,
-                                                 wx=body.get("order_id") or record.extra.get("wx_order_id", "")))
+            SharingRecord(record.pk).update(
+                actions=[SharingRecord.results[account].set(to_value(row)),
+                         SharingRecord.shared_success.set(SharingRecord.shared_success + gained),
+                         SharingRecord.holdings[account].set(to_value(gained)),
+                         SharingRecord.wx_order_id.set(body.get("order_id") or record.extra.get("wx_order_id", ""))],
+                condition=SharingRecord.results[account]["result"] == to_value(PENDING))
             changed = True
             log("sharing.receiver_result", trade_id=record.extra["trade_id"], account=account,
                 result=result, fail_reason=row["fail_reason"], amount=amount)
-        except ClientError as error:
+        except UpdateError as error:
             if not condition_failed(error):
                 raise
     fresh = ctx.store(SHARING).get(record.pk) if changed else record
@@ -245,7 +242,7 @@ def apply_results(ctx: Sharing, record: Record, body: Dict) -> Record:
         # crash between the two leaves the follow marker, and the scheduler comes back here).
         if fresh.extra.get("params", {}).get("unfreezeOrder") == 2:
             unfreeze.schedule(ctx, fresh)
-        ctx.dynamodb.delete_item(**unfollow_item(ctx, fresh.pk)["Delete"])
+        FollowMarker(FollowMarker.key(fresh.pk)).delete()
     return fresh
 
 

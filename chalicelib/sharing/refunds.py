@@ -36,17 +36,18 @@ scheduler (or re-sent: WeChat answers the current state), never re-numbered.
 """
 from typing import Dict, List, Optional
 
-from ..dynamo import TransactionCancelled, from_item, to_item, transact_write, values
+from ..dynamo import TransactionCancelled, to_item, transact_write, values
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
+from ..reentry.models import plain
 from ..reentry.record import fingerprint
 from .. import clock
 from . import allocation, orders, refund_holdings
-from .common import SharingError, accepted_outcome, drive, follow_item, unfollow_item
+from .common import SharingError, accepted_outcome, drive, follow_item
 from .context import SHARING, SHARING_RETURN, Sharing
 from .messages import RefundNotification
-from .models import RefundIdIndex, RefundRelation, SharingRecord, SharingReturn
+from .models import FollowMarker, RefundIdIndex, RefundRelation, SharingRecord, SharingReturn
 
 PARAMS = ("refundId", "paymentOrderId", "bizOrderId", "bizRelOrderId", "amt", "orderTotal",
           "refundType", "mchId", "subMchId")
@@ -59,10 +60,12 @@ INIT, PROCESSING, SUCCEEDED_, FAILED_ = 0, 1, 2, 3
 CLOSED_BY_REFUND = "CLOSED"
 
 
-def get_item(ctx: Sharing, pk: str) -> Optional[dict]:
-    item = ctx.dynamodb.get_item(TableName=ctx.table, ConsistentRead=True,
-                                 Key=to_item({"pk": pk})).get("Item")
-    return from_item(item) if item else None
+def get_relation(ctx: Sharing, pk: str) -> Optional[dict]:
+    """The refund relation `pk` as stored (a consistent read), or None."""
+    try:
+        return plain(RefundRelation.get(pk, consistent_read=True))
+    except RefundRelation.DoesNotExist:
+        return None
 
 
 def _sharings(ctx: Sharing, notice: RefundNotification) -> List[Record]:
@@ -120,7 +123,7 @@ def _put_relation(ctx: Sharing, relation: dict, more: List[dict]) -> Optional[di
 
 
 def _existing(ctx: Sharing, pk: str, fingerprint_: str, refund_id: str, params: Dict) -> Optional[dict]:
-    stored = get_item(ctx, pk)
+    stored = get_relation(ctx, pk)
     if stored is not None and stored["fingerprint"] != fingerprint_:
         raise ReentryRefused("refundId", refund_id, differing(stored.get("params", {}), params))
     return stored
@@ -363,13 +366,11 @@ def settle(ctx: Sharing, relation: dict) -> dict:
     state = relation_state(rows)
     if state != relation["state"]:
         stamp = clock.iso_utc(ctx.now())
-        ctx.dynamodb.update_item(TableName=ctx.table, Key=to_item({"pk": relation["pk"]}),
-                                 UpdateExpression="SET #state = :state, update_time = :stamp",
-                                 ExpressionAttributeNames={"#state": "state"},
-                                 ExpressionAttributeValues=values(state=state, stamp=stamp))
+        RefundRelation(relation["pk"]).update(actions=[RefundRelation.state.set(state),
+                                                       RefundRelation.update_time.set(stamp)])
         relation = dict(relation, state=state, update_time=stamp)
     if state != 0:
-        ctx.dynamodb.delete_item(**unfollow_item(ctx, relation["pk"])["Delete"])
+        FollowMarker(FollowMarker.key(relation["pk"])).delete()
     return relation
 
 
@@ -388,11 +389,12 @@ def relation_data(ctx: Sharing, relation: dict) -> Dict:
 def view(ctx: Sharing, refund_id: str) -> Dict:
     if not (refund_id.isascii() and refund_id.isdigit() and len(refund_id) <= 32):
         raise InvalidField("refundId", "must be 1-32 digits")
-    index = get_item(ctx, RefundIdIndex.key(ctx.tenant, refund_id))
-    if index is None:
+    try:
+        index = RefundIdIndex.get(RefundIdIndex.key(ctx.tenant, refund_id), consistent_read=True)
+    except RefundIdIndex.DoesNotExist:
         raise SharingError(ErrorCode.SHARING_REFUND_NOT_FOUND, field="refundId",
-                           detail="no profit-sharing return for this refundId")
-    relations = [r for r in (get_item(ctx, pk) for pk in sorted(index["relations"])) if r]
+                           detail="no profit-sharing return for this refundId") from None
+    relations = [r for r in (get_relation(ctx, pk) for pk in sorted(index.relations)) if r]
     return answer_data(ctx, relations)
 
 

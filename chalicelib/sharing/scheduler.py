@@ -22,16 +22,16 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 
 from .. import clock
 from ..channel import port
-from ..dynamo import condition_failed, to_item, values
+from ..dynamo import condition_failed
 from ..logs import count_metric, log
 from ..reentry import NEEDS_ATTENTION_METRIC, Claimed, LeaseLost, SUCCEEDED, attempt
 from . import orders, refunds, unfreeze
-from .models import FollowMarker
+from ..reentry.models import to_value
+from .models import FollowMarker, SharingReturn
 from .context import SHARING, SHARING_RETURN, SHARING_UNFREEZE, Sharing
 
 PAGE_SIZE = 25
@@ -96,7 +96,7 @@ def _send_due(ctx: Sharing, kind: str, started: float, report: SchedulerReport) 
                 if kind == SHARING:
                     orders.apply_results(ctx, finished.record, finished.record.result or {})
                 else:
-                    relation = refunds.get_item(ctx, finished.record.extra["relation_pk"])
+                    relation = refunds.get_relation(ctx, finished.record.extra["relation_pk"])
                     if relation:
                         refunds.settle(ctx, relation)
             log("sharing_scheduler.sent", kind=kind, pk=record.pk, outbound_no=record.outbound_no,
@@ -149,20 +149,18 @@ def settle_return(ctx: Sharing, record, body: dict) -> None:
     """A return's final result (SUCCESS / FAILED), written once."""
     settled = {k: body.get(k) for k in ("result", "fail_reason", "return_id", "finish_time")}
     try:
-        ctx.dynamodb.update_item(TableName=ctx.table, Key=to_item({"pk": record.pk}),
-                                 UpdateExpression="SET settled = :settled",
-                                 ConditionExpression="attribute_not_exists(settled)",
-                                 ExpressionAttributeValues=values(settled=settled))
-    except ClientError as error:
+        SharingReturn(record.pk).update(actions=[SharingReturn.settled.set(to_value(settled))],
+                                        condition=SharingReturn.settled.does_not_exist())
+    except UpdateError as error:
         if not condition_failed(error):
             raise
-    relation = refunds.get_item(ctx, record.extra["relation_pk"])
+    relation = refunds.get_relation(ctx, record.extra["relation_pk"])
     if relation:
         refunds.settle(ctx, relation)
 
 
 def _follow_relation(ctx: Sharing, relation_pk: str, deadline: float) -> bool:
-    relation = refunds.get_item(ctx, relation_pk)
+    relation = refunds.get_relation(ctx, relation_pk)
     if relation is None:
         return True
     return refunds.continue_relation(ctx, relation, deadline)["state"] != 0

@@ -38,6 +38,11 @@ class Subsidies(ReentryStores, TenantScoped):
     tenant: Optional[str] = None
     _stores: dict = field(default_factory=dict, repr=False)
 
+    @staticmethod
+    def record_model(kind: str):
+        from .models import Subsidy, SubsidyReturn      # the models load with the first store
+        return {SUBSIDY: Subsidy, RETURN: SubsidyReturn}[kind]
+
 
 _channels: dict = {}
 

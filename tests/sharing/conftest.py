@@ -9,7 +9,7 @@ from chalice.test import Client
 import app as paysettle
 from infra.channel import ChannelSimulator
 from tests.sharing.support import (Clock, Serialized, SharingChannel, context, next_id,
-                                   serialize_app_dynamodb)
+                                   serialize_app_dynamodb, serialize_models)
 from tests.subsidies.support import (BRIDGE_NOTIFY_TIMEOUT, CONNECT_TIMEOUT, READ_TIMEOUT,
                                      CenterBridge, LogLines)
 from tests.unit.support import ROOT, Api, aws_stack
@@ -36,6 +36,7 @@ def bridge(api):
 @pytest.fixture
 def simulator(stack, bridge, monkeypatch):
     serialize_app_dynamodb(bridge.lock, monkeypatch)
+    serialize_models(bridge.lock, monkeypatch)
     with ChannelSimulator(center_url=bridge.url, notify_timeout=BRIDGE_NOTIFY_TIMEOUT) as running:
         monkeypatch.setenv("CHANNEL_URL", running.url)
         monkeypatch.setenv("CHANNEL_CONNECT_TIMEOUT_SECONDS", str(CONNECT_TIMEOUT))

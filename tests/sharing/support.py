@@ -11,7 +11,8 @@ from tests.subsidies.support import (CONNECT_TIMEOUT, LEASE_SECONDS, MCH_ID, REA
 from tests.support.signing import PLATFORM
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
-           "CHANNEL_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb"]
+           "CHANNEL_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb",
+           "serialize_models"]
 
 # The channel's two documented refund notifications, as is.
 CHANNEL_REFUNDS = [
@@ -140,3 +141,29 @@ def serialize_app_dynamodb(lock, monkeypatch) -> None:
         return Serialized(found, lock) if service == "dynamodb" else found
     monkeypatch.setattr(aws, "client", client)
 
+
+
+def _table_models():
+    from chalicelib.sharing import models as sharing
+    from chalicelib.subsidies import models as subsidies
+    return (sharing.SharingRecord, sharing.SharingTradeIndex, sharing.SharingUnfreeze,
+            sharing.SharingReturn, sharing.RefundRelation, sharing.RefundIdIndex, sharing.UniqueGuard,
+            sharing.FollowMarker, sharing.SharingOutboundGuard, subsidies.ChannelTransaction)
+
+
+def serialize_models(lock, monkeypatch) -> None:
+    """The models' own clients (bound now to the test's tables) take `lock` per call too, for
+    the reason of `serialize_app_dynamodb`: the records, relations and markers are read and
+    written through the models, by the test thread and by the bridge."""
+    seen = set()
+    for model in _table_models():
+        client = model.low_level_client()
+        if id(client) in seen:
+            continue
+        seen.add(id(client))
+        call = client._make_api_call       # PynamoDB and the botocore methods both end here
+
+        def locked(operation, params, _call=call):
+            with lock:
+                return _call(operation, params)
+        monkeypatch.setattr(client, "_make_api_call", locked)

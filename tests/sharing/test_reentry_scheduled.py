@@ -2,13 +2,27 @@
 is recorded without a lease, answered `Scheduled` and never taken over before its time, found in
 the `open` index when due; `revise_unsent` changes or cancels it only while nobody claimed it,
 fenced by the version like every other write."""
+from pynamodb.attributes import UnicodeAttribute
+
 from chalicelib.reentry import (CANCELLED, RECEIVED, Claimed, Finished, LeaseLost, Replayed, Reentry,
                                 Scheduled)
+from chalicelib.reentry.models import ReentryRecordModel
 from tests.sharing.support import Clock
 
 
+class NotedRecord(ReentryRecordModel):
+    """A reentry record of the tests' own kind, with one domain attribute of its own."""
+
+    class Meta:
+        table_setting = "SHARING_TABLE"
+        table_name = None
+
+    note = UnicodeAttribute(null=True)
+
+
 def _store(stack, clock):
-    return Reentry(stack.dynamodb, stack.environment["SHARING_TABLE"], "TEST", lease_seconds=5, now=clock)
+    return Reentry(stack.dynamodb, stack.environment["SHARING_TABLE"], "TEST", model=NotedRecord,
+                   lease_seconds=5, now=clock)
 
 
 def _scheduled(store, clock, in_seconds=60):

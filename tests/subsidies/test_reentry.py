@@ -10,6 +10,7 @@ from chalicelib.reentry import (AlreadyFinal, Claimed, Failed, Finished, InProgr
                                 Mismatch, Reentry, Replayed, Succeeded, Unknown)
 from chalicelib.subsidies import service, sweeper
 from chalicelib.subsidies.answers import SubsidyError
+from chalicelib.subsidies.models import SubsidyReturn      # any record type of the subsidies table
 from tests.subsidies.conftest import subsidy_request
 from tests.subsidies.support import context
 
@@ -18,7 +19,8 @@ REQUEST = {"amount": 100, "transaction_id": "42"}
 
 @pytest.fixture
 def store(stack, table, clock):
-    return Reentry(stack.dynamodb, table, "TEST", lease_seconds=5, retry_after_seconds=0, now=clock)
+    return Reentry(stack.dynamodb, table, "TEST", model=SubsidyReturn, lease_seconds=5,
+                   retry_after_seconds=0, now=clock)
 
 
 def claim(store, key="k1", fingerprint="f1"):
