@@ -108,7 +108,7 @@ def _secret_ids(template: dict) -> list:
 
 def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
               secretsmanager=None, before_tables: Optional[Callable[[], None]] = None,
-              tables_later: bool = False) -> Provisioned:
+              tables_later: bool = False, threads: int = PROVISION_THREADS) -> Provisioned:
     """Create every table (unless it exists), queue and bucket of the template, named `<prefix>-<LogicalId>`
     (buckets in lower case, with their notifications to queues). Without `s3`, a client on
     the SQS client's endpoint and credentials is made for the buckets. Secrets are created
@@ -120,7 +120,10 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
     before the first table is made (e.g. to wait for a DynamoDB endpoint that is still
     starting: the other resources go ahead meanwhile). `tables_later`: the tables' names are
     recorded but the tables are not made; `create_tables` makes them (a process can be given
-    its environment, which names tables and never their ARNs, while they are being made)."""
+    its environment, which names tables and never their ARNs, while they are being made).
+    `threads`: how many resources are made at once; 1 for moto in-process, whose backends are
+    not safe for concurrent creates (its SQS backend once failed a create with "dictionary
+    changed size during iteration") and gain nothing from threads under one interpreter lock."""
     template = template or load_template()
     done = Provisioned()
     resources = {k: v for k, v in template["Resources"].items()
@@ -148,7 +151,7 @@ def provision(dynamodb, sqs, prefix: str, template: dict = None, s3=None,
             _create_queue(sqs, name, properties, done, logical)
 
     remaining, running = dict(resources), {}
-    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         if secretsmanager is not None:
             for logical in _secret_ids(template):
                 running[pool.submit(_create_secret, secretsmanager, f"{prefix}-{logical}",
@@ -175,7 +178,7 @@ def _table_ids(template: dict) -> list:
 
 def create_tables(dynamodb, prefix: str, template: dict, done: Provisioned) -> None:
     """The tables `provision(..., tables_later=True)` only named, made side by side."""
-    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda logical: _create_table(
             dynamodb, f"{prefix}-{logical}",
             done.resolve(template["Resources"][logical].get("Properties", {})), done, logical),

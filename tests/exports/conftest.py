@@ -14,10 +14,10 @@ def world(tmp_path):
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         dynamodb, sqs, s3 = session.client("dynamodb"), session.client("sqs"), session.client("s3")
-        provisioned = provision(dynamodb, sqs, "exports", s3=s3)
+        provisioned = provision(dynamodb, sqs, "exports", s3=s3, threads=1)
         # The merchant system's own table (its stack's), which its export reads.
         provisioned.tables.update(provision(dynamodb, sqs, "exports", load_template(MERCHANT_TEMPLATE),
-                                            s3=s3).tables)
+                                            s3=s3, threads=1).tables)
         # The PynamoDB models read and write these tables (moto answers their client too).
         # The merchant system's model too: its export reads the merchant table through it.
         everything = {**catalog.MODELS, **catalog.MERCHANT_MODELS}

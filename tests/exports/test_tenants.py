@@ -46,7 +46,7 @@ def merchant_tables(world):
     """Each tenant's merchant system keeps its own orders: a second merchant table for beta (the
     merchant system is its own stack, with its own template)."""
     other = provision(world.dynamodb, world.sqs, "exports-beta", load_template(MERCHANT_TEMPLATE),
-                      s3=world.s3)
+                      s3=world.s3, threads=1)
     return {"alpha": world.merchant_table, "beta": other.tables["MerchantOrdersTable"]}
 
 

@@ -36,7 +36,7 @@ def new_world():
         numbers = itertools.count(1)
 
         def make(**settings) -> World:
-            provisioned = provision(dynamodb, sqs, f"fault{next(numbers)}")
+            provisioned = provision(dynamodb, sqs, f"fault{next(numbers)}", threads=1)
             sqs.set_queue_attributes(
                 QueueUrl=provisioned.queues["CreditQueue"],
                 Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)})

@@ -107,7 +107,7 @@ class Stack:
 def moto_stack():
     with mock_aws():
         provisioned = provision(boto3.client("dynamodb", region_name="us-east-1"),
-                                boto3.client("sqs", region_name="us-east-1"), "recon-test")
+                                boto3.client("sqs", region_name="us-east-1"), "recon-test", threads=1)
         created = Stack(provisioned)
         with created.bound():
             yield created

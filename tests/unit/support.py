@@ -127,10 +127,10 @@ def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
         dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
         secretsmanager = session.client("secretsmanager")
         provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
-                                secretsmanager=secretsmanager)
+                                secretsmanager=secretsmanager, threads=1)
         # The merchant system's own resources (its table, its signing key), beside the center's.
         merchant = provision(dynamodb, sqs, prefix, load_template(MERCHANT_TEMPLATE),
-                             s3=session.client("s3"), secretsmanager=secretsmanager)
+                             s3=session.client("s3"), secretsmanager=secretsmanager, threads=1)
         # The test callers of tests/support/signing.py, which `Api` signs with.
         seed_secrets(secretsmanager, dict(provisioned.secrets, **merchant.secrets))
         environment = provisioned.environment(load_template(), "APIHandler")
