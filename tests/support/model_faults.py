@@ -77,6 +77,21 @@ def faults_on_models(plan: FaultPlan, models=None):
 
 
 @contextmanager
+def _hooked(hooks, event: str, unique: str, first: bool = False):
+    """Each (client, handler) of `hooks` registered for `event` inside the block (first in line
+    with `first`: a `before-call` answer must come before botocore's own handlers)."""
+    hooks = list(hooks)
+    for client, handler in hooks:
+        register = client.meta.events.register_first if first else client.meta.events.register
+        register(event, handler, unique_id=unique)
+    try:
+        yield
+    finally:
+        for client, handler in hooks:
+            client.meta.events.unregister(event, handler, unique_id=unique)
+
+
+@contextmanager
 def after_each_call(hook, models=None):
     """Call `hook(operation_name)` right after each call of the models' clients answers (before
     the caller sees the answer), inside the block: what a proxy's wrapper did around a boto3
@@ -84,15 +99,9 @@ def after_each_call(hook, models=None):
     def answered(model, **_):
         hook(model.name)
 
-    clients = _clients(models or payment_models())
-    event, unique = "after-call.dynamodb.*", f"after-each-call-{id(hook)}"
-    for client in clients:
-        client.meta.events.register(event, answered, unique_id=unique)
-    try:
+    with _hooked(((c, answered) for c in _clients(models or payment_models())),
+                 "after-call.dynamodb.*", f"after-each-call-{id(hook)}"):
         yield
-    finally:
-        for client in clients:
-            client.meta.events.unregister(event, answered, unique_id=unique)
 
 
 class _Answer:
@@ -137,15 +146,9 @@ class ModelConflicts:
 
     @contextmanager
     def on(self, models=None):
-        clients = _clients(models or payment_models())
-        event, unique = "before-call.dynamodb.TransactWriteItems", f"conflicts-{id(self)}"
-        for client in clients:
-            client.meta.events.register_first(event, self._before, unique_id=unique)
-        try:
+        with _hooked(((c, self._before) for c in _clients(models or payment_models())),
+                     "before-call.dynamodb.TransactWriteItems", f"conflicts-{id(self)}", first=True):
             yield self
-        finally:
-            for client in clients:
-                client.meta.events.unregister(event, self._before, unique_id=unique)
 
 
 class ModelAnswersLost:
@@ -174,15 +177,9 @@ class ModelAnswersLost:
 
     @contextmanager
     def on(self, models=None):
-        hooks = [(client, self._make(client)) for client in _clients(models or payment_models())]
-        event, unique = "provide-client-params.dynamodb.*", f"answers-lost-{id(self)}"
-        for client, hook in hooks:
-            client.meta.events.register(event, hook, unique_id=unique)
-        try:
+        with _hooked(((c, self._make(c)) for c in _clients(models or payment_models())),
+                     "provide-client-params.dynamodb.*", f"answers-lost-{id(self)}"):
             yield self
-        finally:
-            for client, hook in hooks:
-                client.meta.events.unregister(event, hook, unique_id=unique)
 
 
 @contextmanager
@@ -198,15 +195,9 @@ def observed_models(observed, models=None):
                 observed.errors[error["Code"]] += 1
                 observed.cancellations.update(r for r in reasons if r and r != "None")
 
-    clients = _clients(models or payment_models())
-    event, unique = "after-call.dynamodb.*", f"observed-{id(observed)}"
-    for client in clients:
-        client.meta.events.register(event, after, unique_id=unique)
-    try:
+    with _hooked(((c, after) for c in _clients(models or payment_models())),
+                 "after-call.dynamodb.*", f"observed-{id(observed)}"):
         yield observed
-    finally:
-        for client in clients:
-            client.meta.events.unregister(event, after, unique_id=unique)
 
 
 @contextmanager
@@ -217,15 +208,9 @@ def refused_on_models(operation: str, error_code: str, models=None):
         return _Answer(400), {"Error": {"Code": error_code, "Message": "injected fault"},
                               "ResponseMetadata": {"HTTPStatusCode": 400}}
 
-    clients = _clients(models or payment_models())
-    event, unique = f"before-call.dynamodb.{operation}", f"refused-{operation}-{error_code}"
-    for client in clients:
-        client.meta.events.register_first(event, refuse, unique_id=unique)
-    try:
+    with _hooked(((c, refuse) for c in _clients(models or payment_models())),
+                 f"before-call.dynamodb.{operation}", f"refused-{operation}-{error_code}", first=True):
         yield
-    finally:
-        for client in clients:
-            client.meta.events.unregister(event, refuse, unique_id=unique)
 
 
 @contextmanager
@@ -236,12 +221,6 @@ def transaction_sizes(models=None):
     def seen(params, **_):
         sizes.append(len(json.loads(params.get("body") or b"{}").get("TransactItems", [])))
 
-    clients = _clients(models or payment_models())
-    event, unique = "before-call.dynamodb.TransactWriteItems", f"sizes-{id(sizes)}"
-    for client in clients:
-        client.meta.events.register(event, seen, unique_id=unique)
-    try:
+    with _hooked(((c, seen) for c in _clients(models or payment_models())),
+                 "before-call.dynamodb.TransactWriteItems", f"sizes-{id(sizes)}"):
         yield sizes
-    finally:
-        for client in clients:
-            client.meta.events.unregister(event, seen, unique_id=unique)
