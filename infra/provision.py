@@ -178,7 +178,7 @@ def _table_ids(template: dict) -> list:
 
 def create_tables(dynamodb, prefix: str, template: dict, done: Provisioned) -> None:
     """The tables `provision(..., tables_later=True)` only named, made side by side."""
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(PROVISION_THREADS) as pool:
         list(pool.map(lambda logical: _create_table(
             dynamodb, f"{prefix}-{logical}",
             done.resolve(template["Resources"][logical].get("Properties", {})), done, logical),
