@@ -1,7 +1,6 @@
 """Small, exact helpers over the low-level DynamoDB client."""
-import re
 from decimal import Decimal
-from typing import List, Optional
+from typing import Optional
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -10,8 +9,8 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 # A condition that was false is reported under two different codes:
-# - the cancellation reason of one item of a refused transaction (TransactionCancelled,
-#   chalicelib.data.transactions.Cancelled: ask their `condition_failed(item)`);
+# - the cancellation reason of one item of a refused transaction
+#   (chalicelib.data.transactions.Cancelled: ask its `condition_failed(owner)`);
 TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"
 # - the error code of a refused single conditional write (put, update, delete): ask
 #   `condition_failed(error)`. Matched by code, never by `client.exceptions.<Name>`: a client
@@ -20,7 +19,6 @@ TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"
 WRITE_CONDITION_FAILED = "ConditionalCheckFailedException"
 # The cancellation reason of an item another transaction was writing at the same moment.
 TRANSACTION_CONFLICT = "TransactionConflict"
-CONFLICT_CODES = frozenset({TRANSACTION_CONFLICT})
 # Errors after which the very same transaction may simply be sent again.
 RETRYABLE_ERRORS = frozenset({"TransactionInProgressException",
                               "ProvisionedThroughputExceededException",
@@ -55,54 +53,6 @@ def from_item(item: dict) -> dict:
 def values(**named) -> dict:
     """ExpressionAttributeValues from keyword arguments (`a=1` becomes `:a`)."""
     return {":" + name: _serializer.serialize(value) for name, value in named.items()}
-
-
-class TransactionCancelled(Exception):
-    """A transaction was refused whole; `codes[i]` tells why item i failed."""
-
-    def __init__(self, codes: List[str], old_items: List[Optional[dict]]):
-        super().__init__(f"transaction cancelled: {codes}")
-        self.codes = codes
-        self.old_items = old_items
-
-    def condition_failed(self, index: int) -> bool:
-        return index < len(self.codes) and self.codes[index] == TRANSACTION_CONDITION_FAILED
-
-    @property
-    def conflicted(self) -> bool:
-        return any(code in CONFLICT_CODES for code in self.codes)
-
-    def old_item(self, index: int) -> Optional[dict]:
-        item = self.old_items[index] if index < len(self.old_items) else None
-        return from_item(item) if item else None
-
-
-_REASONS_IN_MESSAGE = re.compile(r"\[([^\]]*)\]\s*$")
-
-
-def _cancellation(error: ClientError, item_count: int) -> TransactionCancelled:
-    reasons = error.response.get("CancellationReasons")
-    if reasons:
-        return TransactionCancelled([r.get("Code", "None") for r in reasons],
-                                    [r.get("Item") for r in reasons])
-    # Some endpoints only list the reasons in the message: "... [None, ConditionalCheckFailed]".
-    found = _REASONS_IN_MESSAGE.search(error.response["Error"].get("Message", ""))
-    codes = [c.strip() for c in found.group(1).split(",")] if found else []
-    codes += ["None"] * (item_count - len(codes))
-    return TransactionCancelled(codes, [None] * item_count)
-
-
-def transact_write(client, items: List[dict], token: Optional[str] = None) -> None:
-    """TransactWriteItems; a cancellation becomes TransactionCancelled."""
-    request = {"TransactItems": items}
-    if token:
-        request["ClientRequestToken"] = token
-    try:
-        client.transact_write_items(**request)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "TransactionCanceledException":
-            raise _cancellation(error, len(items)) from None
-        raise
 
 
 def error_code(error: ClientError) -> str:

@@ -11,7 +11,8 @@ never share a key, DynamoDB refuses that.
 """
 import json
 import threading
-from typing import Any, Dict, Hashable, List, Optional, Tuple, Type
+from dataclasses import dataclass
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, Type, Union
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -64,6 +65,37 @@ class Cancelled(Exception):
         return any(code == TRANSACTION_CONFLICT for _, code, _ in self.reasons)
 
 
+@dataclass(frozen=True, eq=False)
+class Save:
+    """Write `model` whole, under `condition` (`return_values="ALL_OLD"`: a refusal carries
+    the stored item)."""
+    model: Any
+    condition: Any = None
+    return_values: Optional[str] = None
+
+
+@dataclass(frozen=True, eq=False)
+class Update:
+    """Apply `actions` to the item of `model`'s key, under `condition`."""
+    model: Any
+    actions: Sequence[Any]
+    condition: Any = None
+    return_values: Optional[str] = None
+
+
+@dataclass(frozen=True, eq=False)
+class Delete:
+    """Delete the item of `model`'s key, under `condition`."""
+    model: Any
+    condition: Any = None
+
+
+# One write of a transaction described as a value, so that a service can hand its writes to
+# another module's transaction (a marketing subsidy's amounts moving with its return's record).
+# Compared by identity: a write is its own owner unless given another.
+Write = Union[Save, Update, Delete]
+
+
 class Transaction:
     """Collects writes of models bound to one endpoint; `commit()` sends them as one
     TransactWriteItems (with `client_request_token`, if given) or raises `Cancelled`."""
@@ -111,6 +143,19 @@ class Transaction:
     def delete(self, model, condition=None, owner=None) -> None:
         self._register(type(model), self._key_of(model), owner)
         self._operations.append(lambda w: w.delete(model, condition=condition))
+
+    def add(self, write: Write, owner=None) -> None:
+        """Add a described `write`; its refusal is reported under `owner` (the write itself
+        when none is given)."""
+        owner = write if owner is None else owner
+        if isinstance(write, Save):
+            self.save(write.model, write.condition, owner, write.return_values)
+        elif isinstance(write, Update):
+            self.update(write.model, list(write.actions), write.condition, owner, write.return_values)
+        elif isinstance(write, Delete):
+            self.delete(write.model, write.condition, owner)
+        else:
+            raise TypeError(f"not a transaction write: {write!r}")
 
     def commit(self) -> None:
         _sent.items = []

@@ -54,7 +54,7 @@ def drive(ctx, store: Reentry, claim: Callable, send: Callable, effects: Callabl
 
 class ReentryStores:
     """For a service's context dataclass: one `Reentry` per record kind, made on first use.
-    The context has `dynamodb`, `table`, `lease_seconds`, `retry_after_seconds`, `now`,
+    The context has `lease_seconds`, `retry_after_seconds`, `now`,
     `new_outbound_no`, `sleep`, a `_stores` dict and `record_model(kind)`: the model of the
     records of that kind."""
 
@@ -62,7 +62,7 @@ class ReentryStores:
         found = self._stores.get(kind)
         if found is None:
             found = self._stores.setdefault(kind, Reentry(
-                self.dynamodb, self.table, kind, model=self.record_model(kind),
+                kind, model=self.record_model(kind),
                 lease_seconds=self.lease_seconds,
                 retry_after_seconds=self.retry_after_seconds, now=self.now,
                 new_outbound_no=self.new_outbound_no, sleep=self.sleep))

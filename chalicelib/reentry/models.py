@@ -72,6 +72,18 @@ class OutboundGuardModel(TableModel):
         return f"OUTBOUND#{outbound_no}"
 
 
+def outbound_guard_of(record_model) -> type:
+    """The `OUTBOUND#<no>` guard type declared for the table of `record_model` (the guard and
+    the record are written in one transaction, so they share the table)."""
+    setting = record_model.Meta.table_setting
+    found = [guard for guard in OutboundGuardModel.__subclasses__()
+             if guard.Meta.table_setting == setting]
+    if len(found) != 1:
+        raise LookupError(f"{record_model.__name__}: {len(found)} outbound guard types declared "
+                          f"for its table ({setting}), not one")
+    return found[0]
+
+
 def plain(model) -> dict:
     """A model read as the plain dict the reentry records and the relations are handled as
     (numbers int, maps and sets as stored): the same shape `dynamo.from_item` gives an item."""

@@ -1,8 +1,10 @@
 """Reentry records in DynamoDB: claim, start sending, finish, give up; the sweeper's index.
 
-Every write is one TransactWriteItems (with the caller's `effects`, items of its own that
-must change in the same transaction, e.g. a subsidy's returnable amount), so a process that
-dies between two writes leaves either the one or the other, never half.
+Every write is one TransactWriteItems through the record's model (with the caller's `effects`,
+writes of its own models that must change in the same transaction, e.g. a marketing subsidy's
+returnable amount), so a process that dies between two writes leaves either the one or the
+other, never half. Refusals are matched to the record, its guard and each effect by identity
+(chalicelib/data/transactions.py), never by the position DynamoDB reports them at.
 
 Outcomes, all named (TigerBeetle style):
 * `claim`:  `Claimed(record, fresh)`  we hold the lease and must send (fresh: just created,
@@ -11,7 +13,8 @@ Outcomes, all named (TigerBeetle style):
             `Replayed(record)`         SUCCEEDED with the same fingerprint: answer it, send nothing;
             `Mismatch(record)`         the key is known with another fingerprint: nothing changed;
             `InProgress(record)`       another holder's lease is live: nothing changed;
-            `EffectRefused(index, record)`  effect item `index` failed its condition: nothing changed.
+            `EffectRefused(index, record)`  the caller's effect `index` (its position in the
+                                      list the caller gave) failed its condition: nothing changed.
             `Scheduled(record)`        a scheduled record (claim with `not_before`) not yet due:
                                       recorded, not ours to send (the due job claims it later).
 * `revise_unsent`: a RECEIVED record never sent and not held: its request / attributes changed
@@ -44,21 +47,23 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type, Union
 
 from .. import clock
-from ..dynamo import TransactionCancelled, to_item, transact_write, values
+from ..data.transactions import Cancelled, Transaction, Update, Write
+from ..dynamo import from_item
 from ..logs import log
 from ..retry import REENTRY_RECORD
 from .decisions import (AlreadyFinal, InProgress, LateSuccess, LeaseLost, Mismatch, Replayed, Scheduled,
                         TakeOver, decide_claim, decide_refused_finish)
-from .models import OPEN_INDEX, OutboundGuardModel, ReentryRecordModel, plain
+from .models import OPEN_INDEX, OutboundGuardModel, ReentryRecordModel, outbound_guard_of, plain
 from .record import (CANCELLED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN, Failed,
                      Record, Succeeded, Unknown)
 
 CLAIMED = "CLAIMED"          # the `after` that effects get for a claim (create or take-over)
 MAX_ROUNDS = REENTRY_RECORD.attempts   # reads and conditional writes racing other writers of one record
-RECORD, GUARD = 0, 1         # positions in the create transaction; effects follow
+RECORD, GUARD = "record", "outbound number guard"   # owners of their writes in a transaction
+ALL_OLD = "ALL_OLD"          # a refused create returns the record as stored
 
 
 @dataclass(frozen=True)
@@ -86,12 +91,12 @@ class LeaseLostError(Exception):
 
 ClaimOutcome = Union[Claimed, Replayed, Mismatch, InProgress, EffectRefused, Scheduled]
 FinishOutcome = Union[Finished, AlreadyFinal, LeaseLost]
-# effects(before, after, outbound_no, outcome) -> extra TransactWriteItems items, written with
+# effects(before, after, outbound_no, outcome) -> the caller's writes (Save, Update, Delete), made with
 # the record's change (outcome: the Succeeded / Failed / Unknown being recorded, None for claims):
 # after = CLAIMED for a claim (before is None when the record is being created, else the record
 # as it was before the take-over), else the state being recorded (SUCCEEDED, FAILED, UNKNOWN)
 # and before the record as it was (IN_FLIGHT normally; any state for a late success).
-Effects = Callable[[Optional[Record], str, str, Any], List[dict]]
+Effects = Callable[[Optional[Record], str, str, Any], List[Write]]
 
 
 def new_outbound_no(moment: datetime) -> str:
@@ -101,21 +106,21 @@ def new_outbound_no(moment: datetime) -> str:
     return f"{millis:013d}{secrets.randbelow(1_000_000):06d}"[-19:]
 
 
-def _no_effects(before, after, outbound_no, outcome) -> List[dict]:
+def _no_effects(before, after, outbound_no, outcome) -> List[Write]:
     return []
 
 
 class Reentry:
-    def __init__(self, dynamodb: Any, table: str, kind: str, *, model: Type[ReentryRecordModel],
+    def __init__(self, kind: str, *, model: Type[ReentryRecordModel],
+                 guard_model: Optional[Type[OutboundGuardModel]] = None,
                  lease_seconds: float = 12,
                  retry_after_seconds: float = 30,
                  now: Callable[[], datetime] = clock.utc_now,
                  new_outbound_no: Callable[[datetime], str] = new_outbound_no,
                  sleep: Callable[[float], None] = time.sleep):
-        self.dynamodb = dynamodb
-        self.table = table
         self.kind = kind
         self.model = model           # the record type of `kind` (its table's module)
+        self.guard_model = guard_model or outbound_guard_of(model)
         self.lease_seconds = lease_seconds
         self.retry_after_seconds = retry_after_seconds
         self.now = now
@@ -164,7 +169,10 @@ class Reentry:
         only): a scheduled record, created without a lease and due in the `open` index at that
         time; until then every claim answers `Scheduled`."""
         for round_ in range(MAX_ROUNDS):
-            stored = self.get(pk) if round_ else None
+            # A caller's first claim is usually a new record: try to create it, the refusal
+            # carries the stored one. The sweeper claims records it has just found, whose domain
+            # attributes it does not carry: it reads first.
+            stored = self.get(pk) if round_ or sweep else None
             if stored is None:
                 created = self._create(pk, reentry_key, fingerprint, request, number_field,
                                        attributes or {}, effects, not_before_ms)
@@ -200,6 +208,7 @@ class Reentry:
     def _create(self, pk, reentry_key, fingerprint, request, number_field, attributes, effects,
                 not_before_ms: int = 0):
         self._declared(attributes)
+        model, guard_model = self.model, self.guard_model
         for _ in range(MAX_ROUNDS):
             moment, now_ms, until_ms, stamp = self._clock()
             if not_before_ms:      # scheduled: no lease; due in the open index at not_before
@@ -216,28 +225,26 @@ class Reentry:
                 record["not_before"] = not_before_ms
             # The one item not under a tenant: outbound numbers are unique across every tenant
             # (the channel is idempotent on them); the guard names the record and its tenant.
-            guard = {"pk": OutboundGuardModel.key(number), "record": pk}
-            if attributes.get("tenant"):
-                guard["tenant"] = attributes["tenant"]
-            items = [
-                {"Put": {"TableName": self.table, "Item": to_item(record),
-                         "ConditionExpression": "attribute_not_exists(pk)",
-                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-                {"Put": {"TableName": self.table, "Item": to_item(guard),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-            ] + effects(None, CLAIMED, number, None)
+            guard = guard_model(guard_model.key(number), record=pk, tenant=attributes.get("tenant"))
+            writes = effects(None, CLAIMED, number, None)
+            transaction = Transaction(model)
+            transaction.save(model(**record), condition=model.pk.does_not_exist(), owner=RECORD,
+                             return_values=ALL_OLD)
+            transaction.save(guard, condition=guard_model.pk.does_not_exist(), owner=GUARD)
+            for write in writes:
+                transaction.add(write)
             try:
-                transact_write(self.dynamodb, items)
-            except TransactionCancelled as cancelled:
+                transaction.commit()
+            except Cancelled as cancelled:
                 if cancelled.condition_failed(RECORD):
                     old = cancelled.old_item(RECORD)
-                    return Record.from_item(old) if old else None   # None: read it and decide
+                    return Record.from_item(from_item(old)) if old else None   # None: read it and decide
                 if cancelled.condition_failed(GUARD):
                     log("reentry.outbound_no_collision", kind=self.kind, outbound_no=number)
                     continue
-                for index in range(2, len(items)):
-                    if cancelled.condition_failed(index):
-                        return EffectRefused(index - 2, None)
+                refused = _refused_effect(cancelled, writes)
+                if refused is not None:
+                    return EffectRefused(refused, None)
                 if cancelled.conflicted:
                     self._retry(1)
                     continue
@@ -250,32 +257,22 @@ class Reentry:
         """Persist `decision` under the take-over's condition (the version it read still stored)."""
         stored, until_ms = decision.record, decision.lease_until
         moment, now_ms, _, stamp = self._clock()
-        names = {"#version": "version", "#lease_until": "lease_until", "#state": "state",
-                 "#updated_at": "updated_at", "#retry_at": "retry_at", "#open_kind": "open_kind",
-                 "#sweeps": "sweeps", "#not_before": "not_before"}
-        update = ("SET #version = :next, #lease_until = :until, #updated_at = :stamp, "
-                  "#retry_at = :retry, #open_kind = :kind, #sweeps = :sweeps")
-        item = {"Update": {
-            "TableName": self.table, "Key": to_item({"pk": stored.pk}),
-            "UpdateExpression": update, "ExpressionAttributeNames": names,
-            "ConditionExpression": ("#version = :seen AND #lease_until <= :now AND #state IN "
-                                    "(:received, :in_flight, :unknown, :failed, :attention) AND "
-                                    "(attribute_not_exists(#not_before) OR #not_before <= :now)"),
-            "ExpressionAttributeValues": values(
-                next=decision.next_version, until=until_ms, stamp=stamp,
-                retry=self._ms_iso(until_ms), kind=self.kind,
-                sweeps=decision.sweeps, seen=stored.version, now=now_ms,
-                received=RECEIVED, in_flight=IN_FLIGHT, unknown=UNKNOWN, failed=FAILED,
-                attention=NEEDS_ATTENTION)}}
-        items = [item] + effects(stored, CLAIMED, stored.outbound_no, None)
+        model = self.model
+        actions = [model.version.set(decision.next_version), model.lease_until.set(until_ms),
+                   model.updated_at.set(stamp), model.retry_at.set(self._ms_iso(until_ms)),
+                   model.open_kind.set(self.kind), model.sweeps.set(decision.sweeps)]
+        condition = ((model.version == stored.version) & (model.lease_until <= now_ms)
+                     & model.state.is_in(RECEIVED, IN_FLIGHT, UNKNOWN, FAILED, NEEDS_ATTENTION)
+                     & (model.not_before.does_not_exist() | (model.not_before <= now_ms)))
+        writes = effects(stored, CLAIMED, stored.outbound_no, None)
         try:
-            transact_write(self.dynamodb, items)
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0):
+            self._commit(Update(model(stored.pk), actions, condition), writes)
+        except Cancelled as cancelled:
+            if cancelled.condition_failed(RECORD):
                 return None
-            for index in range(1, len(items)):
-                if cancelled.condition_failed(index):
-                    return EffectRefused(index - 1, stored)
+            refused = _refused_effect(cancelled, writes)
+            if refused is not None:
+                return EffectRefused(refused, stored)
             if cancelled.conflicted:
                 return None
             raise
@@ -285,43 +282,40 @@ class Reentry:
                                 updated_at=stamp, sweeps=decision.sweeps),
                        fresh=False)
 
+    def _commit(self, change: Update, writes: Sequence[Write] = ()) -> None:
+        """The record's `change` and the caller's `writes`, in one transaction (Cancelled names
+        the record's refusal under RECORD, each write's under the write itself)."""
+        transaction = Transaction(self.model)
+        transaction.add(change, owner=RECORD)
+        for write in writes:
+            transaction.add(write)
+        transaction.commit()
+
     # -- revising a scheduled record before its first send -------------------------------
     def revise_unsent(self, record: Record, request: Optional[dict] = None,
                       attributes: Optional[dict] = None, cancel: bool = False,
-                      effects: Optional[List[dict]] = None) -> Union[Finished, LeaseLost]:
+                      effects: Sequence[Write] = ()) -> Union[Finished, LeaseLost]:
         """Change the stored request and/or domain attributes of a record that was never sent
         and is not held (version `record.version`), or CANCEL it (final, out of the index).
-        `effects`: items of the caller's written in the same transaction. The version goes
-        up, so a take-over that read the old record fails and re-reads."""
+        `effects`: writes of the caller's in the same transaction (a refusal of one of them is
+        raised as `Cancelled`). The version goes up, so a take-over that read the old record
+        fails and re-reads."""
         self._declared(attributes or {})
         _, now_ms, _, stamp = self._clock()
+        model = self.model
         sets = dict(attributes or {})
         if request is not None:
             sets["request"] = request
         sets.update(version=record.version + 1, updated_at=stamp)
-        removes = []
+        actions = [getattr(model, name).set(value) for name, value in sets.items()]
         if cancel:
-            sets["state"] = CANCELLED
-            removes = ["open_kind", "retry_at"]
-        names = {f"#a{i}": name for i, name in enumerate(list(sets) + removes)}
-        by_name = {name: key for key, name in names.items()}
-        expression = "SET " + ", ".join(f"{by_name[n]} = :v{i}" for i, n in enumerate(sets))
-        if removes:
-            expression += " REMOVE " + ", ".join(by_name[n] for n in removes)
-        names.update({"#c_version": "version", "#c_state": "state", "#c_sends": "sends",
-                      "#c_lease_until": "lease_until"})
-        item = {"Update": {
-            "TableName": self.table, "Key": to_item({"pk": record.pk}),
-            "UpdateExpression": expression, "ExpressionAttributeNames": names,
-            "ConditionExpression": ("#c_version = :c_seen AND #c_state = :c_received AND "
-                                    "#c_sends = :c_zero AND #c_lease_until <= :c_now"),
-            "ExpressionAttributeValues": values(
-                **{f"v{i}": v for i, v in enumerate(sets.values())}, c_seen=record.version,
-                c_received=RECEIVED, c_zero=0, c_now=now_ms)}}
+            actions += [model.state.set(CANCELLED), model.open_kind.remove(), model.retry_at.remove()]
+        condition = ((model.version == record.version) & (model.state == RECEIVED)
+                     & (model.sends == 0) & (model.lease_until <= now_ms))
         try:
-            transact_write(self.dynamodb, [item] + list(effects or []))
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0) or cancelled.conflicted:
+            self._commit(Update(model(record.pk), actions, condition), effects)
+        except Cancelled as cancelled:
+            if cancelled.condition_failed(RECORD) or cancelled.conflicted:
                 return LeaseLost(self.get(record.pk) or record)
             raise
         log("reentry.revised_unsent", kind=self.kind, pk=record.pk, outbound_no=record.outbound_no,
@@ -337,23 +331,15 @@ class Reentry:
         """IN_FLIGHT, sends + 1, the lease renewed for a whole call; LeaseLostError if our
         lease expired or someone took the record over (then we must not send)."""
         moment, now_ms, until_ms, stamp = self._clock()
-        item = {"Update": {
-            "TableName": self.table, "Key": to_item({"pk": record.pk}),
-            "UpdateExpression": ("SET #state = :in_flight, #sends = #sends + :one, "
-                                 "#lease_until = :until, #updated_at = :stamp, #retry_at = :retry, "
-                                 "#open_kind = :kind"),
-            "ConditionExpression": "#version = :mine AND #lease_until > :now",
-            "ExpressionAttributeNames": {"#state": "state", "#sends": "sends",
-                                         "#lease_until": "lease_until", "#updated_at": "updated_at",
-                                         "#retry_at": "retry_at", "#open_kind": "open_kind",
-                                         "#version": "version"},
-            "ExpressionAttributeValues": values(in_flight=IN_FLIGHT, one=1, until=until_ms,
-                                                stamp=stamp, retry=self._ms_iso(until_ms),
-                                                kind=self.kind, mine=record.version, now=now_ms)}}
+        model = self.model
+        actions = [model.state.set(IN_FLIGHT), model.sends.set(model.sends + 1),
+                   model.lease_until.set(until_ms), model.updated_at.set(stamp),
+                   model.retry_at.set(self._ms_iso(until_ms)), model.open_kind.set(self.kind)]
+        condition = (model.version == record.version) & (model.lease_until > now_ms)
         try:
-            transact_write(self.dynamodb, [item])
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0):
+            self._commit(Update(model(record.pk), actions, condition))
+        except Cancelled as cancelled:
+            if cancelled.condition_failed(RECORD):
                 raise LeaseLostError(self.get(record.pk) or record) from None
             raise
         return _replace(record, state=IN_FLIGHT, sends=record.sends + 1, lease_until=until_ms,
@@ -364,9 +350,9 @@ class Reentry:
                effects: Effects = _no_effects) -> FinishOutcome:
         """Record what our send of `record` produced (we hold version `record.version`)."""
         state = _state_of(outcome)
+        model = self.model
         written = self._write_outcome(record, outcome, effects,
-                                      "#version = :mine AND #state = :in_flight",
-                                      mine=record.version, in_flight=IN_FLIGHT)
+                                      (model.version == record.version) & (model.state == IN_FLIGHT))
         if written is not None:
             return Finished(written)
         for _ in range(MAX_ROUNDS):
@@ -376,10 +362,8 @@ class Reentry:
                 # The channel applied this number: a fact no later answer can contradict.
                 late = self._write_outcome(
                     stored, outcome, effects,
-                    "#outbound_no = :no AND #version = :seen AND #state IN "
-                    "(:received, :in_flight, :unknown, :failed, :attention)",
-                    no=record.outbound_no, seen=stored.version, received=RECEIVED,
-                    in_flight=IN_FLIGHT, unknown=UNKNOWN, failed=FAILED, attention=NEEDS_ATTENTION)
+                    (model.outbound_no == record.outbound_no) & (model.version == stored.version)
+                    & model.state.is_in(RECEIVED, IN_FLIGHT, UNKNOWN, FAILED, NEEDS_ATTENTION))
                 if late is not None:
                     log("reentry.late_success_recorded", kind=self.kind, pk=record.pk,
                         outbound_no=record.outbound_no, replaced=stored.state)
@@ -395,14 +379,10 @@ class Reentry:
             return decision
         raise RuntimeError(f"{record.pk}: could not record the outcome")
 
-    def _write_outcome(self, before: Record, outcome, effects: Effects, condition: str,
-                       **condition_values) -> Optional[Record]:
+    def _write_outcome(self, before: Record, outcome, effects: Effects, condition) -> Optional[Record]:
         moment, _, _, stamp = self._clock()
         state = _state_of(outcome)
-        names = {"#state": "state", "#lease_until": "lease_until", "#updated_at": "updated_at",
-                 "#open_kind": "open_kind", "#retry_at": "retry_at", "#version": "version",
-                 "#outbound_no": "outbound_no", "#result": "result", "#failure": "failure",
-                 "#last_error": "last_error"}
+        model = self.model
         sets = {"state": state, "lease_until": 0, "updated_at": stamp}
         removes = []
         if isinstance(outcome, Succeeded):
@@ -419,23 +399,16 @@ class Reentry:
             sets["retry_at"] = clock.iso_utc(retry)
         else:
             removes += ["open_kind", "retry_at"]
-        expression = "SET " + ", ".join(f"#{name} = :set_{name}" for name in sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
-        used = {n: names[n] for n in names if n in expression or n in condition}
-        item = {"Update": {
-            "TableName": self.table, "Key": to_item({"pk": before.pk}),
-            "UpdateExpression": expression, "ConditionExpression": condition,
-            "ExpressionAttributeNames": used,
-            "ExpressionAttributeValues": values(**{f"set_{k}": v for k, v in sets.items()},
-                                                **condition_values)}}
-        items = [item] + effects(before, state, before.outbound_no, outcome)
+        actions = ([getattr(model, name).set(value) for name, value in sets.items()]
+                   + [getattr(model, name).remove() for name in removes])
+        change = Update(model(before.pk), actions, condition)
+        writes = effects(before, state, before.outbound_no, outcome)
         for round_ in range(MAX_ROUNDS):
             try:
-                transact_write(self.dynamodb, items)
+                self._commit(change, writes)
                 break
-            except TransactionCancelled as cancelled:
-                if cancelled.condition_failed(0):
+            except Cancelled as cancelled:
+                if cancelled.condition_failed(RECORD):
                     return None
                 if cancelled.conflicted:
                     self._retry(round_)
@@ -455,27 +428,25 @@ class Reentry:
     def give_up(self, record: Record, reason: str) -> Union[Finished, LeaseLost]:
         """NEEDS_ATTENTION (out of the sweeper's index) for an open record nobody holds."""
         _, now_ms, _, stamp = self._clock()
-        item = {"Update": {
-            "TableName": self.table, "Key": to_item({"pk": record.pk}),
-            "UpdateExpression": ("SET #state = :attention, #updated_at = :stamp, #last_error = :reason "
-                                 "REMOVE #open_kind, #retry_at"),
-            "ConditionExpression": ("#version = :seen AND #lease_until <= :now AND #state IN "
-                                    "(:received, :in_flight, :unknown)"),
-            "ExpressionAttributeNames": {"#state": "state", "#updated_at": "updated_at",
-                                         "#last_error": "last_error", "#open_kind": "open_kind",
-                                         "#retry_at": "retry_at", "#version": "version",
-                                         "#lease_until": "lease_until"},
-            "ExpressionAttributeValues": values(attention=NEEDS_ATTENTION, stamp=stamp,
-                                                reason=reason, seen=record.version, now=now_ms,
-                                                received=RECEIVED, in_flight=IN_FLIGHT,
-                                                unknown=UNKNOWN)}}
+        model = self.model
+        actions = [model.state.set(NEEDS_ATTENTION), model.updated_at.set(stamp),
+                   model.last_error.set(reason), model.open_kind.remove(), model.retry_at.remove()]
+        condition = ((model.version == record.version) & (model.lease_until <= now_ms)
+                     & model.state.is_in(RECEIVED, IN_FLIGHT, UNKNOWN))
         try:
-            transact_write(self.dynamodb, [item])
-        except TransactionCancelled as cancelled:
-            if cancelled.condition_failed(0):
+            self._commit(Update(model(record.pk), actions, condition))
+        except Cancelled as cancelled:
+            if cancelled.condition_failed(RECORD):
                 return LeaseLost(self.get(record.pk) or record)
             raise
         return Finished(_replace(record, state=NEEDS_ATTENTION, updated_at=stamp, last_error=reason))
+
+
+def _refused_effect(cancelled: Cancelled, writes: Sequence[Write]) -> Optional[int]:
+    """The position, in the caller's own list, of the first of its writes whose condition was
+    false (matched by identity, whatever order the transaction sent them in), or None."""
+    return next((index for index, write in enumerate(writes) if cancelled.condition_failed(write)),
+                None)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from typing import Callable, Optional
 
 from .. import clock
 from ..channel import port
-from ..dynamo import to_item
+from ..data.transactions import Save
 from ..errors import ErrorCode
 from ..reentry import Failed, Record, Reentry, Succeeded, Unknown
 from ..reentry.drive import drive as reentry_drive
@@ -33,12 +33,11 @@ def follow_at(ctx: Sharing, after_seconds: Optional[float] = None) -> str:
     return clock.iso_utc(at)
 
 
-def follow_item(ctx: Sharing, kind: str, record_pk: str, after_seconds: Optional[float] = None) -> dict:
+def follow_item(ctx: Sharing, kind: str, record_pk: str, after_seconds: Optional[float] = None) -> Save:
     """A marker the scheduler finds in the `follow` index: query the channel for this record's
     result from `follow_at` on. Written in the same transaction as what made it necessary."""
-    return {"Put": {"TableName": ctx.table, "Item": to_item({
-        "pk": FollowMarker.key(record_pk), "record": record_pk, "follow_kind": kind,
-        "follow_at": follow_at(ctx, after_seconds)})}}
+    return Save(FollowMarker(FollowMarker.key(record_pk), record=record_pk, follow_kind=kind,
+                             follow_at=follow_at(ctx, after_seconds)))
 
 
 def _busy(record: Record) -> SharingError:

@@ -42,7 +42,8 @@ from typing import Dict, List, Optional
 
 from pynamodb.exceptions import UpdateError
 
-from ..dynamo import condition_failed, to_item, values
+from ..data.transactions import Save, Update, Write
+from ..dynamo import condition_failed
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CANCELLED, CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED,
@@ -85,27 +86,26 @@ def _find_paid(ctx: Sharing, payment_order_id: str) -> Optional[dict]:
     return find_paid_for(ctx, ctx.tenant, payment_order_id)
 
 
-def _guards(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str, transaction_id: str,
-            sharing_order_id: str, pk: str) -> List[dict]:
+def _guards(tenant: str, trade_id: str, payment_order_id: str, transaction_id: str,
+            sharing_order_id: str, pk: str) -> List[Save]:
     keys = (UniqueGuard.key(tenant, "SO", trade_id, sharing_order_id),
             UniqueGuard.key(tenant, "PO", trade_id, payment_order_id),
             UniqueGuard.key(tenant, "TX", trade_id, transaction_id))
-    return [{"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
-                     "Item": to_item({"pk": guard, "record": pk})}} for guard in keys]
+    return [Save(UniqueGuard(guard, record=pk), condition=UniqueGuard.pk.does_not_exist())
+            for guard in keys]
 
 
-def _trade_index(ctx: Sharing, tenant: str, trade_id: str, payment_order_id: str) -> dict:
-    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": SharingTradeIndex.key(tenant, trade_id)}),
-                       "UpdateExpression": "ADD payment_orders :po",
-                       "ExpressionAttributeValues": values(po={payment_order_id})}}
+def _trade_index(tenant: str, trade_id: str, payment_order_id: str) -> Update:
+    return Update(SharingTradeIndex(SharingTradeIndex.key(tenant, trade_id)),
+                  [SharingTradeIndex.payment_orders.add({payment_order_id})])
 
 
 def _effects(ctx: Sharing, tenant: str, record_pk: str, trade_id: str, payment_order_id: str,
              transaction_id: str):
-    def effects(before, after, outbound_no, outcome) -> List[dict]:
+    def effects(before, after, outbound_no, outcome) -> List[Write]:
         if after == CLAIMED and before is None:
-            return _guards(ctx, tenant, trade_id, payment_order_id, transaction_id, outbound_no,
-                           record_pk) + [_trade_index(ctx, tenant, trade_id, payment_order_id)]
+            return _guards(tenant, trade_id, payment_order_id, transaction_id, outbound_no,
+                           record_pk) + [_trade_index(tenant, trade_id, payment_order_id)]
         if after == SUCCEEDED:
             # Accepted by the channel: results are followed until every receiver is final.
             return [follow_item(ctx, SHARING, record_pk)]

@@ -36,11 +36,11 @@ scheduler (or re-sent: WeChat answers the current state), never re-numbered.
 """
 from typing import Dict, List, Optional
 
-from ..dynamo import TransactionCancelled, to_item, transact_write, values
+from ..data.transactions import Cancelled, Save, Transaction, Update, Write
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import CANCELLED, FAILED, RECEIVED, SUCCEEDED, LeaseLost, Record
-from ..reentry.models import plain
+from ..reentry.models import plain, to_value
 from ..reentry.record import fingerprint
 from .. import clock
 from . import allocation, orders, refund_holdings
@@ -105,18 +105,20 @@ def _base(tenant: str, notice: RefundNotification, trade_id: str, sharing: Optio
             "create_time": stamp, "update_time": stamp}
 
 
-def _index_item(ctx: Sharing, tenant: str, refund_id: str, relation_pk: str) -> dict:
-    return {"Update": {"TableName": ctx.table, "Key": to_item({"pk": RefundIdIndex.key(tenant, refund_id)}),
-                       "UpdateExpression": "ADD relations :pk",
-                       "ExpressionAttributeValues": values(pk={relation_pk})}}
+def _relation_writes(relation: dict) -> List[Write]:
+    """A new refund relation, and its place among the relations of its refund id."""
+    index = RefundIdIndex(RefundIdIndex.key(relation["tenant"], relation["payment_refund_id"]))
+    return [Save(RefundRelation(**relation), condition=RefundRelation.pk.does_not_exist()),
+            Update(index, [RefundIdIndex.relations.add({relation["pk"]})])]
 
 
-def _put_relation(ctx: Sharing, relation: dict, more: List[dict]) -> Optional[dict]:
-    """Write the relation with `more` in one transaction; None if it already exists."""
-    items = [{"Put": {"TableName": ctx.table, "Item": to_item(relation),
-                      "ConditionExpression": "attribute_not_exists(pk)"}},
-             _index_item(ctx, relation["tenant"], relation["payment_refund_id"], relation["pk"])] + more
-    transact_write(ctx.dynamodb, items)
+def _put_relation(ctx: Sharing, relation: dict, more: List[Write]) -> Optional[dict]:
+    """Write the relation with `more` in one transaction (`Cancelled` if any is refused, the
+    relation's already existing among them)."""
+    transaction = Transaction(RefundRelation)
+    for write in _relation_writes(relation) + more:
+        transaction.add(write)
+    transaction.commit()
     log("sharing_refund.relation", pk=relation["pk"], state=relation["state"],
         actual_base_return_amount=relation["actual_base_return_amount"])
     return relation
@@ -137,7 +139,7 @@ def _nothing_to_return(ctx, notice, trade_id, sharing, params, fingerprint_) -> 
     relation = _base(ctx.tenant, notice, trade_id, sharing, params, fingerprint_, clock.iso_utc(ctx.now()))
     try:
         return _put_relation(ctx, relation, [])
-    except TransactionCancelled:
+    except Cancelled:
         return _existing(ctx, pk, fingerprint_, notice.refundId, params) or relation
 
 
@@ -181,26 +183,17 @@ def _relation(ctx: Sharing, notice: RefundNotification, sharing: Record, params,
                                      int(sharing.extra.get("shared_success", 0)), total, refunded, amount)
         back, parts = taken.back, taken.parts
         relation.update(actual_base_return_amount=back, allocation=parts, state=0 if parts else 3)
-        names = {"#refunded": "refunded_amount", "#state": "state"}
-        if parts:
-            names["#holdings"] = "holdings"
-        sets = ["#refunded = :after"]
-        guards = ["#refunded = :seen", "#state = :succeeded"]
-        vals = {"after": taken.refunded_after, "seen": refunded, "succeeded": SUCCEEDED}
-        for i, (account, part) in enumerate(sorted(parts.items())):
-            names[f"#h{i}"] = account
-            sets.append(f"#holdings.#h{i} = #holdings.#h{i} - :p{i}")
-            guards.append(f"#holdings.#h{i} >= :p{i}")       # no holding goes below zero
-            vals[f"p{i}"] = part
-        take = {"Update": {"TableName": ctx.table, "Key": to_item({"pk": sharing.pk}),
-                           "UpdateExpression": "SET " + ", ".join(sets),
-                           "ConditionExpression": " AND ".join(guards),
-                           "ExpressionAttributeNames": names,
-                           "ExpressionAttributeValues": values(**vals)}}
+        actions = [SharingRecord.refunded_amount.set(taken.refunded_after)]
+        condition = (SharingRecord.refunded_amount == refunded) & (SharingRecord.state == SUCCEEDED)
+        for account, part in sorted(parts.items()):
+            holding = SharingRecord.holdings[account]
+            actions.append(holding.set(holding - to_value(part)))
+            condition &= holding >= to_value(part)           # no holding goes below zero
+        take = Update(SharingRecord(sharing.pk), actions, condition)
         more = [take] + ([follow_item(ctx, "SHARING_REFUND", pk, 0)] if parts else [])
         try:
             _put_relation(ctx, relation, more)
-        except TransactionCancelled:
+        except Cancelled:
             continue                      # another refund (or this one) got there first: re-read
         return continue_relation(ctx, relation, deadline)
     raise SharingError(ErrorCode.BUSY, detail="too much contention on this order's refunds; retry")
@@ -228,15 +221,12 @@ def _reduce_plan(ctx: Sharing, sharing: Record, relation: dict, refunded: int, a
                                 "finish_time": relation["create_time"]}
     relation.update(actual_base_return_amount=sum(cut.values()), plan_reduced={a: c for a, c in cut.items() if c},
                     state=3)
-    put = [{"Put": {"TableName": ctx.table, "Item": to_item(relation),
-                    "ConditionExpression": "attribute_not_exists(pk)"}},
-           _index_item(ctx, relation["tenant"], relation["payment_refund_id"], relation["pk"])]
     try:
         revised = ctx.store(SHARING).revise_unsent(
             sharing, request=dict(sharing.request, receivers=left) if left else None,
             attributes={"refunded_amount": refunded + amount, "results": results}, cancel=cancel,
-            effects=put)
-    except TransactionCancelled:
+            effects=_relation_writes(relation))
+    except Cancelled:
         return False                      # the relation exists already: decide again
     if isinstance(revised, LeaseLost):
         return False
@@ -248,7 +238,7 @@ def _reduce_plan(ctx: Sharing, sharing: Record, relation: dict, refunded: int, a
 # -- the returns of one relation ----------------------------------------------------------------
 
 def return_effects(ctx: Sharing, pk: str):
-    def effects(before, after, outbound_no, outcome) -> List[dict]:
+    def effects(before, after, outbound_no, outcome) -> List[Write]:
         if after == SUCCEEDED and outcome.answer.get("result") == "PROCESSING":
             return [follow_item(ctx, SHARING_RETURN, pk)]
         return []

@@ -23,7 +23,8 @@ from typing import Dict, List, Optional
 
 from pynamodb.exceptions import PutError
 
-from ..dynamo import condition_failed, to_item
+from ..data.transactions import Delete, Write
+from ..dynamo import condition_failed
 from ..errors import ErrorCode
 from ..logs import log
 from ..reentry import FAILED, NEEDS_ATTENTION, SUCCEEDED, UNKNOWN, Record
@@ -66,10 +67,10 @@ def schedule(ctx: Sharing, sharing: Record) -> None:
         payment_order_id=sharing.extra["payment_order_id"], after_seconds=ctx.unfreeze_after_seconds)
 
 
-def _effects(ctx: Sharing, marker_pk: str):
-    def effects(before, after, outbound_no, outcome) -> List[dict]:
+def _effects(marker_pk: str):
+    def effects(before, after, outbound_no, outcome) -> List[Write]:
         if after == SUCCEEDED:       # done: the scheduled unfreeze has nothing left to do
-            return [{"Delete": {"TableName": ctx.table, "Key": to_item({"pk": marker_pk})}}]
+            return [Delete(FollowMarker(marker_pk))]
         return []
     return effects
 
@@ -100,7 +101,7 @@ def unfreeze(ctx: Sharing, sharing: Record) -> Dict:
     attributes = {"tenant": sharing.extra["tenant"], "sharing_pk": sharing.pk,
                   "trade_id": sharing.extra["trade_id"],
                   "payment_order_id": sharing.extra["payment_order_id"]}
-    effects = _effects(ctx, marker_key(sharing))
+    effects = _effects(marker_key(sharing))
 
     def claim():
         return store.claim(pk, pk, fingerprint_, request, NUMBER_FIELD, attributes, effects)

@@ -28,12 +28,13 @@ subsidy is checked against. Another tenant's subsidy answers exactly like a miss
 from typing import Callable, Dict, List, Optional
 
 from ..channel import port
-from ..dynamo import to_item, values
+from ..data.transactions import Save, Update, Write
 from ..errors import ErrorCode, InvalidField, ReentryRefused, differing
 from ..logs import log
 from ..reentry import (CLAIMED, FAILED, IN_FLIGHT, NEEDS_ATTENTION, RECEIVED, SUCCEEDED, UNKNOWN,
                        EffectRefused, Failed, Record, Reentry, Succeeded, Unknown)
 from ..reentry.drive import drive
+from ..reentry.models import to_value
 from ..reentry.record import fingerprint
 from . import rules, transactions
 from .answers import SubsidyError
@@ -198,36 +199,32 @@ def _row(request: SubsidyReturnRequest, outbound_no: str, state: str,
             "state_name": state}
 
 
-def _return_effects(ctx: Subsidies, tenant: str, request: SubsidyReturnRequest, subsidy_pk: str):
+def _return_effects(tenant: str, request: SubsidyReturnRequest, subsidy_pk: str):
     """The subsidy's amounts and its row of this return, changed with the return's record
     (the subsidy and the guard are the return's own tenant's). How the amounts move is
     chalicelib/subsidies/rules.py; this only writes its movements."""
     amount = request.amount
 
-    def update(movement: Optional[rules.Movement], row: Dict) -> Dict:
+    def update(movement: Optional[rules.Movement], row: Dict) -> Update:
         changes = movement.changes() if movement else {}
-        sets = [f"{name} = {name} + :{name}" for name in changes] + ["#returns.#refund = :row"]
-        names = {"#returns": "returns", "#refund": request.paymentRefundId}
-        more = dict(changes)
-        change = {"TableName": ctx.table, "Key": to_item({"pk": subsidy_pk}),
-                  "UpdateExpression": "SET " + ", ".join(sets)}
+        actions = [getattr(Subsidy, name).set(getattr(Subsidy, name) + delta)
+                   for name, delta in changes.items()]
+        actions.append(Subsidy.returns[request.paymentRefundId].set(to_value(row)))
+        condition = None
         if movement is not None and movement.requires_returnable:
             # The rule's check, made by DynamoDB on the stored amounts: concurrent returns never
             # reserve the same fen. Only a SUCCEEDED subsidy was granted anything to return.
-            change["ConditionExpression"] = "#state = :succeeded AND returnable_amount >= :required"
-            names["#state"] = "state"
-            more.update(succeeded=SUCCEEDED, required=movement.requires_returnable)
-        change.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values(row=row, **more))
-        return {"Update": change}
+            condition = ((Subsidy.state == SUCCEEDED)
+                         & (Subsidy.returnable_amount >= movement.requires_returnable))
+        return Update(Subsidy(subsidy_pk), actions, condition)
 
-    def effects(before: Optional[Record], after: str, outbound_no: str, outcome) -> List[Dict]:
+    def effects(before: Optional[Record], after: str, outbound_no: str, outcome) -> List[Write]:
         if after == CLAIMED:
             reserve = update(rules.reserve(amount), _row(request, outbound_no, IN_FLIGHT))
             if before is None:
-                guard = {"Put": {"TableName": ctx.table, "ConditionExpression": "attribute_not_exists(pk)",
-                                 "Item": to_item({"pk": BizReturnGuard.key(tenant, request.bizReturnSubsidiesId),
-                                                  "payment_refund_id": request.paymentRefundId,
-                                                  "amount": amount})}}
+                guard = Save(BizReturnGuard(BizReturnGuard.key(tenant, request.bizReturnSubsidiesId),
+                                            payment_refund_id=request.paymentRefundId, amount=amount),
+                             condition=BizReturnGuard.pk.does_not_exist())
                 return [guard, reserve]
             return [reserve] if before.state == FAILED else []
         if after == SUCCEEDED:
@@ -278,7 +275,7 @@ def return_subsidy(ctx: Subsidies, request: SubsidyReturnRequest) -> Dict:
     echo = {**_params(request, RETURN_ECHO), "paymentSubsidiesId": request.paymentSubsidiesId,
             "tenantId": subsidy.extra["echo"].get("tenantId"), "traceId": request.traceId}
     attributes = {"tenant": ctx.tenant, "params": params, "echo": echo, "subsidy_pk": subsidy_pk}
-    effects = _return_effects(ctx, ctx.tenant, request, subsidy_pk)
+    effects = _return_effects(ctx.tenant, request, subsidy_pk)
 
     def claim():
         return returns.claim(pk, key_text, fingerprint_, channel_request, "out_order_no", attributes,

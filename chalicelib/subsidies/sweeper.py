@@ -63,7 +63,7 @@ def _effects(ctx: Subsidies, record: Record):
     request = SubsidyReturnRequest.model_construct(**{
         name: echo.get(name) for name in ("bizReturnSubsidiesId", "bizRefundId", "paymentRefundId",
                                           "amount")})
-    return _return_effects(ctx, record.extra["tenant"], request, record.extra["subsidy_pk"])
+    return _return_effects(record.extra["tenant"], request, record.extra["subsidy_pk"])
 
 
 def _send(ctx: Subsidies, kind: str):

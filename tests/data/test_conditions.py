@@ -4,14 +4,26 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError
 
-from chalicelib.dynamo import (TRANSACTION_CONDITION_FAILED, WRITE_CONDITION_FAILED, TransactionCancelled,
-                               condition_failed, to_item, transact_write)
+from chalicelib.data.binding import TableModel
+from chalicelib.data.transactions import Cancelled, Save, Transaction
+from chalicelib.dynamo import TRANSACTION_CONDITION_FAILED, WRITE_CONDITION_FAILED, condition_failed, to_item
+
+
+class Item(TableModel):
+    class Meta:
+        table_setting = "NONCES_TABLE"       # any table setting; the test names the table
+        table_name = None
+
+    pk = UnicodeAttribute(hash_key=True)
 
 
 @pytest.fixture
-def table():
+def table(monkeypatch):
+    monkeypatch.setenv("NONCES_TABLE", "t")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
@@ -34,11 +46,17 @@ def test_a_refused_single_write_is_a_condition_failure(table):
 
 def test_an_item_of_a_refused_transaction_is_a_condition_failure_of_that_item_only(table):
     table.put_item(**_put_new(table, "a")["Put"])
-    with pytest.raises(TransactionCancelled) as cancelled:
-        transact_write(table, [_put_new(table, "b"), _put_new(table, "a")])
-    assert not cancelled.value.condition_failed(0)
-    assert cancelled.value.condition_failed(1)
-    assert cancelled.value.codes[1] == TRANSACTION_CONDITION_FAILED
+    new, taken = (Save(Item(pk), condition=Item.pk.does_not_exist()) for pk in ("b", "a"))
+    transaction = Transaction(Item)
+    transaction.add(new)
+    transaction.add(taken)
+    with pytest.raises(Cancelled) as cancelled:
+        transaction.commit()
+    assert not cancelled.value.condition_failed(new)
+    assert cancelled.value.condition_failed(taken)
+    assert cancelled.value.code(taken) == TRANSACTION_CONDITION_FAILED
+    assert cancelled.value.failed_owners == [taken]
+    assert table.get_item(TableName="t", Key=to_item({"pk": "b"})).get("Item") is None
 
 
 def _client_error(code):

@@ -21,7 +21,7 @@ class NotedRecord(ReentryRecordModel):
 
 
 def _store(stack, clock):
-    return Reentry(stack.dynamodb, stack.environment["SHARING_TABLE"], "TEST", model=NotedRecord,
+    return Reentry("TEST", model=NotedRecord,
                    lease_seconds=5, now=clock)
 
 

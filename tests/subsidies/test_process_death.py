@@ -1,11 +1,12 @@
 """Rule 6: the process dies between recording the request and calling the channel, or between
 the channel's answer and recording it; a later retry or the sweeper finishes it correctly.
 
-The dying process is simulated with tests/support/faults.py: its DynamoDB client raises
-ProcessDied before (or after) its n-th TransactWriteItems. Each request writes 1) the claim
+The dying process is simulated with tests/support/faults.py's plan over the subsidy models'
+clients (tests/support/model_faults.py): ProcessDied before (or after) the n-th
+TransactWriteItems. Each request writes 1) the claim
 (RECEIVED, outbound number), 2) IN_FLIGHT (just before the channel call), 3) the outcome.
 """
-import dataclasses
+from contextlib import contextmanager
 
 import pytest
 
@@ -14,7 +15,8 @@ from chalicelib.subsidies import service, sweeper
 from chalicelib.subsidies.answers import SubsidyError
 from tests.subsidies.conftest import return_request, subsidy_request
 from tests.subsidies.support import return_body
-from tests.support.faults import AFTER, BEFORE, FaultPlan, FaultyClient, ProcessDied
+from tests.support.faults import AFTER, BEFORE, FaultPlan, ProcessDied
+from tests.support.model_faults import faults_on_models, subsidy_models
 
 CLAIM, SENDING, OUTCOME = 1, 2, 3
 # (which write, before/after it, did the channel apply it before the death)
@@ -23,9 +25,12 @@ DEATHS = [(SENDING, BEFORE, False),      # recorded RECEIVED, never sent
           (OUTCOME, BEFORE, True)]       # the channel answered SUCCESS; never recorded
 
 
-def dying(ctx, write: int, when: str):
+@contextmanager
+def dying(write: int, when: str):
+    """Inside the block, the process dies before (or after) its `write`-th TransactWriteItems."""
     plan = FaultPlan(die_on=("TransactWriteItems", write), when=when)
-    return dataclasses.replace(ctx, dynamodb=FaultyClient(ctx.dynamodb, plan), _stores={})
+    with faults_on_models(plan, subsidy_models()):
+        yield plan
 
 
 @pytest.mark.parametrize("resolve", ["retry", "sweeper"])
@@ -33,8 +38,8 @@ def dying(ctx, write: int, when: str):
 def test_a_create_whose_process_died_is_finished_later(ctx, clock, channel, paid, write, when,
                                                        applied, resolve):
     request = subsidy_request(paid["paymentOrderId"])
-    with pytest.raises(ProcessDied):
-        service.create(dying(ctx, write, when), request)
+    with dying(write, when), pytest.raises(ProcessDied):
+        service.create(ctx, request)
     died = service.view(ctx, request.bizSubsidiesId)
     number = died["paymentSubsidiesId"]
     assert died["state"] in ("RECEIVED", "IN_FLIGHT")
@@ -64,8 +69,8 @@ def test_a_return_whose_process_died_is_finished_by_the_sweeper(ctx, clock, chan
                                                                 when, applied):
     subsidised = service.create(ctx, subsidy_request(paid["paymentOrderId"]))
     request = return_request(return_body(subsidised, amount=1200))
-    with pytest.raises(ProcessDied):
-        service.return_subsidy(dying(ctx, write, when), request)
+    with dying(write, when), pytest.raises(ProcessDied):
+        service.return_subsidy(ctx, request)
     view = service.view(ctx, subsidised["bizSubsidiesId"])
     assert (view["returning_amount"], view["returnable_amount"]) == (1200, 1132)
 
@@ -80,8 +85,8 @@ def test_a_return_whose_process_died_is_finished_by_the_sweeper(ctx, clock, chan
 
 def test_a_process_dying_on_its_claim_leaves_nothing_or_a_claim(ctx, clock, channel, paid):
     request = subsidy_request(paid["paymentOrderId"])
-    with pytest.raises(ProcessDied):
-        service.create(dying(ctx, CLAIM, BEFORE), request)
+    with dying(CLAIM, BEFORE), pytest.raises(ProcessDied):
+        service.create(ctx, request)
     with pytest.raises(SubsidyError) as missing:
         service.view(ctx, request.bizSubsidiesId)
     assert missing.value.code is ErrorCode.SUBSIDY_NOT_FOUND

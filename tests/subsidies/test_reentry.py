@@ -10,16 +10,25 @@ from chalicelib.reentry import (AlreadyFinal, Claimed, Failed, Finished, InProgr
                                 Mismatch, Reentry, Replayed, Succeeded, Unknown)
 from chalicelib.subsidies import service, sweeper
 from chalicelib.subsidies.answers import SubsidyError
-from chalicelib.subsidies.models import SubsidyReturn      # any record type of the subsidies table
+from chalicelib.reentry.models import ReentryRecordModel
 from tests.subsidies.conftest import subsidy_request
 from tests.subsidies.support import context
 
 REQUEST = {"amount": 100, "transaction_id": "42"}
 
 
+class BareRecord(ReentryRecordModel):
+    """A reentry record of the tests' own kind in the subsidies table, without domain attributes
+    (the store's own rules, whatever the domain stores beside them)."""
+
+    class Meta:
+        table_setting = "SUBSIDIES_TABLE"
+        table_name = None
+
+
 @pytest.fixture
 def store(stack, table, clock):
-    return Reentry(stack.dynamodb, table, "TEST", model=SubsidyReturn, lease_seconds=5,
+    return Reentry("TEST", model=BareRecord, lease_seconds=5,
                    retry_after_seconds=0, now=clock)
 
 

@@ -57,6 +57,13 @@ def trade_models():
     return (Trade, Account, JournalEntry)
 
 
+def subsidy_models():
+    """The models marketing subsidies and their returns read and write."""
+    from chalicelib.subsidies.models import (BizReturnGuard, ChannelTransaction, Subsidy,
+                                             SubsidyOutboundGuard, SubsidyReturn)
+    return (Subsidy, SubsidyReturn, BizReturnGuard, ChannelTransaction, SubsidyOutboundGuard)
+
+
 def _clients(models):
     clients = {}
     for model in models:
