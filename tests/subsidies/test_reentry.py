@@ -5,11 +5,13 @@ import threading
 
 import pytest
 
+from chalicelib.data.transactions import Save, Update
 from chalicelib.errors import ErrorCode
-from chalicelib.reentry import (AlreadyFinal, Claimed, Failed, Finished, InProgress, LeaseLost,
-                                Mismatch, Reentry, Replayed, Succeeded, Unknown)
+from chalicelib.reentry import (AlreadyFinal, Claimed, EffectRefused, Failed, Finished, InProgress,
+                                LeaseLost, Mismatch, Reentry, Replayed, Succeeded, Unknown)
 from chalicelib.subsidies import service, sweeper
 from chalicelib.subsidies.answers import SubsidyError
+from chalicelib.subsidies.models import BizReturnGuard, Subsidy
 from chalicelib.reentry.models import ReentryRecordModel
 from tests.subsidies.conftest import subsidy_request
 from tests.subsidies.support import context
@@ -34,6 +36,25 @@ def store(stack, table, clock):
 
 def claim(store, key="k1", fingerprint="f1"):
     return store.claim(f"TEST#{key}", key, fingerprint, REQUEST, "out_no")
+
+
+@pytest.mark.parametrize("refused_first", [True, False])
+def test_a_refused_effect_is_named_by_its_place_in_the_callers_list_not_by_the_order_sent(
+        store, refused_first):
+    # The transaction sends puts before updates whatever the order given: the refused update
+    # travels last, after the record, its guard and the put, yet it is the caller's effect 0
+    # (or 1) as the caller listed it.
+    refused = Update(Subsidy(Subsidy.key("t1", "missing")), [Subsidy.returned_amount.set(1)],
+                     condition=Subsidy.pk.exists())
+    accepted = Save(BizReturnGuard(BizReturnGuard.key("t1", "9"), payment_refund_id="r", amount=1),
+                    condition=BizReturnGuard.pk.does_not_exist())
+    effects = [refused, accepted] if refused_first else [accepted, refused]
+    outcome = store.claim("TEST#k1", "k1", "f1", REQUEST, "out_no",
+                          effects=lambda before, after, outbound_no, outcome: effects)
+    assert outcome == EffectRefused(index=0 if refused_first else 1, record=None)
+    assert store.get("TEST#k1") is None                       # nothing of it was written
+    with pytest.raises(BizReturnGuard.DoesNotExist):
+        BizReturnGuard.get(BizReturnGuard.key("t1", "9"), consistent_read=True)
 
 
 def test_claim_outcomes_are_named(store, clock):
