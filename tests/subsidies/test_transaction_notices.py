@@ -8,25 +8,13 @@ from chalicelib.subsidies import transactions
 from chalicelib.subsidies.messages import TransactionNotification
 from chalicelib.subsidies.models import ChannelTransaction
 from tests.subsidies.support import MCH_ID, SUB_MCHID, next_id
-
-
-class Calls:
-    def __init__(self):
-        self.names = []
-
-    def __call__(self, model, **_):
-        self.names.append(model.name)
+from tests.support.model_faults import requests_sent
 
 
 @pytest.fixture
 def counted(stack):
-    calls = Calls()
-    events = ChannelTransaction.low_level_client().meta.events
-    events.register("before-call.dynamodb.*", calls, unique_id="count-notice-calls")
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.dynamodb.*", calls, unique_id="count-notice-calls")
+    with requests_sent([ChannelTransaction]) as names:
+        yield names
 
 
 def _notice(order, transaction_id="4200000000000000000000000091", amount=10000):
@@ -43,6 +31,6 @@ def test_new_replayed_and_conflicting_notices_each_take_one_request(counted):
     with pytest.raises(PaySettleError) as conflict:
         transactions.record(ctx, _notice(order, transaction_id="4200000000000000000000000092"))
     assert conflict.value.code is ErrorCode.TRANSACTION_CONFLICT
-    assert counted.names == ["PutItem", "PutItem", "PutItem"]
+    assert counted == ["PutItem", "PutItem", "PutItem"]
     stored = transactions.find_for(ctx, "tenant-a", order)
     assert (stored["transaction_id"], stored["amount"]) == ("4200000000000000000000000091", 10000)

@@ -221,6 +221,20 @@ def refused_on_models(operation: str, error_code: str, models=None):
 
 
 @contextmanager
+def requests_sent(models=None):
+    """The operations the models' clients call inside the block, by name, in order (counted
+    before each is sent, so a refused or failed call counts too)."""
+    names = []
+
+    def seen(model, **_):
+        names.append(model.name)
+
+    with _hooked(((c, seen) for c in _clients(models or payment_models())),
+                 "before-call.dynamodb.*", f"requests-{id(names)}"):
+        yield names
+
+
+@contextmanager
 def transaction_sizes(models=None):
     """The number of items of every TransactWriteItems the models' clients send, in order."""
     sizes = []

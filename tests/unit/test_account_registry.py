@@ -10,6 +10,7 @@ from chalicelib.errors import ReentryRefused
 from chalicelib.payments import aggregator, registry, service
 from chalicelib.payments.messages import PayRequest
 from chalicelib.payments.models.ledger import Account
+from tests.support.model_faults import requests_sent
 from tests.unit.support import TENANT, pay_body
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -19,16 +20,9 @@ NOW = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 def requests():
     """The DynamoDB requests the registry's model sends inside the block, by operation."""
     seen = Counter()
-
-    def count(model, **_):
-        seen[model.name] += 1
-
-    events = Account.low_level_client().meta.events
-    events.register("before-call.dynamodb.*", count, unique_id="registry-requests")
-    try:
+    with requests_sent([Account]) as names:
         yield seen
-    finally:
-        events.unregister("before-call.dynamodb.*", count, unique_id="registry-requests")
+    seen.update(names)
 
 
 def test_a_declaration_is_one_update_and_one_read_and_its_replay_one_update(stack):
