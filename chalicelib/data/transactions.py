@@ -12,7 +12,7 @@ never share a key, DynamoDB refuses that.
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Type, Union
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -21,7 +21,7 @@ from ..dynamo import TRANSACTION_CONDITION_FAILED, TRANSACTION_CONFLICT
 from .binding import TableModel
 
 _sent = threading.local()
-CAPTURE_ID = "paysettle.transact-items"
+CAPTURE_ID = "paysettle_transact_items"
 
 
 def _capture(params, **_):
@@ -102,21 +102,21 @@ class Transaction:
 
     def __init__(self, via: Type[TableModel], client_request_token: Optional[str] = None):
         connection = via._get_connection().connection
-        connection.client.meta.events.register(
-            "before-parameter-build.dynamodb.TransactWriteItems", _capture, unique_id=CAPTURE_ID)
+        client = connection.client
+        if not getattr(client, CAPTURE_ID, False):       # once per client (idempotent if raced)
+            client.meta.events.register(
+                "before-parameter-build.dynamodb.TransactWriteItems", _capture, unique_id=CAPTURE_ID)
+            setattr(client, CAPTURE_ID, True)
         self._connection = connection
         self._token = client_request_token
         self._operations: List = []          # each adds itself to the TransactWrite at commit
-        self._owners: Dict[Tuple[str, str], Any] = {}
-        self._key_names: Dict[str, Tuple[str, ...]] = {}
+        # (model class, its key as a function, owner) per write. Keys are serialized only when
+        # a refusal must be mapped: a committed transaction never needs them. (Two writes of
+        # one item are refused by DynamoDB itself, with a ValidationException.)
+        self._writes: List[Tuple[Type[TableModel], Callable[[], Dict[str, Any]], Any]] = []
 
-    def _register(self, model_cls: Type[TableModel], key: Dict[str, Any], owner) -> None:
-        table = model_cls._get_connection().table_name
-        self._key_names[table] = tuple(key)
-        identity = _identity(table, key)
-        if identity in self._owners:
-            raise ValueError(f"two operations on one item in one transaction: {identity}")
-        self._owners[identity] = owner
+    def _register(self, model_cls: Type[TableModel], key_of: Callable[[], Dict[str, Any]], owner) -> None:
+        self._writes.append((model_cls, key_of, owner))
 
     @staticmethod
     def _key_of(model) -> Dict[str, Any]:
@@ -126,22 +126,24 @@ class Transaction:
                 for n in names}
 
     def condition_check(self, model_cls, hash_key, range_key=None, condition=None, owner: Hashable = None):
-        probe = model_cls(hash_key, range_key) if range_key is not None else model_cls(hash_key)
-        self._register(model_cls, self._key_of(probe), owner)
+        def key_of():
+            probe = model_cls(hash_key, range_key) if range_key is not None else model_cls(hash_key)
+            return self._key_of(probe)
+        self._register(model_cls, key_of, owner)
         self._operations.append(
             lambda w: w.condition_check(model_cls, hash_key, range_key, condition=condition))
 
     def save(self, model, condition=None, owner=None, return_values: Optional[str] = None) -> None:
-        self._register(type(model), self._key_of(model), owner)
+        self._register(type(model), lambda: self._key_of(model), owner)
         self._operations.append(lambda w: w.save(model, condition=condition, return_values=return_values))
 
     def update(self, model, actions, condition=None, owner=None, return_values: Optional[str] = None) -> None:
-        self._register(type(model), self._key_of(model), owner)
+        self._register(type(model), lambda: self._key_of(model), owner)
         self._operations.append(lambda w: w.update(model, actions, condition=condition,
                                                    return_values=return_values))
 
     def delete(self, model, condition=None, owner=None) -> None:
-        self._register(type(model), self._key_of(model), owner)
+        self._register(type(model), lambda: self._key_of(model), owner)
         self._operations.append(lambda w: w.delete(model, condition=condition))
 
     def add(self, write: Write, owner=None) -> None:
@@ -171,13 +173,19 @@ class Transaction:
     def _map(self, error: TransactWriteError) -> List[Tuple[Any, str, Optional[dict]]]:
         sent = getattr(_sent, "items", [])
         reasons = list(error.cancellation_reasons)
+        owners: Dict[Tuple[str, str], Any] = {}
+        key_names: Dict[str, Tuple[str, ...]] = {}
+        for model_cls, key_of, owner in self._writes:
+            table, key = model_cls._get_connection().table_name, key_of()
+            key_names[table] = tuple(key)
+            owners[_identity(table, key)] = owner
         mapped = []
         for position, item in enumerate(sent):
             operation = next(iter(item.values()))
             table = operation["TableName"]
-            key = operation.get("Key") or {n: operation["Item"][n] for n in self._key_names[table]}
+            key = operation.get("Key") or {n: operation["Item"][n] for n in key_names[table]}
             reason = reasons[position] if position < len(reasons) else None
-            mapped.append((self._owners.get(_identity(table, key)),
+            mapped.append((owners.get(_identity(table, key)),
                            reason.code if reason is not None else "None",
                            reason.raw_item if reason is not None else None))
         return mapped
