@@ -18,6 +18,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..dynamo import TRANSACTION_CONDITION_FAILED, TRANSACTION_CONFLICT
+from . import binding
 from .binding import TableModel
 
 _sent = threading.local()
@@ -162,7 +163,8 @@ class Transaction:
     def commit(self) -> None:
         _sent.items = []
         try:
-            with TransactWrite(connection=self._connection, client_request_token=self._token) as write:
+            with binding.pinned(), TransactWrite(connection=self._connection,
+                                                 client_request_token=self._token) as write:
                 for operation in self._operations:
                     operation(write)
         except TransactWriteError as error:

@@ -40,6 +40,22 @@ def test_importing_binds_nothing_and_first_use_names_the_missing_setting(monkeyp
         Account.get("x#y", "ACCOUNT")
 
 
+def test_a_pinned_block_resolves_each_table_once_and_only_inside_it(monkeypatch):
+    monkeypatch.setenv("LEDGER_TABLE", "ledger-1")
+    with binding.pinned():
+        assert binding.resolve("LEDGER_TABLE").table == "ledger-1"
+        monkeypatch.setenv("LEDGER_TABLE", "ledger-2")
+        with binding.pinned():                      # nested: the outer block's moment
+            assert binding.resolve("LEDGER_TABLE").table == "ledger-1"
+        seen_by_another_thread = []
+        worker = threading.Thread(target=lambda: seen_by_another_thread.append(
+            binding.resolve("LEDGER_TABLE").table))
+        worker.start()
+        worker.join()
+        assert seen_by_another_thread == ["ledger-2"]      # pinned per thread
+    assert binding.resolve("LEDGER_TABLE").table == "ledger-2"
+
+
 def test_each_stack_gets_its_own_table_and_one_binding_serves_many_threads():
     with aws_stack("first") as first:
         Account("default#a", balance=1).save()
