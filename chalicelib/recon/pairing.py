@@ -23,9 +23,8 @@ and the buckets are reconciled one after another, each in memory. A small pair i
 straight from the CSV files (one bucket).
 
 Per bucket, the joined records are never stored: the matched F000 records go from the
-join straight into a part of the result file; only the discrepancies (a few per cent,
-found by a join of the narrow columns) are kept, for the sorted head of the result file,
-the audit's explanations and the report. The counts and sums come from one pass over each
+join straight into a part of the result file; only the discrepancies (a few per cent) are
+kept, for the sorted head of the result file, the audit's explanations and the report. The counts and sums come from one pass over each
 side's parsed rows (the F000 figures are what the single rows leave after the
 discrepancies), and the merchant's net per saler_id from the same pass.
 """
@@ -147,11 +146,9 @@ def _parse(session: Session, r: str, m_source: str, p_source: str) -> Tuple[str,
     return tables['m'], tables['p']
 
 
-def _single(table: str, r: str, keys: Optional[str] = None) -> str:
-    """The side's rows whose id's hash occurs once on each side: one row per id; only those
-    whose id is in the table `keys` if given."""
-    among = f" AND k IN (SELECT k FROM {keys})" if keys else ""
-    return f"(SELECT * FROM {table} WHERE k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d){among})"
+def _single(table: str, r: str) -> str:
+    """The side's rows whose id's hash occurs once on each side: one row per id."""
+    return f"(SELECT * FROM {table} WHERE k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d))"
 
 
 def _sides(fields: List[str]) -> str:
@@ -159,10 +156,9 @@ def _sides(fields: List[str]) -> str:
                      for c in ["request_id", "saler_id"] + _field_columns(fields))
 
 
-def _single_join(r: str, fields: List[str], join: str, where: str,
-                 keys: Optional[str] = None) -> str:
-    """The single ids of both sides (of the ids in `keys` if given) joined one to one, as
-    rows of the joined shape (the columns of `<r>`), restricted to `where`."""
+def _single_join(r: str, fields: List[str], join: str, where: str) -> str:
+    """The single ids of both sides joined one to one, as rows of the joined shape (the
+    columns of `<r>`), restricted to `where`."""
     return f"""
         SELECT coalesce(p.k, m.k) AS response_id,
                CASE WHEN m.k IS NOT NULL THEN 1::BIGINT END AS m_rows,
@@ -173,23 +169,18 @@ def _single_join(r: str, fields: List[str], join: str, where: str,
                     WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
                {_sides(fields)}
-        FROM {_single(f"{r}_m", r, keys)} m {join} {_single(f"{r}_p", r, keys)} p ON m.k = p.k
+        FROM {_single(f"{r}_m", r)} m {join} {_single(f"{r}_p", r)} p ON m.k = p.k
         WHERE {where}"""
 
 
 def _single_discrepancies(session: Session, r: str, fields: List[str]) -> None:
     """`<r>_x`: the single ids' discrepancies (F113, F114, F115, and the F000 records whose
-    saler_id differs), both sides' fields side by side. The ids are found by a join of the
-    narrow columns (id, amount, saler_id); only their rows, a few per cent, are joined with
-    every field."""
-    narrow = {s: f"(SELECT k, amount, saler_id FROM {_single(f'{r}_{s}', r)})" for s in "mp"}
-    session.sql(f"""
-        CREATE TEMP TABLE {r}_xk AS
-        SELECT coalesce(m.k, p.k) AS k
-        FROM {narrow['m']} m FULL OUTER JOIN {narrow['p']} p ON m.k = p.k
-        WHERE m.k IS NULL OR p.k IS NULL OR m.amount <> p.amount OR m.saler_id <> p.saler_id""")
+    saler_id differs), both sides' fields side by side. (Finding their ids by a join of the
+    narrow columns first, then joining only their rows with every field, saved little and ran
+    out of memory when most records of a large bucket are discrepancies.)"""
     session.sql(f"CREATE TEMP TABLE {r}_x AS " + _single_join(
-        r, fields, "FULL OUTER JOIN", "true", keys=f"{r}_xk"))
+        r, fields, "FULL OUTER JOIN",
+        "m.k IS NULL OR p.k IS NULL OR m.amount <> p.amount OR m.saler_id <> p.saler_id"))
 
 
 def _grouped_join(session: Session, r: str, fields: List[str]) -> None:
@@ -242,7 +233,7 @@ def _side_totals(session: Session, kind: str, r: str, result: KindResult, index:
 
 
 def _drop_join_inputs(session: Session, r: str) -> None:
-    for table in (f"{r}_m", f"{r}_p", f"{r}_d", f"{r}_xk", f"{r}_x", r):
+    for table in (f"{r}_m", f"{r}_p", f"{r}_d", f"{r}_x", r):
         session.sql(f"DROP TABLE IF EXISTS {table}")
 
 
