@@ -29,10 +29,12 @@ PHASES = (
     ("stage (copy into Parquet buckets)", r"^COPY \(SELECT k, "),
     ("read (each side parsed once into a table)", r"^CREATE TEMP TABLE \w+_r_(m|p) AS"),
     ("repeated ids (grouping of the ids' hashes)", r"^CREATE TEMP TABLE \w+_r_d AS"),
-    ("join (single ids; repeated ids grouped)", r"^CREATE TEMP TABLE \w+_r AS"),
-    ("write results", r"^COPY \(SELECT (CASE WHEN p_amount|\* FROM \(SELECT CASE|response_id, side)"),
+    # The repeated ids grouped and joined, and the single ids' discrepancies; the single ids'
+    # matched records are joined inside the write of their part of the result file.
+    ("join (single ids; repeated ids grouped)", r"^CREATE TEMP TABLE \w+_r(_x)? AS"),
+    ("write results", r"^COPY \(SELECT (CASE WHEN p_amount|p_request_id|\* FROM \(SELECT CASE|response_id, side)"),
     ("counts, sums, discrepancies", r"_net_parts|_disc|_explained|^CREATE TEMP TABLE \w+_net |"
-                                    r"^SELECT diff_type|^SELECT n FROM \w+_r_"),
+                                    r"^SELECT diff_type|^SELECT n FROM \w+_r_|_r_ms|^SELECT count\(\*\), count\(k\)"),
     ("duplicates", r"_dups|FILTER \(m_amount IS NOT NULL\)"),
     ("audit", r"balances_p|audit"),
     ("row errors (DuckDB's rejects)", r"rejects_"),

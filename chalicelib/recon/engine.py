@@ -45,8 +45,8 @@ AUDIT_BASIS_MOVEMENT = "balance - opening_balance"
 # by rowerrors: each row's search reads the file's bytes once (~0.05 s per million lines),
 # against 1-2 s of Python for the whole file.
 SEARCHED_ROWS = 20
-# The share of the memory limit one bucket's two input files may take: a bucket's join
-# table and result table together stay inside the limit then.
+# The share of the memory limit one bucket's two input files may take: a bucket's parsed
+# tables and its join's hash table together stay inside the limit then.
 BUCKET_SHARE_OF_MEMORY = 0.5
 
 

@@ -22,9 +22,11 @@ first copied into Parquet files partitioned by `hash(response_id) % buckets` (th
 and the buckets are reconciled one after another, each in memory. A small pair is read
 straight from the CSV files (one bucket).
 
-Per bucket, the matched F000 records are copied straight into a part of the result
-file; only the discrepancies (a few per cent) are kept, for the sorted head of the
-result file, the audit's explanations and the report.
+Per bucket, the joined records are never stored: the matched F000 records go from the
+join straight into a part of the result file; only the discrepancies (a few per cent) are
+kept, for the sorted head of the result file, the audit's explanations and the report. The counts and sums come from one pass over each
+side's parsed rows (the F000 figures are what the single rows leave after the
+discrepancies), and the merchant's net per saler_id from the same pass.
 """
 import csv
 import os
@@ -129,18 +131,10 @@ def _grouped(source: str, fields: List[str]) -> str:
             f"any_value(saler_id) AS saler_id{others} FROM ({source}) GROUP BY k")
 
 
-def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[str]) -> Tuple[str, str]:
-    """`r`: one row per response_id of the bucket, both sides' values side by side; and one
-    row per side for its unusable rows (no response_id, diff_type NULL: only counted).
-
-    Each side's file is parsed once, into `<r>_m` / `<r>_p` with the 64-bit hash of its id.
-    The hashes that occur more than once on either side are collected first (a grouping of
-    fixed-size keys, cheap); the rows outside them are one per id on each side and meet in
-    a plain one-to-one join. Only the rows of those hashes and the unusable rows are grouped
-    by id (count, sum, one row's fields) before their join, so no distribution of ids can
-    multiply rows or crowd one hash bucket, while the common case pays no grouping of every
-    row's fields (which cost twice the join itself). Returns the two sides' tables, which the
-    duplicates' details read instead of the files."""
+def _parse(session: Session, r: str, m_source: str, p_source: str) -> Tuple[str, str]:
+    """Each side's file parsed once, into `<r>_m` / `<r>_p` with the 64-bit hash of its id;
+    then `<r>_d`, the hashes that occur more than once on either side (a grouping of
+    fixed-size keys, cheap). Returns the two sides' tables."""
     tables = {}
     for s, source in (("m", m_source), ("p", p_source)):
         tables[s] = f"{r}_{s}"
@@ -149,25 +143,55 @@ def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[s
         CREATE TEMP TABLE {r}_d AS
         SELECT h FROM {tables['m']} WHERE k IS NOT NULL GROUP BY h HAVING count(*) > 1
         UNION SELECT h FROM {tables['p']} WHERE k IS NOT NULL GROUP BY h HAVING count(*) > 1""")
-    sides = ", ".join(f"{s}.{c} AS {s}_{c}" for s in "mp"
-                      for c in ["request_id", "saler_id"] + _field_columns(fields))
-    single = {s: f"(SELECT * FROM {tables[s]} WHERE k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d))"
-              for s in "mp"}
-    grouped = {s: _grouped(f"SELECT * FROM {tables[s]} WHERE k IS NULL OR h IN (SELECT h FROM {r}_d)",
-                           fields) for s in "mp"}
-    session.sql(f"""
-        CREATE TEMP TABLE {r} AS
+    return tables['m'], tables['p']
+
+
+def _single(table: str, r: str) -> str:
+    """The side's rows whose id's hash occurs once on each side: one row per id."""
+    return f"(SELECT * FROM {table} WHERE k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d))"
+
+
+def _sides(fields: List[str]) -> str:
+    return ", ".join(f"{s}.{c} AS {s}_{c}" for s in "mp"
+                     for c in ["request_id", "saler_id"] + _field_columns(fields))
+
+
+def _single_join(r: str, fields: List[str], join: str, where: str) -> str:
+    """The single ids of both sides joined one to one, as rows of the joined shape (the
+    columns of `<r>`), restricted to `where`."""
+    return f"""
         SELECT coalesce(p.k, m.k) AS response_id,
-               CASE WHEN m.k IS NOT NULL THEN 1 END AS m_rows,
-               CASE WHEN p.k IS NOT NULL THEN 1 END AS p_rows,
+               CASE WHEN m.k IS NOT NULL THEN 1::BIGINT END AS m_rows,
+               CASE WHEN p.k IS NOT NULL THEN 1::BIGINT END AS p_rows,
                m.amount AS m_amount, p.amount AS p_amount,
                CASE WHEN m.k IS NULL THEN '{F113}'
                     WHEN p.k IS NULL THEN '{F114}'
                     WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
-               {sides}
-        FROM {single['m']} m FULL OUTER JOIN {single['p']} p ON m.k = p.k
-        UNION ALL
+               {_sides(fields)}
+        FROM {_single(f"{r}_m", r)} m {join} {_single(f"{r}_p", r)} p ON m.k = p.k
+        WHERE {where}"""
+
+
+def _single_discrepancies(session: Session, r: str, fields: List[str]) -> None:
+    """`<r>_x`: the single ids' discrepancies (F113, F114, F115, and the F000 records whose
+    saler_id differs), both sides' fields side by side. (Finding their ids by a join of the
+    narrow columns first, then joining only their rows with every field, saved little and ran
+    out of memory when most records of a large bucket are discrepancies.)"""
+    session.sql(f"CREATE TEMP TABLE {r}_x AS " + _single_join(
+        r, fields, "FULL OUTER JOIN",
+        "m.k IS NULL OR p.k IS NULL OR m.amount <> p.amount OR m.saler_id <> p.saler_id"))
+
+
+def _grouped_join(session: Session, r: str, fields: List[str]) -> None:
+    """`r`: the ids of the repeated hashes, grouped by id on each side (count, sum, one row's
+    fields) and joined, and one row per side for its unusable rows (no response_id, diff_type
+    NULL: only counted). An id repeated millions of times is one row here; the single ids
+    never pass through this table."""
+    grouped = {s: _grouped(f"SELECT * FROM {r}_{s} WHERE k IS NULL OR h IN (SELECT h FROM {r}_d)",
+                           fields) for s in "mp"}
+    session.sql(f"""
+        CREATE TEMP TABLE {r} AS
         SELECT coalesce(p.k, m.k) AS response_id, m.n AS m_rows, p.n AS p_rows,
                m.amount AS m_amount, p.amount AS p_amount,
                CASE WHEN m.k IS NULL AND p.k IS NULL THEN NULL
@@ -176,13 +200,40 @@ def _join(session: Session, r: str, m_source: str, p_source: str, fields: List[s
                     WHEN p.k IS NULL THEN '{F114}'
                     WHEN m.amount = p.amount THEN '{F000}'
                     ELSE '{F115}' END::{DIFF_TYPE} AS diff_type,
-               {sides}
+               {_sides(fields)}
         FROM ({grouped['m']}) m FULL OUTER JOIN ({grouped['p']}) p ON m.k = p.k""")
-    return tables['m'], tables['p']
+
+
+def _side_totals(session: Session, kind: str, r: str, result: KindResult, index: int) -> Tuple[int, int, int, int]:
+    """One pass over each side's parsed rows: the side's row counts (parsed, usable) added to
+    the result, the merchant's net per saler_id (every usable merchant row, duplicated ids'
+    rows included) appended to `<kind>_net_parts`, and the single ids' count and amount sum
+    of each side, from which the F000 figures follow."""
+    single = f"k IS NOT NULL AND h NOT IN (SELECT h FROM {r}_d)"
+    sign = "" if kind == "pay" else "-"
+    _append_rows(session, f"{r}_ms", f"""
+        SELECT saler_id, count(*) AS n, count(k) AS usable,
+               sum(amount) FILTER (WHERE k IS NOT NULL) AS amount,
+               count(*) FILTER (WHERE {single}) AS single_n,
+               sum(amount) FILTER (WHERE {single}) AS single_amount
+        FROM {r}_m GROUP BY saler_id""", first=True)
+    _append_rows(session, f"{kind}_net_parts", f"""
+        SELECT saler_id, {sign}amount AS net FROM {r}_ms WHERE amount IS NOT NULL""",
+                 first=index == 0)
+    m = session.sql(f"SELECT coalesce(sum(n), 0), coalesce(sum(usable), 0), "
+                    f"coalesce(sum(single_n), 0), coalesce(sum(single_amount), 0) "
+                    f"FROM {r}_ms").fetchone()
+    session.sql(f"DROP TABLE {r}_ms")
+    p = session.sql(f"SELECT count(*), count(k), count(*) FILTER (WHERE {single}), "
+                    f"coalesce(sum(amount) FILTER (WHERE {single}), 0) FROM {r}_p").fetchone()
+    for side, (n, usable, _, _) in ((MERCHANT, m), (PAYMENT, p)):
+        result.counts[side][0] += int(n)
+        result.counts[side][1] += int(usable)
+    return int(m[2]), int(m[3]), int(p[2]), int(p[3])
 
 
 def _drop_join_inputs(session: Session, r: str) -> None:
-    for table in (f"{r}_m", f"{r}_p", f"{r}_d"):
+    for table in (f"{r}_m", f"{r}_p", f"{r}_d", f"{r}_x", r):
         session.sql(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -203,19 +254,17 @@ def _duplicate_details(session: Session, kind: str, r: str, side: str, source: s
                 else f"INSERT INTO {kind}_dups {select}")
 
 
-def _tally(session: Session, r: str, result: KindResult) -> None:
-    """Add the bucket's rows to the side counts and the per-type counts and sums."""
+def _tally(session: Session, table: str, result: KindResult, where: str = "true") -> Dict[str, list]:
+    """Add the rows of `table` (joined shape) that match `where` to the per-type counts and
+    sums; return what was added per type: [records, merchant rows, payment rows, merchant
+    sum, payment sum]. (Unusable rows, diff_type NULL, are counted per side elsewhere.)"""
     rows = session.sql(f"""
         SELECT diff_type::VARCHAR, count(*), coalesce(sum(m_rows), 0), coalesce(sum(p_rows), 0),
                coalesce(sum(m_amount), 0), coalesce(sum(p_amount), 0)
-        FROM {r} GROUP BY ALL""").fetchall()
+        FROM {table} WHERE diff_type IS NOT NULL AND ({where}) GROUP BY ALL""").fetchall()
+    added = {}
     for diff, ids, m_rows, p_rows, m_sum, p_sum in rows:
-        for side, count in ((MERCHANT, m_rows), (PAYMENT, p_rows)):
-            result.counts[side][0] += int(count)
-            if diff is not None:     # NULL: the side's unusable rows, counted only
-                result.counts[side][1] += int(count)
-        if diff is None:
-            continue
+        added[diff] = [int(ids), int(m_rows), int(p_rows), int(m_sum), int(p_sum)]
         totals = result.summary[diff]
         # DUPLICATE counts every row of its ids (on both sides), the other types their records.
         totals["count"] += int(m_rows + p_rows) if diff == DUPLICATE else int(ids)
@@ -223,6 +272,25 @@ def _tally(session: Session, r: str, result: KindResult) -> None:
         totals["payment_amount"] += int(p_sum)
         if diff == DUPLICATE:
             result.duplicated += int(ids)
+    return added
+
+
+def _tally_matched(result: KindResult, singles: Tuple[int, int, int, int],
+                   added: Dict[str, list]) -> None:
+    """The single ids' F000 figures, without reading the matched records: every single
+    merchant row is an F000, F114 or F115 record, every single payment row an F000, F113 or
+    F115 one, so F000 is what the side's single rows leave after the discrepancies."""
+    m_n, m_sum, p_n, p_sum = singles
+    none = [0, 0, 0, 0, 0]
+    f113, f114, f115 = (added.get(d, none) for d in (F113, F114, F115))
+    matched = m_n - f114[0] - f115[0]
+    if matched != p_n - f113[0] - f115[0]:
+        raise AssertionError(f"matched records disagree: merchant {matched}, "
+                             f"payment {p_n - f113[0] - f115[0]}")
+    totals = result.summary[F000]
+    totals["count"] += matched
+    totals["merchant_amount"] += m_sum - f114[3] - f115[3]
+    totals["payment_amount"] += p_sum - f113[4] - f115[4]
 
 
 def _append_rows(session: Session, table: str, select: str, first: bool) -> None:
@@ -236,15 +304,23 @@ def recon_header(kind: str, fields: List[str]) -> List[str]:
             + [f"merchant_{amount}", f"payment_{amount}", "rows", "note"])
 
 
-def _record_columns(fields: List[str], merchant: FileSpec, payment: FileSpec) -> str:
+def _record_columns(fields: List[str], merchant: FileSpec, payment: FileSpec,
+                    matched: bool = False) -> str:
     """The result file's columns of a record found once per side at most: the payment side's
     values where it has the record (and the field), the merchant's otherwise; `note` names each
     field whose merchant value differs (saler_id, request_id, and the other fields both files
-    have)."""
-    both = "m_amount IS NOT NULL AND p_amount IS NOT NULL"
-    columns = ["CASE WHEN p_amount IS NOT NULL THEN p_request_id ELSE m_request_id END",
-               "response_id", "coalesce(p_amount, m_amount)", "diff_type",
-               "CASE WHEN p_amount IS NOT NULL THEN p_saler_id ELSE m_saler_id END"]
+    have). `matched`: for records both sides have (the F000 ones, almost every row), the same
+    values without the tests of which side has the record, and the note built only for a
+    record whose fields differ."""
+    both = "true" if matched else "m_amount IS NOT NULL AND p_amount IS NOT NULL"
+
+    def either(c: str) -> str:
+        return f"p_{c}" if matched else f"CASE WHEN p_amount IS NOT NULL THEN p_{c} ELSE m_{c} END"
+
+    columns = [either("request_id"), "response_id",
+               "p_amount" if matched else "coalesce(p_amount, m_amount)", "diff_type",
+               either("saler_id")]
+    same = ["m_saler_id = p_saler_id", "m_request_id IS NOT DISTINCT FROM p_request_id"]
     notes = [f"CASE WHEN {both} AND m_saler_id <> p_saler_id "
              f"THEN 'saler_id differs (merchant ' || m_saler_id || ')' END",
              f"CASE WHEN {both} AND m_request_id IS DISTINCT FROM p_request_id THEN "
@@ -254,13 +330,17 @@ def _record_columns(fields: List[str], merchant: FileSpec, payment: FileSpec) ->
         if name not in payment.others:
             columns.append(f"m_{c}")
             continue
-        columns.append(f"CASE WHEN p_amount IS NOT NULL THEN p_{c} ELSE m_{c} END")
+        columns.append(either(c))
         if name in merchant.others:
             label = name.replace("'", "''")
+            same.append(f"m_{c} IS NOT DISTINCT FROM p_{c}")
             notes.append(f"CASE WHEN {both} AND m_{c} IS DISTINCT FROM p_{c} THEN "
                          f"coalesce('{label} differs (merchant ' || m_{c} || ')', "
                          f"'{label} differs (merchant has none)') END")
-    columns += ["m_amount", "p_amount", "NULL::BIGINT", f"nullif(concat_ws('; ', {', '.join(notes)}), '')"]
+    note = f"nullif(concat_ws('; ', {', '.join(notes)}), '')"
+    if matched:
+        note = f"CASE WHEN {' AND '.join(same)} THEN NULL ELSE {note} END"
+    columns += ["m_amount", "p_amount", "NULL::BIGINT", note]
     return ", ".join(columns)
 
 
@@ -307,11 +387,14 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     else:
         sources = list(zip(_stage(session, m_select, stage / MERCHANT, buckets, fields),
                            _stage(session, p_select, stage / PAYMENT, buckets, fields)))
-    sign = "" if kind == "pay" else "-"
     r, columns, parts = f"{kind}_r", _record_columns(fields, merchant, payment), []
+    matched = _record_columns(fields, merchant, payment, matched=True)
     has_dups = False
+    mismatch = f"diff_type = '{F000}' AND m_saler_id <> p_saler_id"
+    discrepancy = f"diff_type NOT IN ('{F000}', '{DUPLICATE}') OR ({mismatch})"
     for index, (m_source, p_source) in enumerate(sources):
-        m_table, p_table = _join(session, r, m_source, p_source, fields)
+        m_table, p_table = _parse(session, r, m_source, p_source)
+        _grouped_join(session, r, fields)
         _tally(session, r, result)
         duplicated = session.sql(
             f"SELECT count(*) FILTER (m_amount IS NOT NULL), count(*) FILTER (p_amount IS NOT NULL) "
@@ -322,27 +405,25 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
             if count:
                 _duplicate_details(session, kind, r, side, source, fields, first=not has_dups)
                 has_dups = True
-        _drop_join_inputs(session, r)
-        _append_rows(session, f"{kind}_net_parts", f"""
-            SELECT m_saler_id AS saler_id, {sign}sum(m_amount) AS net
-            FROM {r} WHERE m_amount IS NOT NULL AND diff_type <> '{DUPLICATE}' GROUP BY 1""",
-                first=index == 0)
-        _append_rows(session, f"{kind}_disc", f"""
-            SELECT * FROM {r}
-            WHERE diff_type NOT IN ('{F000}', '{DUPLICATE}')
-               OR (diff_type = '{F000}' AND m_saler_id <> p_saler_id)""",
-                first=index == 0)
+        singles = _side_totals(session, kind, r, result, index)
+        # The single ids' discrepancies (a few per cent of the records) are kept; the matched
+        # records go straight from the join to the result file's part, never stored.
+        _single_discrepancies(session, r, fields)
+        _tally_matched(result, singles, _tally(session, f"{r}_x", result, f"diff_type <> '{F000}'"))
+        _append_rows(session, f"{kind}_disc", f"SELECT * FROM {r}_x", first=index == 0)
+        session.sql(f"INSERT INTO {kind}_disc SELECT * FROM {r} WHERE {discrepancy}")
         parts.append(stage / f"matched-{index}.csv")
-        session.sql(f"COPY (SELECT {columns} FROM {r} WHERE diff_type = '{F000}') "
-                    f"TO {quote(parts[-1])} (FORMAT csv, HEADER false)")
-        session.sql(f"DROP TABLE {r}")
+        session.sql(f"""
+            COPY (SELECT {matched} FROM (
+                    {_single_join(r, fields, "JOIN", "m.amount = p.amount")}
+                    UNION ALL SELECT * FROM {r} WHERE diff_type = '{F000}'))
+            TO {quote(parts[-1])} (FORMAT csv, HEADER false)""")
+        _drop_join_inputs(session, r)
     if not has_dups:
         session.sql(f"CREATE TEMP TABLE {kind}_dups AS SELECT NULL::VARCHAR AS side, "
                     f"NULL::VARCHAR AS response_id, NULL::VARCHAR AS saler_id, NULL::BIGINT AS n, "
                     f"NULL::BIGINT AS amount WHERE false")
     else:
-        session.sql(f"INSERT INTO {kind}_net_parts SELECT saler_id, {sign}sum(amount) FROM {kind}_dups "
-                    f"WHERE side = '{MERCHANT}' GROUP BY 1")
         result.duplicates_file = f"{kind}_duplicates.csv"
         _write_duplicates(session, kind, path.parent / result.duplicates_file, fields)
     _write_recon(session, kind, path, parts, fields, stage, columns)

@@ -30,6 +30,12 @@ def test_statements_are_classified_by_what_they_do():
         "repeated ids (grouping of the ids' hashes)"
     assert recon_breakdown._phase("COPY (SELECT k, request_id FROM x) TO 'y'") == \
         "stage (copy into Parquet buckets)"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_x AS SELECT 1") == \
+        "join (single ids; repeated ids grouped)"
+    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_ms AS SELECT 1") == \
+        "counts, sums, discrepancies"
+    assert recon_breakdown._phase("COPY (SELECT p_request_id, response_id FROM x) TO 'y'") == \
+        "write results"
     assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_dups AS SELECT 1") == "duplicates"
     assert recon_breakdown._phase("DROP TABLE pay_r") == "other"
 
