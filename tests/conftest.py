@@ -4,6 +4,10 @@ import os
 from collections import Counter
 
 import pytest
+# Imported before any client exists: moto intercepts requests through a handler it adds to
+# botocore's built-in ones at import, which only sessions made afterwards get, and
+# chalicelib.aws keeps its sessions for the whole process.
+import moto  # noqa: F401
 
 from chalicelib import aws
 from chalicelib.auth import credentials
