@@ -14,6 +14,7 @@ the key. Sessions are not thread-safe: clients are made from them only under `_l
 """
 import os
 import threading
+from contextlib import contextmanager
 
 import boto3
 from botocore.config import Config
@@ -45,6 +46,14 @@ def _session() -> boto3.session.Session:
         # Never boto3's default session, which other code may configure.
         found = _sessions[key] = boto3.session.Session()
     return found
+
+
+@contextmanager
+def botocore_session():
+    """The botocore session clients are made from now, held for making one (PynamoDB's models make
+    their botocore clients themselves): no other client is made from it inside the block."""
+    with _lock:
+        yield _session()._session
 
 
 def client(service: str):
