@@ -8,7 +8,7 @@ from typing import Collection, Optional
 from chalicelib.logs import log
 
 from . import ports
-from .embedded_aws import LOOPBACK
+from .embedded_aws import LOOPBACK, STOP_POLL_SECONDS
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -62,8 +62,9 @@ class LoopbackService:
             self._server = self._make_server((LOOPBACK, self.port))
         for server in taken:
             server.server_close()
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name,
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": STOP_POLL_SECONDS},
+                                        name=self.thread_name, daemon=True)
         self._thread.start()
         self._started()
         return self

@@ -4,6 +4,10 @@ import os
 from collections import Counter
 
 import pytest
+# Imported before any client exists: moto intercepts requests through a handler it adds to
+# botocore's built-in ones at import, which only sessions made afterwards get, and
+# chalicelib.aws keeps its sessions for the whole process.
+import moto  # noqa: F401
 
 from chalicelib import aws
 from chalicelib.auth import credentials
@@ -29,6 +33,47 @@ def _fresh_clients():
     yield
     aws.reset()
     credentials.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_botocore_models():
+    """Every client the tests make (chalicelib.aws and PynamoDB's models make theirs afresh for
+    each test) re-reads botocore's JSON models through a new session's loader: ~0.1 s a client.
+    One shared loader per process caches the parsed models; it holds no credentials, endpoints or
+    state, so clients stay independent. For every directory, not only the unit tests: the
+    subsidy, sharing, export and fault suites make as many clients."""
+    import botocore.session
+    from botocore.loaders import create_loader
+
+    loaders = {}
+
+    def shared_loader(search_paths=None):
+        key = tuple(search_paths) if isinstance(search_paths, (list, tuple)) else search_paths
+        if key not in loaders:
+            loaders[key] = create_loader(search_paths)
+        return loaders[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared_loader)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _linear_moto_receive():
+    """moto 5.2's ReceiveMessage checks each message's retention period by computing *all* the
+    queue's attributes, which counts every message: receiving n messages costs O(n^2) (5 s for
+    250 credits). Read the one attribute directly; the result is the same."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > unix_time()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQSBackend, "is_message_valid_based_on_retention_period",
+                      is_message_valid_based_on_retention_period)
+        yield
 
 
 # The longest modules of a 2-core CI run (seconds on one worker, measured): handed to the workers

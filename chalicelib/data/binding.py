@@ -18,7 +18,7 @@ from typing import Dict, NamedTuple, Optional
 
 from pynamodb.models import Model
 
-from .. import config
+from .. import aws, config
 
 _lock = threading.RLock()
 # Replaced whole (never changed in place) under `_lock`, so a reader that takes the reference once
@@ -92,6 +92,24 @@ def override(tables: Dict[str, str], host: Optional[str] = None):
             _overrides, _endpoint_override = saved_tables, saved_endpoint
 
 
+def _make_client(connection) -> None:
+    """Make the PynamoDB connection's botocore client from chalicelib.aws's session, not from a
+    new session of PynamoDB's own (~30 ms each, and one is made for every model class at every
+    re-binding, e.g. each fresh world of the fault-injection tests). Only the client is made
+    from it: PynamoDB's per-thread session is cleared again, so a client PynamoDB re-makes later
+    (its credentials lost) comes from a session of its own, as before. A connection given its
+    own credentials keeps making its own session."""
+    if connection._aws_access_key_id is not None:
+        connection.client
+        return
+    with aws.botocore_session() as session:
+        connection._local.session = session
+        try:
+            connection.client
+        finally:
+            connection._local.session = None
+
+
 class TableModel(Model):
     """A PynamoDB model whose table is named by a setting, resolved at first use.
 
@@ -127,7 +145,7 @@ class TableModel(Model):
                 # Its botocore client is made now, once, under the lock: made lazily, every
                 # thread of a burst that finds none builds a botocore session and a client of
                 # its own (PynamoDB's session is per thread), seconds of CPU for one binding.
-                connection.connection.client
+                _make_client(connection.connection)
                 cls._bound_connection = (wanted, connection)
                 bound = cls._bound_connection
             return bound[1]

@@ -8,6 +8,7 @@ import requests
 
 from chalicelib.auth import signature
 from infra.channel import ChannelSimulator, notify
+from infra.loopback import STOP_POLL_SECONDS
 
 from .conftest import order_body
 
@@ -40,7 +41,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       kwargs={"poll_interval": STOP_POLL_SECONDS})
 
     @property
     def url(self) -> str:

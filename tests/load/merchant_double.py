@@ -27,6 +27,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional
 
+from infra.loopback import STOP_POLL_SECONDS
+
 INSUFFICIENT = "账户余额不足，提款失败"
 
 
@@ -168,7 +170,8 @@ class MerchantDouble:
         self._server = _Server(("127.0.0.1", 0), MerchantHandler)
         self._server.merchant = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": STOP_POLL_SECONDS})
 
     def record(self, kind: str, body: dict) -> None:
         with self.lock:
@@ -205,7 +208,8 @@ class LinkDouble:
         self._server = _Server(("127.0.0.1", 0), LinkHandler)
         self._server.faults = faults
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": STOP_POLL_SECONDS})
 
     def __enter__(self):
         self._thread.start()

@@ -13,6 +13,7 @@ import requests
 from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.logs import output_formatter
 from chalicelib.subsidies.context import Subsidies
+from infra.loopback import STOP_POLL_SECONDS
 from tests.support.signing import PLATFORM
 
 MCH_ID = "1800007135"
@@ -123,7 +124,8 @@ class CenterBridge:
         # serialized on it (tests/sharing).
         self.lock = threading.RLock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       kwargs={"poll_interval": STOP_POLL_SECONDS})
 
     @property
     def url(self) -> str:

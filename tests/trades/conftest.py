@@ -3,7 +3,7 @@ import pytest
 
 from chalicelib.payments.trades.context import Trades
 from tests.trades.support import Book
-from tests.unit.conftest import _linear_moto_receive, _shared_botocore_models, api  # noqa: F401
+from tests.unit.conftest import api  # noqa: F401
 from tests.unit.support import TENANT, aws_stack
 
 

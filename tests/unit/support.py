@@ -2,6 +2,7 @@
 import contextlib
 import itertools
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -118,19 +119,32 @@ class Stack:
 MERCHANT_KEY = {"key_id": MERCHANT_SYSTEM.key_id, "secret": MERCHANT_SYSTEM.secret}
 
 
+_session_lock = threading.Lock()
+_sessions: List[boto3.session.Session] = []
+
+
+def _clients(*services: str) -> list:
+    """Fresh clients of `services`, from one boto3 session per process: a session costs more to
+    make than its clients, and holds nothing a test's stack gives (the credentials are the fixed
+    dummies of tests/conftest.py; the endpoint is moto's, intercepted in every client). Made
+    under a lock: sessions are not thread-safe."""
+    with _session_lock:
+        if not _sessions:
+            _sessions.append(boto3.session.Session())
+        return [_sessions[0].client(service) for service in services]
+
+
 @contextlib.contextmanager
 def aws_stack(prefix: str = "unit") -> Iterator[Stack]:
     """moto in-process, every table, queue and bucket of infra/resources.json, and the env vars
     the template gives the API handler set in os.environ (until the block ends)."""
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
-        session = boto3.session.Session()
-        dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
-        secretsmanager = session.client("secretsmanager")
-        provisioned = provision(dynamodb, sqs, prefix, s3=session.client("s3"),
-                                secretsmanager=secretsmanager, threads=1)
+        dynamodb, sqs, secretsmanager, s3 = _clients("dynamodb", "sqs", "secretsmanager", "s3")
+        provisioned = provision(dynamodb, sqs, prefix, s3=s3, secretsmanager=secretsmanager,
+                                threads=1)
         # The merchant system's own resources (its table, its signing key), beside the center's.
         merchant = provision(dynamodb, sqs, prefix, load_template(MERCHANT_TEMPLATE),
-                             s3=session.client("s3"), secretsmanager=secretsmanager, threads=1)
+                             s3=s3, secretsmanager=secretsmanager, threads=1)
         # The test callers of tests/support/signing.py, which `Api` signs with.
         seed_secrets(secretsmanager, dict(provisioned.secrets, **merchant.secrets))
         environment = provisioned.environment(load_template(), "APIHandler")

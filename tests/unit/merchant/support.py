@@ -11,6 +11,7 @@ from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPSer
 
 from chalicelib import clock
 from chalicelib.dynamo import from_item
+from infra.loopback import STOP_POLL_SECONDS
 from infra.payment_link import FaultPlan
 from merchantlib.context import Merchant
 from merchantlib.orders import MerchantOrder
@@ -40,7 +41,8 @@ class PaymentApiServer:
                         config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()))
         self._server = LocalDevServer(app, config, "127.0.0.1", 0, handler_cls=ChaliceRequestHandler,
                                       server_cls=_Server)
-        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": STOP_POLL_SECONDS})
 
     @property
     def url(self) -> str:

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chalicelib.auth import signature
+from infra.loopback import STOP_POLL_SECONDS
 from merchantlib import service
 from merchantlib.messages import MerchantPayRequest, MerchantWithdrawRequest
 from merchantlib.orders import State
@@ -63,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorder():
     server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True,
+                              kwargs={"poll_interval": STOP_POLL_SECONDS})
     thread.start()
     yield server
     server.shutdown()
