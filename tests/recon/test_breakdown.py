@@ -1,4 +1,6 @@
 """The benchmark's breakdown of the engine's time names every phase it claims to measure."""
+import pytest
+
 from benchmarks import recon, recon_breakdown
 
 
@@ -21,21 +23,16 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
     assert (tmp_path / "work" / "out" / "pay_recon.csv").is_file()
 
 
-def test_statements_are_classified_by_what_they_do():
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r AS SELECT 1") == \
-        "join (single ids; repeated ids grouped)"
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_m AS SELECT 1") == \
-        "read (each side parsed once into a table)"
-    assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_r_d AS SELECT 1") == \
-        "repeated ids (grouping of the ids' hashes)"
-    assert recon_breakdown._phase("COPY (SELECT k, request_id FROM x) TO 'y'") == \
-        "stage (copy into Parquet buckets)"
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_x AS SELECT 1") == \
-        "join (single ids; repeated ids grouped)"
-    assert recon_breakdown._phase("CREATE TEMP TABLE pay_r_ms AS SELECT 1") == \
-        "counts, sums, discrepancies"
-    assert recon_breakdown._phase("COPY (SELECT p_request_id, response_id FROM x) TO 'y'") == \
-        "write results"
-    assert recon_breakdown._phase("CREATE TEMP TABLE withdraw_dups AS SELECT 1") == "duplicates"
-    assert recon_breakdown._phase("DROP TABLE pay_r") == "other"
-
+@pytest.mark.parametrize("statement, phase", [
+    ("CREATE TEMP TABLE pay_r AS SELECT 1", "join (single ids; repeated ids grouped)"),
+    ("CREATE TEMP TABLE pay_r_m AS SELECT 1", "read (each side parsed once into a table)"),
+    ("CREATE TEMP TABLE withdraw_r_d AS SELECT 1", "repeated ids (grouping of the ids' hashes)"),
+    ("COPY (SELECT k, request_id FROM x) TO 'y'", "stage (copy into Parquet buckets)"),
+    ("CREATE TEMP TABLE pay_r_x AS SELECT 1", "join (single ids; repeated ids grouped)"),
+    ("CREATE TEMP TABLE pay_r_ms AS SELECT 1", "counts, sums, discrepancies"),
+    ("COPY (SELECT p_request_id, response_id FROM x) TO 'y'", "write results"),
+    ("CREATE TEMP TABLE withdraw_dups AS SELECT 1", "duplicates"),
+    ("DROP TABLE pay_r", "other"),
+])
+def test_statements_are_classified_by_what_they_do(statement, phase):
+    assert recon_breakdown._phase(statement) == phase
