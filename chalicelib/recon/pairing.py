@@ -393,6 +393,12 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     mismatch = f"diff_type = '{F000}' AND m_saler_id <> p_saler_id"
     discrepancy = f"diff_type NOT IN ('{F000}', '{DUPLICATE}') OR ({mismatch})"
     for index, (m_source, p_source) in enumerate(sources):
+        if index:
+            # The previous bucket's matched records go to a part of their own, appended to
+            # the result file at the end; the last bucket's are written with its head.
+            parts.append(stage / f"matched-{index - 1}.csv")
+            session.sql(f"COPY ({matched_records}) TO {quote(parts[-1])} (FORMAT csv, HEADER false)")
+            _drop_join_inputs(session, r)
         m_table, p_table = _parse(session, r, m_source, p_source)
         _grouped_join(session, r, fields)
         _tally(session, r, result)
@@ -412,13 +418,10 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
         _tally_matched(result, singles, _tally(session, f"{r}_x", result, f"diff_type <> '{F000}'"))
         _append_rows(session, f"{kind}_disc", f"SELECT * FROM {r}_x", first=index == 0)
         session.sql(f"INSERT INTO {kind}_disc SELECT * FROM {r} WHERE {discrepancy}")
-        parts.append(stage / f"matched-{index}.csv")
-        session.sql(f"""
-            COPY (SELECT {matched} FROM (
-                    {_single_join(r, fields, "JOIN", "m.amount = p.amount")}
-                    UNION ALL SELECT * FROM {r} WHERE diff_type = '{F000}'))
-            TO {quote(parts[-1])} (FORMAT csv, HEADER false)""")
-        _drop_join_inputs(session, r)
+        matched_records = f"""
+            SELECT {matched} FROM (
+              {_single_join(r, fields, "JOIN", "m.amount = p.amount")}
+              UNION ALL SELECT * FROM {r} WHERE diff_type = '{F000}')"""
     if not has_dups:
         session.sql(f"CREATE TEMP TABLE {kind}_dups AS SELECT NULL::VARCHAR AS side, "
                     f"NULL::VARCHAR AS response_id, NULL::VARCHAR AS saler_id, NULL::BIGINT AS n, "
@@ -426,7 +429,8 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     else:
         result.duplicates_file = f"{kind}_duplicates.csv"
         _write_duplicates(session, kind, path.parent / result.duplicates_file, fields)
-    _write_recon(session, kind, path, parts, fields, stage, columns)
+    _write_recon(session, kind, path, fields, columns, matched_records, parts)
+    _drop_join_inputs(session, r)
     shutil.rmtree(stage, ignore_errors=True)
     _condense(session, kind, result, report_rows)
     result.summary[DUPLICATE]["response_ids"] = result.duplicated
@@ -451,26 +455,46 @@ def _write_duplicates(session: Session, kind: str, path: Path, fields: List[str]
     _assemble(path, duplicates_header(kind, fields), [part])
 
 
-def _write_recon(session: Session, kind: str, path: Path, parts: List[Path], fields: List[str],
-                 stage: Path, columns: str) -> None:
-    """The discrepancies first, by diff type and response_id, then the F000 records.
+def _write_recon(session: Session, kind: str, path: Path, fields: List[str], columns: str,
+                 matched_records: str, parts: List[Path]) -> None:
+    """The result file in one pass: the header, the discrepancies by diff type and
+    response_id, then the last bucket's F000 records straight from their join; the earlier
+    buckets' F000 parts are appended after it.
 
     The F000 records (almost all of them) are written in no particular order: sorting
-    millions of matched records would cost more than the rest of the pass."""
-    head = stage / "discrepancies.csv"
-    session.sql(f"""
-        COPY (SELECT * FROM (SELECT {columns} FROM {kind}_disc
-                             WHERE diff_type <> '{F000}'
-                             UNION ALL {_duplicate_lines(kind, fields)})
-              ORDER BY 4, 2, {len(fields) + 5} NULLS LAST, {len(fields) + 6})
-        TO {quote(head)} (FORMAT csv, HEADER false)""")
-    _assemble(path, recon_header(kind, fields), [head] + parts)
+    millions of matched records would cost more than the rest of the pass. The header is
+    the statement's first row rather than DuckDB's own header, which would rename file
+    columns whose names differ only in case; so every column is written as text."""
+    header = ", ".join(f"{quote(name)} AS c{i}" for i, name in enumerate(recon_header(kind, fields)))
+    head = f"""
+        SELECT * FROM (SELECT {columns} FROM {kind}_disc WHERE diff_type <> '{F000}'
+                       UNION ALL {_duplicate_lines(kind, fields)})
+        ORDER BY 4, 2, {len(fields) + 5} NULLS LAST, {len(fields) + 6}"""
+    # Insertion order kept for this statement only: the rows must come out in the order of
+    # the union's branches (and the head in its sorted order).
+    session.sql("SET preserve_insertion_order = true")
+    try:
+        session.sql(f"""
+            COPY (SELECT {header}
+                  UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({head})
+                  UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({matched_records}))
+            TO {quote(path)} (FORMAT csv, HEADER false)""")
+    finally:
+        session.sql("SET preserve_insertion_order = false")
+    _append_parts(path, parts)
 
 
 def _assemble(path: Path, header: List[str], parts: List[Path]) -> None:
     """The header (written here: file column names can need quoting), then each part."""
     with open(path, "w", newline="", encoding="utf-8") as stream:
         csv.writer(stream, lineterminator="\n").writerow(header)
+    _append_parts(path, parts)
+
+
+def _append_parts(path: Path, parts: List[Path]) -> None:
+    """Each part appended to the file, then removed."""
+    if not parts:
+        return
     target = os.open(path, os.O_WRONLY)  # not O_APPEND: sendfile refuses to append to such
     try:
         os.lseek(target, 0, os.SEEK_END)

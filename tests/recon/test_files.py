@@ -52,6 +52,29 @@ def test_quoted_fields_with_commas_quotes_and_line_breaks(reconcile):
         ("q,1", 'r"1', "saler\n1", "F000"), ("q2", "r2", "saler2", "F000")}
 
 
+def test_other_fields_keep_their_names_in_the_result_header_whatever_they_hold(reconcile):
+    # Names a SQL engine would quote, rename or fold: a comma, a quote, a name that reads as
+    # another column's with a suffix, non-ASCII text.
+    others = ("memo, internal", 'say "hi"', "total_fee_1", "备注")
+    header = ("request_id", "response_id", "saler_id", "total_fee") + others
+    rows = [("q1", "r1", "saler1", "10", "a", "b", "c", "d"),
+            ("q2", "r2", "saler1", "7", "e", "f", "g", "h")]
+    payment = [("q1", "r1", "saler1", "10", "a", "b", "c", "d"),
+               ("q2", "r2", "saler1", "8", "e", "f", "g", "h")]
+    outcome, out = reconcile(batch_files(merchant_pay=csv_bytes(header, rows),
+                                         payment_pay=csv_bytes(header, payment)))
+    assert outcome.status == "DONE"
+    text = (out / "pay_recon.csv").read_text(encoding="utf-8")
+    expected = ("request_id", "response_id", "total_fee", "diff_type", "saler_id") + others + (
+        "merchant_total_fee", "payment_total_fee", "rows", "note")
+    assert text.splitlines()[0] == csv_bytes(expected, []).decode().rstrip("\n")
+    records = {r["response_id"]: r for r in read_csv(out / "pay_recon.csv")}
+    assert records["r1"]["diff_type"] == "F000" and records["r1"]["备注"] == "d"
+    assert records["r2"]["diff_type"] == "F115" and records["r2"]['say "hi"'] == "f"
+    # The discrepancy comes before the matched record.
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == ["q2", "q1"]
+
+
 
 
 def test_a_response_id_twice_on_one_side_is_a_duplicate_never_joined(reconcile):
