@@ -23,8 +23,10 @@ and the buckets are reconciled one after another, each in memory. A small pair i
 straight from the CSV files (one bucket).
 
 Per bucket, the joined records are never stored: the matched F000 records go from the
-join straight into a part of the result file; only the discrepancies (a few per cent) are
-kept, for the sorted head of the result file, the audit's explanations and the report. The counts and sums come from one pass over each
+join straight into the result file (the last bucket's in the same statement as the header
+and the sorted discrepancies, an earlier bucket's into a part appended afterwards); only the
+discrepancies (a few per cent) are kept, for the sorted head of the result file, the
+audit's explanations and the report. The counts and sums come from one pass over each
 side's parsed rows (the F000 figures are what the single rows leave after the
 discrepancies), and the merchant's net per saler_id from the same pass.
 """
