@@ -1,13 +1,14 @@
 """Skewed and Zipf-like key distributions against the plain-Python reference: one id
 repeated on most rows, a few ids covering most rows, heavy tails; both sides, in one join
 and in buckets."""
+import threading
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.recon.support import read_csv
+from tests.recon.support import batch_files, orders, read_csv
 from tests.recon.test_property import (_opt, _order_file, amounts, reference_audit, reference_balances,
                                        reference_duplicate_lines, reference_lines, reference_orders,
                                        reference_recon, _write)
@@ -83,3 +84,23 @@ def test_skewed_keys_agree_with_the_reference(reconcile, options, distribution, 
     assert summary["response_ids"] == len(duplicated)
     assert summary["count"] == sum(int(line[7]) for line in dup_lines)
     assert _opt(summary["merchant_amount"] or None) == _opt(sum(r[3] for r in m_valid if r[0] in duplicated) or None)
+
+
+@pytest.mark.parametrize("options", [None, 150_000], indirect=True, ids=["one_join", "buckets"])
+def test_an_id_on_thirty_thousand_rows_of_each_side_is_one_line_per_side(reconcile, options):
+    # Joined as rows, this id alone would make 900 million pairs: an engine that joins
+    # before it counts never finishes here (the daemon thread lets the test fail instead).
+    rows = [(f"q{i}", "hot", "s0", "1") for i in range(30_000)]
+    files = batch_files(merchant_pay=orders("total_fee", rows), payment_pay=orders("total_fee", rows))
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(result=reconcile(files)), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert "result" in done, "the reconciliation did not finish in 120 s"
+    outcome, out = done["result"]
+    assert outcome.status == "DONE"
+    lines = [(r["diff_type"], r["rows"], r["merchant_total_fee"], r["payment_total_fee"])
+             for r in read_csv(out / "pay_recon.csv")]
+    assert sorted(lines) == [("DUPLICATE", "30000", "", "30000"), ("DUPLICATE", "30000", "30000", "")]
+    sample = read_csv(out / "pay_duplicates.csv")
+    assert Counter(r["side"] for r in sample) == {"merchant": 5, "payment": 5}
