@@ -47,6 +47,12 @@ DUPLICATE_SAMPLE = 5
 SIDE_PREFIX = {MERCHANT: "m", PAYMENT: "p"}
 
 
+class InconsistentCounts(RuntimeError):
+    """The engine's own figures disagree: a record counted on one side and not the other, or
+    written a different number of times than counted. The run stops (and the batch fails,
+    to be retried) rather than publish figures that do not add up."""
+
+
 @dataclass
 class KindResult:
     """What the engine needs of one kind once its result file is written."""
@@ -287,8 +293,8 @@ def _tally_matched(result: KindResult, singles: Tuple[int, int, int, int],
     f113, f114, f115 = (added.get(d, none) for d in (F113, F114, F115))
     matched = m_n - f114[0] - f115[0]
     if matched != p_n - f113[0] - f115[0]:
-        raise AssertionError(f"matched records disagree: merchant {matched}, "
-                             f"payment {p_n - f113[0] - f115[0]}")
+        raise InconsistentCounts(f"matched records disagree: merchant {matched}, "
+                                 f"payment {p_n - f113[0] - f115[0]}")
     totals = result.summary[F000]
     totals["count"] += matched
     totals["merchant_amount"] += m_sum - f114[3] - f115[3]
@@ -391,7 +397,7 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
                            _stage(session, p_select, stage / PAYMENT, buckets, fields)))
     r, columns, parts = f"{kind}_r", _record_columns(fields, merchant, payment), []
     matched = _record_columns(fields, merchant, payment, matched=True)
-    has_dups = False
+    has_dups, written = False, 0
     mismatch = f"diff_type = '{F000}' AND m_saler_id <> p_saler_id"
     discrepancy = f"diff_type NOT IN ('{F000}', '{DUPLICATE}') OR ({mismatch})"
     for index, (m_source, p_source) in enumerate(sources):
@@ -399,7 +405,8 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
             # The previous bucket's matched records go to a part of their own, appended to
             # the result file at the end; the last bucket's are written with its head.
             parts.append(stage / f"matched-{index - 1}.csv")
-            session.sql(f"COPY ({matched_records}) TO {quote(parts[-1])} (FORMAT csv, HEADER false)")
+            written += session.sql(f"COPY ({matched_records}) TO {quote(parts[-1])} "
+                                   f"(FORMAT csv, HEADER false)").fetchone()[0]
             _drop_join_inputs(session, r)
         m_table, p_table = _parse(session, r, m_source, p_source)
         _grouped_join(session, r, fields)
@@ -431,7 +438,8 @@ def reconcile(session: Session, kind: str, merchant: FileSpec, payment: FileSpec
     else:
         result.duplicates_file = f"{kind}_duplicates.csv"
         _write_duplicates(session, kind, path.parent / result.duplicates_file, fields)
-    _write_recon(session, kind, path, fields, columns, matched_records, parts)
+    written += _write_recon(session, kind, path, fields, columns, matched_records, parts)
+    _check_written(session, kind, result, written)
     _drop_join_inputs(session, r)
     shutil.rmtree(stage, ignore_errors=True)
     _condense(session, kind, result, report_rows)
@@ -458,7 +466,7 @@ def _write_duplicates(session: Session, kind: str, path: Path, fields: List[str]
 
 
 def _write_recon(session: Session, kind: str, path: Path, fields: List[str], columns: str,
-                 matched_records: str, parts: List[Path]) -> None:
+                 matched_records: str, parts: List[Path]) -> int:
     """The result file in one pass: the header, the discrepancies by diff type and
     response_id, then the last bucket's F000 records straight from their join; the earlier
     buckets' F000 parts are appended after it.
@@ -466,7 +474,8 @@ def _write_recon(session: Session, kind: str, path: Path, fields: List[str], col
     The F000 records (almost all of them) are written in no particular order: sorting
     millions of matched records would cost more than the rest of the pass. The header is
     the statement's first row rather than DuckDB's own header, which would rename file
-    columns whose names differ only in case; so every column is written as text."""
+    columns whose names differ only in case; so every column is written as text.
+    Returns the records it wrote (the header not counted; the appended parts neither)."""
     header = ", ".join(f"{quote(name)} AS c{i}" for i, name in enumerate(recon_header(kind, fields)))
     head = f"""
         SELECT * FROM (SELECT {columns} FROM {kind}_disc WHERE diff_type <> '{F000}'
@@ -476,14 +485,26 @@ def _write_recon(session: Session, kind: str, path: Path, fields: List[str], col
     # the union's branches (and the head in its sorted order).
     session.sql("SET preserve_insertion_order = true")
     try:
-        session.sql(f"""
+        rows = session.sql(f"""
             COPY (SELECT {header}
                   UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({head})
                   UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({matched_records}))
-            TO {quote(path)} (FORMAT csv, HEADER false)""")
+            TO {quote(path)} (FORMAT csv, HEADER false)""").fetchone()[0]
     finally:
         session.sql("SET preserve_insertion_order = false")
     _append_parts(path, parts)
+    return rows - 1
+
+
+def _check_written(session: Session, kind: str, result: KindResult, written: int) -> None:
+    """Every record counted is in the result file once: the F000, F113, F114 and F115
+    records and one line per side of each duplicated id. (The F000 records are written by a
+    join of their own, apart from the one the discrepancies come from.)"""
+    lines = session.sql(f"SELECT count(*) FROM (SELECT DISTINCT response_id, side "
+                        f"FROM {kind}_dups)").fetchone()[0]
+    counted = sum(result.summary[d]["count"] for d in (F000, F113, F114, F115)) + int(lines)
+    if written != counted:
+        raise InconsistentCounts(f"{kind}: {written} records written, {counted} counted")
 
 
 def _assemble(path: Path, header: List[str], parts: List[Path]) -> None:
