@@ -114,6 +114,7 @@ bench: setup $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.recon
 	$(PY) -m benchmarks.recon_breakdown
+	$(PY) -m benchmarks.recon_floor
 	$(PY) -m benchmarks.models
 
 # Two deployables, two stacks: out/package/center (the payment center) and

@@ -32,7 +32,10 @@ PHASES = (
     # The repeated ids grouped and joined, and the single ids' discrepancies; the single ids'
     # matched records are joined inside the write of their part of the result file.
     ("join (single ids; repeated ids grouped)", r"^CREATE TEMP TABLE \w+_r(_x)? AS"),
-    ("write results", r"^COPY \(SELECT (CASE WHEN p_amount|p_request_id|\* FROM \(SELECT CASE|response_id, side)"),
+    # The result file (header, discrepancies and the last bucket's matched records in one
+    # statement), an earlier bucket's matched records, the duplicates' sample.
+    ("write results", r"^COPY \( ?SELECT ('request_id' AS c0|CASE WHEN p_amount|p_request_id|"
+                      r"\* FROM \(SELECT CASE|response_id, side)"),
     ("counts, sums, discrepancies", r"_net_parts|_disc|_explained|^CREATE TEMP TABLE \w+_net |"
                                     r"^SELECT diff_type|^SELECT n FROM \w+_r_|_r_ms|^SELECT count\(\*\), count\(k\)"),
     ("duplicates", r"_dups|FILTER \(m_amount IS NOT NULL\)"),

@@ -15,6 +15,9 @@ audit), in the two cheapest exact forms DuckDB offers:
 * `tables + duplicate check + join`: each file read once into a table with its id's hash,
   the repeated hashes grouped from the tables, and the single ids joined from them.
 
+and, since the job must also prove the files are the ones the manifests describe, the first
+form with the SHA-256 of every input computed in a thread beside it, as `paysettle recon` does.
+
 What these cost over the plain join is a floor under the ratio `paysettle recon` can reach
 against it. Each contender runs in a fresh process per round, one after another, rounds
 interleaved; figures as in benchmarks.recon (wall, CPU of the process tree, peak RSS).
@@ -30,8 +33,18 @@ from pathlib import Path
 from benchmarks.recon import DUCKDB_JOIN, ROOT, generate, measure
 
 WITH_PREPASS = """
-import sys, duckdb
-batch, out = sys.argv[1], sys.argv[2]
+import hashlib, sys, threading, duckdb
+from pathlib import Path
+batch, out, checksums = sys.argv[1], sys.argv[2], sys.argv[3] == "sha256"
+
+def check():
+    for path in sorted(Path(batch).rglob("*.csv")):
+        with open(path, "rb") as stream:
+            hashlib.file_digest(stream, "sha256")
+
+checker = threading.Thread(target=check)
+if checksums:
+    checker.start()
 con = duckdb.connect()
 for kind in ("pay", "withdraw"):
     for side in ("merchant", "payment"):
@@ -43,6 +56,8 @@ for kind in ("pay", "withdraw"):
                          FULL OUTER JOIN read_csv('{batch}/payment/{kind}.csv', all_varchar = true) p
                          USING (response_id))
                    TO '{out}/{kind}_join.csv' (FORMAT csv, HEADER true)''')
+if checksums:
+    checker.join()
 """
 
 WITH_TABLES = """
@@ -71,7 +86,9 @@ def contenders(batch: Path, work: Path):
     for name in ("duckdb", "prepass", "tables", "paysettle"):
         (work / name).mkdir(parents=True, exist_ok=True)
     yield PLAIN, [python, "-c", DUCKDB_JOIN, batch, work / "duckdb", ""], None
-    yield "join + duplicate pre-pass", [python, "-c", WITH_PREPASS, batch, work / "prepass"], None
+    yield "join + duplicate pre-pass", [python, "-c", WITH_PREPASS, batch, work / "prepass", ""], None
+    yield "join + duplicate pre-pass + SHA-256", [python, "-c", WITH_PREPASS, batch, work / "prepass",
+                                                  "sha256"], None
     yield "tables + duplicate check + join", [python, "-c", WITH_TABLES, batch, work / "tables"], None
     env = dict(os.environ, RECON_TMP_DIR=str(work / "tmp"))
     yield "paysettle recon", [python, "-m", "tools.cli", "recon", batch, work / "paysettle"], env
