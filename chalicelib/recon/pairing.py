@@ -473,8 +473,8 @@ def _write_recon(session: Session, kind: str, path: Path, fields: List[str], col
 
     The F000 records (almost all of them) are written in no particular order: sorting
     millions of matched records would cost more than the rest of the pass. The header is
-    the statement's first row rather than DuckDB's own header, which would rename file
-    columns whose names differ only in case; so every column is written as text.
+    the statement's first row, so every column is written as text: DuckDB's own header
+    comes from SQL aliases, which it renames when two compare equal ignoring case.
     Returns the records it wrote (the header not counted; the appended parts neither)."""
     header = ", ".join(f"{quote(name)} AS c{i}" for i, name in enumerate(recon_header(kind, fields)))
     head = f"""
