@@ -22,6 +22,7 @@ from chalicelib.payments.messages import PayRequest, WithdrawRequest
 from chalicelib.payments.orders import Kind, Order
 
 from .faults import FaultPlan, FaultyClient
+from .tables import reader
 
 REQUEST_TIME = "2024-03-01 10:15:00"
 REQUEST_STAMP = "20240301101500"
@@ -102,7 +103,7 @@ def read_ledger(ctx: Payments) -> LedgerState:
     balances: Dict[str, int] = {}
     journal: Dict[str, Dict[str, dict]] = defaultdict(dict)
     prefix = ctx.tenant + "#"
-    for item in _scan(ctx.dynamodb, TableName=ctx.ledger_table, ConsistentRead=True):
+    for item in _scan(reader("LEDGER_TABLE"), TableName=ctx.ledger_table, ConsistentRead=True):
         if not item["account"].startswith(prefix):
             continue
         saler = item["account"][len(prefix):]
@@ -129,7 +130,7 @@ def read_orders(ctx: Payments) -> Tuple[Dict[str, dict], Dict[str, str]]:
     tenants' records in the same table are left out."""
     orders, guards = {}, {}
     prefix = ctx.tenant + "#"
-    for item in _scan(ctx.dynamodb, TableName=ctx.orders_table, ConsistentRead=True):
+    for item in _scan(reader("ORDERS_TABLE"), TableName=ctx.orders_table, ConsistentRead=True):
         if item["pk"].startswith("RESPONSE#"):
             if item["order"].startswith(prefix):
                 guards[item["pk"][len("RESPONSE#"):]] = item["order"]
@@ -144,8 +145,9 @@ def partition(ctx: Payments, saler_id: str) -> List[dict]:
     request = {"TableName": ctx.ledger_table, "ConsistentRead": True,
                "KeyConditionExpression": "account = :account",
                "ExpressionAttributeValues": {":account": {"S": f"{ctx.tenant}#{saler_id}"}}}
+    client = reader("LEDGER_TABLE")
     while True:
-        answer = ctx.dynamodb.query(**request)
+        answer = client.query(**request)
         items += [from_item(item) for item in answer.get("Items", [])]
         if "LastEvaluatedKey" not in answer:
             return items
@@ -153,7 +155,7 @@ def partition(ctx: Payments, saler_id: str) -> List[dict]:
 
 
 def unsettled_orders(ctx: Payments) -> List[dict]:
-    return _scan(ctx.dynamodb, TableName=ctx.orders_table, IndexName=UNSETTLED_INDEX)
+    return _scan(reader("ORDERS_TABLE"), TableName=ctx.orders_table, IndexName=UNSETTLED_INDEX)
 
 
 def queue_depth(sqs, queue_url: str) -> int:
