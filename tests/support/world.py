@@ -203,7 +203,8 @@ def settle(ctx: Payments, timeout: float = 60.0) -> SettleReport:
 
 
 class World:
-    """Provisioned tables and queues, raw clients, and the merchant who uses them."""
+    """Provisioned tables and queues, raw clients, and the merchant who uses them. The raw
+    DynamoDB client made the tables; the services reach them only through the models."""
 
     def __init__(self, dynamodb, sqs, provisioned, tenant: str = "default", **settings):
         self.dynamodb = dynamodb
@@ -216,8 +217,7 @@ class World:
 
     def bound(self, host: Optional[str] = None):
         """A `with` block in which the PynamoDB models use this world's tables (on `host`, if
-        given): the services reach DynamoDB through the models as well as through the ctx's
-        boto3 client."""
+        given): the services reach DynamoDB only through the models."""
         from chalicelib.data import binding, catalog
 
         tables = {model.Meta.table_setting: self.provisioned.tables[logical]
@@ -234,12 +234,12 @@ class World:
         return self.provisioned.queues["CreditDeadLetterQueue"]
 
     def ctx(self, plan: Optional[FaultPlan] = None, **overrides) -> Payments:
-        dynamodb, sqs = self.dynamodb, self.sqs
-        if plan is not None:
-            dynamodb, sqs = FaultyClient(dynamodb, plan), FaultyClient(sqs, plan)
+        # The plan reaches the models' DynamoDB calls through their clients' events
+        # (tests/support/model_faults.py's `faults_on_models`); the SQS client is proxied here.
+        sqs = self.sqs if plan is None else FaultyClient(self.sqs, plan)
         values = dict(self.settings, **overrides)
         values.setdefault("tenant", self.tenant)    # tenant=None: a scheduled run's context
-        return Payments(dynamodb=dynamodb, sqs=sqs,
+        return Payments(sqs=sqs,
                         orders_table=self.provisioned.tables["OrdersTable"],
                         ledger_table=self.provisioned.tables["LedgerTable"],
                         credit_queue_url=self.queue_url, **values)
