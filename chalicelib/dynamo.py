@@ -68,11 +68,6 @@ def condition_failed(error: BaseException) -> bool:
     return getattr(error, "cause_response_code", None) == WRITE_CONDITION_FAILED
 
 
-def retryable(error: BaseException) -> bool:
-    """The very same request may simply be sent again (throttled, in progress, a server error)."""
-    return isinstance(error, ClientError) and error_code(error) in RETRYABLE_ERRORS
-
-
 def put_new(model) -> Optional[dict]:
     """Write the PynamoDB `model` as a new item, in one request: None when it was written; when
     an item with its key already exists, that item as it is stored (plain, as `from_item`; `{}`

@@ -9,7 +9,8 @@ from ..config import settings
 
 @dataclass
 class Payments:
-    dynamodb: Any
+    # No DynamoDB client: every read and write goes through the PynamoDB models, which bind
+    # themselves to the stage's tables (`orders_table` and `ledger_table` name the same ones).
     sqs: Any
     orders_table: str
     ledger_table: str
@@ -36,7 +37,6 @@ def from_environment(tenant: Optional[str] = None) -> Payments:
     tenant, for a scheduled run across every tenant."""
     config = settings()
     return Payments(
-        dynamodb=aws.client("dynamodb"),
         sqs=aws.client("sqs"),
         orders_table=config.orders_table,
         ledger_table=config.ledger_table,

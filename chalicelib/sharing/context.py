@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from .. import aws, clock
+from .. import clock
 from ..config import sharing_settings
 from ..reentry.drive import ReentryStores
 from ..reentry.store import new_outbound_no
@@ -21,9 +21,10 @@ SCHEDULER_BUDGET_SECONDS = 100.0
 
 @dataclass
 class Sharing(ReentryStores, TenantScoped):
-    dynamodb: Any
-    table: str
-    transactions_table: str             # where the channel's paid-order notices are (TXN#...)
+    # No DynamoDB client: the records, guards and relations are read and written through their
+    # models, which bind themselves to the stage's tables. `transactions_table` only says whether
+    # the stage has the channel's paid-order notices (TXN#...) at all.
+    transactions_table: str
     channel: Any                        # chalicelib.channel.port.Channel
     lease_seconds: float = 12
     wait_seconds: float = 1
@@ -57,7 +58,6 @@ class Sharing(ReentryStores, TenantScoped):
 def from_environment() -> Sharing:
     config = sharing_settings()
     return Sharing(
-        dynamodb=aws.client("dynamodb"), table=config.table,
         transactions_table=config.transactions_table,
         channel=_channel(config.channel_url, config.channel_connect_timeout,
                          config.channel_read_timeout),

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from .. import aws, clock
+from .. import clock
 from ..channel.http_adapter import HttpChannel
 from ..config import subsidy_settings
 from ..reentry.drive import ReentryStores
@@ -20,8 +20,9 @@ RETURN = "RETURN"
 
 @dataclass
 class Subsidies(ReentryStores, TenantScoped):
-    dynamodb: Any
-    table: str
+    # No table name and no DynamoDB client: the subsidies, returns, guards and paid-order
+    # notices are read and written through their models, which bind themselves to the stage's
+    # SUBSIDIES_TABLE.
     channel: Any                        # chalicelib.channel.port.Channel
     lease_seconds: float = 12
     wait_seconds: float = 1
@@ -56,7 +57,6 @@ def _channel(url: str, connect: float, read: float) -> HttpChannel:
 def from_environment() -> Subsidies:
     config = subsidy_settings()
     return Subsidies(
-        dynamodb=aws.client("dynamodb"), table=config.table,
         channel=_channel(config.channel_url, config.channel_connect_timeout,
                          config.channel_read_timeout),
         lease_seconds=config.lease_seconds, wait_seconds=config.wait_seconds,

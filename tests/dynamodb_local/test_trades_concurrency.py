@@ -22,8 +22,7 @@ pytestmark = pytest.mark.dynamodb_local
 
 @pytest.fixture
 def book(world):
-    ctx = Trades(dynamodb=world.dynamodb, trades_table=world.provisioned.tables["TradesTable"],
-                 ledger_table=world.provisioned.tables["LedgerTable"], tenant=world.tenant)
+    ctx = Trades(tenant=world.tenant)
     book = Book(world.ctx(), ctx)
     for account_id, kind in (("buyer", "B"), ("seller", "B"), ("wallet", "C"), ("agent1", "B"),
                              ("agent2", "B")):

@@ -62,7 +62,7 @@ class World:
         return self.provisioned.tables["MerchantOrdersTable"]
 
     def payments(self, **overrides) -> Payments:
-        settings = dict(dynamodb=self.dynamodb, sqs=self.sqs,
+        settings = dict(sqs=self.sqs,
                         orders_table=self.provisioned.tables["OrdersTable"],
                         ledger_table=self.provisioned.tables["LedgerTable"],
                         credit_queue_url=self.provisioned.queues["CreditQueue"],

@@ -8,8 +8,7 @@ from chalice.test import Client
 
 import app as paysettle
 from infra.channel import ChannelSimulator
-from tests.sharing.support import (Clock, Serialized, SharingChannel, context, next_id,
-                                   serialize_app_dynamodb, serialize_models)
+from tests.sharing.support import Clock, SharingChannel, context, next_id, serialize_models
 from tests.subsidies.support import (BRIDGE_NOTIFY_TIMEOUT, CONNECT_TIMEOUT, READ_TIMEOUT,
                                      CenterBridge, LogLines)
 from tests.unit.support import ROOT, Api, aws_stack
@@ -35,7 +34,6 @@ def bridge(api):
 
 @pytest.fixture
 def simulator(stack, bridge, monkeypatch):
-    serialize_app_dynamodb(bridge.lock, monkeypatch)
     serialize_models(bridge.lock, monkeypatch)
     with ChannelSimulator(center_url=bridge.url, notify_timeout=BRIDGE_NOTIFY_TIMEOUT) as running:
         monkeypatch.setenv("CHANNEL_URL", running.url)
@@ -58,10 +56,8 @@ def clock():
 
 
 @pytest.fixture
-def ctx(stack, simulator, clock, bridge):
-    env = stack.environment
-    return context(Serialized(stack.dynamodb, bridge.lock), env["SHARING_TABLE"], env["SUBSIDIES_TABLE"],
-                   simulator.url, clock)
+def ctx(stack, simulator, clock):
+    return context(stack.environment["SUBSIDIES_TABLE"], simulator.url, clock)
 
 
 @pytest.fixture

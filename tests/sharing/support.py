@@ -3,7 +3,6 @@ service context, request bodies (the channel's shapes)."""
 import time
 from typing import Any, Dict, List, Optional
 
-from chalicelib import aws
 from chalicelib.channel.http_adapter import HttpChannel
 from chalicelib.sharing.context import Sharing
 from tests.subsidies.support import (CONNECT_TIMEOUT, LEASE_SECONDS, MCH_ID, READ_TIMEOUT,
@@ -11,8 +10,7 @@ from tests.subsidies.support import (CONNECT_TIMEOUT, LEASE_SECONDS, MCH_ID, REA
 from tests.support.signing import PLATFORM
 
 __all__ = ["SharingChannel", "Clock", "context", "sharing_body", "refund_notice", "next_id",
-           "CHANNEL_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_app_dynamodb",
-           "serialize_models"]
+           "CHANNEL_REFUNDS", "wait_until", "MCH_ID", "SUB_MCHID", "serialize_models"]
 
 # The channel's two documented refund notifications, as is.
 CHANNEL_REFUNDS = [
@@ -65,9 +63,8 @@ class SharingChannel(Channel):
         return [c for c in self.calls() if c["operation"] == operation]
 
 
-def context(dynamodb, table: str, transactions_table: str, channel_url: str, clock: Clock,
-            **overrides) -> Sharing:
-    settings = dict(dynamodb=dynamodb, table=table, transactions_table=transactions_table,
+def context(transactions_table: str, channel_url: str, clock: Clock, **overrides) -> Sharing:
+    settings = dict(transactions_table=transactions_table,
                     channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
                     lease_seconds=LEASE_SECONDS, wait_seconds=0.5,
                     retry_after_seconds=0, follow_after_seconds=0, now=clock,
@@ -110,38 +107,6 @@ def wait_until(check, timeout: float = 5.0, step: float = 0.05):
         time.sleep(step)
 
 
-class Serialized:
-    """A boto3 client whose calls take `lock` (the bridge's, held while the app handles a
-    notification): moto's conditional writes are not atomic across threads, DynamoDB's are.
-    The concurrency claims themselves are tested on DynamoDB Local, where nothing is serialized."""
-
-    def __init__(self, client, lock):
-        self._client, self._lock = client, lock
-
-    def __getattr__(self, name):
-        method = getattr(self._client, name)
-        if not callable(method):
-            return method
-
-        def call(*args, **kwargs):
-            with self._lock:
-                return method(*args, **kwargs)
-        return call
-
-
-def serialize_app_dynamodb(lock, monkeypatch) -> None:
-    """The app's own DynamoDB client (the routes' contexts) takes `lock` per call too. A route
-    called by the test thread and a notification handled by the bridge write receiver results
-    of one item at the same moment; moto applies a conditional update in several steps, so
-    without this one of the two can be lost (DynamoDB applies each atomically)."""
-    real = aws.client
-
-    def client(service: str):
-        found = real(service)
-        return Serialized(found, lock) if service == "dynamodb" else found
-    monkeypatch.setattr(aws, "client", client)
-
-
 
 def _table_models():
     from chalicelib.sharing import models as sharing
@@ -152,9 +117,12 @@ def _table_models():
 
 
 def serialize_models(lock, monkeypatch) -> None:
-    """The models' own clients (bound now to the test's tables) take `lock` per call too, for
-    the reason of `serialize_app_dynamodb`: the records, relations and markers are read and
-    written through the models, by the test thread and by the bridge."""
+    """The models' own clients (bound now to the test's tables) take `lock` (the bridge's, held
+    while the app handles a notification) per call. The records, relations and markers are read
+    and written through the models, by the test thread and by the bridge, and may write receiver
+    results of one item at the same moment; moto applies a conditional update in several steps,
+    so without this one of the two can be lost (DynamoDB applies each atomically). The
+    concurrency claims themselves are tested on DynamoDB Local, where nothing is serialized."""
     seen = set()
     for model in _table_models():
         client = model.low_level_client()

@@ -43,12 +43,12 @@ def _table(dynamodb, logical_id):  # noqa: F811
 @pytest.fixture
 def world(dynamodb, dynamodb_local_endpoint):  # noqa: F811
     sharing_table, txn_table = _table(dynamodb, "SharingTable"), _table(dynamodb, "SubsidiesTable")
-    # The models reach the same per-test tables on DynamoDB Local as the context's client.
+    # The models reach the per-test tables on DynamoDB Local.
     with binding.override({"SHARING_TABLE": sharing_table, "SUBSIDIES_TABLE": txn_table},
                           host=dynamodb_local_endpoint), \
             ChannelSimulator() as simulator:         # no center: results are followed by queries
         clock = Clock()
-        ctx = context(dynamodb, sharing_table, txn_table, simulator.url, clock, wait_seconds=2)
+        ctx = context(txn_table, simulator.url, clock, wait_seconds=2)
         yield ctx, SharingChannel(simulator.url), clock
     dynamodb.delete_table(TableName=sharing_table)
     dynamodb.delete_table(TableName=txn_table)

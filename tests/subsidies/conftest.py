@@ -58,8 +58,8 @@ def clock():
 
 
 @pytest.fixture
-def ctx(stack, table, simulator, clock):
-    return context(stack.dynamodb, table, simulator.url, clock)
+def ctx(simulator, clock):
+    return context(simulator.url, clock)
 
 
 @pytest.fixture

@@ -140,9 +140,8 @@ class CenterBridge:
         self.server.server_close()
 
 
-def context(dynamodb, table: str, channel_url: str, clock: Clock, **overrides) -> Subsidies:
-    settings = dict(dynamodb=dynamodb, table=table,
-                    channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
+def context(channel_url: str, clock: Clock, **overrides) -> Subsidies:
+    settings = dict(channel=HttpChannel(channel_url, CONNECT_TIMEOUT, READ_TIMEOUT),
                     lease_seconds=LEASE_SECONDS, wait_seconds=0.5,
                     retry_after_seconds=0, sweeper_max_tries=3, now=clock,
                     tenant=PLATFORM.merchant_id)     # the tenant of the tests' signed calls

@@ -38,10 +38,10 @@ def local_table(dynamodb):  # noqa: F811
 
 @pytest.fixture
 def world(dynamodb, local_table, dynamodb_local_endpoint):  # noqa: F811
-    # The models reach the same per-test table on DynamoDB Local as the context's client.
+    # The models reach the per-test table on DynamoDB Local.
     with binding.override({"SUBSIDIES_TABLE": local_table}, host=dynamodb_local_endpoint), \
             ChannelSimulator() as simulator:
-        ctx = context(dynamodb, local_table, simulator.url, Clock(), wait_seconds=2)
+        ctx = context(simulator.url, Clock(), wait_seconds=2)
         yield ctx, Channel(simulator.url)
 
 

@@ -128,11 +128,11 @@ class AnswerHeldBack:
 
 
 def test_a_lease_expiring_while_the_channel_is_slow_makes_no_second_different_call(
-        stack, table, simulator, clock, channel, paid):
+        simulator, clock, channel, paid):
     """Holder A's answer is slow; its lease expires meanwhile; B takes over and re-sends the
     SAME request with the SAME number: the channel replays; both answer the same."""
-    a_ctx = context(stack.dynamodb, table, simulator.url, clock, wait_seconds=0)
-    b_ctx = context(stack.dynamodb, table, simulator.url, clock, wait_seconds=0)
+    a_ctx = context(simulator.url, clock, wait_seconds=0)
+    b_ctx = context(simulator.url, clock, wait_seconds=0)
     held = a_ctx.channel = AnswerHeldBack(a_ctx.channel)
     request = subsidy_request(paid["paymentOrderId"])
     answers = {}

@@ -221,10 +221,10 @@ def _exists(ctx, biz_subsidies_id) -> bool:
 
 @pytest.fixture
 def machine_world():
-    with aws_stack("machine") as stack, ChannelSimulator() as simulator:
+    with aws_stack("machine"), ChannelSimulator() as simulator:
         # One caller at a time: no lease here is ever meant to expire, so it is sized on a
         # loaded machine (a caller stalled past its own lease answers 3002 to itself).
-        ctx = context(stack.dynamodb, stack.environment["SUBSIDIES_TABLE"], simulator.url, Clock(),
+        ctx = context(simulator.url, Clock(),
                       wait_seconds=0.2, sweeper_max_tries=100, lease_seconds=LEASE_SECONDS)
         ctx.channel = HttpChannel(simulator.url, 0.5, READ_TIMEOUT)
         yield ctx, Channel(simulator.url)

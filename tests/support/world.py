@@ -22,6 +22,7 @@ from chalicelib.payments.messages import PayRequest, WithdrawRequest
 from chalicelib.payments.orders import Kind, Order
 
 from .faults import FaultPlan, FaultyClient
+from .tables import reader
 
 REQUEST_TIME = "2024-03-01 10:15:00"
 REQUEST_STAMP = "20240301101500"
@@ -102,7 +103,7 @@ def read_ledger(ctx: Payments) -> LedgerState:
     balances: Dict[str, int] = {}
     journal: Dict[str, Dict[str, dict]] = defaultdict(dict)
     prefix = ctx.tenant + "#"
-    for item in _scan(ctx.dynamodb, TableName=ctx.ledger_table, ConsistentRead=True):
+    for item in _scan(reader("LEDGER_TABLE"), TableName=ctx.ledger_table, ConsistentRead=True):
         if not item["account"].startswith(prefix):
             continue
         saler = item["account"][len(prefix):]
@@ -129,7 +130,7 @@ def read_orders(ctx: Payments) -> Tuple[Dict[str, dict], Dict[str, str]]:
     tenants' records in the same table are left out."""
     orders, guards = {}, {}
     prefix = ctx.tenant + "#"
-    for item in _scan(ctx.dynamodb, TableName=ctx.orders_table, ConsistentRead=True):
+    for item in _scan(reader("ORDERS_TABLE"), TableName=ctx.orders_table, ConsistentRead=True):
         if item["pk"].startswith("RESPONSE#"):
             if item["order"].startswith(prefix):
                 guards[item["pk"][len("RESPONSE#"):]] = item["order"]
@@ -144,8 +145,9 @@ def partition(ctx: Payments, saler_id: str) -> List[dict]:
     request = {"TableName": ctx.ledger_table, "ConsistentRead": True,
                "KeyConditionExpression": "account = :account",
                "ExpressionAttributeValues": {":account": {"S": f"{ctx.tenant}#{saler_id}"}}}
+    client = reader("LEDGER_TABLE")
     while True:
-        answer = ctx.dynamodb.query(**request)
+        answer = client.query(**request)
         items += [from_item(item) for item in answer.get("Items", [])]
         if "LastEvaluatedKey" not in answer:
             return items
@@ -153,7 +155,7 @@ def partition(ctx: Payments, saler_id: str) -> List[dict]:
 
 
 def unsettled_orders(ctx: Payments) -> List[dict]:
-    return _scan(ctx.dynamodb, TableName=ctx.orders_table, IndexName=UNSETTLED_INDEX)
+    return _scan(reader("ORDERS_TABLE"), TableName=ctx.orders_table, IndexName=UNSETTLED_INDEX)
 
 
 def queue_depth(sqs, queue_url: str) -> int:
@@ -201,7 +203,8 @@ def settle(ctx: Payments, timeout: float = 60.0) -> SettleReport:
 
 
 class World:
-    """Provisioned tables and queues, raw clients, and the merchant who uses them."""
+    """Provisioned tables and queues, raw clients, and the merchant who uses them. The raw
+    DynamoDB client made the tables; the services reach them only through the models."""
 
     def __init__(self, dynamodb, sqs, provisioned, tenant: str = "default", **settings):
         self.dynamodb = dynamodb
@@ -214,8 +217,7 @@ class World:
 
     def bound(self, host: Optional[str] = None):
         """A `with` block in which the PynamoDB models use this world's tables (on `host`, if
-        given): the services reach DynamoDB through the models as well as through the ctx's
-        boto3 client."""
+        given): the services reach DynamoDB only through the models."""
         from chalicelib.data import binding, catalog
 
         tables = {model.Meta.table_setting: self.provisioned.tables[logical]
@@ -232,12 +234,12 @@ class World:
         return self.provisioned.queues["CreditDeadLetterQueue"]
 
     def ctx(self, plan: Optional[FaultPlan] = None, **overrides) -> Payments:
-        dynamodb, sqs = self.dynamodb, self.sqs
-        if plan is not None:
-            dynamodb, sqs = FaultyClient(dynamodb, plan), FaultyClient(sqs, plan)
+        # The plan reaches the models' DynamoDB calls through their clients' events
+        # (tests/support/model_faults.py's `faults_on_models`); the SQS client is proxied here.
+        sqs = self.sqs if plan is None else FaultyClient(self.sqs, plan)
         values = dict(self.settings, **overrides)
         values.setdefault("tenant", self.tenant)    # tenant=None: a scheduled run's context
-        return Payments(dynamodb=dynamodb, sqs=sqs,
+        return Payments(sqs=sqs,
                         orders_table=self.provisioned.tables["OrdersTable"],
                         ledger_table=self.provisioned.tables["LedgerTable"],
                         credit_queue_url=self.queue_url, **values)

@@ -7,9 +7,8 @@ from tests.unit.conftest import api  # noqa: F401
 from tests.unit.support import TENANT, aws_stack
 
 
-def trades_context(stack, **overrides) -> Trades:
-    settings = dict(dynamodb=stack.dynamodb, trades_table=stack.environment["TRADES_TABLE"],
-                    ledger_table=stack.ledger_table, tenant=TENANT, sleep=lambda seconds: None)
+def trades_context(**overrides) -> Trades:
+    settings = dict(tenant=TENANT, sleep=lambda seconds: None)
     settings.update(overrides)
     return Trades(**settings)
 
@@ -24,7 +23,7 @@ def stack():
 def book(stack):
     """Buyer `buyer` (B, 100000 fen in sub-account 1), seller `seller` (B), C accounts `wallet`
     and `buyerfees`, B accounts `agent1`, `agent2`, `partner`."""
-    book = Book(stack.context(), trades_context(stack))
+    book = Book(stack.context(), trades_context())
     for account_id, kind in (("buyer", "B"), ("seller", "B"), ("wallet", "C"),
                              ("buyerfees", "C"), ("agent1", "B"), ("agent2", "B"),
                              ("partner", "B")):

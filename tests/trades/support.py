@@ -12,6 +12,7 @@ from chalicelib.payments.messages import PayRequest
 from chalicelib.payments.trades import applier, service as trades
 from chalicelib.payments.trades.context import Trades
 from chalicelib.payments.trades.messages import PayTradeRequest, TradeRequest
+from tests.support.tables import reader
 
 _serial = itertools.count(1)
 
@@ -80,11 +81,12 @@ class Book:
         # Only what the checks read: the whole ledger is scanned twice per property example, and
         # moto's cost is in serialising every attribute of every item it returns.
         names = ("account", "entry", "balance", "amount", "phase", "leg")
-        request = {"TableName": self.ctx.ledger_table, "ConsistentRead": True,
+        request = {"TableName": self.payments.ledger_table, "ConsistentRead": True,
                    "ProjectionExpression": ", ".join(f"#{n}" for n in names),
                    "ExpressionAttributeNames": {f"#{n}": n for n in names}}
+        client = reader("LEDGER_TABLE")
         while True:
-            answer = self.ctx.dynamodb.scan(**request)
+            answer = client.scan(**request)
             for item in map(from_item, answer.get("Items", [])):
                 key = _key_of(self.ctx.tenant, item["account"])
                 if item["entry"] == ACCOUNT_ENTRY:

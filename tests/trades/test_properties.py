@@ -20,7 +20,7 @@ USERS = ["wallet", "wallet2", "buyerfees", "agent1", "agent2", "partner", "selle
 @pytest.fixture(scope="module")
 def world():
     with aws_stack("tradeprops") as stack:
-        book = Book(stack.context(), trades_context(stack))
+        book = Book(stack.context(), trades_context())
         for account_id, kind, status in (
                 ("buyer", "B", "NORMAL"), ("seller", "B", "NORMAL"), ("wallet", "C", "NORMAL"),
                 ("wallet2", "C", "NORMAL"), ("buyerfees", "C", "NORMAL"), ("agent1", "B", "NORMAL"),

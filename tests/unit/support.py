@@ -54,7 +54,7 @@ class Stack:
     tables: Dict[str, str] = field(default_factory=dict)      # logical id -> name, every table
 
     def context(self, **overrides) -> Payments:
-        settings = dict(dynamodb=self.dynamodb, sqs=self.sqs, orders_table=self.orders_table,
+        settings = dict(sqs=self.sqs, orders_table=self.orders_table,
                         ledger_table=self.ledger_table, credit_queue_url=self.credit_queue_url,
                         tenant=TENANT, sleep=lambda seconds: None)
         settings.update(overrides)

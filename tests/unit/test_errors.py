@@ -3,12 +3,12 @@ import json
 import re
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError
 
 import app as paysettle
 from chalicelib.errors import REENTRY_WORDS, ErrorCode, InvalidField, PaySettleError, ReentryRefused, differing
 from chalicelib.http import envelope_error_body, error_body
-from tests.unit.support import ROOT, Recording, body_of, pay_body
+from tests.unit.support import ROOT, body_of, pay_body
 
 
 def test_every_error_code_has_a_unique_number_and_an_http_status():
@@ -45,17 +45,6 @@ def test_an_invalid_field_names_the_field_in_its_message():
     assert error.message.startswith("total_fee")
 
 
-class Throttled(Recording):
-    def transact_write_items(self, **kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
-                          "TransactWriteItems")
-
-
-class Unreachable(Recording):
-    def transact_write_items(self, **kwargs):
-        raise EndpointConnectionError(endpoint_url="http://dynamodb")
-
-
 class _Answer:
     """The HTTP side of an answer a `before-call` handler makes up (botocore reads the status)."""
     status_code, headers, content = 400, {}, b""
@@ -70,23 +59,21 @@ def _unreachable_call(**_):
     raise EndpointConnectionError(endpoint_url="http://dynamodb")
 
 
-MODEL_TROUBLE = {Throttled: _throttled_call, Unreachable: _unreachable_call}
-
-
-@pytest.mark.parametrize("wrapper", [Throttled, Unreachable])
-def test_aws_trouble_is_a_503_busy_answer_not_a_stack_trace(stack, api, monkeypatch, wrapper):
+@pytest.mark.parametrize("trouble", [_throttled_call, _unreachable_call],
+                         ids=["throttled", "unreachable"])
+def test_aws_trouble_is_a_503_busy_answer_not_a_stack_trace(stack, api, monkeypatch, trouble):
     from chalicelib.payments.models.orders import PaymentOrder
 
-    broken = stack.context(dynamodb=wrapper(stack.dynamodb))
+    broken = stack.context()
     monkeypatch.setattr(paysettle, "from_environment", lambda tenant=None: broken)
-    # Pay's transaction goes through the order model's own client: the same trouble there.
+    # Pay's transaction goes through the order model's own client: the trouble is there.
     client = PaymentOrder.low_level_client()
     event = "before-call.dynamodb.TransactWriteItems"
-    client.meta.events.register_first(event, MODEL_TROUBLE[wrapper], unique_id="aws-trouble")
+    client.meta.events.register_first(event, trouble, unique_id="aws-trouble")
     try:
         response = api.post("/pay", pay_body())
     finally:
-        client.meta.events.unregister(event, MODEL_TROUBLE[wrapper], unique_id="aws-trouble")
+        client.meta.events.unregister(event, trouble, unique_id="aws-trouble")
     assert response.status_code == 503
     answer = body_of(response)
     assert answer["response_code"] == "FAIL"

@@ -158,8 +158,7 @@ def test_one_applier_run_settles_the_async_trades_of_every_tenant(stack, api, a,
         assert caller.post("/trades", _trade(trans_id, cash_amount=str(cash))).status_code == 200
         assert caller.post(f"/trades/{trans_id}/pay", {}).status_code == 200
 
-    context = Trades(dynamodb=stack.dynamodb, trades_table=stack.environment["TRADES_TABLE"],
-                     ledger_table=stack.ledger_table, tenant=None, sleep=lambda seconds: None)
+    context = Trades(tenant=None, sleep=lambda seconds: None)
     report = applier.run(context)
     assert (report.trades, report.applied) == (2, 2)
 
