@@ -11,10 +11,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 import app as paysettle
-from chalicelib import aws, docs_site, openapi
+from chalicelib import docs_site, openapi
 from chalicelib.payments import aggregator
 from chalicelib.recon.store import BatchStore
-from tests.unit.support import TENANT, body_of, pay_body, withdraw_body
+from tests.unit.support import TENANT, pay_body, withdraw_body
 
 DOC = openapi.document()
 
