@@ -32,9 +32,10 @@ PHASES = (
     # The repeated ids grouped and joined, and the single ids' discrepancies; the single ids'
     # matched records are joined inside the write of their part of the result file.
     ("join (single ids; repeated ids grouped)", r"^CREATE TEMP TABLE \w+_r(_x)? AS"),
-    # The result file (header, discrepancies and the last bucket's matched records in one
-    # statement), an earlier bucket's matched records, the duplicates' sample.
-    ("write results", r"^COPY \( ?SELECT ('request_id' AS c0|CASE WHEN p_amount|p_request_id|"
+    # The sorted head; the result file (header, head and the last bucket's matched records in
+    # one statement), an earlier bucket's matched records, the duplicates' sample.
+    ("write results", r"^CREATE TEMP TABLE \w+_head AS|"
+                      r"^COPY \( ?SELECT ('request_id' AS c0|CASE WHEN p_amount|p_request_id|"
                       r"\* FROM \(SELECT CASE|response_id, side)"),
     ("counts, sums, discrepancies", r"_net_parts|_disc|_explained|^CREATE TEMP TABLE \w+_net |"
                                     r"^SELECT diff_type|^SELECT n FROM \w+_r_|_r_ms|^SELECT count\(\*\), count\(k\)"),

@@ -481,17 +481,21 @@ def _write_recon(session: Session, kind: str, path: Path, fields: List[str], col
         SELECT * FROM (SELECT {columns} FROM {kind}_disc WHERE diff_type <> '{F000}'
                        UNION ALL {_duplicate_lines(kind, fields)})
         ORDER BY 4, 2, {len(fields) + 5} NULLS LAST, {len(fields) + 6}"""
-    # Insertion order kept for this statement only: the rows must come out in the order of
-    # the union's branches (and the head in its sorted order).
+    # Insertion order kept for these two statements only: the rows must come out in the order
+    # of the union's branches, the head in its sorted order. The head is sorted into a table
+    # of its own first: an ORDER BY inside the COPY would make DuckDB write the whole file,
+    # matched records included, from one thread.
     session.sql("SET preserve_insertion_order = true")
     try:
+        session.sql(f"CREATE TEMP TABLE {kind}_head AS SELECT COLUMNS(*)::VARCHAR FROM ({head})")
         rows = session.sql(f"""
             COPY (SELECT {header}
-                  UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({head})
+                  UNION ALL SELECT * FROM {kind}_head
                   UNION ALL SELECT COLUMNS(*)::VARCHAR FROM ({matched_records}))
             TO {quote(path)} (FORMAT csv, HEADER false)""").fetchone()[0]
     finally:
         session.sql("SET preserve_insertion_order = false")
+        session.sql(f"DROP TABLE IF EXISTS {kind}_head")
     _append_parts(path, parts)
     return rows - 1
 

@@ -33,6 +33,8 @@ def test_every_statement_of_a_batch_with_duplicates_falls_in_a_named_phase(tmp_p
     ("COPY (SELECT p_request_id, response_id FROM x) TO 'y'", "write results"),
     ("COPY ( SELECT p_request_id, response_id FROM x) TO 'y'", "write results"),
     ("COPY (SELECT 'request_id' AS c0, 'response_id' AS c1 UNION ALL SELECT 1) TO 'y'", "write results"),
+    ("CREATE TEMP TABLE pay_head AS SELECT COLUMNS(*)::VARCHAR FROM (SELECT 1 FROM pay_disc)",
+     "write results"),
     ("CREATE TEMP TABLE withdraw_dups AS SELECT 1", "duplicates"),
     ("DROP TABLE pay_r", "other"),
 ])
